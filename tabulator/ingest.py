@@ -1,0 +1,305 @@
+"""Reading returns from files: tabulator's CSV layout, the same as XLSX, and the ministry's layout.
+
+Each reader goes through a chain of small checks — decodable, not empty, the right columns, whole numbers
+in the count cells, times with their offset — and returns the batch with every problem found, each with
+its line and column. pandas reads every cell as text; nothing is guessed, so `0012` stays a code and
+`1.5` is an error, not a float.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from tabulator.batch import COUNT_FIELDS, UNKNOWN, CheckpointBatch, IntArray, ReturnBatch
+from tabulator.rules import check_candidate_names, error
+from tabulator.types import Issue
+
+WHOLE_NUMBER = r"[0-9]{1,15}"  # fifteen digits hold any real count; more is a pasted mistake
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+class FileRefused(ValueError):
+    """A file with errors: nothing of it may be applied."""
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        super().__init__(f"{len(issues)} error(s): " + "; ".join(issue.message for issue in issues[:5]))
+        self.issues = list(issues)
+
+
+def read_text(data: bytes, encodings: Sequence[str] = ("utf-8-sig",)) -> str:
+    """The file's text, gunzipped if need be, in the first encoding that decodes it."""
+    if data[:2] == GZIP_MAGIC:
+        data = gzip.decompress(data)
+    failure: UnicodeDecodeError | None = None
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            failure = failure or exc
+    assert failure is not None
+    line = data[: failure.start].count(b"\n") + 1
+    column = failure.start - (data.rfind(b"\n", 0, failure.start) + 1) + 1
+    raise FileRefused(
+        [
+            error(
+                "bad_encoding",
+                f"Line {line}, character {column}: the file is not {' or '.join(encodings)} text "
+                f"(byte 0x{data[failure.start]:02x}). Save it as UTF-8 CSV.",
+                line=line,
+                column=column,
+            )
+        ]
+    )
+
+
+def read_frame(text: str, separator: str) -> pd.DataFrame:
+    """Every cell as text; rows numbered by their line in the file (header = line 1)."""
+    if not text.strip():
+        raise FileRefused([error("empty_file", "The file is empty.", line=1)])
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, header=None, quoting=0
+        )
+    except pd.errors.ParserError as exc:
+        raise FileRefused([_ragged_row(str(exc))]) from None
+    frame.index = np.arange(1, len(frame) + 1)
+    return frame.fillna("")
+
+
+def _ragged_row(message: str) -> Issue:
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if not found:
+        return error("unreadable_file", f"The file cannot be read as a table: {message}")
+    expected, line, saw = (int(part) for part in found.groups())
+    return error(
+        "wrong_cell_count",
+        f"Line {line}: {saw} cells where the header has {expected}. Check for a stray separator.",
+        line=line,
+        column=expected + 1,
+    )
+
+
+def parse_counts(
+    frame: pd.DataFrame, columns: Mapping[str, int], label: str = ""
+) -> tuple[IntArray, list[Issue]]:
+    """Whole numbers ≥ 0 from the given columns (field -> 0-based position), with an error per bad cell."""
+    values = np.zeros((len(frame), len(columns)), np.int64)
+    issues: list[Issue] = []
+    for slot, (field, position) in enumerate(columns.items()):
+        cells = frame.iloc[:, position].astype(str).str.strip()
+        good = cells.str.fullmatch(WHOLE_NUMBER).to_numpy(dtype=bool)
+        values[good, slot] = cells[good].astype(np.int64).to_numpy()
+        for line, cell in cells[~good].items():
+            issues.append(_not_a_count(field, int(str(line)), position + 1, cell, label))
+    return values, issues
+
+
+def _not_a_count(field: str, line: int, column: int, cell: str, label: str) -> Issue:
+    got = "an empty cell" if not cell else repr(cell[:40])
+    reason = "a whole number of 15 digits at most" if cell.isdigit() else "a whole number (0 or more)"
+    return error(
+        "not_a_count",
+        f"Line {line}, column {column} ({label or field}): expected {reason}; got {got}.",
+        field=field,
+        line=line,
+        column=column,
+    )
+
+
+def parse_times(cells: pd.Series, field: str, column: int) -> tuple[list[datetime | None], list[Issue]]:
+    """ISO 8601 times with their UTC offset; empty cells are None (the time of recording applies)."""
+    parsed: dict[str, datetime | None] = {"": None}
+    issues = []
+    times: list[datetime | None] = []
+    for line, cell in cells.str.strip().items():
+        if cell not in parsed:
+            try:
+                moment: datetime | None = datetime.fromisoformat(cell)
+            except ValueError:
+                moment = None
+            if moment is not None and moment.tzinfo is None:
+                moment = None
+            parsed[cell] = moment
+        if parsed[cell] is None and cell:
+            issues.append(
+                error(
+                    "bad_time",
+                    f"Line {line}, column {column} ({field}): expected a time with its offset, like "
+                    f"2017-01-29T20:31:05+01:00; got {cell[:40]!r}.",
+                    field=field,
+                    line=int(str(line)),
+                    column=column,
+                )
+            )
+        times.append(parsed[cell])
+    return times, issues
+
+
+def check_header(header: Sequence[str], required: Sequence[str], optional: Sequence[str] = ()) -> list[Issue]:
+    issues = []
+    seen: set[str] = set()
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            issues.append(
+                error(
+                    "duplicate_column",
+                    f"Line 1, column {position}: column {name!r} appears twice.",
+                    field=name,
+                    line=1,
+                    column=position,
+                )
+            )
+        seen.add(name)
+    missing = [name for name in required if name not in seen]
+    issues += [
+        error("missing_column", f"Line 1: the column {name!r} is missing.", field=name, line=1)
+        for name in missing
+    ]
+    known = set(required) | set(optional)
+    issues += [
+        error(
+            "unknown_column",
+            f"Line 1, column {position}: unknown column {name!r}.",
+            field=name,
+            line=1,
+            column=position,
+        )
+        for position, name in enumerate(header, start=1)
+        if name not in known
+    ]
+    return issues
+
+
+def returns_from_frame(
+    frame: pd.DataFrame, candidate_ids: Sequence[str], *, with_reason: bool = False
+) -> ReturnBatch:
+    """tabulator's layout: bureau, voters, blank, null, valid, one column per candidate, reported_at."""
+    header = [str(cell).strip() for cell in frame.iloc[0]]
+    body = frame.iloc[1:]
+    fixed = ["bureau", *COUNT_FIELDS]
+    optional = ["reported_at", "registered"] + (["reason"] if with_reason else [])
+    header_issues = check_header(header, fixed, [*optional, *candidate_ids])
+    given_candidates = [name for name in header if name not in fixed and name not in optional]
+    columns = {name: header.index(name) for name in header}
+    header_issues = [i for i in header_issues if i.code != "unknown_column"] + check_candidate_names(
+        given_candidates, candidate_ids, {name: position + 1 for name, position in columns.items()}
+    )
+    if header_issues:
+        raise FileRefused(header_issues)
+    if body.empty:
+        raise FileRefused([error("empty_file", "The file has a header but no rows.", line=2)])
+    count_columns = {name: columns[name] for name in [*COUNT_FIELDS, *candidate_ids]}
+    values, issues = parse_counts(body, count_columns)
+    registered = np.full(len(body), UNKNOWN, np.int64)
+    if "registered" in columns:
+        registered, more = _optional_counts(body, columns["registered"], "registered")
+        issues += more
+    reported_at: list[datetime | None] = [None] * len(body)
+    if "reported_at" in columns:
+        reported_at, more = parse_times(
+            body.iloc[:, columns["reported_at"]], "reported_at", columns["reported_at"] + 1
+        )
+        issues += more
+    if issues:
+        raise FileRefused(issues)
+    reasons = (
+        tuple(str(cell).strip() or None for cell in body.iloc[:, columns["reason"]])
+        if "reason" in columns
+        else ()
+    )
+    return ReturnBatch(
+        candidate_ids=tuple(candidate_ids),
+        bureaux=tuple(body.iloc[:, columns["bureau"]].str.strip()),
+        counts=values[:, :4],
+        votes=values[:, 4:],
+        registered=registered,
+        reported_at=tuple(reported_at),
+        lines=tuple(int(line) for line in body.index),
+        columns={name: position + 1 for name, position in columns.items()},
+        reasons=reasons,
+    )
+
+
+def _optional_counts(body: pd.DataFrame, position: int, field: str) -> tuple[IntArray, list[Issue]]:
+    cells = body.iloc[:, position].str.strip()
+    present = (cells != "").to_numpy()
+    values, issues = parse_counts(body[present], {field: position})
+    column = np.full(len(body), UNKNOWN, np.int64)
+    column[present] = values[:, 0]
+    return column, issues
+
+
+def read_returns_csv(data: bytes, candidate_ids: Sequence[str], *, with_reason: bool = False) -> ReturnBatch:
+    return returns_from_frame(read_frame(read_text(data), ","), candidate_ids, with_reason=with_reason)
+
+
+def read_returns_xlsx(data: bytes, candidate_ids: Sequence[str]) -> ReturnBatch:
+    return returns_from_frame(xlsx_frame(data), candidate_ids)
+
+
+def xlsx_frame(data: bytes) -> pd.DataFrame:
+    """The first sheet, every cell as the text a clerk sees (Excel keeps whole numbers as floats)."""
+    import openpyxl  # imported here: only XLSX uploads pay for it
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+        raise FileRefused(
+            [error("unreadable_file", f"The file is not a readable XLSX workbook ({exc}).")]
+        ) from None
+    rows = [[_cell_text(cell) for cell in row] for row in book.worksheets[0].iter_rows(values_only=True)]
+    book.close()
+    while rows and not any(rows[-1]):
+        rows.pop()
+    if not rows:
+        raise FileRefused([error("empty_file", "The workbook's first sheet is empty.", line=1)])
+    width = max(len(row) for row in rows)
+    frame = pd.DataFrame([row + [""] * (width - len(row)) for row in rows], dtype=str)
+    frame.index = np.arange(1, len(frame) + 1)
+    return frame
+
+
+def _cell_text(cell: object) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, datetime):
+        return cell.isoformat()
+    return str(cell)
+
+
+def read_checkpoints_csv(data: bytes) -> CheckpointBatch:
+    """`bureau,time,voters,reported_at` (reported_at optional)."""
+    frame = read_frame(read_text(data), ",")
+    header = [str(cell).strip() for cell in frame.iloc[0]]
+    body = frame.iloc[1:]
+    issues = check_header(header, ["bureau", "time", "voters"], ["reported_at"])
+    if issues:
+        raise FileRefused(issues)
+    columns = {name: header.index(name) for name in header}
+    voters, issues = parse_counts(body, {"voters": columns["voters"]})
+    reported_at: list[datetime | None] = [None] * len(body)
+    if "reported_at" in columns:
+        reported_at, more = parse_times(
+            body.iloc[:, columns["reported_at"]], "reported_at", columns["reported_at"] + 1
+        )
+        issues += more
+    if issues:
+        raise FileRefused(issues)
+    return CheckpointBatch(
+        bureaux=tuple(body.iloc[:, columns["bureau"]].str.strip()),
+        times=tuple(body.iloc[:, columns["time"]].str.strip()),
+        voters=voters[:, 0],
+        reported_at=tuple(reported_at),
+        lines=tuple(int(line) for line in body.index),
+        columns={name: position + 1 for name, position in columns.items()},
+    )

@@ -1,0 +1,94 @@
+"""Percentages and changes, computed from summed counts and rounded once, here, at the edge.
+
+Every percentage names its denominator: `pct_valid` (exprimés), `pct_voters` (votants),
+`pct_registered` (inscrits). Rounding is half away from zero on the exact fraction, done in integers so
+that 66.485 % stays a tie and is never a float's 66.48499999.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tabulator.types import Candidate, Tally
+
+
+def percent(part: int, whole: int, places: int = 2) -> float | None:
+    """`part` as a percentage of `whole`, or None when there is no whole to divide by."""
+    if whole == 0:
+        return None
+    return _round_fraction(part * 100, whole, places)
+
+
+def change(current: int, previous: int, places: int = 2) -> float | None:
+    """The change from `previous` to `current`, in percent (+22.8 means 22.8 % more)."""
+    if previous == 0:
+        return None
+    return _round_fraction((current - previous) * 100, previous, places)
+
+
+def _round_fraction(numerator: int, denominator: int, places: int) -> float:
+    sign = -1 if (numerator < 0) != (denominator < 0) else 1
+    scaled, denominator = abs(numerator) * 10**places, abs(denominator)
+    quotient, remainder = divmod(scaled, denominator)
+    if 2 * remainder >= denominator:
+        quotient += 1
+    return float(sign * quotient) / float(10**places)
+
+
+def summarize(
+    tally: Tally,
+    candidates: Sequence[Candidate],
+    *,
+    bureaux_total: int,
+    previous: Tally | None = None,
+) -> dict[str, object]:
+    """The published figures of one area: counts, their percentages, the leader and the change."""
+    ranked = sorted(candidates, key=lambda c: (-tally.votes.get(c.id, 0), c.ballot_order))
+    registered_known = tally.bureaux_reported > 0 and tally.bureaux_with_registered == tally.bureaux_reported
+    return {
+        "bureaux_reported": tally.bureaux_reported,
+        "bureaux_total": bureaux_total,
+        "bureaux_reported_pct": percent(tally.bureaux_reported, bureaux_total),
+        "registered": tally.registered if registered_known else None,
+        "abstentions": tally.registered - tally.voters if registered_known else None,
+        "turnout_pct_registered": percent(tally.voters, tally.registered) if registered_known else None,
+        "voters": tally.voters,
+        "blank": tally.blank,
+        "blank_pct_voters": percent(tally.blank, tally.voters),
+        "null": tally.null,
+        "null_pct_voters": percent(tally.null, tally.voters),
+        "valid": tally.valid,
+        "valid_pct_voters": percent(tally.valid, tally.voters),
+        "candidates": [
+            {
+                "id": candidate.id,
+                "name": candidate.name,
+                "ballot_order": candidate.ballot_order,
+                "votes": tally.votes.get(candidate.id, 0),
+                "pct_valid": percent(tally.votes.get(candidate.id, 0), tally.valid),
+                "pct_voters": percent(tally.votes.get(candidate.id, 0), tally.voters),
+            }
+            for candidate in candidates
+        ],
+        "leader": ranked[0].id if ranked and tally.votes.get(ranked[0].id, 0) > 0 else None,
+        "voters_change": voters_change(tally, previous),
+    }
+
+
+def voters_change(tally: Tally, previous: Tally | None) -> dict[str, object] | None:
+    """Voters against the previous round: over all bureaux, and like for like on the matched set."""
+    if previous is None:
+        return None
+    return {
+        "all_bureaux": {
+            "voters": tally.voters,
+            "previous_voters": previous.voters,
+            "change_pct": change(tally.voters, previous.voters),
+        },
+        "like_for_like": {
+            "matched_bureaux": tally.matched_bureaux,
+            "voters": tally.matched_voters,
+            "previous_voters": tally.matched_previous_voters,
+            "change_pct": change(tally.matched_voters, tally.matched_previous_voters),
+        },
+    }

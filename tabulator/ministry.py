@@ -1,0 +1,234 @@
+"""The Interior Ministry's per-bureau layout: 21 fixed columns, then one block of 7 per candidate.
+
+Only the first candidate block is named in the header; every row repeats the candidates' panel numbers
+and names in its blocks. The file has no région column: the région of each département comes from the
+map the project ships (`data/departements.csv`). A file can describe its own registry: areas from its
+code and label columns, candidates from its blocks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tabulator.batch import ReturnBatch
+from tabulator.ingest import FileRefused, parse_counts, read_frame, read_text
+from tabulator.rules import error
+from tabulator.types import Area, Bureau, Candidate, Issue
+
+FIXED_COLUMNS = (
+    "Code du département", "Libellé du département", "Code de la circonscription",
+    "Libellé de la circonscription", "Code de la commune", "Libellé de la commune", "Code du b.vote",
+    "Inscrits", "Abstentions", "% Abs/Ins", "Votants", "% Vot/Ins", "Blancs", "% Blancs/Ins", "% Blancs/Vot",
+    "Nuls", "% Nuls/Ins", "% Nuls/Vot", "Exprimés", "% Exp/Ins", "% Exp/Vot",
+)  # fmt: skip
+BLOCK_COLUMNS = ("N°Panneau", "Sexe", "Nom", "Prénom", "Voix", "% Voix/Ins", "% Voix/Exp")
+LEVELS = ("national", "region", "departement", "circonscription", "commune")
+NATIONAL = Area("national", "FR", "France", None)
+COUNT_COLUMNS = {"registered": 7, "voters": 10, "blank": 12, "null": 15, "valid": 18}
+(DEPT, DEPT_NAME, CIRC, CIRC_NAME, COMMUNE, COMMUNE_NAME, BUREAU) = range(7)
+
+
+@dataclass(frozen=True)
+class Departement:
+    code: str  # INSEE code: 01, 2A, 971, 99
+    ministry_code: str  # the ministry's: 01, 2A, ZA, ZZ
+    name: str
+    region_code: str
+    region_name: str
+
+
+@dataclass(frozen=True)
+class MinistryFile:
+    candidates: tuple[Candidate, ...]
+    areas: tuple[Area, ...]
+    bureaux: tuple[Bureau, ...]
+    batch: ReturnBatch
+
+
+def read_departements(text: str) -> dict[str, Departement]:
+    """The map file, keyed by the ministry's département code."""
+    rows = csv.DictReader(io.StringIO(text))
+    return {
+        row["ministry_code"]: Departement(
+            row["code"], row["ministry_code"], row["name"], row["region_code"], row["region_name"]
+        )
+        for row in rows
+    }
+
+
+def read_ministry(data: bytes, departements: Mapping[str, Departement]) -> MinistryFile:
+    frame = read_frame(read_text(data, ("utf-8-sig", "latin-1")), ";")
+    header, body = [str(cell).strip() for cell in frame.iloc[0]], frame.iloc[1:]
+    blocks = _candidate_blocks(header, body)
+    candidates, issues = _candidates(body, blocks)
+    codes, more = _codes(body, departements)
+    issues += more
+    counts, more = parse_counts(body, {**COUNT_COLUMNS, **_vote_columns(candidates, blocks)}, "")
+    issues += more
+    if issues:
+        raise FileRefused(issues)
+    return MinistryFile(
+        candidates=candidates,
+        areas=_areas(body, codes, departements),
+        bureaux=_bureaux(body, codes, counts[:, 0]),
+        batch=ReturnBatch(
+            candidate_ids=tuple(candidate.id for candidate in candidates),
+            bureaux=tuple(codes["bureau"]),
+            counts=counts[:, 1:5],
+            votes=counts[:, 5:],
+            registered=counts[:, 0],
+            reported_at=(None,) * len(body),
+            lines=tuple(int(line) for line in body.index),
+            columns={"registered": 8, "voters": 11, "blank": 13, "null": 16, "valid": 19},
+        ),
+    )
+
+
+def _candidate_blocks(header: list[str], body: pd.DataFrame) -> list[int]:
+    """0-based first column of each candidate block that the rows fill."""
+    issues = [
+        error(
+            "wrong_header",
+            f"Line 1, column {position + 1}: expected {expected!r}, got {got!r}.",
+            line=1,
+            column=position + 1,
+            field=expected,
+        )
+        for position, (expected, got) in enumerate(
+            zip((*FIXED_COLUMNS, *BLOCK_COLUMNS), header + [""] * len(FIXED_COLUMNS), strict=False)
+        )
+        if expected != got
+    ]
+    if issues:
+        raise FileRefused(issues)
+    if body.empty:
+        raise FileRefused([error("empty_file", "The file has a header but no rows.", line=2)])
+    filled = (body.iloc[:, len(FIXED_COLUMNS) :] != "").any(axis=0).to_numpy()
+    width = len(FIXED_COLUMNS) + (int(np.flatnonzero(filled).max()) + 1 if filled.any() else 0)
+    count = -(-(width - len(FIXED_COLUMNS)) // len(BLOCK_COLUMNS))
+    return [len(FIXED_COLUMNS) + block * len(BLOCK_COLUMNS) for block in range(count)]
+
+
+def _candidates(body: pd.DataFrame, blocks: list[int]) -> tuple[tuple[Candidate, ...], list[Issue]]:
+    first = body.iloc[0]
+    candidates = tuple(
+        Candidate(
+            slug(first.iloc[start + 2]),
+            f"{first.iloc[start + 3]} {first.iloc[start + 2].title()}",
+            int(first.iloc[start]) if first.iloc[start].isdigit() else position + 1,
+        )
+        for position, start in enumerate(blocks)
+    )
+    issues: list[Issue] = []
+    for start, candidate in zip(blocks, candidates, strict=True):
+        differs = (body.iloc[:, start + 2] != body.iloc[0, start + 2]).to_numpy()
+        issues += [
+            error(
+                "candidate_mismatch",
+                f"Line {line}, column {start + 3}: expected candidate {candidate.name} in this block, "
+                f"as on line 2; got {body.loc[line].iloc[start + 2]!r}.",
+                field="Nom",
+                line=int(str(line)),
+                column=start + 3,
+            )
+            for line in body.index[differs][:20]
+        ]
+    return candidates, issues
+
+
+def _vote_columns(candidates: tuple[Candidate, ...], blocks: list[int]) -> dict[str, int]:
+    return {candidate.id: start + 4 for candidate, start in zip(candidates, blocks, strict=True)}
+
+
+def slug(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return "-".join("".join(c if c.isalnum() else " " for c in ascii_name).split())
+
+
+def _codes(
+    body: pd.DataFrame, departements: Mapping[str, Departement]
+) -> tuple[dict[str, pd.Series], list[Issue]]:
+    """Hierarchical codes: département 971, circonscription 971-02, commune 971-02-105,
+    bureau 971-02-105-0001."""
+    ministry_dept = body.iloc[:, DEPT].str.strip()
+    dept = ministry_dept.map({code: d.code for code, d in departements.items()})
+    issues = [
+        error(
+            "unknown_departement",
+            f"Line {line}, column 1: unknown département code {cell!r}.",
+            field="Code du département",
+            line=int(str(line)),
+            column=1,
+        )
+        for line, cell in ministry_dept[dept.isna()].items()
+    ][:50]
+    circ_cells = body.iloc[:, CIRC].str.strip()
+    bad_circ = ~circ_cells.str.fullmatch(r"[0-9]{1,2}")
+    issues += [
+        error(
+            "bad_code",
+            f"Line {line}, column 3: circonscription code {cell!r} is not a number.",
+            field="Code de la circonscription",
+            line=int(str(line)),
+            column=3,
+        )
+        for line, cell in circ_cells[bad_circ].items()
+    ][:50]
+    if issues:
+        return {}, issues
+    circ = dept + "-" + circ_cells.str.zfill(2)
+    commune = circ + "-" + body.iloc[:, COMMUNE].str.strip()
+    bureau = commune + "-" + body.iloc[:, BUREAU].str.strip()
+    return {"departement": dept, "circonscription": circ, "commune": commune, "bureau": bureau}, []
+
+
+def _areas(
+    body: pd.DataFrame, codes: dict[str, pd.Series], departements: Mapping[str, Departement]
+) -> tuple[Area, ...]:
+    by_code = {d.code: d for d in departements.values()}
+    used = [by_code[code] for code in dict.fromkeys(codes["departement"])]
+    regions = {d.region_code: d.region_name for d in sorted(used, key=lambda d: d.region_code)}
+    areas = [NATIONAL]
+    areas += [Area("region", code, name, NATIONAL.code) for code, name in regions.items()]
+    areas += [Area("departement", d.code, d.name, d.region_code) for d in sorted(used, key=lambda d: d.code)]
+    circs = (
+        pd.DataFrame(
+            {"code": codes["circonscription"], "dept": codes["departement"], "label": body.iloc[:, CIRC_NAME]}
+        )
+        .drop_duplicates("code")
+        .sort_values("code")
+    )
+    areas += [
+        Area("circonscription", str(row.code), f"{by_code[str(row.dept)].name}, {row.label}", str(row.dept))
+        for row in circs.itertuples()
+    ]
+    communes = (
+        pd.DataFrame(
+            {"code": codes["commune"], "circ": codes["circonscription"], "label": body.iloc[:, COMMUNE_NAME]}
+        )
+        .drop_duplicates("code")
+        .sort_values("code")
+    )
+    areas += [Area("commune", str(row.code), str(row.label), str(row.circ)) for row in communes.itertuples()]
+    return tuple(areas)
+
+
+def _bureaux(body: pd.DataFrame, codes: dict[str, pd.Series], registered: np.ndarray) -> tuple[Bureau, ...]:
+    return tuple(
+        Bureau(code, f"{commune_name}, bureau {number}", commune, int(inscrits))
+        for code, commune_name, number, commune, inscrits in zip(
+            codes["bureau"],
+            body.iloc[:, COMMUNE_NAME],
+            body.iloc[:, BUREAU],
+            codes["commune"],
+            registered,
+            strict=True,
+        )
+    )

@@ -1,0 +1,324 @@
+"""The rules a return or a turnout checkpoint must follow, with stable error codes.
+
+Errors refuse the input; warnings accept it and flag it for review. Every rule works on a whole batch
+at once (numpy masks), so a single return from a form and a 70,000-row file are judged alike, and only
+the rows that break a rule cost any Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from tabulator.batch import UNKNOWN, CheckpointBatch, IntArray, ReturnBatch
+from tabulator.registry import Registry
+from tabulator.types import Issue, Severity
+
+TOTALS_ROW = re.compile(r"^\s*(total|totaux|ensemble|france)\b", re.IGNORECASE)
+CHECKPOINT_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+NOT_FOUND = -1
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When an accepted return is flagged for a second look (settings may change them)."""
+
+    blank_share: float = 0.03
+    null_share: float = 0.03
+    jump_factor: float = 3.0
+
+
+def where(line: int | None, bureau: str | None = None) -> str:
+    parts = [f"line {line}" if line is not None else "", f"bureau {bureau}" if bureau else ""]
+    text = ", ".join(part for part in parts if part)
+    return f"{text[0].upper()}{text[1:]}: " if text else ""
+
+
+def error(code: str, message: str, **place: object) -> Issue:
+    return Issue(code, message, Severity.ERROR, **place)  # type: ignore[arg-type]
+
+
+def warning(code: str, message: str, **place: object) -> Issue:
+    return Issue(code, message, Severity.WARNING, **place)  # type: ignore[arg-type]
+
+
+def check_candidate_names(
+    given: Sequence[str], standing: Sequence[str], columns: dict[str, int] | None = None, line: int | None = 1
+) -> list[Issue]:
+    """Every candidate of the round must be present once, and nobody else."""
+    issues = []
+    for name in given:
+        if name not in standing:
+            issues.append(
+                error(
+                    "unknown_candidate",
+                    f"{where(line)}{name!r} is not a candidate in this round "
+                    f"(candidates: {', '.join(standing)}).",
+                    field=name,
+                    line=line,
+                    column=(columns or {}).get(name),
+                )
+            )
+    issues += [
+        error("missing_candidate", f"{where(line)}no count for candidate {name!r}.", field=name, line=line)
+        for name in standing
+        if name not in given
+    ]
+    return issues
+
+
+def locate_bureaux(
+    bureaux: Sequence[str], lines: Sequence[int | None], registry: Registry, column: int | None = None
+) -> tuple[IntArray, list[Issue]]:
+    """Registry row of each bureau code; unknown, merged or repeated bureaux are errors."""
+    rows = np.array([registry.bureau_index.get(code, NOT_FOUND) for code in bureaux], np.int64)
+    issues: list[Issue] = []
+    for position in np.flatnonzero(rows == NOT_FOUND).tolist():
+        code, line = bureaux[position], lines[position]
+        if TOTALS_ROW.match(code) or not code.strip():
+            issues.append(
+                error(
+                    "totals_row",
+                    f"{where(line)}this row has no bureau code ({code!r}); a totals row or a blank row "
+                    "cannot be loaded. Remove it.",
+                    field="bureau",
+                    line=line,
+                    column=column,
+                )
+            )
+        else:
+            issues.append(
+                error(
+                    "unknown_bureau",
+                    f"{where(line, code)}no such bureau in this election.",
+                    field="bureau",
+                    line=line,
+                    column=column,
+                    bureau=code,
+                )
+            )
+    found = rows != NOT_FOUND
+    for position in np.flatnonzero(found & ~registry.counted[np.where(found, rows, 0)]).tolist():
+        merged_into = registry.bureaux[rows[position]].merged_into
+        issues.append(
+            error(
+                "merged_bureau",
+                f"{where(lines[position], bureaux[position])}this bureau is merged into {merged_into}; "
+                f"its ballots are counted in {merged_into}'s return.",
+                field="bureau",
+                line=lines[position],
+                column=column,
+                bureau=bureaux[position],
+            )
+        )
+    issues += _repeats(bureaux, lines, column)
+    return rows, issues
+
+
+def _repeats(bureaux: Sequence[str], lines: Sequence[int | None], column: int | None) -> list[Issue]:
+    first_line: dict[str, int | None] = {}
+    issues = []
+    for code, line in zip(bureaux, lines, strict=True):
+        if code in first_line:
+            issues.append(
+                error(
+                    "duplicate_bureau",
+                    f"{where(line, code)}this bureau already appears on line {first_line[code]}.",
+                    field="bureau",
+                    line=line,
+                    column=column,
+                    bureau=code,
+                )
+            )
+        else:
+            first_line[code] = line
+    return issues
+
+
+def check_counts(
+    batch: ReturnBatch,
+    rows: IntArray,
+    registry: Registry,
+    *,
+    previous_voters: IntArray | None = None,
+    checkpoint_max: IntArray | None = None,
+    thresholds: Thresholds = Thresholds(),
+) -> tuple[list[Issue], list[Issue]]:
+    """Errors and warnings of the counts of bureaux already located. Returns (errors, warnings)."""
+    counts, voters = batch.counts, batch.voters
+    blank, null, valid = counts[:, 1], counts[:, 2], counts[:, 3]
+    registered = np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows])
+    vote_sums = batch.votes.sum(axis=1)
+    errors = _flag(
+        batch,
+        voters != blank + null + valid,
+        "voters_mismatch",
+        "voters",
+        lambda i: (
+            f"votants ({voters[i]}) must equal blancs + nuls + exprimés "
+            f"({blank[i]} + {null[i]} + {valid[i]} = {blank[i] + null[i] + valid[i]})."
+        ),
+    )
+    errors += _flag(
+        batch,
+        vote_sums != valid,
+        "votes_mismatch",
+        "valid",
+        lambda i: f"the candidates' votes add up to {vote_sums[i]}, not to exprimés ({valid[i]}).",
+    )
+    # votants counts signatures on the list: it can never exceed the inscrits of the bureau.
+    errors += _flag(
+        batch,
+        (registered != UNKNOWN) & (voters > registered),
+        "voters_above_registered",
+        "voters",
+        lambda i: f"votants ({voters[i]}) cannot exceed inscrits ({registered[i]}).",
+    )
+    if checkpoint_max is not None:
+        errors += _flag(
+            batch,
+            voters < checkpoint_max,
+            "voters_below_checkpoint",
+            "voters",
+            lambda i: (
+                f"votants ({voters[i]}) is below the {checkpoint_max[i]} voters already reported "
+                "at a turnout checkpoint of this bureau."
+            ),
+        )
+    return errors, _warnings(batch, previous_voters, thresholds)
+
+
+def _warnings(batch: ReturnBatch, previous_voters: IntArray | None, thresholds: Thresholds) -> list[Issue]:
+    voters, blank, null = batch.voters, batch.counts[:, 1], batch.counts[:, 2]
+    issues = _flag(
+        batch,
+        (voters > 0) & (blank >= thresholds.blank_share * voters),
+        "blank_share_high",
+        "blank",
+        lambda i: (
+            f"blancs are {100 * blank[i] / voters[i]:.1f} % of votants "
+            f"(flagged from {100 * thresholds.blank_share:g} %)."
+        ),
+        severity=Severity.WARNING,
+    )
+    issues += _flag(
+        batch,
+        (voters > 0) & (null >= thresholds.null_share * voters),
+        "null_share_high",
+        "null",
+        lambda i: (
+            f"nuls are {100 * null[i] / voters[i]:.1f} % of votants "
+            f"(flagged from {100 * thresholds.null_share:g} %)."
+        ),
+        severity=Severity.WARNING,
+    )
+    issues += _flag(
+        batch, voters == 0, "zero_voters", "voters", lambda i: "no votants at all.", severity=Severity.WARNING
+    )
+    if previous_voters is not None:
+        known = (previous_voters != UNKNOWN) & (voters > 0)
+        factor = thresholds.jump_factor
+        jumped = known & ((voters > factor * previous_voters) | (factor * voters < previous_voters))
+        issues += _flag(
+            batch,
+            jumped,
+            "voters_jump",
+            "voters",
+            lambda i: (
+                f"votants ({voters[i]}) against {previous_voters[i]} in the previous round: "
+                f"more than {factor:g} times more or less."
+            ),
+            severity=Severity.WARNING,
+        )
+    return issues
+
+
+def _flag(
+    batch: ReturnBatch,
+    mask: npt.NDArray[np.bool_],
+    code: str,
+    field: str,
+    explain: object,
+    *,
+    severity: Severity = Severity.ERROR,
+) -> list[Issue]:
+    assert callable(explain)
+    return [
+        Issue(
+            code,
+            f"{where(batch.lines[i], batch.bureaux[i])}{explain(i)}",
+            severity,
+            field=field,
+            line=batch.lines[i],
+            column=batch.columns.get(field),
+            bureau=batch.bureaux[i],
+        )
+        for i in np.flatnonzero(mask).tolist()
+    ]
+
+
+def check_checkpoints(
+    batch: CheckpointBatch,
+    known: dict[str, dict[str, int]],
+    final_voters: dict[str, int],
+) -> list[Issue]:
+    """Checkpoints rise through the day and never pass the bureau's final votants.
+
+    `known` holds the checkpoints already stored ({bureau: {time: voters}}), `final_voters` the votants
+    of the bureaux that have already reported their return.
+    """
+    issues = [
+        error(
+            "bad_time",
+            f"{where(line, code)}the checkpoint time {time!r} is not a time of day like 17:00.",
+            field="time",
+            line=line,
+            column=batch.columns.get("time"),
+            bureau=code,
+        )
+        for code, time, line in zip(batch.bureaux, batch.times, batch.lines, strict=True)
+        if not CHECKPOINT_TIME.match(time)
+    ]
+    if issues:
+        return issues
+    merged = {code: dict(times) for code, times in known.items()}
+    for code, time, voters in zip(batch.bureaux, batch.times, batch.voters, strict=True):
+        merged.setdefault(code, {})[time] = int(voters)
+    for position, code in enumerate(batch.bureaux):
+        issues += _checkpoint_order(batch, position, merged[code], final_voters.get(code))
+    return issues
+
+
+def _checkpoint_order(
+    batch: CheckpointBatch, position: int, day: dict[str, int], final: int | None
+) -> Iterable[Issue]:
+    code, time, line = batch.bureaux[position], batch.times[position], batch.lines[position]
+    voters = int(batch.voters[position])
+    place = {"field": "voters", "line": line, "column": batch.columns.get("voters"), "bureau": code}
+    earlier = [(t, v) for t, v in day.items() if t < time and v > voters]
+    later = [(t, v) for t, v in day.items() if t > time and v < voters]
+    if final is not None and voters > final:
+        yield error(
+            "checkpoint_above_final",
+            f"{where(line, code)}{voters} voters at {time} is more than the {final} votants of the "
+            "bureau's return.",
+            **place,
+        )
+    for other_time, other_voters in earlier:
+        yield error(
+            "checkpoint_below_earlier",
+            f"{where(line, code)}{voters} voters at {time} is fewer than the {other_voters} already "
+            f"counted at {other_time}; voters so far can only grow through the day.",
+            **place,
+        )
+    for other_time, other_voters in later:
+        yield error(
+            "checkpoint_below_earlier",
+            f"{where(line, code)}{voters} voters at {time} is more than the {other_voters} counted later, "
+            f"at {other_time}; voters so far can only grow through the day.",
+            **place,
+        )
