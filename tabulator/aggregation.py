@@ -31,15 +31,18 @@ RESULT_FIELDS = (
 )
 
 
-def contributions(batch: ReturnBatch, registered: IntArray, previous_voters: IntArray) -> IntArray:
-    """One row per return: RESULT_FIELDS then the candidates' votes (UNKNOWN marks a missing value)."""
+def contributions(counts: IntArray, votes: IntArray, registered: IntArray, previous_voters: IntArray) -> IntArray:
+    """One row per return: RESULT_FIELDS then the candidates' votes (UNKNOWN marks a missing value).
+
+    `counts` holds voters, blank, null and valid in columns, `votes` the candidates' votes.
+    """
     has_registered = registered != UNKNOWN
     matched = previous_voters != UNKNOWN
-    voters = batch.voters
+    voters = counts[:, 0]
     fixed = np.column_stack(
         [
-            np.ones(len(batch), np.int64),
-            batch.counts,
+            np.ones(len(counts), np.int64),
+            counts,
             np.where(has_registered, registered, 0),
             has_registered.astype(np.int64),
             matched.astype(np.int64),
@@ -47,7 +50,7 @@ def contributions(batch: ReturnBatch, registered: IntArray, previous_voters: Int
             np.where(matched, previous_voters, 0),
         ]
     )
-    return np.hstack([fixed, batch.votes]).astype(np.int64)
+    return np.hstack([fixed, votes]).astype(np.int64)
 
 
 def empty_tally(candidate_ids: Sequence[str]) -> Tally:
@@ -104,7 +107,7 @@ def aggregate(
     rows = np.array([registry.bureau_index[ret.bureau] for ret in returns], np.int64)
     registered = np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows])
     previous = np.array([(previous_voters or {}).get(ret.bureau, UNKNOWN) for ret in returns], np.int64)
-    totals = registry.sum_up(rows, contributions(batch, registered, previous))
+    totals = registry.sum_up(rows, contributions(batch.counts, batch.votes, registered, previous))
     return {
         (area.level, area.code): tally_from_row(totals[position], candidate_ids)
         for position, area in enumerate(registry.areas)

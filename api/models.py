@@ -1,0 +1,276 @@
+"""The database schema: SQLAlchemy 2 typed models, the only description of the tables.
+
+Returns and checkpoints are append-only versions; `current_returns` points at the version each bureau's
+figures come from; `area_results` and `area_votes` hold the running sums per area, maintained in the
+same transaction as every return; `publications` keep one row per sequence so the evening can be
+replayed. Times are stored in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (no time zones) as on PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: tabulator stores only times with their offset")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(timezone=True), dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+
+
+class ElectionRow(Base):
+    __tablename__ = "elections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    organiser: Mapped[str] = mapped_column(String(200), default="")
+    levels: Mapped[list[Any]]
+    note: Mapped[str] = mapped_column(Text, default="")
+    # Bumped whenever areas or bureaux change: the key of every process's cached registry.
+    registry_version: Mapped[int] = mapped_column(default=0)
+
+
+class RoundRow(Base):
+    __tablename__ = "rounds"
+    __table_args__ = (UniqueConstraint("election_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    election_id: Mapped[int] = mapped_column(ForeignKey("elections.id"))
+    number: Mapped[int]
+    date: Mapped[date]
+    previous_round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"))
+    polls_close: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default="counting")
+    test: Mapped[bool] = mapped_column(
+        default=False
+    )  # a rehearsal: flagged everywhere, wiped before the night
+    # The latest published sequence and the time of the newest return it includes.
+    sequence: Mapped[int] = mapped_column(default=0)
+    as_of: Mapped[datetime | None]
+
+
+class CandidateRow(Base):
+    __tablename__ = "candidates"
+    __table_args__ = (UniqueConstraint("round_id", "code"), UniqueConstraint("round_id", "ballot_order"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    code: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200))
+    ballot_order: Mapped[int]
+
+
+class AreaRow(Base):
+    __tablename__ = "areas"
+    __table_args__ = (UniqueConstraint("election_id", "level", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    election_id: Mapped[int] = mapped_column(ForeignKey("elections.id"))
+    level: Mapped[str] = mapped_column(String(40))
+    code: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    position: Mapped[int]  # order of the registry: parents before children
+
+
+class BureauRow(Base):
+    __tablename__ = "bureaux"
+    __table_args__ = (
+        UniqueConstraint("election_id", "code"),
+        CheckConstraint("registered >= 0", name="registered_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    election_id: Mapped[int] = mapped_column(ForeignKey("elections.id"))
+    code: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200))
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    registered: Mapped[int | None]
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("bureaux.id"))
+    position: Mapped[int]
+
+
+def count_checks(*columns: str) -> tuple[CheckConstraint, ...]:
+    return tuple(CheckConstraint(f"{column} >= 0", name=f"{column}_not_negative") for column in columns)
+
+
+class ReturnVersionRow(Base):
+    """One version of one bureau's return. Never updated, never deleted."""
+
+    __tablename__ = "return_versions"
+    __table_args__ = (
+        *count_checks("voters", "blank", "null", "valid"),
+        CheckConstraint("voters = blank + null + valid", name="voters_add_up"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureaux.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    voters: Mapped[int]
+    blank: Mapped[int]
+    null: Mapped[int]
+    valid: Mapped[int]
+    registered: Mapped[int | None]
+    reported_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    warnings: Mapped[str] = mapped_column(String(200), default="")  # codes of the warnings it tripped
+    sequence: Mapped[int]  # the publication that first included it
+
+
+class ReturnVoteRow(Base):
+    __tablename__ = "return_votes"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["round_id", "bureau_id", "version"],
+            ["return_versions.round_id", "return_versions.bureau_id", "return_versions.version"],
+        ),
+        CheckConstraint("votes >= 0", name="votes_not_negative"),
+    )
+
+    round_id: Mapped[int] = mapped_column(primary_key=True)
+    bureau_id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), primary_key=True)
+    votes: Mapped[int]
+
+
+class CurrentReturnRow(Base):
+    """Which version of a bureau's return the published figures use."""
+
+    __tablename__ = "current_returns"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["round_id", "bureau_id", "version"],
+            ["return_versions.round_id", "return_versions.bureau_id", "return_versions.version"],
+        ),
+    )
+
+    round_id: Mapped[int] = mapped_column(primary_key=True)
+    bureau_id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int]
+
+
+class AreaResultRow(Base):
+    """Running sums of an area's current returns (see tabulator.aggregation.RESULT_FIELDS)."""
+
+    __tablename__ = "area_results"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
+    bureaux_reported: Mapped[int] = mapped_column(default=0)
+    voters: Mapped[int] = mapped_column(default=0)
+    blank: Mapped[int] = mapped_column(default=0)
+    null: Mapped[int] = mapped_column(default=0)
+    valid: Mapped[int] = mapped_column(default=0)
+    registered: Mapped[int] = mapped_column(default=0)
+    bureaux_with_registered: Mapped[int] = mapped_column(default=0)
+    matched_bureaux: Mapped[int] = mapped_column(default=0)
+    matched_voters: Mapped[int] = mapped_column(default=0)
+    matched_previous_voters: Mapped[int] = mapped_column(default=0)
+
+
+class AreaVoteRow(Base):
+    __tablename__ = "area_votes"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), primary_key=True)
+    votes: Mapped[int] = mapped_column(default=0)
+
+
+class CheckpointRow(Base):
+    """One version of a bureau's voters at a time of day. Never updated, never deleted."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = count_checks("voters")
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureaux.id"), primary_key=True)
+    time: Mapped[str] = mapped_column(String(5), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    voters: Mapped[int]
+    reported_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    sequence: Mapped[int]
+
+
+class PublicationRow(Base):
+    """The national figures as of one sequence: the evening's timeline."""
+
+    __tablename__ = "publications"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    sequence: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[datetime | None]
+    published_at: Mapped[datetime]
+    bureaux_reported: Mapped[int]
+    voters: Mapped[int]
+    blank: Mapped[int]
+    null: Mapped[int]
+    valid: Mapped[int]
+    returns_changed: Mapped[int]  # returns recorded or corrected by the write that made it
+    checkpoints_changed: Mapped[int]
+
+
+class PublicationVoteRow(Base):
+    __tablename__ = "publication_votes"
+    __table_args__ = (
+        ForeignKeyConstraint(["round_id", "sequence"], ["publications.round_id", "publications.sequence"]),
+    )
+
+    round_id: Mapped[int] = mapped_column(primary_key=True)
+    sequence: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), primary_key=True)
+    votes: Mapped[int]
+
+
+Index("ix_return_versions_sequence", ReturnVersionRow.round_id, ReturnVersionRow.sequence)

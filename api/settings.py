@@ -1,0 +1,61 @@
+"""Settings, read once from the environment into a frozen object that fails fast and says why."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tabulator.rules import Thresholds
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    instance_path: Path
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        instance = Path(environ.get("TABULATOR_INSTANCE_PATH", "instance")).resolve()
+        default_url = f"sqlite:///{instance / 'tabulator.sqlite3'}"
+        url = environ.get("TABULATOR_DATABASE_URL", default_url).strip()
+        if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise SettingsError(
+                f"TABULATOR_DATABASE_URL must be a sqlite:/// or postgresql:// URL, got {url!r}"
+            )
+        return cls(
+            database_url=url,
+            instance_path=instance,
+            thresholds=Thresholds(
+                blank_share=_share(environ, "TABULATOR_WARN_BLANK_SHARE", 0.03),
+                null_share=_share(environ, "TABULATOR_WARN_NULL_SHARE", 0.03),
+                jump_factor=_number(environ, "TABULATOR_WARN_JUMP_FACTOR", 3.0, minimum=1.0),
+            ),
+        )
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    text = environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {text!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum:g}, got {text!r}")
+    return value
+
+
+def _share(environ: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(environ, name, default)
+    if value > 1:
+        raise SettingsError(f"{name} is a share between 0 and 1 (0.03 for 3 %), got {value:g}")
+    return value

@@ -1,0 +1,95 @@
+"""Raw DBAPI access for the hot paths, written once for SQLite and PostgreSQL.
+
+SQLAlchemy Core builds the schema and the ordinary queries; a 70,000-row ingest cannot afford a Python
+dict per row, so bulk writes go straight to the driver: `executemany` with tuples on SQLite, `COPY` on
+PostgreSQL. SQL here is written with `?` placeholders and adapted for psycopg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+SMALL_BATCH = 200  # below this, plain statements beat the set-up of COPY and temporary tables
+
+
+def names(columns: Sequence[str]) -> str:
+    """Quoted column names: `null` is a column of ours and a keyword of SQL."""
+    return ", ".join(f'"{name}"' for name in columns)
+
+
+class Raw:
+    def __init__(self, connection: Connection) -> None:
+        self.sqlite = connection.dialect.name == "sqlite"
+        self.driver: Any = connection.connection.driver_connection
+
+    def sql(self, text: str) -> str:
+        return text if self.sqlite else text.replace("?", "%s")
+
+    def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self.driver.cursor()
+        cursor.execute(self.sql(text), tuple(params))
+        found = cursor.fetchall()
+        cursor.close()
+        return list(found)
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> None:
+        cursor = self.driver.cursor()
+        cursor.execute(self.sql(text), tuple(params))
+        cursor.close()
+
+    def time(self, moment: datetime) -> Any:
+        """A time as the driver stores it: SQLAlchemy's naive-UTC text on SQLite, aware on PostgreSQL."""
+        moment = moment.astimezone(UTC)
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else moment
+
+    @staticmethod
+    def read_time(value: Any) -> datetime | None:
+        if value is None:
+            return None
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        cursor = self.driver.cursor()
+        if self.sqlite or len(rows) < SMALL_BATCH:
+            marks = ", ".join("?" * len(columns))
+            cursor.executemany(self.sql(f"INSERT INTO {table} ({names(columns)}) VALUES ({marks})"), rows)
+        else:
+            with cursor.copy(f"COPY {table} ({names(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        cursor.close()
+
+    def add_many(
+        self, table: str, keys: Sequence[str], values: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Add each row's values to the stored ones (a missing row counts as zeros)."""
+        rows = list(rows)
+        if not rows:
+            return
+        columns = [*keys, *values]
+        additions = ", ".join(f'"{name}" = {table}."{name}" + excluded."{name}"' for name in values)
+        upsert = f"ON CONFLICT ({names(keys)}) DO UPDATE SET {additions}"
+        cursor = self.driver.cursor()
+        if self.sqlite or len(rows) < SMALL_BATCH:
+            marks = ", ".join("?" * len(columns))
+            cursor.executemany(
+                self.sql(f"INSERT INTO {table} ({names(columns)}) VALUES ({marks}) {upsert}"), rows
+            )
+        else:
+            staging = f"staging_{table}"
+            cursor.execute(f"CREATE TEMPORARY TABLE {staging} (LIKE {table}) ON COMMIT DROP")
+            with cursor.copy(f"COPY {staging} ({names(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({names(columns)}) SELECT {names(columns)} FROM {staging} {upsert}"
+            )
+            cursor.execute(f"DROP TABLE {staging}")
+        cursor.close()

@@ -1,0 +1,100 @@
+"""Reading an election folder (see docs/election-format.md) into domain objects.
+
+The returns and checkpoints of each round stay as bytes: they go through the same readers and rules as
+any uploaded file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from tabulator.types import Area, Bureau, Candidate, Election, Round
+
+
+@dataclass(frozen=True)
+class RoundFiles:
+    number: int
+    turnout: bytes | None
+    returns: bytes | None
+    corrections: bytes | None
+
+
+@dataclass(frozen=True)
+class ElectionFolder:
+    election: Election
+    areas: tuple[Area, ...]
+    bureaux: tuple[Bureau, ...]
+    rounds: tuple[RoundFiles, ...]
+
+
+def read_election_folder(folder: Path) -> ElectionFolder:
+    document = json.loads((folder / "election.json").read_text(encoding="utf-8"))
+    election = election_from_json(document)
+    return ElectionFolder(
+        election=election,
+        areas=tuple(
+            Area(row["level"], row["code"], row["name"], row["parent_code"] or None)
+            for row in _rows(folder / "areas.csv")
+        ),
+        bureaux=tuple(
+            Bureau(
+                row["code"],
+                row["name"],
+                row["area_code"],
+                int(row["registered"]) if row["registered"] else None,
+                row["merged_into"] or None,
+            )
+            for row in _rows(folder / "bureaux.csv")
+        ),
+        rounds=tuple(
+            RoundFiles(
+                round_.number,
+                _optional_bytes(folder / f"round-{round_.number}" / "turnout.csv"),
+                _optional_bytes(folder / f"round-{round_.number}" / "returns.csv"),
+                _optional_bytes(folder / f"round-{round_.number}" / "corrections.csv"),
+            )
+            for round_ in election.rounds
+        ),
+    )
+
+
+def election_from_json(document: dict[str, Any]) -> Election:
+    return Election(
+        id=document["id"],
+        name=document["name"],
+        organiser=document.get("organiser", ""),
+        levels=tuple(document["levels"]),
+        note=document.get("note", ""),
+        rounds=tuple(
+            Round(
+                number=int(item["number"]),
+                date=date.fromisoformat(item["date"]),
+                previous_round=item.get("previous_round"),
+                polls_close=datetime.fromisoformat(item["polls_close"]) if item.get("polls_close") else None,
+                candidates=tuple(
+                    Candidate(c["id"], c["name"], int(c["ballot_order"]))
+                    for c in sorted(item["candidates"], key=lambda c: int(c["ballot_order"]))
+                ),
+            )
+            for item in document["rounds"]
+        ),
+    )
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _optional_bytes(path: Path) -> bytes | None:
+    return path.read_bytes() if path.exists() else None
+
+
+def rows_of(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
