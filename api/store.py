@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,8 @@ from tabulator.batch import UNKNOWN, CheckpointBatch, IntArray, ReturnBatch
 from tabulator.registry import Registry
 from tabulator.rules import Thresholds, check_checkpoints, check_counts, error, locate_bureaux, where
 from tabulator.metrics import change, summarize
-from tabulator.types import Area, Bureau, Candidate, Election, Issue, Tally
+from tabulator.ministry import LEVELS, MinistryFile
+from tabulator.types import Area, Bureau, Candidate, Election, Issue, Round, Tally
 
 
 class Refused(ValueError):
@@ -1028,3 +1029,24 @@ def _verify_round(connection: Connection, round_: RoundInfo, election_code: str)
             f"{election_code} round {round_.number}: publications {sequences[:3]}... do not run 1..{round_.sequence}"
         )
     return differences
+
+
+def ensure_ministry_election(
+    engine: Engine, election_code: str, round_number: int, ministry: MinistryFile, *, name: str
+) -> bool:
+    """Create the election, round and registry a ministry file describes, if they do not exist yet."""
+    with engine.connect() as connection:
+        exists = connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election_code))
+    round_ = Round(round_number, date.today(), ministry.candidates)
+    election = Election(election_code, name, "", LEVELS, (round_,))
+    if exists is None:
+        create_election(engine, election, ministry.areas, ministry.bureaux)
+        return True
+    with engine.begin() as connection:
+        known = connection.scalar(
+            select(RoundRow.id).where(RoundRow.election_id == exists, RoundRow.number == round_number)
+        )
+        if known is None:
+            add_rounds(connection, exists, election)
+            return True
+    return False

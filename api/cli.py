@@ -1,0 +1,298 @@
+"""The `tabulator` command: database, elections, ingest, results and verify.
+
+The database is the one named by TABULATOR_DATABASE_URL (default: a SQLite file in the instance folder).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from api import db, store
+from api.settings import Settings, SettingsError
+from tabulator.batch import ReturnBatch
+from tabulator.election_folder import read_election_folder
+from tabulator.ingest import FileRefused, read_checkpoints_csv, read_returns_csv, read_returns_xlsx
+from tabulator.ministry import read_departements, read_ministry
+from tabulator.types import Election, Issue, Round
+
+DEPARTEMENTS = Path(__file__).resolve().parent.parent / "data" / "departements.csv"
+CHUNK = 5_000  # rows per progress step; the whole file is still one transaction
+
+
+class Context:
+    def __init__(self) -> None:
+        try:
+            self.settings = Settings.from_env()
+        except SettingsError as exc:
+            raise click.UsageError(str(exc)) from None
+        self._engine: Any = None
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            self._engine = db.make_engine(self.settings.database_url)
+        return self._engine
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """tabulator: election results from versioned per-bureau returns."""
+    ctx.obj = Context()
+
+
+@main.group("db")
+def db_group() -> None:
+    """The database schema."""
+
+
+@db_group.command("upgrade")
+@click.pass_obj
+def db_upgrade(context: Context) -> None:
+    """Create or migrate the database schema to the latest version."""
+    db.upgrade(context.settings.database_url)
+    click.echo(f"Database ready: {_safe_url(context.settings.database_url)}")
+
+
+@main.command("load-election")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--rounds", "round_numbers", default="all", help="Rounds whose returns to load: all, none, or 1,2."
+)
+@click.pass_obj
+def load_election(context: Context, folder: Path, round_numbers: str) -> None:
+    """Load an election folder (docs/election-format.md): registry, rounds, checkpoints, returns."""
+    started = time.perf_counter()
+    content = read_election_folder(folder)
+    election = content.election
+    _refuse_on_error(
+        lambda: store.create_election(context.engine, election, content.areas, content.bureaux),
+        folder / "bureaux.csv",
+    )
+    click.echo(f"{election.name}: {len(content.areas)} areas, {len(content.bureaux)} bureaux.")
+    wanted = {r.number for r in election.rounds} if round_numbers == "all" else _numbers(round_numbers)
+    for files in content.rounds:
+        if files.number not in wanted:
+            continue
+        round_ = election.round(files.number)
+        base = folder / f"round-{files.number}"
+        if files.turnout:
+            batch = _refuse_on_error(lambda: read_checkpoints_csv(files.turnout or b""), base / "turnout.csv")
+            report = _refuse_on_error(
+                lambda: store.record_checkpoints(
+                    context.engine, election.id, round_.number, batch, author="load-election"
+                ),
+                base / "turnout.csv",
+            )
+            click.echo(f"Round {round_.number}: {report.created} turnout checkpoints.")
+        if files.returns:
+            _ingest_returns(context, election, round_, files.returns, base / "returns.csv", reason=None)
+        if files.corrections:
+            _ingest_returns(
+                context, election, round_, files.corrections, base / "corrections.csv", reason=None
+            )
+    click.echo(f"Loaded {election.id} in {time.perf_counter() - started:.1f} s.")
+
+
+def _numbers(text: str) -> set[int]:
+    return set() if text == "none" else {int(part) for part in text.split(",")}
+
+
+def _ingest_returns(
+    context: Context, election: Election, round_: Round, data: bytes, path: Path, reason: str | None
+) -> None:
+    with_reason = path.name == "corrections.csv"
+    batch = _refuse_on_error(
+        lambda: read_returns_csv(data, round_.candidate_ids, with_reason=with_reason), path
+    )
+    report = _refuse_on_error(
+        lambda: store.record_returns(context.engine, election.id, round_.number, batch, author="load-election",
+                                     reason=reason, thresholds=context.settings.thresholds),
+        path,
+    )  # fmt: skip
+    _print_report(f"Round {round_.number}, {path.name}", report)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--election", required=True, help="Election id, e.g. primaire-gauche-2017.")
+@click.option("--round", "round_number", type=int, required=True, help="Round number.")
+@click.option("--reason", help="Why, when the file corrects returns already reported.")
+@click.option("--author", default="cli", show_default=True, help="Who records the returns.")
+@click.pass_obj
+def ingest(
+    context: Context, file: Path, election: str, round_number: int, reason: str | None, author: str
+) -> None:
+    """Ingest a file of returns (tabulator CSV or XLSX, or the ministry layout): all of it, or nothing."""
+    data = file.read_bytes()
+    with context.engine.connect() as connection:
+        round_ = _refuse_on_error(lambda: store.round_info(connection, election, round_number), file)
+    batch = _refuse_on_error(lambda: _read_returns(data, file, round_.candidate_codes), file)
+    report = _record_with_progress(
+        context, election, round_number, batch, author=author, reason=reason, file=file
+    )
+    _print_report(str(file), report)
+
+
+def _read_returns(data: bytes, file: Path, candidate_ids: tuple[str, ...]) -> ReturnBatch:
+    if data[:4] == b"PK\x03\x04":
+        return read_returns_xlsx(data, candidate_ids)
+    if _looks_like_ministry(data):
+        ministry = read_ministry(data, read_departements(DEPARTEMENTS.read_text(encoding="utf-8")))
+        return ministry.batch
+    return read_returns_csv(data, candidate_ids)
+
+
+def _looks_like_ministry(data: bytes) -> bool:
+    import gzip
+
+    head = gzip.decompress(data)[:200] if data[:2] == b"\x1f\x8b" else data[:200]
+    return head.lstrip(b"\xef\xbb\xbf").startswith(b"Code du d")
+
+
+def _record_with_progress(
+    context: Context, election: str, round_number: int, batch: ReturnBatch, **options: Any
+) -> store.RecordReport:
+    """One transaction; the bar shows the rows judged and written."""
+    file = options.pop("file")
+    with click.progressbar(
+        length=len(batch), label=f"Recording {len(batch):,} returns", file=sys.stderr
+    ) as bar:
+        report = _refuse_on_error(
+            lambda: store.record_returns(context.engine, election, round_number, batch,
+                                         thresholds=context.settings.thresholds, **options),
+            file,
+        )  # fmt: skip
+        bar.update(len(batch))
+    return report
+
+
+@main.command("import-ministry")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--election", required=True, help="Election id to create or complete.")
+@click.option("--round", "round_number", type=int, required=True)
+@click.option("--name", help="The election's name, when it is created.")
+@click.pass_obj
+def import_ministry(context: Context, file: Path, election: str, round_number: int, name: str | None) -> None:
+    """Create the election, round, candidates and registry a ministry file describes, then ingest it."""
+    started = time.perf_counter()
+    click.echo(f"Reading {file} ...", err=True)
+    ministry = _refuse_on_error(
+        lambda: read_ministry(file.read_bytes(), read_departements(DEPARTEMENTS.read_text(encoding="utf-8"))),
+        file,
+    )
+    created = store.ensure_ministry_election(
+        context.engine, election, round_number, ministry, name=name or election
+    )
+    if created:
+        click.echo(
+            f"Created {election} round {round_number}: {len(ministry.areas):,} areas, {len(ministry.bureaux):,} bureaux, {len(ministry.candidates)} candidates."
+        )
+    report = _record_with_progress(
+        context, election, round_number, ministry.batch, author="import-ministry", reason=None, file=file
+    )
+    _print_report(str(file), report)
+    click.echo(f"Done in {time.perf_counter() - started:.1f} s.")
+
+
+@main.command()
+@click.option("--election", required=True)
+@click.option("--round", "round_number", type=int, required=True)
+@click.option("--level", help="Area level (default: the top one).")
+@click.option("--code", help="Area code.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document the API serves.")
+@click.pass_obj
+def results(
+    context: Context, election: str, round_number: int, level: str | None, code: str | None, as_json: bool
+) -> None:
+    """Results of an area: a readable table, or JSON."""
+    try:
+        document = store.results_document(context.engine, election, round_number, level, code)
+    except store.NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        return
+    click.echo(_results_table(document))
+
+
+def _results_table(document: dict[str, Any]) -> str:
+    figures = document["results"]
+    area = document["area"]
+    lines = [
+        f"{area['name']} ({area['level']} {area['code']}) — round {document['round']}, sequence {document['sequence']}, "
+        f"{document['status']}, data as of {document['as_of']}",
+        f"Bureaux reported  {figures['bureaux_reported']:>12,} / {figures['bureaux_total']:,}",
+        f"Votants           {figures['voters']:>12,}",
+        f"Blancs            {figures['blank']:>12,}  {_pct(figures['blank_pct_voters'])} of votants",
+        f"Nuls              {figures['null']:>12,}  {_pct(figures['null_pct_voters'])} of votants",
+        f"Exprimés          {figures['valid']:>12,}",
+        "",
+        f"{'Candidate':<28}{'votes':>12}  {'% exprimés':>10}  {'% votants':>9}",
+    ]
+    lines += [
+        f"{c['name']:<28}{c['votes']:>12,}  {_pct(c['pct_valid']):>10}  {_pct(c['pct_voters']):>9}"
+        for c in figures["candidates"]
+    ]
+    change = figures["voters_change"]
+    if change:
+        like = change["like_for_like"]
+        lines += [
+            "",
+            f"Votants against the previous round, like for like on {like['matched_bureaux']:,} bureaux: {_pct(like['change_pct'], signed=True)}",
+        ]
+    return "\n".join(lines)
+
+
+def _pct(value: float | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.2f} %" if signed else f"{value:.2f} %"
+
+
+@main.command()
+@click.pass_obj
+def verify(context: Context) -> None:
+    """Recompute every aggregate from the returns; exit 1 with the differences if any."""
+    differences = store.verify(context.engine)
+    for line in differences:
+        click.echo(line, err=True)
+    if differences:
+        raise SystemExit(1)
+    click.echo("verify: every aggregate equals the sum of the current returns.")
+
+
+def _refuse_on_error(action: Any, path: Path) -> Any:
+    try:
+        return action()
+    except (FileRefused, store.Refused) as exc:
+        _print_issues(path, exc.issues)
+        raise SystemExit(1) from None
+    except store.NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _print_issues(path: Path, issues: list[Issue]) -> None:
+    click.echo(f"{path}: refused, nothing was changed. {len(issues)} error(s):", err=True)
+    for issue in issues[:200]:
+        click.echo(f"  {path}: [{issue.code}] {issue.message}", err=True)
+    if len(issues) > 200:
+        click.echo(f"  ... and {len(issues) - 200} more.", err=True)
+
+
+def _print_report(label: str, report: store.RecordReport) -> None:
+    sequence = f"now at sequence {report.sequence}" if report.sequence else "nothing changed"
+    click.echo(f"{label}: {report.created:,} created, {report.corrected:,} corrected, {report.unchanged:,} unchanged, "
+               f"{len(report.warnings):,} flagged; {sequence}.")  # fmt: skip
+    for issue in report.warnings[:20]:
+        click.echo(f"  warning [{issue.code}] {issue.message}")
+
+
+def _safe_url(url: str) -> str:
+    return url.split("@")[-1] if "@" in url else url
