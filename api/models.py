@@ -1,7 +1,7 @@
 """The database schema: SQLAlchemy 2 typed models, the only description of the tables.
 
-Returns and checkpoints are append-only versions; `current_returns` points at the version each bureau's
-figures come from; `area_results` and `area_votes` hold the running sums per area, maintained in the
+Returns and checkpoints are append-only versions, and a bureau's figures come from its latest version;
+`area_results` and `area_votes` hold the running sums per area, maintained in the
 same transaction as every return; `publications` keep one row per sequence so the evening can be
 replayed. Times are stored in UTC.
 """
@@ -179,22 +179,6 @@ class ReturnVoteRow(Base):
     version: Mapped[int] = mapped_column(primary_key=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), primary_key=True)
     votes: Mapped[int]
-
-
-class CurrentReturnRow(Base):
-    """Which version of a bureau's return the published figures use."""
-
-    __tablename__ = "current_returns"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["round_id", "bureau_id", "version"],
-            ["return_versions.round_id", "return_versions.bureau_id", "return_versions.version"],
-        ),
-    )
-
-    round_id: Mapped[int] = mapped_column(primary_key=True)
-    bureau_id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int]
 
 
 class AreaResultRow(Base):

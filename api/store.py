@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import repeat
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -32,9 +33,17 @@ from tabulator.aggregation import (
     contributions,
     tally_from_row,
 )
-from tabulator.batch import UNKNOWN, CheckpointBatch, IntArray, ReturnBatch
+from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch
 from tabulator.registry import Registry
-from tabulator.rules import Thresholds, check_checkpoints, check_counts, error, locate_bureaux, where
+from tabulator.rules import (
+    DEFAULT_THRESHOLDS,
+    Thresholds,
+    check_checkpoints,
+    check_counts,
+    error,
+    locate_bureaux,
+    where,
+)
 from tabulator.metrics import change, summarize
 from tabulator.ministry import LEVELS, MinistryFile
 from tabulator.types import Area, Bureau, Candidate, Election, Issue, Round, Tally
@@ -89,7 +98,8 @@ class RecordReport:
     created: int = 0
     corrected: int = 0
     unchanged: int = 0
-    warnings: list[Issue] = field(default_factory=list)
+    flagged: int = 0  # returns that tripped a warning
+    warnings: list[Issue] = field(default_factory=list)  # the first ones of each rule, described
     sequence: int | None = None  # None when nothing changed
 
     def as_dict(self) -> dict[str, Any]:
@@ -97,6 +107,7 @@ class RecordReport:
             "created": self.created,
             "corrected": self.corrected,
             "unchanged": self.unchanged,
+            "flagged": self.flagged,
             "sequence": self.sequence,
             "warnings": [issue.as_dict() for issue in self.warnings],
         }
@@ -307,11 +318,18 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
 # --- recording returns -----------------------------------------------------------------------------
 
 
+# The version of a bureau's return that the figures use: its latest. (Issue 5 adds held versions.)
+CURRENT_VERSION = (
+    "{t}.version = (SELECT max(w.version) FROM return_versions w "
+    "WHERE w.round_id = {t}.round_id AND w.bureau_id = {t}.bureau_id)"
+)
+
+
 @dataclass(frozen=True)
 class StoredReturns:
     """The current returns of some bureaux of a round, aligned with the rows of a batch."""
 
-    exists: np.ndarray
+    exists: BoolArray
     version: IntArray
     counts: IntArray
     votes: IntArray
@@ -326,7 +344,7 @@ def record_returns(
     *,
     author: str,
     reason: str | None = None,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> RecordReport:
     """Record a batch of returns: new ones, corrections (with a reason) and identical re-sends (no-ops)."""
     recorded_at = now()
@@ -354,34 +372,30 @@ def record_returns(
         if errors:
             raise Refused(errors)
         report = RecordReport(
-            created=int((~stored.exists).sum()), corrected=int(corrected.sum()),
-            unchanged=int((~changed).sum()), warnings=warnings,
+            created=int((~stored.exists).sum()), corrected=int(corrected.sum()), unchanged=int((~changed).sum()),
+            flagged=warnings.count, warnings=warnings.issues,
         )  # fmt: skip
         if not changed.any():
             return report
-        sequence = round_.sequence + 1
-        report.sequence = sequence
+        report.sequence = round_.sequence + 1
         positions = np.flatnonzero(changed)
-        _append_versions(raw, round_, batch, positions, bureau_ids, stored, registered, reasons,
-                         warnings, author=author, recorded_at=recorded_at, sequence=sequence)  # fmt: skip
+        codes = warnings.codes_by_row(len(batch))
+        new_versions = NewVersions(
+            round_, batch, positions, bureau_ids[positions], stored.version[positions] + 1, registered[positions],
+            [reasons[i] if stored.exists[i] else None for i in positions.tolist()],
+            [codes[i] for i in positions.tolist()],
+        )  # fmt: skip
+        _append_versions(raw, new_versions, author=author, recorded_at=recorded_at, sequence=report.sequence)
         delta = _contribution_delta(batch, positions, registered, previous, stored)
         _add_to_areas(raw, round_, index, rows[positions], delta)
-        reported = [batch.reported_at[i] or recorded_at for i in positions]
-        _publish(raw, round_, index, sequence, max(reported), returns_changed=len(positions))
-        _propagate_to_next_rounds(
-            raw,
-            connection,
-            round_,
-            index,
-            rows[positions],
-            batch.voters[positions],
-            stored.counts[positions, 0],
-            stored.exists[positions],
-        )
+        as_of = max(batch.reported_at[i] or recorded_at for i in positions.tolist())
+        _publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
+        _propagate_to_next_rounds(raw, connection, round_, index, rows[positions], batch.voters[positions],
+                                  np.where(stored.exists, stored.counts[:, 0], UNKNOWN)[positions])  # fmt: skip
     return report
 
 
-def _differs(batch: ReturnBatch, registered: IntArray, stored: StoredReturns) -> np.ndarray:
+def _differs(batch: ReturnBatch, registered: IntArray, stored: StoredReturns) -> BoolArray:
     return (
         (batch.counts != stored.counts).any(axis=1)
         | (batch.votes != stored.votes).any(axis=1)
@@ -389,7 +403,7 @@ def _differs(batch: ReturnBatch, registered: IntArray, stored: StoredReturns) ->
     )
 
 
-def _missing_reasons(batch: ReturnBatch, corrected: np.ndarray, reasons: list[str | None]) -> list[Issue]:
+def _missing_reasons(batch: ReturnBatch, corrected: BoolArray, reasons: list[str | None]) -> list[Issue]:
     return [
         error(
             "reason_required",
@@ -406,40 +420,50 @@ def _missing_reasons(batch: ReturnBatch, corrected: np.ndarray, reasons: list[st
 
 def _stored_returns(raw: Raw, round_: RoundInfo, bureau_ids: IntArray) -> StoredReturns:
     count = len(bureau_ids)
-    candidates = len(round_.candidate_ids)
     stored = StoredReturns(
         exists=np.zeros(count, bool),
         version=np.zeros(count, np.int64),
         counts=np.zeros((count, 4), np.int64),
-        votes=np.zeros((count, candidates), np.int64),
+        votes=np.zeros((count, len(round_.candidate_ids)), np.int64),
         registered=np.full(count, UNKNOWN, np.int64),
     )
-    filter_sql, params = _bureau_filter(bureau_ids, "c.bureau_id")
+    filter_sql, params = _bureau_filter(bureau_ids, "v.bureau_id")
     found = raw.rows(
-        'SELECT c.bureau_id, v.version, v.voters, v.blank, v."null", v.valid, v.registered FROM current_returns c '
-        "JOIN return_versions v ON v.round_id = c.round_id AND v.bureau_id = c.bureau_id AND v.version = c.version "
-        f"WHERE c.round_id = ? {filter_sql}",
+        'SELECT v.bureau_id, v.version, v.voters, v.blank, v."null", v.valid, coalesce(v.registered, -1) '
+        f"FROM return_versions v WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
         (round_.id, *params),
     )
     if not found:
         return stored
-    slot = {int(bureau_id): position for position, bureau_id in enumerate(bureau_ids)}
-    column = {candidate_id: position for position, candidate_id in enumerate(round_.candidate_ids)}
-    for bureau_id, version, voters, blank, null, valid, registered in found:
-        if (position := slot.get(bureau_id)) is not None:
-            stored.exists[position] = True
-            stored.version[position] = version
-            stored.counts[position] = (voters, blank, null, valid)
-            stored.registered[position] = UNKNOWN if registered is None else registered
-    for bureau_id, candidate_id, votes in raw.rows(
-        "SELECT c.bureau_id, r.candidate_id, r.votes FROM current_returns c JOIN return_votes r "
-        "ON r.round_id = c.round_id AND r.bureau_id = c.bureau_id AND r.version = c.version "
-        f"WHERE c.round_id = ? {filter_sql}",
-        (round_.id, *params),
-    ):
-        if (position := slot.get(bureau_id)) is not None:
-            stored.votes[position, column[candidate_id]] = votes
+    table = np.array(found, np.int64)
+    slots, present = _slots(bureau_ids, table[:, 0])
+    stored.exists[slots] = True
+    stored.version[slots] = table[present, 1]
+    stored.counts[slots] = table[present, 2:6]
+    stored.registered[slots] = table[present, 6]
+    votes = np.array(
+        raw.rows(
+            f"SELECT v.bureau_id, v.candidate_id, v.votes FROM return_votes v WHERE v.round_id = ? {filter_sql} "
+            f"AND {CURRENT_VERSION.format(t='v')}",
+            (round_.id, *params),
+        ),
+        np.int64,
+    ).reshape(-1, 3)
+    slots, present = _slots(bureau_ids, votes[:, 0])
+    columns = np.searchsorted(np.array(round_.candidate_ids), votes[present, 1])
+    stored.votes[slots, columns] = votes[present, 2]
     return stored
+
+
+def _slots(wanted: IntArray, found: IntArray) -> tuple[IntArray, BoolArray]:
+    """For each found bureau id that is wanted, its position in `wanted` (ids in a batch are unique)."""
+    if not len(wanted) or not len(found):
+        return np.zeros(0, np.int64), np.zeros(len(found), bool)
+    order = np.argsort(wanted)
+    positions = np.searchsorted(wanted, found, sorter=order)
+    positions = np.minimum(positions, len(wanted) - 1)
+    present = wanted[order[positions]] == found
+    return order[positions[present]], present
 
 
 def _bureau_filter(bureau_ids: IntArray, column: str) -> tuple[str, list[int]]:
@@ -452,84 +476,83 @@ def _bureau_filter(bureau_ids: IntArray, column: str) -> tuple[str, list[int]]:
 def _voters_in_round(raw: Raw, round_id: int | None, bureau_ids: IntArray) -> IntArray:
     """Current votants of the bureaux in another round (UNKNOWN where they did not report)."""
     voters = np.full(len(bureau_ids), UNKNOWN, np.int64)
-    if round_id is None:
+    if round_id is None or not len(bureau_ids):
         return voters
-    filter_sql, params = _bureau_filter(bureau_ids, "c.bureau_id")
-    found = dict(
+    filter_sql, params = _bureau_filter(bureau_ids, "v.bureau_id")
+    found = np.array(
         raw.rows(
-            "SELECT c.bureau_id, v.voters FROM current_returns c JOIN return_versions v ON v.round_id = c.round_id "
-            f"AND v.bureau_id = c.bureau_id AND v.version = c.version WHERE c.round_id = ? {filter_sql}",
+            f"SELECT v.bureau_id, v.voters FROM return_versions v WHERE v.round_id = ? {filter_sql} "
+            f"AND {CURRENT_VERSION.format(t='v')}",
             (round_id, *params),
-        )
-    )
-    for position, bureau_id in enumerate(bureau_ids.tolist()):
-        voters[position] = found.get(bureau_id, UNKNOWN)
+        ),
+        np.int64,
+    ).reshape(-1, 2)
+    slots, present = _slots(bureau_ids, found[:, 0])
+    voters[slots] = found[present, 1]
     return voters
 
 
 def _checkpoint_max(raw: Raw, round_id: int, bureau_ids: IntArray) -> IntArray:
+    highest = np.full(len(bureau_ids), UNKNOWN, np.int64)
     filter_sql, params = _bureau_filter(bureau_ids, "bureau_id")
-    found = dict(
+    found = np.array(
         raw.rows(
             f"SELECT bureau_id, max(voters) FROM checkpoints WHERE round_id = ? {filter_sql} GROUP BY bureau_id",
             (round_id, *params),
-        )
-    )
-    return np.array([found.get(b, UNKNOWN) for b in bureau_ids.tolist()], np.int64)
+        ),
+        np.int64,
+    ).reshape(-1, 2)
+    slots, present = _slots(bureau_ids, found[:, 0])
+    highest[slots] = found[present, 1]
+    return highest
+
+
+@dataclass(frozen=True)
+class NewVersions:
+    """The rows of a batch that change something, with what their new versions store."""
+
+    round_: RoundInfo
+    batch: ReturnBatch
+    positions: IntArray
+    bureau_ids: IntArray
+    versions: IntArray
+    registered: IntArray
+    reasons: list[str | None]
+    warnings: list[str]
 
 
 def _append_versions(
-    raw: Raw,
-    round_: RoundInfo,
-    batch: ReturnBatch,
-    positions: IntArray,
-    bureau_ids: IntArray,
-    stored: StoredReturns,
-    registered: IntArray,
-    reasons: list[str | None],
-    warnings: list[Issue],
-    *,
-    author: str,
-    recorded_at: datetime,
-    sequence: int,
+    raw: Raw, new: NewVersions, *, author: str, recorded_at: datetime, sequence: int
 ) -> None:
-    flags: dict[str, list[str]] = defaultdict(list)
-    for issue in warnings:
-        flags[issue.bureau or ""].append(issue.code)
+    """Append the versions and their votes, built column by column: a ministry file has 70,000 of them."""
+    count = len(new.positions)
     recorded = raw.time(recorded_at)
-    versions = stored.version + 1
+    times = {None: recorded}
+    reported = [
+        times.setdefault(moment, raw.time(moment) if moment else recorded)
+        for moment in (new.batch.reported_at[i] for i in new.positions.tolist())
+    ]
+    counts = new.batch.counts[new.positions]
     raw.insert_many(
         "return_versions",
         ["round_id", "bureau_id", "version", "voters", "blank", "null", "valid", "registered", "reported_at",
          "recorded_at", "author", "reason", "warnings", "sequence"],
-        [
-            (round_.id, int(bureau_ids[i]), int(versions[i]), *batch.counts[i].tolist(),
-             None if registered[i] == UNKNOWN else int(registered[i]),
-             raw.time(batch.reported_at[i]) if batch.reported_at[i] else recorded, recorded, author,
-             reasons[i] if stored.exists[i] else None, ",".join(flags.get(batch.bureaux[i], [])), sequence)
-            for i in positions.tolist()
-        ],
+        list(zip(repeat(new.round_.id, count), new.bureau_ids.tolist(), new.versions.tolist(),
+                 *counts.T.tolist(), _nullable(new.registered), reported, repeat(recorded), repeat(author),
+                 new.reasons, new.warnings, repeat(sequence))),
     )  # fmt: skip
+    candidates = len(new.round_.candidate_ids)
     raw.insert_many(
         "return_votes",
         ["round_id", "bureau_id", "version", "candidate_id", "votes"],
-        [
-            (round_.id, int(bureau_ids[i]), int(versions[i]), candidate_id, int(votes))
-            for i in positions.tolist()
-            for candidate_id, votes in zip(round_.candidate_ids, batch.votes[i].tolist(), strict=True)
-        ],
-    )
-    raw.insert_many(
-        "current_returns",
-        ["round_id", "bureau_id", "version"],
-        [(round_.id, int(bureau_ids[i]), 1) for i in positions.tolist() if not stored.exists[i]],
-    )
-    for i in positions.tolist():
-        if stored.exists[i]:
-            raw.execute(
-                "UPDATE current_returns SET version = ? WHERE round_id = ? AND bureau_id = ?",
-                (int(versions[i]), round_.id, int(bureau_ids[i])),
-            )
+        list(zip(repeat(new.round_.id, count * candidates), np.repeat(new.bureau_ids, candidates).tolist(),
+                 np.repeat(new.versions, candidates).tolist(), new.round_.candidate_ids * count,
+                 new.batch.votes[new.positions].ravel().tolist())),
+    )  # fmt: skip
+
+
+def _nullable(values: IntArray) -> list[int | None]:
+    return [None if value == UNKNOWN else value for value in values.tolist()]
 
 
 def _contribution_delta(
@@ -539,34 +562,33 @@ def _contribution_delta(
     new = contributions(
         batch.counts[positions], batch.votes[positions], registered[positions], previous[positions]
     )
-    replaced = stored.exists[positions]
     old = contributions(
         stored.counts[positions], stored.votes[positions], stored.registered[positions], previous[positions]
     )
-    return new - old * replaced[:, None]
+    return new - old * stored.exists[positions][:, None]
 
 
 def _add_to_areas(raw: Raw, round_: RoundInfo, index: ElectionIndex, rows: IntArray, delta: IntArray) -> None:
     totals = index.registry.sum_up(rows, delta)
     touched = np.flatnonzero(totals.any(axis=1))
     fixed = len(RESULT_FIELDS)
+    area_ids = index.area_ids[touched]
     raw.add_many(
         "area_results",
         ["round_id", "area_id"],
         list(RESULT_FIELDS),
-        [(round_.id, int(index.area_ids[a]), *totals[a, :fixed].tolist()) for a in touched.tolist()],
+        list(zip(repeat(round_.id), area_ids.tolist(), *totals[touched, :fixed].T.tolist())),
     )
+    votes = totals[touched, fixed:]
+    area_index, candidate_index = np.nonzero(votes)
     raw.add_many(
         "area_votes",
         ["round_id", "area_id", "candidate_id"],
         ["votes"],
-        [
-            (round_.id, int(index.area_ids[a]), candidate_id, int(totals[a, fixed + c]))
-            for a in touched.tolist()
-            for c, candidate_id in enumerate(round_.candidate_ids)
-            if totals[a, fixed + c]
-        ],
-    )
+        list(zip(repeat(round_.id), area_ids[area_index].tolist(),
+                 np.array(round_.candidate_ids, np.int64)[candidate_index].tolist(),
+                 votes[area_index, candidate_index].tolist())),
+    )  # fmt: skip
 
 
 def _propagate_to_next_rounds(
@@ -576,36 +598,29 @@ def _propagate_to_next_rounds(
     index: ElectionIndex,
     rows: IntArray,
     voters: IntArray,
-    old_voters: IntArray,
-    existed: np.ndarray,
+    replaced_voters: IntArray,
 ) -> None:
-    """A round's returns are the 'previous' side of the next round's like-for-like sums: keep them in step."""
+    """A round's returns are the 'previous' side of the next round's like-for-like sums: keep them in step.
+
+    `replaced_voters` are the votants of the versions these returns replace (UNKNOWN for first reports).
+    """
+    fields = {name: position for position, name in enumerate(RESULT_FIELDS)}
+    first_report = replaced_voters == UNKNOWN
     for (next_id,) in raw.rows("SELECT id FROM rounds WHERE previous_round_id = ?", (round_.id,)):
         next_voters = _voters_in_round(raw, next_id, index.bureau_ids[rows])
         matched = next_voters != UNKNOWN
-        if not matched.any():
-            continue
         delta = np.zeros((len(rows), len(RESULT_FIELDS)), np.int64)
-        fields = {name: position for position, name in enumerate(RESULT_FIELDS)}
-        new = matched & ~existed
-        delta[new, fields["matched_bureaux"]] = 1
-        delta[new, fields["matched_voters"]] = next_voters[new]
-        delta[matched, fields["matched_previous_voters"]] = (
-            voters[matched] - np.where(existed, old_voters, 0)[matched]
+        delta[:, fields["matched_bureaux"]] = matched & first_report
+        delta[:, fields["matched_voters"]] = np.where(matched & first_report, next_voters, 0)
+        delta[:, fields["matched_previous_voters"]] = np.where(
+            matched, voters - np.where(first_report, 0, replaced_voters), 0
         )
         if not delta.any():
             continue
         next_round = _round_by_id(connection, next_id)
-        _add_to_areas(
-            raw,
-            next_round,
-            index,
-            rows[matched],
-            np.hstack(
-                [delta[matched], np.zeros((int(matched.sum()), len(next_round.candidate_ids)), np.int64)]
-            ),
-        )
-        _publish(raw, next_round, index, next_round.sequence + 1, None, returns_changed=0)
+        votes = np.zeros((len(rows), len(next_round.candidate_ids)), np.int64)
+        _add_to_areas(raw, next_round, index, rows, np.hstack([delta, votes]))
+        _publish(raw, next_round, index, next_round.sequence + 1, None)
 
 
 def _round_by_id(connection: Connection, round_id: int, *, lock: bool = True) -> RoundInfo:
@@ -1002,7 +1017,7 @@ def _verify_round(connection: Connection, round_: RoundInfo, election_code: str)
     index = election_index(connection, round_.election_id)
     raw = Raw(connection)
     bureau_ids = index.bureau_ids
-    stored = _stored_returns(raw, round_, np.concatenate([bureau_ids, bureau_ids[:0]]))
+    stored = _stored_returns(raw, round_, bureau_ids)
     previous = _voters_in_round(raw, round_.previous_round_id, bureau_ids)
     rows = np.flatnonzero(stored.exists)
     recomputed = index.registry.sum_up(
@@ -1040,7 +1055,7 @@ def ensure_ministry_election(
     round_ = Round(round_number, date.today(), ministry.candidates)
     election = Election(election_code, name, "", LEVELS, (round_,))
     if exists is None:
-        create_election(engine, election, ministry.areas, ministry.bureaux)
+        create_election(engine, election, *ministry.registry())
         return True
     with engine.begin() as connection:
         known = connection.scalar(

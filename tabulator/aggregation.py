@@ -31,7 +31,9 @@ RESULT_FIELDS = (
 )
 
 
-def contributions(counts: IntArray, votes: IntArray, registered: IntArray, previous_voters: IntArray) -> IntArray:
+def contributions(
+    counts: IntArray, votes: IntArray, registered: IntArray, previous_voters: IntArray
+) -> IntArray:
     """One row per return: RESULT_FIELDS then the candidates' votes (UNKNOWN marks a missing value).
 
     `counts` holds voters, blank, null and valid in columns, `votes` the candidates' votes.

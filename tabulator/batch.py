@@ -17,6 +17,7 @@ import numpy.typing as npt
 from tabulator.types import Checkpoint, Return
 
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 COUNT_FIELDS = ("voters", "blank", "null", "valid")
 UNKNOWN = -1  # registered or a previous count that is not known

@@ -15,10 +15,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from tabulator.batch import ReturnBatch
-from tabulator.ingest import FileRefused, parse_counts, read_frame, read_text
+from tabulator.batch import IntArray, ReturnBatch
+from tabulator.ingest import (
+    ERRORS_PER_COLUMN,
+    FileRefused,
+    parse_counts,
+    read_frame,
+    read_text,
+    text_column,
+    whole_numbers,
+)
 from tabulator.rules import error
 from tabulator.types import Area, Bureau, Candidate, Issue
 
@@ -47,9 +56,17 @@ class Departement:
 @dataclass(frozen=True)
 class MinistryFile:
     candidates: tuple[Candidate, ...]
-    areas: tuple[Area, ...]
-    bureaux: tuple[Bureau, ...]
     batch: ReturnBatch
+    body: pd.DataFrame
+    codes: dict[str, npt.NDArray[np.str_]]
+    departements: Mapping[str, Departement]
+
+    def registry(self) -> tuple[tuple[Area, ...], tuple[Bureau, ...]]:
+        """The areas and bureaux the file describes (built on demand: an ingest into a known registry
+        does not need them)."""
+        return _areas(self.body, self.codes, self.departements), _bureaux(
+            self.body, self.codes, self.batch.registered
+        )
 
 
 def read_departements(text: str) -> dict[str, Departement]:
@@ -76,11 +93,12 @@ def read_ministry(data: bytes, departements: Mapping[str, Departement]) -> Minis
         raise FileRefused(issues)
     return MinistryFile(
         candidates=candidates,
-        areas=_areas(body, codes, departements),
-        bureaux=_bureaux(body, codes, counts[:, 0]),
+        body=body,
+        codes=codes,
+        departements=departements,
         batch=ReturnBatch(
             candidate_ids=tuple(candidate.id for candidate in candidates),
-            bureaux=tuple(codes["bureau"]),
+            bureaux=tuple(codes["bureau"].tolist()),
             counts=counts[:, 1:5],
             votes=counts[:, 5:],
             registered=counts[:, 0],
@@ -154,46 +172,37 @@ def slug(name: str) -> str:
 
 def _codes(
     body: pd.DataFrame, departements: Mapping[str, Departement]
-) -> tuple[dict[str, pd.Series], list[Issue]]:
+) -> tuple[dict[str, npt.NDArray[np.str_]], list[Issue]]:
     """Hierarchical codes: département 971, circonscription 971-02, commune 971-02-105,
     bureau 971-02-105-0001."""
-    ministry_dept = body.iloc[:, DEPT].str.strip()
+    ministry_dept = pd.Series(text_column(body, DEPT), index=body.index)
     dept = ministry_dept.map({code: d.code for code, d in departements.items()})
     issues = [
-        error(
-            "unknown_departement",
-            f"Line {line}, column 1: unknown département code {cell!r}.",
-            field="Code du département",
-            line=int(str(line)),
-            column=1,
-        )
-        for line, cell in ministry_dept[dept.isna()].items()
-    ][:50]
-    circ_cells = body.iloc[:, CIRC].str.strip()
-    bad_circ = ~circ_cells.str.fullmatch(r"[0-9]{1,2}")
+        error("unknown_departement", f"Line {line}, column 1: unknown département code {cell!r}.",
+              field="Code du département", line=int(str(line)), column=1)
+        for line, cell in ministry_dept[dept.isna()].iloc[:ERRORS_PER_COLUMN].items()
+    ]  # fmt: skip
+    circ_cells = text_column(body, CIRC)
+    bad_circ = ~(whole_numbers(circ_cells) & (np.strings.str_len(circ_cells) <= 2))
     issues += [
-        error(
-            "bad_code",
-            f"Line {line}, column 3: circonscription code {cell!r} is not a number.",
-            field="Code de la circonscription",
-            line=int(str(line)),
-            column=3,
-        )
-        for line, cell in circ_cells[bad_circ].items()
-    ][:50]
+        error("bad_code", f"Line {body.index[row]}, column 3: circonscription code {circ_cells[row]!r} is not a "
+              "number.", field="Code de la circonscription", line=int(body.index[row]), column=3)
+        for row in np.flatnonzero(bad_circ)[:ERRORS_PER_COLUMN].tolist()
+    ]  # fmt: skip
     if issues:
         return {}, issues
-    circ = dept + "-" + circ_cells.str.zfill(2)
-    commune = circ + "-" + body.iloc[:, COMMUNE].str.strip()
-    bureau = commune + "-" + body.iloc[:, BUREAU].str.strip()
-    return {"departement": dept, "circonscription": circ, "commune": commune, "bureau": bureau}, []
+    dept_codes = dept.to_numpy(dtype=str)
+    circ = np.strings.add(np.strings.add(dept_codes, "-"), np.strings.zfill(circ_cells, 2))
+    commune = np.strings.add(np.strings.add(circ, "-"), text_column(body, COMMUNE))
+    bureau = np.strings.add(np.strings.add(commune, "-"), text_column(body, BUREAU))
+    return {"departement": dept_codes, "circonscription": circ, "commune": commune, "bureau": bureau}, []
 
 
 def _areas(
-    body: pd.DataFrame, codes: dict[str, pd.Series], departements: Mapping[str, Departement]
+    body: pd.DataFrame, codes: dict[str, npt.NDArray[np.str_]], departements: Mapping[str, Departement]
 ) -> tuple[Area, ...]:
     by_code = {d.code: d for d in departements.values()}
-    used = [by_code[code] for code in dict.fromkeys(codes["departement"])]
+    used = [by_code[code] for code in dict.fromkeys(codes["departement"].tolist())]
     regions = {d.region_code: d.region_name for d in sorted(used, key=lambda d: d.region_code)}
     areas = [NATIONAL]
     areas += [Area("region", code, name, NATIONAL.code) for code, name in regions.items()]
@@ -220,15 +229,17 @@ def _areas(
     return tuple(areas)
 
 
-def _bureaux(body: pd.DataFrame, codes: dict[str, pd.Series], registered: np.ndarray) -> tuple[Bureau, ...]:
+def _bureaux(
+    body: pd.DataFrame, codes: dict[str, npt.NDArray[np.str_]], registered: IntArray
+) -> tuple[Bureau, ...]:
     return tuple(
         Bureau(code, f"{commune_name}, bureau {number}", commune, int(inscrits))
         for code, commune_name, number, commune, inscrits in zip(
-            codes["bureau"],
+            codes["bureau"].tolist(),
             body.iloc[:, COMMUNE_NAME],
-            body.iloc[:, BUREAU],
-            codes["commune"],
-            registered,
+            text_column(body, BUREAU).tolist(),
+            codes["commune"].tolist(),
+            registered.tolist(),
             strict=True,
         )
     )

@@ -21,6 +21,28 @@ from tabulator.types import Issue, Severity
 TOTALS_ROW = re.compile(r"^\s*(total|totaux|ensemble|france)\b", re.IGNORECASE)
 CHECKPOINT_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 NOT_FOUND = -1
+DESCRIBED_WARNINGS = 50  # per rule: a ministry file can flag 90,000 bureaux; a clerk reads the first ones
+
+
+@dataclass(frozen=True)
+class Warnings:
+    """Which rows of a batch tripped which warning, and the first few of each described in words."""
+
+    flagged: dict[str, npt.NDArray[np.bool_]]
+    issues: list[Issue]
+
+    @property
+    def count(self) -> int:
+        """Rows with at least one warning."""
+        masks = list(self.flagged.values())
+        return int(np.logical_or.reduce(masks).sum()) if masks else 0
+
+    def codes_by_row(self, rows: int) -> list[str]:
+        """The warning codes of each row, comma-separated (stored with the return)."""
+        codes = np.full(rows, "", dtype=object)
+        for code, mask in self.flagged.items():
+            codes[mask] = np.where(codes[mask] == "", code, codes[mask] + "," + code)
+        return list(codes)
 
 
 @dataclass(frozen=True)
@@ -30,6 +52,9 @@ class Thresholds:
     blank_share: float = 0.03
     null_share: float = 0.03
     jump_factor: float = 3.0
+
+
+DEFAULT_THRESHOLDS = Thresholds()
 
 
 def where(line: int | None, bureau: str | None = None) -> str:
@@ -146,9 +171,9 @@ def check_counts(
     *,
     previous_voters: IntArray | None = None,
     checkpoint_max: IntArray | None = None,
-    thresholds: Thresholds = Thresholds(),
-) -> tuple[list[Issue], list[Issue]]:
-    """Errors and warnings of the counts of bureaux already located. Returns (errors, warnings)."""
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> tuple[list[Issue], Warnings]:
+    """Errors and warnings of the counts of bureaux already located."""
     counts, voters = batch.counts, batch.voters
     blank, null, valid = counts[:, 1], counts[:, 2], counts[:, 3]
     registered = np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows])
@@ -192,49 +217,49 @@ def check_counts(
     return errors, _warnings(batch, previous_voters, thresholds)
 
 
-def _warnings(batch: ReturnBatch, previous_voters: IntArray | None, thresholds: Thresholds) -> list[Issue]:
+def _warnings(batch: ReturnBatch, previous_voters: IntArray | None, thresholds: Thresholds) -> Warnings:
     voters, blank, null = batch.voters, batch.counts[:, 1], batch.counts[:, 2]
-    issues = _flag(
-        batch,
-        (voters > 0) & (blank >= thresholds.blank_share * voters),
-        "blank_share_high",
-        "blank",
-        lambda i: (
-            f"blancs are {100 * blank[i] / voters[i]:.1f} % of votants "
-            f"(flagged from {100 * thresholds.blank_share:g} %)."
+    rules = [
+        (
+            "blank_share_high",
+            "blank",
+            (voters > 0) & (blank >= thresholds.blank_share * voters),
+            lambda i: (
+                f"blancs are {100 * blank[i] / voters[i]:.1f} % of votants "
+                f"(flagged from {100 * thresholds.blank_share:g} %)."
+            ),
         ),
-        severity=Severity.WARNING,
-    )
-    issues += _flag(
-        batch,
-        (voters > 0) & (null >= thresholds.null_share * voters),
-        "null_share_high",
-        "null",
-        lambda i: (
-            f"nuls are {100 * null[i] / voters[i]:.1f} % of votants "
-            f"(flagged from {100 * thresholds.null_share:g} %)."
+        (
+            "null_share_high",
+            "null",
+            (voters > 0) & (null >= thresholds.null_share * voters),
+            lambda i: (
+                f"nuls are {100 * null[i] / voters[i]:.1f} % of votants "
+                f"(flagged from {100 * thresholds.null_share:g} %)."
+            ),
         ),
-        severity=Severity.WARNING,
-    )
-    issues += _flag(
-        batch, voters == 0, "zero_voters", "voters", lambda i: "no votants at all.", severity=Severity.WARNING
-    )
+        ("zero_voters", "voters", voters == 0, lambda i: "no votants at all."),
+    ]
     if previous_voters is not None:
         known = (previous_voters != UNKNOWN) & (voters > 0)
         factor = thresholds.jump_factor
-        jumped = known & ((voters > factor * previous_voters) | (factor * voters < previous_voters))
-        issues += _flag(
-            batch,
-            jumped,
-            "voters_jump",
-            "voters",
-            lambda i: (
-                f"votants ({voters[i]}) against {previous_voters[i]} in the previous round: "
-                f"more than {factor:g} times more or less."
-            ),
-            severity=Severity.WARNING,
+        rules.append(
+            (
+                "voters_jump",
+                "voters",
+                known & ((voters > factor * previous_voters) | (factor * voters < previous_voters)),
+                lambda i: (
+                    f"votants ({voters[i]}) against {previous_voters[i]} in the previous round: "
+                    f"more than {factor:g} times more or less."
+                ),
+            )
         )
-    return issues
+    issues = []
+    for code, field, mask, explain in rules:
+        issues += _flag(
+            batch, mask, code, field, explain, severity=Severity.WARNING, limit=DESCRIBED_WARNINGS
+        )
+    return Warnings({code: mask for code, _, mask, _ in rules if mask.any()}, issues)
 
 
 def _flag(
@@ -245,6 +270,7 @@ def _flag(
     explain: object,
     *,
     severity: Severity = Severity.ERROR,
+    limit: int | None = None,
 ) -> list[Issue]:
     assert callable(explain)
     return [
@@ -257,7 +283,7 @@ def _flag(
             column=batch.columns.get(field),
             bureau=batch.bureaux[i],
         )
-        for i in np.flatnonzero(mask).tolist()
+        for i in np.flatnonzero(mask)[:limit].tolist()
     ]
 
 

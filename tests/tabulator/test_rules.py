@@ -28,7 +28,8 @@ def judge(*returns, previous=None, checkpoint_max=None, thresholds=Thresholds())
 
 
 def test_a_consistent_return_passes():
-    assert judge(build_return("75-01-0001", votes={"hamon": 250, "valls": 157}, blank=3, null=2)) == ([], [])
+    errors, warnings = judge(build_return("75-01-0001", votes={"hamon": 250, "valls": 157}, blank=3, null=2))
+    assert (errors, warnings.issues, warnings.count) == ([], [], 0)
 
 
 def test_unknown_merged_repeated_bureaux_and_totals_rows_are_refused():
@@ -58,7 +59,7 @@ def test_counts_that_do_not_add_up_are_refused():
         Issue("votes_mismatch", "Bureau 75-01-0002: the candidates' votes add up to 407, not to exprimés (400).",
               field="valid", bureau="75-01-0002"),
     ]  # fmt: skip
-    assert warnings == []
+    assert warnings.issues == []
 
 
 def test_voters_cannot_exceed_registered_nor_fall_below_a_checkpoint():
@@ -84,7 +85,8 @@ def test_unusual_returns_are_accepted_with_warnings():
         previous=[100, 100, 10, 100],
     )
     assert errors == []
-    assert warnings == [
+    assert warnings.codes_by_row(4) == ["blank_share_high", "null_share_high", "zero_voters", "voters_jump"]
+    assert warnings.issues == [
         Issue("blank_share_high", "Bureau 75-01-0001: blancs are 3.0 % of votants (flagged from 3 %).",
               Severity.WARNING, field="blank", bureau="75-01-0001"),
         Issue("null_share_high", "Bureau 75-01-0002: nuls are 4.0 % of votants (flagged from 3 %).",
@@ -101,7 +103,7 @@ def test_thresholds_come_from_settings():
         build_return("75-01-0001", votes={"hamon": 60, "valls": 37}, blank=3),
         thresholds=Thresholds(blank_share=0.05),
     )
-    assert warnings == []
+    assert (warnings.issues, warnings.count) == ([], 0)
 
 
 def test_checkpoints_rise_through_the_day_and_stay_below_the_final_voters():

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 10:50:40.362554
+Create Date: 2026-11-25 10:55:58.802499
 """
 
 from __future__ import annotations
@@ -216,18 +216,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_return_versions_sequence", ["round_id", "sequence"], unique=False)
 
     op.create_table(
-        "current_returns",
-        sa.Column("round_id", sa.Integer(), nullable=False),
-        sa.Column("bureau_id", sa.Integer(), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["round_id", "bureau_id", "version"],
-            ["return_versions.round_id", "return_versions.bureau_id", "return_versions.version"],
-            name=op.f("fk_current_returns_round_id_bureau_id_version_return_versions"),
-        ),
-        sa.PrimaryKeyConstraint("round_id", "bureau_id", name=op.f("pk_current_returns")),
-    )
-    op.create_table(
         "return_votes",
         sa.Column("round_id", sa.Integer(), nullable=False),
         sa.Column("bureau_id", sa.Integer(), nullable=False),
@@ -251,7 +239,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("return_votes")
-    op.drop_table("current_returns")
     with op.batch_alter_table("return_versions", schema=None) as batch_op:
         batch_op.drop_index("ix_return_versions_sequence")
 
