@@ -22,7 +22,7 @@ from tabulator.ministry import read_departements, read_ministry
 from tabulator.types import Election, Issue, Round
 
 DEPARTEMENTS = Path(__file__).resolve().parent.parent / "data" / "departements.csv"
-CHUNK = 5_000  # rows per progress step; the whole file is still one transaction
+PROGRESS_FROM = 5_000  # rows: smaller files are recorded well within a second
 
 
 class Context:
@@ -159,18 +159,19 @@ def _looks_like_ministry(data: bytes) -> bool:
 def _record_with_progress(
     context: Context, election: str, round_number: int, batch: ReturnBatch, **options: Any
 ) -> store.RecordReport:
-    """One transaction; the bar shows the rows judged and written."""
+    """One transaction; for a large file, a bar follows its stages (checked, stored, summed, published)."""
     file = options.pop("file")
-    with click.progressbar(
-        length=len(batch), label=f"Recording {len(batch):,} returns", file=sys.stderr
-    ) as bar:
-        report = _refuse_on_error(
-            lambda: store.record_returns(context.engine, election, round_number, batch,
-                                         thresholds=context.settings.thresholds, **options),
-            file,
-        )  # fmt: skip
-        bar.update(len(batch))
-    return report
+
+    def record(progress: Any = lambda stage: None) -> store.RecordReport:
+        return store.record_returns(context.engine, election, round_number, batch, progress=progress,
+                                    thresholds=context.settings.thresholds, **options)  # fmt: skip
+
+    if len(batch) < PROGRESS_FROM:
+        return _refuse_on_error(record, file)  # type: ignore[no-any-return]
+    label = f"Recording {len(batch):,} returns"
+    with click.progressbar(length=len(store.STAGES), label=label, file=sys.stderr, show_pos=True,
+                           item_show_func=lambda stage: stage) as bar:  # fmt: skip
+        return _refuse_on_error(lambda: record(lambda stage: bar.update(1, stage)), file)  # type: ignore[no-any-return]
 
 
 @main.command("import-ministry")
@@ -192,7 +193,8 @@ def import_ministry(context: Context, file: Path, election: str, round_number: i
     )
     if created:
         click.echo(
-            f"Created {election} round {round_number}: {len(ministry.areas):,} areas, {len(ministry.bureaux):,} bureaux, {len(ministry.candidates)} candidates."
+            f"Created {election} round {round_number}: {len(ministry.batch):,} bureaux, "
+            f"{len(ministry.candidates)} candidates."
         )
     report = _record_with_progress(
         context, election, round_number, ministry.batch, author="import-ministry", reason=None, file=file
@@ -295,4 +297,4 @@ def _print_report(label: str, report: store.RecordReport) -> None:
 
 
 def _safe_url(url: str) -> str:
-    return url.split("@")[-1] if "@" in url else url
+    return url.rsplit("@", maxsplit=1)[-1] if "@" in url else url

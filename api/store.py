@@ -9,14 +9,14 @@ not at all.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from itertools import repeat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, select
 
 from api.models import (
     AreaRow,
@@ -34,9 +34,12 @@ from tabulator.aggregation import (
     tally_from_row,
 )
 from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch
+from tabulator.metrics import change, summarize
+from tabulator.ministry import LEVELS, MinistryFile
 from tabulator.registry import Registry
 from tabulator.rules import (
     DEFAULT_THRESHOLDS,
+    NOT_FOUND,
     Thresholds,
     check_checkpoints,
     check_counts,
@@ -44,8 +47,6 @@ from tabulator.rules import (
     locate_bureaux,
     where,
 )
-from tabulator.metrics import change, summarize
-from tabulator.ministry import LEVELS, MinistryFile
 from tabulator.types import Area, Bureau, Candidate, Election, Issue, Round, Tally
 
 
@@ -318,6 +319,8 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
 # --- recording returns -----------------------------------------------------------------------------
 
 
+STAGES = ("checked", "stored", "summed", "published")
+
 # The version of a bureau's return that the figures use: its latest. (Issue 5 adds held versions.)
 CURRENT_VERSION = (
     "{t}.version = (SELECT max(w.version) FROM return_versions w "
@@ -345,8 +348,12 @@ def record_returns(
     author: str,
     reason: str | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    progress: Callable[[str], None] = lambda stage: None,
 ) -> RecordReport:
-    """Record a batch of returns: new ones, corrections (with a reason) and identical re-sends (no-ops)."""
+    """Record a batch of returns: new ones, corrections (with a reason) and identical re-sends (no-ops).
+
+    `progress` hears each of STAGES as it is done.
+    """
     recorded_at = now()
     with engine.begin() as connection:
         round_ = round_info(connection, election_code, round_number, lock=True)
@@ -355,7 +362,7 @@ def record_returns(
             raise Refused([error("wrong_candidates", "The returns do not list this round's candidates.")])
         rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
         if issues:
-            raise Refused(issues)
+            raise Refused(_with_count_errors(issues, batch, rows, index.registry, thresholds))
         raw = Raw(connection)
         bureau_ids = index.bureau_ids[rows]
         stored = _stored_returns(raw, round_, bureau_ids)
@@ -371,6 +378,7 @@ def record_returns(
         errors += _missing_reasons(batch, corrected, reasons)
         if errors:
             raise Refused(errors)
+        progress(STAGES[0])
         report = RecordReport(
             created=int((~stored.exists).sum()), corrected=int(corrected.sum()), unchanged=int((~changed).sum()),
             flagged=warnings.count, warnings=warnings.issues,
@@ -386,13 +394,26 @@ def record_returns(
             [codes[i] for i in positions.tolist()],
         )  # fmt: skip
         _append_versions(raw, new_versions, author=author, recorded_at=recorded_at, sequence=report.sequence)
+        progress(STAGES[1])
         delta = _contribution_delta(batch, positions, registered, previous, stored)
         _add_to_areas(raw, round_, index, rows[positions], delta)
+        progress(STAGES[2])
         as_of = max(batch.reported_at[i] or recorded_at for i in positions.tolist())
         _publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
         _propagate_to_next_rounds(raw, connection, round_, index, rows[positions], batch.voters[positions],
                                   np.where(stored.exists, stored.counts[:, 0], UNKNOWN)[positions])  # fmt: skip
+    progress(STAGES[3])
     return report
+
+
+def _with_count_errors(
+    issues: list[Issue], batch: ReturnBatch, rows: IntArray, registry: Registry, thresholds: Thresholds
+) -> list[Issue]:
+    """All the errors of a file at once: those of its bureau codes, then those of the counts of the rows
+    whose bureau is known, in the order of the file."""
+    known = np.flatnonzero(rows != NOT_FOUND)
+    count_errors, _ = check_counts(batch.select(known), rows[known], registry, thresholds=thresholds)
+    return sorted([*issues, *count_errors], key=lambda issue: (issue.line or 0, issue.column or 0))
 
 
 def _differs(batch: ReturnBatch, registered: IntArray, stored: StoredReturns) -> BoolArray:

@@ -77,10 +77,10 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def table_contents(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+def table_contents(engine: Engine) -> dict[str, list[dict[str, object]]]:
     """Every row of every table, to prove that a refused write changed nothing."""
     with engine.connect() as connection:
         return {
-            table.name: sorted(map(tuple, connection.execute(table.select())), key=repr)
+            table.name: sorted((dict(row._mapping) for row in connection.execute(table.select())), key=repr)
             for table in Base.metadata.sorted_tables
         }

@@ -1,0 +1,121 @@
+"""The `tabulator` command against real databases: ingest, refusals that change nothing, results, verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from api import store
+from api.cli import main
+from tests.builders import AREAS, BUREAUX, SAMPLE
+from tests.conftest import SHARED_DATA, table_contents
+
+PRESIDENTIAL_2017_ROUND_2 = SHARED_DATA / "fr-pres2017" / "PR17_BVot_T2_FE.txt.gz"
+
+
+def run(database_url: str, *args: str) -> Result:
+    return CliRunner().invoke(main, [str(arg) for arg in args], env={"TABULATOR_DATABASE_URL": database_url})
+
+
+@pytest.fixture
+def sample(engine):
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    return engine
+
+
+def test_ingest_a_csv_file_then_see_the_results(sample, database_url, tmp_path: Path):
+    path = tmp_path / "returns.csv"
+    path.write_text(
+        "bureau,voters,blank,null,valid,hamon,valls,reported_at\n"
+        "75-01-0001,412,3,2,407,250,157,2017-01-29T20:31:05+01:00\n"
+        "13-01-0001,100,0,0,100,40,60,2017-01-29T20:35:00+01:00\n",
+        encoding="utf-8",
+    )
+    result = run(database_url, "ingest", path, "--election", SAMPLE.id, "--round", "2")
+    assert result.exit_code == 0, result.output
+    assert f"{path}: 2 created, 0 corrected, 0 unchanged, 0 flagged; now at sequence 1." in result.output
+    table = run(database_url, "results", "--election", SAMPLE.id, "--round", "2").output
+    assert table.splitlines()[:3] == [
+        "France (national FR) — round 2, sequence 1, partial, data as of 2017-01-29T19:35:00+00:00",
+        "Bureaux reported             2 / 6",
+        "Votants                    512",
+    ]
+    document = json.loads(run(database_url, "results", "--election", SAMPLE.id, "--round", "2", "--level",
+                              "departement", "--code", "13", "--json").output)  # fmt: skip
+    assert (document["area"], document["results"]["voters"]) == (
+        {"level": "departement", "code": "13", "name": "Bouches-du-Rhône"}, 100
+    )  # fmt: skip
+    again = run(database_url, "ingest", path, "--election", SAMPLE.id, "--round", "2")
+    assert "0 created, 0 corrected, 2 unchanged, 0 flagged; nothing changed." in again.output
+
+
+def test_a_refused_file_prints_every_error_and_changes_nothing(sample, database_url, tmp_path: Path):
+    path = tmp_path / "returns.csv"
+    path.write_text(
+        "bureau,voters,blank,null,valid,hamon,valls\n"
+        "75-01-0001,412,3,2,407,250,157\n"
+        "75-01-9999,10,0,0,10,5,5\n"
+        "13-01-0001,10,0,0,10,5,4\n"
+        "Total,432,3,2,427,260,167\n",
+        encoding="utf-8",
+    )
+    before = table_contents(sample)
+    result = run(database_url, "ingest", path, "--election", SAMPLE.id, "--round", "2")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{path}: refused, nothing was changed. 3 error(s):",
+        f"  {path}: [unknown_bureau] Line 3, bureau 75-01-9999: no such bureau in this election.",
+        f"  {path}: [votes_mismatch] Line 4, bureau 13-01-0001: the candidates' votes add up to 9, not to "
+        "exprimés (10).",
+        f"  {path}: [totals_row] Line 5: this row has no bureau code ('Total'); a totals row or a blank row "
+        "cannot be loaded. Remove it.",
+    ]
+    assert table_contents(sample) == before
+
+
+def test_unknown_election_or_round_is_a_clear_error(sample, database_url, tmp_path: Path):
+    path = tmp_path / "returns.csv"
+    path.write_text("bureau\n", encoding="utf-8")
+    result = run(database_url, "ingest", path, "--election", "nope", "--round", "2")
+    assert (result.exit_code, result.output.strip()) == (1, "Error: election 'nope' has no round 2")
+
+
+def test_verify_exits_non_zero_with_the_differences(sample, database_url):
+    with sample.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO area_results (round_id, area_id, bureaux_reported, voters, blank, "
+            '"null", valid, registered, bureaux_with_registered, matched_bureaux, '
+            "matched_voters, matched_previous_voters) VALUES (1, 1, 1, 5, 0, 0, 5, 0, 0, 0, 0, 0)"
+        )
+    result = run(database_url, "verify")
+    assert result.exit_code == 1
+    assert "mini-primaire round 1, national FR: stored" in result.output
+
+
+@pytest.mark.skipif(
+    not PRESIDENTIAL_2017_ROUND_2.exists(), reason=f"real data absent: {PRESIDENTIAL_2017_ROUND_2}"
+)
+def test_the_2017_presidential_file_gives_the_official_national_figures(engine, database_url):
+    result = run(database_url, "import-ministry", PRESIDENTIAL_2017_ROUND_2, "--election", "presidentielle-2017",
+                 "--round", "2")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = store.results_document(engine, "presidentielle-2017", 2)["results"]
+    assert {key: figures[key] for key in ("bureaux_reported", "bureaux_total", "registered", "voters", "blank",
+                                          "null", "valid", "turnout_pct_registered")} == {
+        "bureaux_reported": 69_242,
+        "bureaux_total": 69_242,
+        "registered": 47_568_693,
+        "voters": 35_467_327,
+        "blank": 3_021_499,
+        "null": 1_064_225,
+        "valid": 31_381_603,
+        "turnout_pct_registered": 74.56,
+    }  # fmt: skip
+    assert [(c["id"], c["votes"], c["pct_valid"]) for c in figures["candidates"]] == [
+        ("macron", 20_743_128, 66.10),
+        ("le-pen", 10_638_475, 33.90),
+    ]
+    assert run(database_url, "verify").exit_code == 0

@@ -1,0 +1,114 @@
+"""The shipped 2017 left primary, loaded into SQLite and PostgreSQL, measured against what was announced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from api import store
+from api.cli import main
+from tabulator.ingest import read_checkpoints_csv, read_returns_csv
+
+ELECTION = "primaire-gauche-2017"
+FOLDER = Path(__file__).resolve().parents[2] / "data" / ELECTION
+ROUND_2 = ("hamon", "valls")
+
+
+def tabulator(database_url: str, *args: str) -> str:
+    result = CliRunner().invoke(main, list(args), env={"TABULATOR_DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def at(clock: str) -> datetime:
+    return datetime.fromisoformat(f"2017-01-29T{clock}:00+01:00")
+
+
+def national(engine, round_number: int) -> dict:
+    return store.results_document(engine, ELECTION, round_number)["results"]
+
+
+def test_round_1_totals_are_the_published_ones(engine, database_url):
+    tabulator(database_url, "load-election", str(FOLDER), "--rounds", "1")
+    results = national(engine, 1)
+    assert {
+        "bureaux": (results["bureaux_reported"], results["bureaux_total"]),
+        "votants": results["voters"],
+        "blancs": results["blank"],
+        "nuls": results["null"],
+        "exprimés": results["valid"],
+        **{c["id"]: c["votes"] for c in results["candidates"]},
+    } == {
+        "bureaux": (7_208, 7_208),
+        "votants": 1_655_919,
+        "blancs": 11_766,
+        "nuls": 10_114,
+        "exprimés": 1_634_039,
+        "montebourg": 290_070,
+        "rugy": 63_430,
+        "peillon": 112_718,
+        "hamon": 596_647,
+        "bennahmias": 16_869,
+        "pinel": 33_067,
+        "valls": 521_238,
+    }
+    # The announced round-1 percentages were shares of votants (REFERENCE §1).
+    assert [c["pct_voters"] for c in results["candidates"]] == [17.52, 3.83, 6.81, 36.03, 1.02, 2.0, 31.48]
+
+
+def replay_round_2(engine, cuts: list[str]):
+    """Record round 2's returns and corrections in time order, stopping at each cut to read the figures."""
+    returns = read_returns_csv((FOLDER / "round-2" / "returns.csv").read_bytes(), ROUND_2)
+    corrections = read_returns_csv(
+        (FOLDER / "round-2" / "corrections.csv").read_bytes(), ROUND_2, with_reason=True
+    )
+    done = datetime.min.replace(tzinfo=at("00:00").tzinfo)
+    for cut in [*(at(clock) for clock in cuts), None]:
+        for batch in (returns, corrections):
+            window = [
+                i
+                for i, moment in enumerate(batch.reported_at)
+                if done < moment and (cut is None or moment <= cut)
+            ]
+            if window:
+                store.record_returns(engine, ELECTION, 2, batch.select(np.array(window)), author="replay")
+        yield national(engine, 2)
+        done = cut
+
+
+def test_replaying_round_2_gives_what_was_announced_on_the_night(engine, database_url):
+    tabulator(database_url, "load-election", str(FOLDER), "--rounds", "1")
+    checkpoints = read_checkpoints_csv((FOLDER / "round-2" / "turnout.csv").read_bytes())
+    store.record_checkpoints(engine, ELECTION, 2, checkpoints, author="replay")
+    pct = lambda results: tuple(c["pct_valid"] for c in results["candidates"])  # noqa: E731
+    at_2030, at_2117, at_2142, at_2219, end = replay_round_2(engine, ["20:30", "21:17", "21:42", "22:19"])
+    assert (
+        at_2030["bureaux_reported"],
+        at_2030["voters"],
+        at_2030["blank"],
+        at_2030["null"],
+        pct(at_2030),
+    ) == (4_322, 1_101_180, 9_910, 7_902, (58.65, 41.35))
+    assert at_2030["candidates"][0]["votes"] == 635_395
+    assert [pct(at_2117), pct(at_2142), pct(at_2219), pct(end)] == [
+        (58.88, 41.12), (58.89, 41.11), (58.88, 41.12), (58.88, 41.12)
+    ]  # fmt: skip
+    assert (end["bureaux_reported"], end["voters"]) == (7_208, 2_055_737)
+    turnout = store.turnout_document(engine, ELECTION, 2)["checkpoints"]
+    assert turnout[1] == {
+        "time": "17:00",
+        "bureaux_reported": 5_406,
+        "voters": 1_306_852,
+        "like_for_like": {
+            "matched_bureaux": 5_032,
+            "voters": 1_212_800,
+            "previous_voters": 987_622,
+            "change_pct": 22.8,
+        },
+    }
+    assert round(5_406 / 7_208 * 100) == 75
+    assert tabulator(database_url, "verify").startswith("verify: every aggregate equals")

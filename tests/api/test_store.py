@@ -1,0 +1,234 @@
+"""The store on SQLite and PostgreSQL: versions, corrections, refusals that change nothing, sums, verify."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+
+from api import store
+from tabulator.batch import CheckpointBatch, ReturnBatch
+from tabulator.types import Checkpoint, Issue
+from tests.builders import AREAS, BUREAUX, EVENING, SAMPLE, build_return
+from tests.conftest import table_contents
+
+ROUND_2 = SAMPLE.round(2).candidate_ids
+ROUND_1 = SAMPLE.round(1).candidate_ids
+
+
+@pytest.fixture
+def loaded(engine: Engine) -> Engine:
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    return engine
+
+
+def record(engine: Engine, round_number: int, *returns, reason: str | None = None) -> store.RecordReport:
+    candidates = ROUND_1 if round_number == 1 else ROUND_2
+    return store.record_returns(
+        engine, SAMPLE.id, round_number, ReturnBatch.of(returns, candidates), author="clerk", reason=reason
+    )
+
+
+def national(engine: Engine, round_number: int = 2) -> dict:
+    return store.results_document(engine, SAMPLE.id, round_number)["results"]
+
+
+def test_a_new_return_is_summed_into_every_ancestor_and_published(loaded):
+    report = record(
+        loaded, 2, build_return("75-01-0001", votes={"hamon": 250, "valls": 157}, blank=3, null=2)
+    )
+    assert report.as_dict() == {
+        "created": 1,
+        "corrected": 0,
+        "unchanged": 0,
+        "flagged": 0,
+        "sequence": 1,
+        "warnings": [],
+    }
+    document = store.results_document(loaded, SAMPLE.id, 2, "departement", "75")
+    assert document == {
+        "election": "mini-primaire",
+        "round": 2,
+        "sequence": 1,
+        "as_of": "2017-01-29T19:00:00+00:00",
+        "published_at": document["published_at"],
+        "bureaux_reported": 1,
+        "bureaux_total": 6,
+        "status": "partial",
+        "test": False,
+        "area": {"level": "departement", "code": "75", "name": "Paris"},
+        "parents": [
+            {"level": "national", "code": "FR", "name": "France"},
+            {"level": "region", "code": "11", "name": "Île-de-France"},
+        ],
+        "results": {
+            "bureaux_reported": 1,
+            "bureaux_total": 3,
+            "bureaux_reported_pct": 33.33,
+            "registered": None,
+            "abstentions": None,
+            "turnout_pct_registered": None,
+            "voters": 412,
+            "blank": 3,
+            "blank_pct_voters": 0.73,
+            "null": 2,
+            "null_pct_voters": 0.49,
+            "valid": 407,
+            "valid_pct_voters": 98.79,
+            "candidates": [
+                {"id": "hamon", "name": "Benoît Hamon", "ballot_order": 1, "votes": 250, "pct_valid": 61.43,
+                 "pct_voters": 60.68},
+                {"id": "valls", "name": "Manuel Valls", "ballot_order": 2, "votes": 157, "pct_valid": 38.57,
+                 "pct_voters": 38.11},
+            ],
+            "leader": "hamon",
+            "voters_change": {
+                "all_bureaux": {"voters": 412, "previous_voters": 0, "change_pct": None},
+                "like_for_like": {"matched_bureaux": 0, "voters": 0, "previous_voters": 0, "change_pct": None},
+            },
+        },
+        "children": [
+            {"level": "circonscription", "code": "75-01", "name": "1re circonscription de Paris",
+             "bureaux_reported": 1, "bureaux_total": 2, "voters": 412,
+             "candidates": [{"id": "hamon", "votes": 250, "pct_valid": 61.43},
+                            {"id": "valls", "votes": 157, "pct_valid": 38.57}],
+             "leader": "hamon"},
+            {"level": "circonscription", "code": "75-02", "name": "2e circonscription de Paris",
+             "bureaux_reported": 0, "bureaux_total": 1, "voters": 0,
+             "candidates": [{"id": "hamon", "votes": 0, "pct_valid": None},
+                            {"id": "valls", "votes": 0, "pct_valid": None}],
+             "leader": None},
+        ],
+    }  # fmt: skip
+    assert datetime.fromisoformat(document["published_at"]).tzinfo == UTC
+    assert store.verify(loaded) == []
+
+
+def test_resending_identical_counts_changes_nothing(loaded):
+    ret = build_return("75-01-0001", votes={"hamon": 250, "valls": 157})
+    record(loaded, 2, ret)
+    before = table_contents(loaded)
+    report = record(loaded, 2, ret)
+    assert (report.unchanged, report.sequence) == (1, None)
+    assert table_contents(loaded) == before
+
+
+def test_a_correction_needs_a_reason_and_becomes_the_next_version(loaded):
+    record(loaded, 2, build_return("75-01-0001", votes={"hamon": 250, "valls": 157}))
+    corrected = build_return("75-01-0001", votes={"hamon": 157, "valls": 250})
+    before = table_contents(loaded)
+    with pytest.raises(store.Refused) as refused:
+        record(loaded, 2, corrected)
+    assert refused.value.issues == [
+        Issue("reason_required", "Bureau 75-01-0001: this bureau has already reported other counts; a correction "
+              "needs a reason.", field="reason", bureau="75-01-0001")
+    ]  # fmt: skip
+    assert table_contents(loaded) == before
+    report = record(loaded, 2, corrected, reason="Hamon and Valls swapped at entry")
+    assert (report.created, report.corrected, report.sequence) == (0, 1, 2)
+    assert [c["votes"] for c in national(loaded)["candidates"]] == [157, 250]
+    versions = table_contents(loaded)["return_versions"]
+    assert [(v["bureau_id"], v["version"], v["valid"], v["author"], v["reason"]) for v in versions] == [
+        (1, 1, 407, "clerk", None),
+        (1, 2, 407, "clerk", "Hamon and Valls swapped at entry"),
+    ]
+    assert store.verify(loaded) == []
+
+
+def test_a_refused_batch_changes_nothing_and_lists_every_error(loaded):
+    record(loaded, 2, build_return("75-01-0002", votes={"hamon": 10, "valls": 10}))
+    before = table_contents(loaded)
+    with pytest.raises(store.Refused) as refused:
+        record(
+            loaded,
+            2,
+            build_return("75-01-0001", votes={"hamon": 250, "valls": 157}),
+            build_return("13-01-0001", votes={"hamon": 250, "valls": 157}, voters=400),
+            build_return("13-01-0002", votes={"hamon": 1, "valls": 1}, valid=3),
+        )
+    assert [(i.code, i.bureau) for i in refused.value.issues] == [
+        ("voters_mismatch", "13-01-0001"),
+        ("votes_mismatch", "13-01-0002"),
+    ]
+    with pytest.raises(store.Refused) as refused:
+        record(loaded, 2, build_return("75-01-0003", votes={"hamon": 1, "valls": 1}))
+    assert [i.code for i in refused.value.issues] == ["merged_bureau"]
+    assert table_contents(loaded) == before
+
+
+def test_like_for_like_change_follows_both_rounds_and_their_corrections(loaded):
+    record(loaded, 1, build_return("75-01-0001", votes={"montebourg": 20, "hamon": 40, "valls": 40}),
+           build_return("13-01-0001", votes={"montebourg": 0, "hamon": 100, "valls": 100}))  # fmt: skip
+    record(loaded, 2, build_return("75-01-0001", votes={"hamon": 70, "valls": 50}),
+           build_return("75-02-0001", votes={"hamon": 70, "valls": 50}))  # fmt: skip
+    assert national(loaded)["voters_change"] == {
+        "all_bureaux": {"voters": 240, "previous_voters": 300, "change_pct": -20.0},
+        "like_for_like": {"matched_bureaux": 1, "voters": 120, "previous_voters": 100, "change_pct": 20.0},
+    }
+    # A late correction of round 1 moves round 2's like-for-like base, and publishes round 2 anew.
+    record(
+        loaded,
+        1,
+        build_return("75-01-0001", votes={"montebourg": 0, "hamon": 40, "valls": 40}),
+        reason="typo",
+    )
+    assert national(loaded)["voters_change"]["like_for_like"] == {
+        "matched_bureaux": 1, "voters": 120, "previous_voters": 80, "change_pct": 50.0,
+    }  # fmt: skip
+    # A bureau reporting round 1 after round 2 joins the matched set.
+    record(loaded, 1, build_return("75-02-0001", votes={"montebourg": 10, "hamon": 50, "valls": 40}))
+    assert national(loaded)["voters_change"]["like_for_like"] == {
+        "matched_bureaux": 2, "voters": 240, "previous_voters": 180, "change_pct": 33.33,
+    }  # fmt: skip
+    assert [row["sequence"] for row in store.timeline(loaded, SAMPLE.id, 2)] == [1, 2, 3]
+    assert store.verify(loaded) == []
+
+
+def test_warnings_accept_the_return_and_flag_it(loaded):
+    report = record(loaded, 2, build_return("75-01-0001", votes={"hamon": 50, "valls": 40}, blank=10))
+    assert (report.created, report.flagged, [w.code for w in report.warnings]) == (1, 1, ["blank_share_high"])
+    assert table_contents(loaded)["return_versions"][0]["warnings"] == "blank_share_high"
+
+
+def test_checkpoints_are_versioned_and_checked_against_the_return(loaded):
+    def checkpoints(*items, reason=None):
+        batch = CheckpointBatch.of([Checkpoint(code, time, voters, EVENING) for code, time, voters in items])
+        return store.record_checkpoints(loaded, SAMPLE.id, 2, batch, author="clerk", reason=reason)
+
+    assert checkpoints(("75-01-0001", "12:00", 100), ("75-01-0001", "17:00", 300)).created == 2
+    assert checkpoints(("75-01-0001", "17:00", 300)).as_dict()["unchanged"] == 1
+    assert checkpoints(("75-01-0001", "17:00", 310)).corrected == 1
+    before = table_contents(loaded)
+    with pytest.raises(store.Refused) as refused:
+        checkpoints(("75-01-0001", "12:00", 320))
+    assert [i.code for i in refused.value.issues] == ["checkpoint_below_earlier"]
+    with pytest.raises(store.Refused) as refused:
+        record(loaded, 2, build_return("75-01-0001", votes={"hamon": 150, "valls": 150}))
+    assert refused.value.issues[0].code == "voters_below_checkpoint"
+    assert table_contents(loaded) == before
+    document = store.turnout_document(loaded, SAMPLE.id, 2)
+    assert document["checkpoints"] == [
+        {"time": "12:00", "bureaux_reported": 1, "voters": 100,
+         "like_for_like": {"matched_bureaux": 0, "voters": 0, "previous_voters": 0, "change_pct": None}},
+        {"time": "17:00", "bureaux_reported": 1, "voters": 310,
+         "like_for_like": {"matched_bureaux": 0, "voters": 0, "previous_voters": 0, "change_pct": None}},
+    ]  # fmt: skip
+
+
+def test_an_election_cannot_be_loaded_twice(loaded):
+    before = table_contents(loaded)
+    with pytest.raises(store.Refused) as refused:
+        store.create_election(loaded, SAMPLE, AREAS, BUREAUX)
+    assert refused.value.issues == [
+        Issue("election_exists", "The election 'mini-primaire' is already loaded.")
+    ]
+    assert table_contents(loaded) == before
+
+
+def test_verify_reports_an_aggregate_that_drifted(loaded):
+    record(loaded, 2, build_return("75-01-0001", votes={"hamon": 250, "valls": 157}))
+    with loaded.begin() as connection:
+        connection.exec_driver_sql("UPDATE area_results SET voters = voters + 1 WHERE area_id = 1")
+    assert len(store.verify(loaded)) == 1
+    assert "national FR" in store.verify(loaded)[0]
