@@ -83,39 +83,45 @@ def load_election(context: Context, folder: Path, round_numbers: str) -> None:
         round_ = election.round(files.number)
         base = folder / f"round-{files.number}"
         if files.turnout:
-            batch = _refuse_on_error(lambda: read_checkpoints_csv(files.turnout or b""), base / "turnout.csv")
-            report = _refuse_on_error(
-                lambda: store.record_checkpoints(
-                    context.engine, election.id, round_.number, batch, author="load-election"
-                ),
-                base / "turnout.csv",
-            )
-            click.echo(f"Round {round_.number}: {report.created} turnout checkpoints.")
+            _load_checkpoints(context, election, round_, files.turnout, base / "turnout.csv")
         if files.returns:
-            _ingest_returns(context, election, round_, files.returns, base / "returns.csv", reason=None)
+            _ingest_returns(context, election, round_, files.returns, base / "returns.csv")
         if files.corrections:
-            _ingest_returns(
-                context, election, round_, files.corrections, base / "corrections.csv", reason=None
-            )
+            _ingest_returns(context, election, round_, files.corrections, base / "corrections.csv")
     click.echo(f"Loaded {election.id} in {time.perf_counter() - started:.1f} s.")
+
+
+def _load_checkpoints(context: Context, election: Election, round_: Round, data: bytes, path: Path) -> None:
+    batch = _refuse_on_error(lambda: read_checkpoints_csv(data), path)
+    report = _refuse_on_error(
+        lambda: store.record_checkpoints(
+            context.engine, election.id, round_.number, batch, author="load-election"
+        ),
+        path,
+    )
+    click.echo(f"Round {round_.number}, {path.name}: {report.created:,} turnout checkpoints.")
 
 
 def _numbers(text: str) -> set[int]:
     return set() if text == "none" else {int(part) for part in text.split(",")}
 
 
-def _ingest_returns(
-    context: Context, election: Election, round_: Round, data: bytes, path: Path, reason: str | None
-) -> None:
+def _ingest_returns(context: Context, election: Election, round_: Round, data: bytes, path: Path) -> None:
     with_reason = path.name == "corrections.csv"
     batch = _refuse_on_error(
         lambda: read_returns_csv(data, round_.candidate_ids, with_reason=with_reason), path
     )
     report = _refuse_on_error(
-        lambda: store.record_returns(context.engine, election.id, round_.number, batch, author="load-election",
-                                     reason=reason, thresholds=context.settings.thresholds),
+        lambda: store.record_returns(
+            context.engine,
+            election.id,
+            round_.number,
+            batch,
+            author="load-election",
+            thresholds=context.settings.thresholds,
+        ),
         path,
-    )  # fmt: skip
+    )
     _print_report(f"Round {round_.number}, {path.name}", report)
 
 
@@ -127,7 +133,7 @@ def _ingest_returns(
 @click.option("--author", default="cli", show_default=True, help="Who records the returns.")
 @click.pass_obj
 def ingest(
-    context: Context, file: Path, election: str, round_number: int, reason: str | None, author: str
+    context: Context, *, file: Path, election: str, round_number: int, reason: str | None, author: str
 ) -> None:
     """Ingest a file of returns (tabulator CSV or XLSX, or the ministry layout): all of it, or nothing."""
     data = file.read_bytes()
@@ -163,14 +169,26 @@ def _record_with_progress(
     file = options.pop("file")
 
     def record(progress: Any = lambda stage: None) -> store.RecordReport:
-        return store.record_returns(context.engine, election, round_number, batch, progress=progress,
-                                    thresholds=context.settings.thresholds, **options)  # fmt: skip
+        return store.record_returns(
+            context.engine,
+            election,
+            round_number,
+            batch,
+            progress=progress,
+            thresholds=context.settings.thresholds,
+            **options,
+        )
 
     if len(batch) < PROGRESS_FROM:
         return _refuse_on_error(record, file)  # type: ignore[no-any-return]
     label = f"Recording {len(batch):,} returns"
-    with click.progressbar(length=len(store.STAGES), label=label, file=sys.stderr, show_pos=True,
-                           item_show_func=lambda stage: stage) as bar:  # fmt: skip
+    with click.progressbar(
+        length=len(store.STAGES),
+        label=label,
+        file=sys.stderr,
+        show_pos=True,
+        item_show_func=lambda stage: stage,
+    ) as bar:
         return _refuse_on_error(lambda: record(lambda stage: bar.update(1, stage)), file)  # type: ignore[no-any-return]
 
 
@@ -211,7 +229,7 @@ def import_ministry(context: Context, file: Path, election: str, round_number: i
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document the API serves.")
 @click.pass_obj
 def results(
-    context: Context, election: str, round_number: int, level: str | None, code: str | None, as_json: bool
+    context: Context, *, election: str, round_number: int, level: str | None, code: str | None, as_json: bool
 ) -> None:
     """Results of an area: a readable table, or JSON."""
     try:
@@ -228,8 +246,8 @@ def _results_table(document: dict[str, Any]) -> str:
     figures = document["results"]
     area = document["area"]
     lines = [
-        f"{area['name']} ({area['level']} {area['code']}) — round {document['round']}, sequence {document['sequence']}, "
-        f"{document['status']}, data as of {document['as_of']}",
+        f"{area['name']} ({area['level']} {area['code']}) — round {document['round']}, "
+        f"sequence {document['sequence']}, {document['status']}, data as of {document['as_of']}",
         f"Bureaux reported  {figures['bureaux_reported']:>12,} / {figures['bureaux_total']:,}",
         f"Votants           {figures['voters']:>12,}",
         f"Blancs            {figures['blank']:>12,}  {_pct(figures['blank_pct_voters'])} of votants",
@@ -247,7 +265,8 @@ def _results_table(document: dict[str, Any]) -> str:
         like = change["like_for_like"]
         lines += [
             "",
-            f"Votants against the previous round, like for like on {like['matched_bureaux']:,} bureaux: {_pct(like['change_pct'], signed=True)}",
+            f"Votants against the previous round, like for like on {like['matched_bureaux']:,} bureaux: "
+            f"{_pct(like['change_pct'], signed=True)}",
         ]
     return "\n".join(lines)
 
@@ -290,8 +309,10 @@ def _print_issues(path: Path, issues: list[Issue]) -> None:
 
 def _print_report(label: str, report: store.RecordReport) -> None:
     sequence = f"now at sequence {report.sequence}" if report.sequence else "nothing changed"
-    click.echo(f"{label}: {report.created:,} created, {report.corrected:,} corrected, {report.unchanged:,} unchanged, "
-               f"{len(report.warnings):,} flagged; {sequence}.")  # fmt: skip
+    click.echo(
+        f"{label}: {report.created:,} created, {report.corrected:,} corrected, "
+        f"{report.unchanged:,} unchanged, {report.flagged:,} flagged; {sequence}."
+    )
     for issue in report.warnings[:20]:
         click.echo(f"  warning [{issue.code}] {issue.message}")
 

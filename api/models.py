@@ -186,8 +186,10 @@ class AreaResultRow(Base):
 
     __tablename__ = "area_results"
 
-    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
-    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
+    # Derived rows without foreign keys: `verify` recomputes them from the returns, and PostgreSQL would
+    # fire a trigger per row per key on every ingest (a third of a national file's ingest time).
+    round_id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(primary_key=True)
     bureaux_reported: Mapped[int] = mapped_column(default=0)
     voters: Mapped[int] = mapped_column(default=0)
     blank: Mapped[int] = mapped_column(default=0)
@@ -203,9 +205,10 @@ class AreaResultRow(Base):
 class AreaVoteRow(Base):
     __tablename__ = "area_votes"
 
-    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
-    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
-    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), primary_key=True)
+    # Derived, like area_results: no foreign keys.
+    round_id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(primary_key=True)
     votes: Mapped[int] = mapped_column(default=0)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any
 
@@ -134,10 +134,16 @@ def create_election(
             raise Refused([error("election_exists", f"The election {election.id!r} is already loaded.")])
         election_id = connection.scalar(
             ElectionRow.__table__.insert()
-            .values(code=election.id, name=election.name, organiser=election.organiser,
-                    levels=list(election.levels), note=election.note, registry_version=1)
+            .values(
+                code=election.id,
+                name=election.name,
+                organiser=election.organiser,
+                levels=list(election.levels),
+                note=election.note,
+                registry_version=1,
+            )
             .returning(ElectionRow.id)
-        )  # fmt: skip
+        )
         assert election_id is not None
         _insert_registry(connection, election_id, registry)
         add_rounds(connection, election_id, election)
@@ -159,13 +165,14 @@ def _insert_registry(connection: Connection, election_id: int, registry: Registr
                 area.level,
                 area.code,
                 area.name,
-                None if area.parent_code is None
+                None
+                if area.parent_code is None
                 else area_ids[(levels[levels.index(area.level) - 1], area.parent_code)],
                 position,
             )
             for position, area in enumerate(registry.areas)
         ],
-    )  # fmt: skip
+    )
     first_bureau = _next_id(connection, BureauRow)
     leaf = registry.leaf_level
     raw.insert_many(
@@ -205,12 +212,8 @@ def _reset_sequences(connection: Connection) -> None:
 
 def add_rounds(connection: Connection, election_id: int, election: Election) -> None:
     """Create the rounds (and their candidates) of `election` that are not stored yet."""
-    existing: dict[int, int] = {
-        number: round_id
-        for number, round_id in connection.execute(
-            select(RoundRow.number, RoundRow.id).where(RoundRow.election_id == election_id)
-        )
-    }
+    query = select(RoundRow.number, RoundRow.id).where(RoundRow.election_id == election_id)
+    existing: dict[int, int] = {number: round_id for number, round_id in connection.execute(query)}  # noqa: C416
     for round_ in sorted(election.rounds, key=lambda r: r.number):
         if round_.number in existing:
             continue
@@ -221,32 +224,38 @@ def add_rounds(connection: Connection, election_id: int, election: Election) -> 
             )
         round_id = connection.scalar(
             RoundRow.__table__.insert()
-            .values(election_id=election_id, number=round_.number, date=round_.date,
-                    previous_round_id=previous_id, polls_close=round_.polls_close)
+            .values(
+                election_id=election_id,
+                number=round_.number,
+                date=round_.date,
+                previous_round_id=previous_id,
+                polls_close=round_.polls_close,
+            )
             .returning(RoundRow.id)
-        )  # fmt: skip
+        )
         assert round_id is not None
         existing[round_.number] = round_id
         connection.execute(
             CandidateRow.__table__.insert(),
-            [{"round_id": round_id, "code": c.id, "name": c.name, "ballot_order": c.ballot_order}
-             for c in round_.candidates],
-        )  # fmt: skip
+            [
+                {"round_id": round_id, "code": c.id, "name": c.name, "ballot_order": c.ballot_order}
+                for c in round_.candidates
+            ],
+        )
 
 
-def election_id_of(connection: Connection, code: str) -> int:
-    found = connection.scalar(select(ElectionRow.id).where(ElectionRow.code == code))
-    if found is None:
-        raise NotFound(f"no election {code!r}")
-    return found
+def election_exists(engine: Engine, code: str) -> bool:
+    with engine.connect() as connection:
+        return connection.scalar(select(ElectionRow.id).where(ElectionRow.code == code)) is not None
 
 
 def election_index(connection: Connection, election_id: int) -> ElectionIndex:
     """The election's registry, built once per process and registry version."""
     row = connection.execute(
-        select(ElectionRow.code, ElectionRow.name, ElectionRow.levels, ElectionRow.registry_version)
-        .where(ElectionRow.id == election_id)
-    ).one()  # fmt: skip
+        select(ElectionRow.code, ElectionRow.name, ElectionRow.levels, ElectionRow.registry_version).where(
+            ElectionRow.id == election_id
+        )
+    ).one()
     key = (election_id, row.registry_version)
     if key not in _indexes:
         _indexes[key] = _build_index(connection, election_id, row.code, row.name, tuple(row.levels))
@@ -271,9 +280,11 @@ def _build_index(
     registry = Registry.build(
         levels,
         [Area(level, code_, name_, parent) for _, level, code_, name_, parent in area_rows],
-        [Bureau(code_, name_, area_code[area_id], registered, merged)
-         for _, code_, name_, area_id, registered, merged in bureau_rows],
-    )  # fmt: skip
+        [
+            Bureau(code_, name_, area_code[area_id], registered, merged)
+            for _, code_, name_, area_id, registered, merged in bureau_rows
+        ],
+    )
     bureau_ids = np.array([row[0] for row in bureau_rows], np.int64)
     return ElectionIndex(
         id=election_id,
@@ -301,7 +312,7 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
         select(CandidateRow.id, CandidateRow.code, CandidateRow.name, CandidateRow.ballot_order)
         .where(CandidateRow.round_id == row.id)
         .order_by(CandidateRow.ballot_order)
-    ).all()  # fmt: skip
+    ).all()
     return RoundInfo(
         id=row.id,
         election_id=row.election_id,
@@ -368,9 +379,13 @@ def record_returns(
         stored = _stored_returns(raw, round_, bureau_ids)
         previous = _voters_in_round(raw, round_.previous_round_id, bureau_ids)
         errors, warnings = check_counts(
-            batch, rows, index.registry, previous_voters=previous,
-            checkpoint_max=_checkpoint_max(raw, round_.id, bureau_ids), thresholds=thresholds,
-        )  # fmt: skip
+            batch,
+            rows,
+            index.registry,
+            previous_voters=previous,
+            checkpoint_max=_checkpoint_max(raw, round_.id, bureau_ids),
+            thresholds=thresholds,
+        )
         registered = np.where(batch.registered != UNKNOWN, batch.registered, index.registry.registered[rows])
         changed = ~stored.exists | _differs(batch, registered, stored)
         corrected = stored.exists & changed
@@ -380,19 +395,27 @@ def record_returns(
             raise Refused(errors)
         progress(STAGES[0])
         report = RecordReport(
-            created=int((~stored.exists).sum()), corrected=int(corrected.sum()), unchanged=int((~changed).sum()),
-            flagged=warnings.count, warnings=warnings.issues,
-        )  # fmt: skip
+            created=int((~stored.exists).sum()),
+            corrected=int(corrected.sum()),
+            unchanged=int((~changed).sum()),
+            flagged=warnings.count,
+            warnings=warnings.issues,
+        )
         if not changed.any():
             return report
         report.sequence = round_.sequence + 1
         positions = np.flatnonzero(changed)
         codes = warnings.codes_by_row(len(batch))
         new_versions = NewVersions(
-            round_, batch, positions, bureau_ids[positions], stored.version[positions] + 1, registered[positions],
+            round_,
+            batch,
+            positions,
+            bureau_ids[positions],
+            stored.version[positions] + 1,
+            registered[positions],
             [reasons[i] if stored.exists[i] else None for i in positions.tolist()],
             [codes[i] for i in positions.tolist()],
-        )  # fmt: skip
+        )
         _append_versions(raw, new_versions, author=author, recorded_at=recorded_at, sequence=report.sequence)
         progress(STAGES[1])
         delta = _contribution_delta(batch, positions, registered, previous, stored)
@@ -400,8 +423,15 @@ def record_returns(
         progress(STAGES[2])
         as_of = max(batch.reported_at[i] or recorded_at for i in positions.tolist())
         _publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
-        _propagate_to_next_rounds(raw, connection, round_, index, rows[positions], batch.voters[positions],
-                                  np.where(stored.exists, stored.counts[:, 0], UNKNOWN)[positions])  # fmt: skip
+        _propagate_to_next_rounds(
+            raw,
+            connection,
+            round_,
+            index,
+            rows=rows[positions],
+            voters=batch.voters[positions],
+            replaced_voters=np.where(stored.exists, stored.counts[:, 0], UNKNOWN)[positions],
+        )
     progress(STAGES[3])
     return report
 
@@ -464,8 +494,8 @@ def _stored_returns(raw: Raw, round_: RoundInfo, bureau_ids: IntArray) -> Stored
     stored.registered[slots] = table[present, 6]
     votes = np.array(
         raw.rows(
-            f"SELECT v.bureau_id, v.candidate_id, v.votes FROM return_votes v WHERE v.round_id = ? {filter_sql} "
-            f"AND {CURRENT_VERSION.format(t='v')}",
+            "SELECT v.bureau_id, v.candidate_id, v.votes FROM return_votes v "
+            f"WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
             (round_.id, *params),
         ),
         np.int64,
@@ -518,7 +548,8 @@ def _checkpoint_max(raw: Raw, round_id: int, bureau_ids: IntArray) -> IntArray:
     filter_sql, params = _bureau_filter(bureau_ids, "bureau_id")
     found = np.array(
         raw.rows(
-            f"SELECT bureau_id, max(voters) FROM checkpoints WHERE round_id = ? {filter_sql} GROUP BY bureau_id",
+            f"SELECT bureau_id, max(voters) FROM checkpoints WHERE round_id = ? {filter_sql} "
+            "GROUP BY bureau_id",
             (round_id, *params),
         ),
         np.int64,
@@ -556,20 +587,53 @@ def _append_versions(
     counts = new.batch.counts[new.positions]
     raw.insert_many(
         "return_versions",
-        ["round_id", "bureau_id", "version", "voters", "blank", "null", "valid", "registered", "reported_at",
-         "recorded_at", "author", "reason", "warnings", "sequence"],
-        list(zip(repeat(new.round_.id, count), new.bureau_ids.tolist(), new.versions.tolist(),
-                 *counts.T.tolist(), _nullable(new.registered), reported, repeat(recorded), repeat(author),
-                 new.reasons, new.warnings, repeat(sequence))),
-    )  # fmt: skip
+        [
+            "round_id",
+            "bureau_id",
+            "version",
+            "voters",
+            "blank",
+            "null",
+            "valid",
+            "registered",
+            "reported_at",
+            "recorded_at",
+            "author",
+            "reason",
+            "warnings",
+            "sequence",
+        ],
+        list(
+            zip(
+                repeat(new.round_.id, count),
+                new.bureau_ids.tolist(),
+                new.versions.tolist(),
+                *counts.T.tolist(),
+                _nullable(new.registered),
+                reported,
+                repeat(recorded),
+                repeat(author),
+                new.reasons,
+                new.warnings,
+                repeat(sequence),
+            )
+        ),
+    )
     candidates = len(new.round_.candidate_ids)
     raw.insert_many(
         "return_votes",
         ["round_id", "bureau_id", "version", "candidate_id", "votes"],
-        list(zip(repeat(new.round_.id, count * candidates), np.repeat(new.bureau_ids, candidates).tolist(),
-                 np.repeat(new.versions, candidates).tolist(), new.round_.candidate_ids * count,
-                 new.batch.votes[new.positions].ravel().tolist())),
-    )  # fmt: skip
+        list(
+            zip(
+                repeat(new.round_.id, count * candidates),
+                np.repeat(new.bureau_ids, candidates).tolist(),
+                np.repeat(new.versions, candidates).tolist(),
+                new.round_.candidate_ids * count,
+                new.batch.votes[new.positions].ravel().tolist(),
+                strict=False,  # repeat() is endless; the other columns have count * candidates items
+            )
+        ),
+    )
 
 
 def _nullable(values: IntArray) -> list[int | None]:
@@ -579,7 +643,7 @@ def _nullable(values: IntArray) -> list[int | None]:
 def _contribution_delta(
     batch: ReturnBatch, positions: IntArray, registered: IntArray, previous: IntArray, stored: StoredReturns
 ) -> IntArray:
-    """What the changed returns add to their areas: their rows, minus the rows of the versions they replace."""
+    """What the changed returns add to their areas: their rows minus those of the versions they replace."""
     new = contributions(
         batch.counts[positions], batch.votes[positions], registered[positions], previous[positions]
     )
@@ -606,10 +670,15 @@ def _add_to_areas(raw: Raw, round_: RoundInfo, index: ElectionIndex, rows: IntAr
         "area_votes",
         ["round_id", "area_id", "candidate_id"],
         ["votes"],
-        list(zip(repeat(round_.id), area_ids[area_index].tolist(),
-                 np.array(round_.candidate_ids, np.int64)[candidate_index].tolist(),
-                 votes[area_index, candidate_index].tolist())),
-    )  # fmt: skip
+        list(
+            zip(
+                repeat(round_.id),
+                area_ids[area_index].tolist(),
+                np.array(round_.candidate_ids, np.int64)[candidate_index].tolist(),
+                votes[area_index, candidate_index].tolist(),
+            )
+        ),
+    )
 
 
 def _propagate_to_next_rounds(
@@ -617,6 +686,7 @@ def _propagate_to_next_rounds(
     connection: Connection,
     round_: RoundInfo,
     index: ElectionIndex,
+    *,
     rows: IntArray,
     voters: IntArray,
     replaced_voters: IntArray,
@@ -646,9 +716,10 @@ def _propagate_to_next_rounds(
 
 def _round_by_id(connection: Connection, round_id: int, *, lock: bool = True) -> RoundInfo:
     row = connection.execute(
-        select(ElectionRow.code, RoundRow.number).join(RoundRow, RoundRow.election_id == ElectionRow.id)
+        select(ElectionRow.code, RoundRow.number)
+        .join(RoundRow, RoundRow.election_id == ElectionRow.id)
         .where(RoundRow.id == round_id)
-    ).one()  # fmt: skip
+    ).one()
     return round_info(connection, row.code, row.number, lock=lock)
 
 
@@ -677,11 +748,31 @@ def _publish(
     counts = found[0] if found else (0, 0, 0, 0, 0)
     raw.insert_many(
         "publications",
-        ["round_id", "sequence", "as_of", "published_at", "bureaux_reported", "voters", "blank", "null", "valid",
-         "returns_changed", "checkpoints_changed"],
-        [(round_.id, sequence, raw.time(as_of) if as_of else None, raw.time(now()), *counts, returns_changed,
-          checkpoints_changed)],
-    )  # fmt: skip
+        [
+            "round_id",
+            "sequence",
+            "as_of",
+            "published_at",
+            "bureaux_reported",
+            "voters",
+            "blank",
+            "null",
+            "valid",
+            "returns_changed",
+            "checkpoints_changed",
+        ],
+        [
+            (
+                round_.id,
+                sequence,
+                raw.time(as_of) if as_of else None,
+                raw.time(now()),
+                *counts,
+                returns_changed,
+                checkpoints_changed,
+            )
+        ],
+    )
     raw.execute(
         "INSERT INTO publication_votes (round_id, sequence, candidate_id, votes) "
         "SELECT round_id, ?, candidate_id, votes FROM area_votes WHERE round_id = ? AND area_id = ?",
@@ -693,9 +784,14 @@ def _publish(
 
 
 def record_checkpoints(
-    engine: Engine, election_code: str, round_number: int, batch: CheckpointBatch, *, author: str,
+    engine: Engine,
+    election_code: str,
+    round_number: int,
+    batch: CheckpointBatch,
+    *,
+    author: str,
     reason: str | None = None,
-) -> RecordReport:  # fmt: skip
+) -> RecordReport:
     """Record voters-so-far checkpoints; a changed one is a new version (it keeps the one it replaces)."""
     recorded_at = now()
     with engine.begin() as connection:
@@ -737,13 +833,34 @@ def record_checkpoints(
         recorded = raw.time(recorded_at)
         raw.insert_many(
             "checkpoints",
-            ["round_id", "bureau_id", "time", "version", "voters", "reported_at", "recorded_at", "author",
-             "reason", "sequence"],
-            [(round_.id, int(bureau_ids[i]), batch.times[i], version, int(batch.voters[i]),
-              raw.time(batch.reported_at[i]) if batch.reported_at[i] else recorded, recorded, author,
-              reason if version > 1 else None, sequence)
-             for i, version in rows_to_write],
-        )  # fmt: skip
+            [
+                "round_id",
+                "bureau_id",
+                "time",
+                "version",
+                "voters",
+                "reported_at",
+                "recorded_at",
+                "author",
+                "reason",
+                "sequence",
+            ],
+            [
+                (
+                    round_.id,
+                    int(bureau_ids[i]),
+                    batch.times[i],
+                    version,
+                    int(batch.voters[i]),
+                    raw.time(batch.reported_at[i]) if batch.reported_at[i] else recorded,
+                    recorded,
+                    author,
+                    reason if version > 1 else None,
+                    sequence,
+                )
+                for i, version in rows_to_write
+            ],
+        )
         _publish(raw, round_, index, sequence, None, checkpoints_changed=len(rows_to_write))
     return report
 
@@ -754,8 +871,15 @@ def _repeated_checkpoints(batch: CheckpointBatch) -> list[Issue]:
     issues = []
     for code, time, line in zip(batch.bureaux, batch.times, batch.lines, strict=True):
         if (code, time) in seen:
-            issues.append(error("duplicate_bureau", f"{where(line, code)}the {time} checkpoint already appears on "
-                                f"line {seen[(code, time)]}.", field="bureau", line=line, bureau=code))  # fmt: skip
+            issues.append(
+                error(
+                    "duplicate_bureau",
+                    f"{where(line, code)}the {time} checkpoint already appears on line {seen[(code, time)]}.",
+                    field="bureau",
+                    line=line,
+                    bureau=code,
+                )
+            )
         seen[(code, time)] = line
     return issues
 
@@ -993,8 +1117,8 @@ def timeline(engine: Engine, election_code: str, round_number: int) -> list[dict
         ):
             votes[sequence][candidate_id] = count
         rows = raw.rows(
-            'SELECT sequence, as_of, published_at, bureaux_reported, voters, blank, "null", valid FROM publications '
-            "WHERE round_id = ? ORDER BY sequence",
+            'SELECT sequence, as_of, published_at, bureaux_reported, voters, blank, "null", valid '
+            "FROM publications WHERE round_id = ? ORDER BY sequence",
             (round_.id,),
         )
     return [
@@ -1024,9 +1148,10 @@ def verify(engine: Engine) -> list[str]:
     differences: list[str] = []
     with engine.connect() as connection:
         rounds = connection.execute(
-            select(ElectionRow.code, RoundRow.number).join(RoundRow, RoundRow.election_id == ElectionRow.id)
+            select(ElectionRow.code, RoundRow.number)
+            .join(RoundRow, RoundRow.election_id == ElectionRow.id)
             .order_by(ElectionRow.code, RoundRow.number)
-        ).all()  # fmt: skip
+        ).all()
         for election_code, number in rounds:
             differences += _verify_round(
                 connection, round_info(connection, election_code, number), election_code
@@ -1051,8 +1176,8 @@ def _verify_round(connection: Connection, round_: RoundInfo, election_code: str)
         expected = tally_from_row(recomputed[position], round_.candidate_codes)
         if tallies[position] != expected:
             differences.append(
-                f"{election_code} round {round_.number}, {area.level} {area.code}: stored {tallies[position]}, "
-                f"recomputed from the returns {expected}"
+                f"{election_code} round {round_.number}, {area.level} {area.code}: "
+                f"stored {tallies[position]}, recomputed from the returns {expected}"
             )
     sequences = [
         row[0]
@@ -1062,7 +1187,8 @@ def _verify_round(connection: Connection, round_: RoundInfo, election_code: str)
     ]
     if sequences != list(range(1, round_.sequence + 1)):
         differences.append(
-            f"{election_code} round {round_.number}: publications {sequences[:3]}... do not run 1..{round_.sequence}"
+            f"{election_code} round {round_.number}: publications {sequences[:3]}... "
+            f"do not run 1..{round_.sequence}"
         )
     return differences
 
@@ -1073,7 +1199,8 @@ def ensure_ministry_election(
     """Create the election, round and registry a ministry file describes, if they do not exist yet."""
     with engine.connect() as connection:
         exists = connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election_code))
-    round_ = Round(round_number, date.today(), ministry.candidates)
+    # A ministry file carries no date: the round is dated by the day it is created.
+    round_ = Round(round_number, now().date(), ministry.candidates)
     election = Election(election_code, name, "", LEVELS, (round_,))
     if exists is None:
         create_election(engine, election, *ministry.registry())

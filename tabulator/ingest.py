@@ -109,11 +109,12 @@ def text_column(frame: pd.DataFrame, position: int) -> npt.NDArray[np.str_]:
 
 
 def whole_numbers(cells: npt.NDArray[np.str_]) -> BoolArray:
-    """Cells that are 1 to 15 ASCII digits: no sign, no decimal point, no exponent, no other script's digits."""
+    """Cells of 1 to 15 ASCII digits: no sign, no decimal point, no exponent, no other script's digits."""
     if cells.dtype.itemsize == 0:
         return np.zeros(len(cells), bool)
-    ascii_only = cells.view(np.uint32).reshape(len(cells), -1).max(axis=1) < 128
-    return np.strings.isdecimal(cells) & ascii_only & (np.strings.str_len(cells) <= 15)
+    ascii_only: BoolArray = cells.view(np.uint32).reshape(len(cells), -1).max(axis=1) < 128
+    short: BoolArray = np.strings.str_len(cells) <= 15
+    return np.strings.isdecimal(cells) & ascii_only & short
 
 
 def _not_a_count(field: str, line: int, column: int, cell: str, label: str) -> Issue:

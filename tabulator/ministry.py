@@ -32,11 +32,28 @@ from tabulator.rules import error
 from tabulator.types import Area, Bureau, Candidate, Issue
 
 FIXED_COLUMNS = (
-    "Code du département", "Libellé du département", "Code de la circonscription",
-    "Libellé de la circonscription", "Code de la commune", "Libellé de la commune", "Code du b.vote",
-    "Inscrits", "Abstentions", "% Abs/Ins", "Votants", "% Vot/Ins", "Blancs", "% Blancs/Ins", "% Blancs/Vot",
-    "Nuls", "% Nuls/Ins", "% Nuls/Vot", "Exprimés", "% Exp/Ins", "% Exp/Vot",
-)  # fmt: skip
+    "Code du département",
+    "Libellé du département",
+    "Code de la circonscription",
+    "Libellé de la circonscription",
+    "Code de la commune",
+    "Libellé de la commune",
+    "Code du b.vote",
+    "Inscrits",
+    "Abstentions",
+    "% Abs/Ins",
+    "Votants",
+    "% Vot/Ins",
+    "Blancs",
+    "% Blancs/Ins",
+    "% Blancs/Vot",
+    "Nuls",
+    "% Nuls/Ins",
+    "% Nuls/Vot",
+    "Exprimés",
+    "% Exp/Ins",
+    "% Exp/Vot",
+)
 BLOCK_COLUMNS = ("N°Panneau", "Sexe", "Nom", "Prénom", "Voix", "% Voix/Ins", "% Voix/Exp")
 LEVELS = ("national", "region", "departement", "circonscription", "commune")
 NATIONAL = Area("national", "FR", "France", None)
@@ -178,17 +195,27 @@ def _codes(
     ministry_dept = pd.Series(text_column(body, DEPT), index=body.index)
     dept = ministry_dept.map({code: d.code for code, d in departements.items()})
     issues = [
-        error("unknown_departement", f"Line {line}, column 1: unknown département code {cell!r}.",
-              field="Code du département", line=int(str(line)), column=1)
+        error(
+            "unknown_departement",
+            f"Line {line}, column 1: unknown département code {cell!r}.",
+            field="Code du département",
+            line=int(str(line)),
+            column=1,
+        )
         for line, cell in ministry_dept[dept.isna()].iloc[:ERRORS_PER_COLUMN].items()
-    ]  # fmt: skip
+    ]
     circ_cells = text_column(body, CIRC)
     bad_circ = ~(whole_numbers(circ_cells) & (np.strings.str_len(circ_cells) <= 2))
     issues += [
-        error("bad_code", f"Line {body.index[row]}, column 3: circonscription code {circ_cells[row]!r} is not a "
-              "number.", field="Code de la circonscription", line=int(body.index[row]), column=3)
+        error(
+            "bad_code",
+            f"Line {body.index[row]}, column 3: circonscription code {circ_cells[row]!r} is not a number.",
+            field="Code de la circonscription",
+            line=int(body.index[row]),
+            column=3,
+        )
         for row in np.flatnonzero(bad_circ)[:ERRORS_PER_COLUMN].tolist()
-    ]  # fmt: skip
+    ]
     if issues:
         return {}, issues
     dept_codes = dept.to_numpy(dtype=str)

@@ -43,11 +43,25 @@ def test_ingest_a_csv_file_then_see_the_results(sample, database_url, tmp_path: 
         "Bureaux reported             2 / 6",
         "Votants                    512",
     ]
-    document = json.loads(run(database_url, "results", "--election", SAMPLE.id, "--round", "2", "--level",
-                              "departement", "--code", "13", "--json").output)  # fmt: skip
+    document = json.loads(
+        run(
+            database_url,
+            "results",
+            "--election",
+            SAMPLE.id,
+            "--round",
+            "2",
+            "--level",
+            "departement",
+            "--code",
+            "13",
+            "--json",
+        ).output
+    )
     assert (document["area"], document["results"]["voters"]) == (
-        {"level": "departement", "code": "13", "name": "Bouches-du-Rhône"}, 100
-    )  # fmt: skip
+        {"level": "departement", "code": "13", "name": "Bouches-du-Rhône"},
+        100,
+    )
     again = run(database_url, "ingest", path, "--election", SAMPLE.id, "--round", "2")
     assert "0 created, 0 corrected, 2 unchanged, 0 flagged; nothing changed." in again.output
 
@@ -99,12 +113,30 @@ def test_verify_exits_non_zero_with_the_differences(sample, database_url):
     not PRESIDENTIAL_2017_ROUND_2.exists(), reason=f"real data absent: {PRESIDENTIAL_2017_ROUND_2}"
 )
 def test_the_2017_presidential_file_gives_the_official_national_figures(engine, database_url):
-    result = run(database_url, "import-ministry", PRESIDENTIAL_2017_ROUND_2, "--election", "presidentielle-2017",
-                 "--round", "2")  # fmt: skip
+    result = run(
+        database_url,
+        "import-ministry",
+        PRESIDENTIAL_2017_ROUND_2,
+        "--election",
+        "presidentielle-2017",
+        "--round",
+        "2",
+    )
     assert result.exit_code == 0, result.output
     figures = store.results_document(engine, "presidentielle-2017", 2)["results"]
-    assert {key: figures[key] for key in ("bureaux_reported", "bureaux_total", "registered", "voters", "blank",
-                                          "null", "valid", "turnout_pct_registered")} == {
+    assert {
+        key: figures[key]
+        for key in (
+            "bureaux_reported",
+            "bureaux_total",
+            "registered",
+            "voters",
+            "blank",
+            "null",
+            "valid",
+            "turnout_pct_registered",
+        )
+    } == {
         "bureaux_reported": 69_242,
         "bureaux_total": 69_242,
         "registered": 47_568_693,
@@ -113,7 +145,7 @@ def test_the_2017_presidential_file_gives_the_official_national_figures(engine, 
         "null": 1_064_225,
         "valid": 31_381_603,
         "turnout_pct_registered": 74.56,
-    }  # fmt: skip
+    }
     assert [(c["id"], c["votes"], c["pct_valid"]) for c in figures["candidates"]] == [
         ("macron", 20_743_128, 66.10),
         ("le-pen", 10_638_475, 33.90),

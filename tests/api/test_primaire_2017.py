@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
 
 from api import store
@@ -95,8 +94,11 @@ def test_replaying_round_2_gives_what_was_announced_on_the_night(engine, databas
     ) == (4_322, 1_101_180, 9_910, 7_902, (58.65, 41.35))
     assert at_2030["candidates"][0]["votes"] == 635_395
     assert [pct(at_2117), pct(at_2142), pct(at_2219), pct(end)] == [
-        (58.88, 41.12), (58.89, 41.11), (58.88, 41.12), (58.88, 41.12)
-    ]  # fmt: skip
+        (58.88, 41.12),
+        (58.89, 41.11),
+        (58.88, 41.12),
+        (58.88, 41.12),
+    ]
     assert (end["bureaux_reported"], end["voters"]) == (7_208, 2_055_737)
     turnout = store.turnout_document(engine, ELECTION, 2)["checkpoints"]
     assert turnout[1] == {

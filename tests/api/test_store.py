@@ -77,30 +77,63 @@ def test_a_new_return_is_summed_into_every_ancestor_and_published(loaded):
             "valid": 407,
             "valid_pct_voters": 98.79,
             "candidates": [
-                {"id": "hamon", "name": "Benoît Hamon", "ballot_order": 1, "votes": 250, "pct_valid": 61.43,
-                 "pct_voters": 60.68},
-                {"id": "valls", "name": "Manuel Valls", "ballot_order": 2, "votes": 157, "pct_valid": 38.57,
-                 "pct_voters": 38.11},
+                {
+                    "id": "hamon",
+                    "name": "Benoît Hamon",
+                    "ballot_order": 1,
+                    "votes": 250,
+                    "pct_valid": 61.43,
+                    "pct_voters": 60.68,
+                },
+                {
+                    "id": "valls",
+                    "name": "Manuel Valls",
+                    "ballot_order": 2,
+                    "votes": 157,
+                    "pct_valid": 38.57,
+                    "pct_voters": 38.11,
+                },
             ],
             "leader": "hamon",
             "voters_change": {
                 "all_bureaux": {"voters": 412, "previous_voters": 0, "change_pct": None},
-                "like_for_like": {"matched_bureaux": 0, "voters": 0, "previous_voters": 0, "change_pct": None},
+                "like_for_like": {
+                    "matched_bureaux": 0,
+                    "voters": 0,
+                    "previous_voters": 0,
+                    "change_pct": None,
+                },
             },
         },
         "children": [
-            {"level": "circonscription", "code": "75-01", "name": "1re circonscription de Paris",
-             "bureaux_reported": 1, "bureaux_total": 2, "voters": 412,
-             "candidates": [{"id": "hamon", "votes": 250, "pct_valid": 61.43},
-                            {"id": "valls", "votes": 157, "pct_valid": 38.57}],
-             "leader": "hamon"},
-            {"level": "circonscription", "code": "75-02", "name": "2e circonscription de Paris",
-             "bureaux_reported": 0, "bureaux_total": 1, "voters": 0,
-             "candidates": [{"id": "hamon", "votes": 0, "pct_valid": None},
-                            {"id": "valls", "votes": 0, "pct_valid": None}],
-             "leader": None},
+            {
+                "level": "circonscription",
+                "code": "75-01",
+                "name": "1re circonscription de Paris",
+                "bureaux_reported": 1,
+                "bureaux_total": 2,
+                "voters": 412,
+                "candidates": [
+                    {"id": "hamon", "votes": 250, "pct_valid": 61.43},
+                    {"id": "valls", "votes": 157, "pct_valid": 38.57},
+                ],
+                "leader": "hamon",
+            },
+            {
+                "level": "circonscription",
+                "code": "75-02",
+                "name": "2e circonscription de Paris",
+                "bureaux_reported": 0,
+                "bureaux_total": 1,
+                "voters": 0,
+                "candidates": [
+                    {"id": "hamon", "votes": 0, "pct_valid": None},
+                    {"id": "valls", "votes": 0, "pct_valid": None},
+                ],
+                "leader": None,
+            },
         ],
-    }  # fmt: skip
+    }
     assert datetime.fromisoformat(document["published_at"]).tzinfo == UTC
     assert store.verify(loaded) == []
 
@@ -121,9 +154,13 @@ def test_a_correction_needs_a_reason_and_becomes_the_next_version(loaded):
     with pytest.raises(store.Refused) as refused:
         record(loaded, 2, corrected)
     assert refused.value.issues == [
-        Issue("reason_required", "Bureau 75-01-0001: this bureau has already reported other counts; a correction "
-              "needs a reason.", field="reason", bureau="75-01-0001")
-    ]  # fmt: skip
+        Issue(
+            "reason_required",
+            "Bureau 75-01-0001: this bureau has already reported other counts; a correction needs a reason.",
+            field="reason",
+            bureau="75-01-0001",
+        )
+    ]
     assert table_contents(loaded) == before
     report = record(loaded, 2, corrected, reason="Hamon and Valls swapped at entry")
     assert (report.created, report.corrected, report.sequence) == (0, 1, 2)
@@ -158,10 +195,18 @@ def test_a_refused_batch_changes_nothing_and_lists_every_error(loaded):
 
 
 def test_like_for_like_change_follows_both_rounds_and_their_corrections(loaded):
-    record(loaded, 1, build_return("75-01-0001", votes={"montebourg": 20, "hamon": 40, "valls": 40}),
-           build_return("13-01-0001", votes={"montebourg": 0, "hamon": 100, "valls": 100}))  # fmt: skip
-    record(loaded, 2, build_return("75-01-0001", votes={"hamon": 70, "valls": 50}),
-           build_return("75-02-0001", votes={"hamon": 70, "valls": 50}))  # fmt: skip
+    record(
+        loaded,
+        1,
+        build_return("75-01-0001", votes={"montebourg": 20, "hamon": 40, "valls": 40}),
+        build_return("13-01-0001", votes={"montebourg": 0, "hamon": 100, "valls": 100}),
+    )
+    record(
+        loaded,
+        2,
+        build_return("75-01-0001", votes={"hamon": 70, "valls": 50}),
+        build_return("75-02-0001", votes={"hamon": 70, "valls": 50}),
+    )
     assert national(loaded)["voters_change"] == {
         "all_bureaux": {"voters": 240, "previous_voters": 300, "change_pct": -20.0},
         "like_for_like": {"matched_bureaux": 1, "voters": 120, "previous_voters": 100, "change_pct": 20.0},
@@ -174,13 +219,19 @@ def test_like_for_like_change_follows_both_rounds_and_their_corrections(loaded):
         reason="typo",
     )
     assert national(loaded)["voters_change"]["like_for_like"] == {
-        "matched_bureaux": 1, "voters": 120, "previous_voters": 80, "change_pct": 50.0,
-    }  # fmt: skip
+        "matched_bureaux": 1,
+        "voters": 120,
+        "previous_voters": 80,
+        "change_pct": 50.0,
+    }
     # A bureau reporting round 1 after round 2 joins the matched set.
     record(loaded, 1, build_return("75-02-0001", votes={"montebourg": 10, "hamon": 50, "valls": 40}))
     assert national(loaded)["voters_change"]["like_for_like"] == {
-        "matched_bureaux": 2, "voters": 240, "previous_voters": 180, "change_pct": 33.33,
-    }  # fmt: skip
+        "matched_bureaux": 2,
+        "voters": 240,
+        "previous_voters": 180,
+        "change_pct": 33.33,
+    }
     assert [row["sequence"] for row in store.timeline(loaded, SAMPLE.id, 2)] == [1, 2, 3]
     assert store.verify(loaded) == []
 
@@ -209,11 +260,19 @@ def test_checkpoints_are_versioned_and_checked_against_the_return(loaded):
     assert table_contents(loaded) == before
     document = store.turnout_document(loaded, SAMPLE.id, 2)
     assert document["checkpoints"] == [
-        {"time": "12:00", "bureaux_reported": 1, "voters": 100,
-         "like_for_like": {"matched_bureaux": 0, "voters": 0, "previous_voters": 0, "change_pct": None}},
-        {"time": "17:00", "bureaux_reported": 1, "voters": 310,
-         "like_for_like": {"matched_bureaux": 0, "voters": 0, "previous_voters": 0, "change_pct": None}},
-    ]  # fmt: skip
+        {
+            "time": "12:00",
+            "bureaux_reported": 1,
+            "voters": 100,
+            "like_for_like": {"matched_bureaux": 0, "voters": 0, "previous_voters": 0, "change_pct": None},
+        },
+        {
+            "time": "17:00",
+            "bureaux_reported": 1,
+            "voters": 310,
+            "like_for_like": {"matched_bureaux": 0, "voters": 0, "previous_voters": 0, "change_pct": None},
+        },
+    ]
 
 
 def test_an_election_cannot_be_loaded_twice(loaded):

@@ -42,9 +42,15 @@ def test_verify_is_clean_after_any_sequence_of_returns_and_corrections(engine, s
         previous = {code: r.voters for code, r in latest[1].items()} if number == 2 else None
         expected = aggregate(latest[number].values(), REGISTRY, ROUNDS[number], previous)[("national", "FR")]
         results = store.results_document(engine, election.id, number)["results"]
-        assert (results["bureaux_reported"], results["voters"], [c["votes"] for c in results["candidates"]]) == (
-            expected.bureaux_reported, expected.voters, list(expected.votes.values()),
-        )  # fmt: skip
+        assert (
+            results["bureaux_reported"],
+            results["voters"],
+            [c["votes"] for c in results["candidates"]],
+        ) == (
+            expected.bureaux_reported,
+            expected.voters,
+            list(expected.votes.values()),
+        )
         if number == 2:
             assert (
                 results["voters_change"]["like_for_like"]["previous_voters"]

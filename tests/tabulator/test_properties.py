@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tabulator.aggregation import aggregate, combine, contributions, empty_tally, add_return, tally_from_row
+from tabulator.aggregation import add_return, aggregate, combine, contributions, empty_tally, tally_from_row
 from tabulator.batch import UNKNOWN, ReturnBatch
 from tabulator.registry import Registry
 from tests.builders import AREAS, BUREAUX, SAMPLE

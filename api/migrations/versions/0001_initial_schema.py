@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 10:55:58.802499
+Create Date: 2026-11-25 11:13:51.948441
 """
 
 from __future__ import annotations
@@ -19,6 +19,30 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "area_results",
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("area_id", sa.Integer(), nullable=False),
+        sa.Column("bureaux_reported", sa.Integer(), nullable=False),
+        sa.Column("voters", sa.Integer(), nullable=False),
+        sa.Column("blank", sa.Integer(), nullable=False),
+        sa.Column("null", sa.Integer(), nullable=False),
+        sa.Column("valid", sa.Integer(), nullable=False),
+        sa.Column("registered", sa.Integer(), nullable=False),
+        sa.Column("bureaux_with_registered", sa.Integer(), nullable=False),
+        sa.Column("matched_bureaux", sa.Integer(), nullable=False),
+        sa.Column("matched_voters", sa.Integer(), nullable=False),
+        sa.Column("matched_previous_voters", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("round_id", "area_id", name=op.f("pk_area_results")),
+    )
+    op.create_table(
+        "area_votes",
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("area_id", sa.Integer(), nullable=False),
+        sa.Column("candidate_id", sa.Integer(), nullable=False),
+        sa.Column("votes", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("round_id", "area_id", "candidate_id", name=op.f("pk_area_votes")),
+    )
     op.create_table(
         "elections",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -67,24 +91,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rounds")),
         sa.UniqueConstraint("election_id", "number", name=op.f("uq_rounds_election_id_number")),
-    )
-    op.create_table(
-        "area_results",
-        sa.Column("round_id", sa.Integer(), nullable=False),
-        sa.Column("area_id", sa.Integer(), nullable=False),
-        sa.Column("bureaux_reported", sa.Integer(), nullable=False),
-        sa.Column("voters", sa.Integer(), nullable=False),
-        sa.Column("blank", sa.Integer(), nullable=False),
-        sa.Column("null", sa.Integer(), nullable=False),
-        sa.Column("valid", sa.Integer(), nullable=False),
-        sa.Column("registered", sa.Integer(), nullable=False),
-        sa.Column("bureaux_with_registered", sa.Integer(), nullable=False),
-        sa.Column("matched_bureaux", sa.Integer(), nullable=False),
-        sa.Column("matched_voters", sa.Integer(), nullable=False),
-        sa.Column("matched_previous_voters", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["area_id"], ["areas.id"], name=op.f("fk_area_results_area_id_areas")),
-        sa.ForeignKeyConstraint(["round_id"], ["rounds.id"], name=op.f("fk_area_results_round_id_rounds")),
-        sa.PrimaryKeyConstraint("round_id", "area_id", name=op.f("pk_area_results")),
     )
     op.create_table(
         "bureaux",
@@ -137,19 +143,6 @@ def upgrade() -> None:
         sa.Column("checkpoints_changed", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["round_id"], ["rounds.id"], name=op.f("fk_publications_round_id_rounds")),
         sa.PrimaryKeyConstraint("round_id", "sequence", name=op.f("pk_publications")),
-    )
-    op.create_table(
-        "area_votes",
-        sa.Column("round_id", sa.Integer(), nullable=False),
-        sa.Column("area_id", sa.Integer(), nullable=False),
-        sa.Column("candidate_id", sa.Integer(), nullable=False),
-        sa.Column("votes", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["area_id"], ["areas.id"], name=op.f("fk_area_votes_area_id_areas")),
-        sa.ForeignKeyConstraint(
-            ["candidate_id"], ["candidates.id"], name=op.f("fk_area_votes_candidate_id_candidates")
-        ),
-        sa.ForeignKeyConstraint(["round_id"], ["rounds.id"], name=op.f("fk_area_votes_round_id_rounds")),
-        sa.PrimaryKeyConstraint("round_id", "area_id", "candidate_id", name=op.f("pk_area_votes")),
     )
     op.create_table(
         "checkpoints",
@@ -245,14 +238,14 @@ def downgrade() -> None:
     op.drop_table("return_versions")
     op.drop_table("publication_votes")
     op.drop_table("checkpoints")
-    op.drop_table("area_votes")
     op.drop_table("publications")
     op.drop_table("candidates")
     with op.batch_alter_table("bureaux", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bureaux_area_id"))
 
     op.drop_table("bureaux")
-    op.drop_table("area_results")
     op.drop_table("rounds")
     op.drop_table("areas")
     op.drop_table("elections")
+    op.drop_table("area_votes")
+    op.drop_table("area_results")

@@ -1,0 +1,41 @@
+"""The HTTP application serves the store's documents, and errors in one envelope."""
+
+from __future__ import annotations
+
+from api import create_app, store
+from api.settings import Settings
+from tabulator.batch import ReturnBatch
+from tests.builders import AREAS, BUREAUX, SAMPLE, build_return
+
+
+def test_results_are_served_as_the_store_computes_them(engine, database_url, tmp_path):
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    batch = ReturnBatch.of([build_return("13-01-0002", votes={"hamon": 30, "valls": 20})], ("hamon", "valls"))
+    store.record_returns(engine, SAMPLE.id, 2, batch, author="clerk")
+    client = create_app(Settings(database_url=database_url, instance_path=tmp_path)).test_client()
+
+    response = client.get("/api/v1/elections/mini-primaire/rounds/2/results/departement/13")
+    assert response.status_code == 200
+    assert response.get_json() == store.results_document(engine, SAMPLE.id, 2, "departement", "13")
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/api/v1/elections/mini-primaire/rounds/2/timeline").get_json()["timeline"][0][
+        "votes"
+    ] == {
+        "hamon": 30,
+        "valls": 20,
+    }
+
+    missing = client.get("/api/v1/elections/mini-primaire/rounds/2/results/departement/99")
+    assert (missing.status_code, missing.get_json()) == (
+        404,
+        {"errors": [{"code": "not_found", "message": "no departement '99' in election mini-primaire"}]},
+    )
+    assert client.get("/nowhere").get_json() == {
+        "errors": [
+            {
+                "code": "not_found",
+                "message": "The requested URL was not found on the server. If you entered the URL manually "
+                "please check your spelling and try again.",
+            }
+        ]
+    }
