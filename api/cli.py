@@ -65,12 +65,16 @@ def db_upgrade(context: Context) -> None:
 @click.option(
     "--rounds", "round_numbers", default="all", help="Rounds whose returns to load: all, none, or 1,2."
 )
+@click.option("--if-absent", is_flag=True, help="Do nothing if the election is already loaded.")
 @click.pass_obj
-def load_election(context: Context, folder: Path, round_numbers: str) -> None:
+def load_election(context: Context, *, folder: Path, round_numbers: str, if_absent: bool) -> None:
     """Load an election folder (docs/election-format.md): registry, rounds, checkpoints, returns."""
     started = time.perf_counter()
     content = read_election_folder(folder)
     election = content.election
+    if if_absent and store.election_exists(context.engine, election.id):
+        click.echo(f"{election.id} is already loaded.")
+        return
     _refuse_on_error(
         lambda: store.create_election(context.engine, election, content.areas, content.bureaux),
         folder / "bureaux.csv",

@@ -151,3 +151,17 @@ def test_the_2017_presidential_file_gives_the_official_national_figures(engine, 
         ("le-pen", 10_638_475, 33.90),
     ]
     assert run(database_url, "verify").exit_code == 0
+
+
+def test_loading_an_election_twice_is_refused_unless_asked_to_skip(engine, database_url):
+    folder = Path(__file__).resolve().parents[2] / "data" / "primaire-gauche-2017"
+    first = run(database_url, "load-election", folder, "--rounds", "none")
+    assert first.output.splitlines()[0] == "Primaire citoyenne 2017: 692 areas, 7530 bureaux."
+    assert run(database_url, "load-election", folder, "--if-absent").output == (
+        "primaire-gauche-2017 is already loaded.\n"
+    )
+    again = run(database_url, "load-election", folder)
+    assert (again.exit_code, again.output.splitlines()[-1]) == (
+        1,
+        f"  {folder / 'bureaux.csv'}: [election_exists] The election 'primaire-gauche-2017' is already loaded.",
+    )
