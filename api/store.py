@@ -938,10 +938,7 @@ def results_document(
         round_ = round_info(connection, election_code, round_number)
         index = election_index(connection, round_.election_id)
         registry = index.registry
-        level, code = level or registry.levels[0], code or registry.areas[0].code
-        if (level, code) not in registry.area_index:
-            raise NotFound(f"no {level} {code!r} in election {election_code}")
-        position = registry.area_index[(level, code)]
+        position = _area_position(registry, election_code, level, code)
         children = _children(registry, position)
         tallies = area_tallies(connection, round_, index, [position, *children])
         previous = _previous_tally(connection, round_, index, position)
@@ -964,6 +961,14 @@ def results_document(
             _child_row(registry.areas[c], tallies[c], round_, int(index.bureaux_total[c])) for c in children
         ],
     }
+
+
+def _area_position(registry: Registry, election_code: str, level: str | None, code: str | None) -> int:
+    """The registry position of an area; the top area when none is named."""
+    level, code = level or registry.levels[0], code or registry.areas[0].code
+    if (level, code) not in registry.area_index:
+        raise NotFound(f"no {level} {code!r} in election {election_code}")
+    return registry.area_index[(level, code)]
 
 
 def _children(registry: Registry, position: int) -> list[int]:
@@ -1050,10 +1055,7 @@ def turnout_document(
         round_ = round_info(connection, election_code, round_number)
         index = election_index(connection, round_.election_id)
         registry = index.registry
-        level, code = level or registry.levels[0], code or registry.areas[0].code
-        if (level, code) not in registry.area_index:
-            raise NotFound(f"no {level} {code!r} in election {election_code}")
-        position = registry.area_index[(level, code)]
+        position = _area_position(registry, election_code, level, code)
         raw = Raw(connection)
         current = _checkpoint_voters(raw, round_.id)
         previous = _checkpoint_voters(raw, round_.previous_round_id) if round_.previous_round_id else {}

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from tabulator.types import Area
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -208,14 +210,6 @@ class Departement:
 
 
 @dataclass(frozen=True)
-class Area:
-    level: str
-    code: str
-    name: str
-    parent_code: str
-
-
-@dataclass(frozen=True)
 class Bureau:
     code: str
     name: str
@@ -278,7 +272,7 @@ def region_sort_key(code: str) -> tuple[int, str]:
 
 def build_areas(departements: list[Departement]) -> list[Area]:
     regions = {dep.region_code: dep.region_name for dep in departements}
-    areas = [Area("national", "FR", "France", "")]
+    areas = [Area("national", "FR", "France", None)]
     areas += [Area("region", code, regions[code], "FR") for code in sorted(regions, key=region_sort_key)]
     areas += [Area("departement", dep.code, dep.name, dep.region_code) for dep in departements]
     areas += [
@@ -1086,7 +1080,7 @@ def write_election(out_dir: Path, seed: int = DEFAULT_SEED) -> None:
     write_csv(
         out_dir / "areas.csv",
         ["level", "code", "name", "parent_code"],
-        [[area.level, area.code, area.name, area.parent_code] for area in election.areas],
+        [[area.level, area.code, area.name, area.parent_code or ""] for area in election.areas],
     )
     write_csv(
         out_dir / "bureaux.csv",

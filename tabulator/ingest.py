@@ -217,12 +217,8 @@ def returns_from_frame(
     if "registered" in columns:
         registered, more = _optional_counts(body, columns["registered"], "registered")
         issues += more
-    reported_at: list[datetime | None] = [None] * len(body)
-    if "reported_at" in columns:
-        reported_at, more = parse_times(
-            body.iloc[:, columns["reported_at"]], "reported_at", columns["reported_at"] + 1
-        )
-        issues += more
+    reported_at, more = _reported_at(body, columns)
+    issues += more
     if issues:
         raise FileRefused(issues)
     reasons = (
@@ -241,6 +237,13 @@ def returns_from_frame(
         columns={name: position + 1 for name, position in columns.items()},
         reasons=reasons,
     )
+
+
+def _reported_at(body: pd.DataFrame, columns: Mapping[str, int]) -> tuple[list[datetime | None], list[Issue]]:
+    """The optional `reported_at` column; without it, every row takes its time of recording."""
+    if "reported_at" not in columns:
+        return [None] * len(body), []
+    return parse_times(body.iloc[:, columns["reported_at"]], "reported_at", columns["reported_at"] + 1)
 
 
 def _optional_counts(body: pd.DataFrame, position: int, field: str) -> tuple[IntArray, list[Issue]]:
@@ -302,12 +305,8 @@ def read_checkpoints_csv(data: bytes) -> CheckpointBatch:
         raise FileRefused(issues)
     columns = {name: header.index(name) for name in header}
     voters, issues = parse_counts(body, {"voters": columns["voters"]})
-    reported_at: list[datetime | None] = [None] * len(body)
-    if "reported_at" in columns:
-        reported_at, more = parse_times(
-            body.iloc[:, columns["reported_at"]], "reported_at", columns["reported_at"] + 1
-        )
-        issues += more
+    reported_at, more = _reported_at(body, columns)
+    issues += more
     if issues:
         raise FileRefused(issues)
     return CheckpointBatch(

@@ -163,5 +163,6 @@ def test_loading_an_election_twice_is_refused_unless_asked_to_skip(engine, datab
     again = run(database_url, "load-election", folder)
     assert (again.exit_code, again.output.splitlines()[-1]) == (
         1,
-        f"  {folder / 'bureaux.csv'}: [election_exists] The election 'primaire-gauche-2017' is already loaded.",
+        f"  {folder / 'bureaux.csv'}: [election_exists] "
+        "The election 'primaire-gauche-2017' is already loaded.",
     )
