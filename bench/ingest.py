@@ -46,7 +46,8 @@ def seconds(action: Callable[[], object]) -> float:
 
 
 def bare_parse() -> pd.DataFrame:
-    return pd.read_csv(FILE, sep=";", encoding="latin-1", dtype=str, keep_default_na=False, header=None)
+    """The same reading options as tabulator's reader: every cell as text, no NA detection."""
+    return pd.read_csv(FILE, sep=";", encoding="latin-1", dtype=str, header=None, na_filter=False)
 
 
 def full_ingest(engine: Engine, round_number: int) -> None:

@@ -66,13 +66,17 @@ def read_frame(text: str, separator: str) -> pd.DataFrame:
     if not text.strip():
         raise FileRefused([error("empty_file", "The file is empty.", line=1)])
     try:
+        # No NA detection: a missing or empty cell is "", and the rules say what it should have been.
+        # Blank lines are read, then dropped, so that each row keeps the number of its line in the file.
         frame = pd.read_csv(
-            io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, header=None, quoting=0
+            io.StringIO(text), sep=separator, dtype=str, header=None, na_filter=False, skip_blank_lines=False
         )
     except pd.errors.ParserError as exc:
         raise FileRefused([_ragged_row(str(exc))]) from None
     frame.index = np.arange(1, len(frame) + 1)
-    return frame.fillna("")
+    if "\n\n" in text or "\n\r\n" in text:  # only then can a row be wholly empty
+        frame = frame[(frame != "").any(axis=1)]
+    return frame
 
 
 def _ragged_row(message: str) -> Issue:
@@ -282,7 +286,7 @@ def xlsx_frame(data: bytes) -> pd.DataFrame:
     width = max(len(row) for row in rows)
     frame = pd.DataFrame([row + [""] * (width - len(row)) for row in rows], dtype=str)
     frame.index = np.arange(1, len(frame) + 1)
-    return frame
+    return frame[(frame != "").any(axis=1)]  # empty rows go; the others keep their row number
 
 
 def _cell_text(cell: object) -> str:

@@ -193,3 +193,14 @@ def test_ministry_errors_name_line_and_column():
     assert [(i.code, i.line, i.column, i.field) for i in refused.value.issues] == [
         ("wrong_header", 1, 11, "Votants")
     ]
+
+
+def test_blank_lines_keep_the_line_numbers_true():
+    data = (HEADER + "75-01-0001,412,3,2,407,250,157,\n\n75-01-0002,1.5,0,0,10,5,5,\n").encode()
+    assert refusal(data) == [("not_a_count", 4, 2, "voters")]
+    short = (HEADER + "75-01-0001,412,3,2\n").encode()
+    assert refusal(short) == [
+        ("not_a_count", 2, 5, "valid"),
+        ("not_a_count", 2, 6, "hamon"),
+        ("not_a_count", 2, 7, "valls"),
+    ]
