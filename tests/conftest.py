@@ -56,7 +56,7 @@ def postgres_url() -> str:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
-    store._indexes.clear()  # ids restart with each test's empty tables
+    store.forget_indexes()  # ids restart with each test's empty tables
     if request.param == "sqlite":
         path = tmp_path / "tabulator.sqlite3"
         shutil.copy(sqlite_template, path)

@@ -1,0 +1,275 @@
+"""What the store's modules share: its errors, the cached election index, rounds and the current version."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, select
+
+from api.models import (
+    CandidateRow,
+    ElectionRow,
+    RoundRow,
+)
+from api.sql import SMALL_BATCH, Raw
+from tabulator.batch import UNKNOWN, BoolArray, IntArray
+from tabulator.registry import Registry
+from tabulator.types import Area, Bureau, Candidate, Issue
+
+
+class Refused(ValueError):
+    """The input breaks a rule: nothing was written. `issues` says every reason, with its place."""
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        super().__init__("; ".join(issue.message for issue in issues[:5]))
+        self.issues = list(issues)
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class ElectionIndex:
+    """An election's registry with the database ids of its areas and bureaux, cached per registry version."""
+
+    id: int
+    code: str
+    name: str
+    registry: Registry
+    area_ids: IntArray
+    bureau_ids: IntArray
+    bureau_position: dict[int, int]
+    bureaux_total: IntArray
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    id: int
+    election_id: int
+    number: int
+    candidates: tuple[Candidate, ...]
+    candidate_ids: tuple[int, ...]
+    previous_round_id: int | None
+    sequence: int
+    as_of: datetime | None
+    status: str
+    test: bool
+
+    @property
+    def candidate_codes(self) -> tuple[str, ...]:
+        return tuple(candidate.id for candidate in self.candidates)
+
+
+@dataclass
+class RecordReport:
+    created: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+    flagged: int = 0  # returns that tripped a warning
+    warnings: list[Issue] = field(default_factory=list)  # the first ones of each rule, described
+    sequence: int | None = None  # None when nothing changed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "corrected": self.corrected,
+            "unchanged": self.unchanged,
+            "flagged": self.flagged,
+            "sequence": self.sequence,
+            "warnings": [issue.as_dict() for issue in self.warnings],
+        }
+
+
+_indexes: dict[tuple[int, int], ElectionIndex] = {}
+
+
+def forget_indexes() -> None:
+    """Drop the cached registries (a database emptied and refilled reuses election ids)."""
+    _indexes.clear()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def election_index(connection: Connection, election_id: int) -> ElectionIndex:
+    """The election's registry, built once per process and registry version."""
+    row = connection.execute(
+        select(ElectionRow.code, ElectionRow.name, ElectionRow.levels, ElectionRow.registry_version).where(
+            ElectionRow.id == election_id
+        )
+    ).one()
+    key = (election_id, row.registry_version)
+    if key not in _indexes:
+        _indexes[key] = _build_index(connection, election_id, row.code, row.name, tuple(row.levels))
+    return _indexes[key]
+
+
+def _build_index(
+    connection: Connection, election_id: int, code: str, name: str, levels: tuple[str, ...]
+) -> ElectionIndex:
+    raw = Raw(connection)
+    area_rows = raw.rows(
+        "SELECT a.id, a.level, a.code, a.name, p.code FROM areas a LEFT JOIN areas p ON p.id = a.parent_id "
+        "WHERE a.election_id = ? ORDER BY a.position",
+        (election_id,),
+    )
+    area_code = {row[0]: row[2] for row in area_rows}
+    bureau_rows = raw.rows(
+        "SELECT b.id, b.code, b.name, b.area_id, b.registered, m.code FROM bureaux b "
+        "LEFT JOIN bureaux m ON m.id = b.merged_into_id WHERE b.election_id = ? ORDER BY b.position",
+        (election_id,),
+    )
+    registry = Registry.build(
+        levels,
+        [Area(level, code_, name_, parent) for _, level, code_, name_, parent in area_rows],
+        [
+            Bureau(code_, name_, area_code[area_id], registered, merged)
+            for _, code_, name_, area_id, registered, merged in bureau_rows
+        ],
+    )
+    bureau_ids = np.array([row[0] for row in bureau_rows], np.int64)
+    return ElectionIndex(
+        id=election_id,
+        code=code,
+        name=name,
+        registry=registry,
+        area_ids=np.array([row[0] for row in area_rows], np.int64),
+        bureau_ids=bureau_ids,
+        bureau_position={int(bureau_id): position for position, bureau_id in enumerate(bureau_ids)},
+        bureaux_total=registry.bureaux_total(),
+    )
+
+
+def round_info(connection: Connection, election_code: str, number: int, *, lock: bool = False) -> RoundInfo:
+    """A round and its candidates. With `lock`, the round's row is locked until the transaction ends."""
+    query = (
+        select(RoundRow)
+        .join(ElectionRow, ElectionRow.id == RoundRow.election_id)
+        .where(ElectionRow.code == election_code, RoundRow.number == number)
+    )
+    row = connection.execute(query.with_for_update(of=RoundRow) if lock else query).one_or_none()
+    if row is None:
+        raise NotFound(f"election {election_code!r} has no round {number}")
+    candidates = connection.execute(
+        select(CandidateRow.id, CandidateRow.code, CandidateRow.name, CandidateRow.ballot_order)
+        .where(CandidateRow.round_id == row.id)
+        .order_by(CandidateRow.ballot_order)
+    ).all()
+    return RoundInfo(
+        id=row.id,
+        election_id=row.election_id,
+        number=row.number,
+        candidates=tuple(Candidate(c.code, c.name, c.ballot_order) for c in candidates),
+        candidate_ids=tuple(c.id for c in candidates),
+        previous_round_id=row.previous_round_id,
+        sequence=row.sequence,
+        as_of=row.as_of,
+        status=row.status,
+        test=row.test,
+    )
+
+
+def round_by_id(connection: Connection, round_id: int, *, lock: bool = True) -> RoundInfo:
+    row = connection.execute(
+        select(ElectionRow.code, RoundRow.number)
+        .join(RoundRow, RoundRow.election_id == ElectionRow.id)
+        .where(RoundRow.id == round_id)
+    ).one()
+    return round_info(connection, row.code, row.number, lock=lock)
+
+
+CURRENT_VERSION = (
+    "{t}.version = (SELECT max(w.version) FROM return_versions w "
+    "WHERE w.round_id = {t}.round_id AND w.bureau_id = {t}.bureau_id)"
+)
+
+
+@dataclass(frozen=True)
+class StoredReturns:
+    """The current returns of some bureaux of a round, aligned with the rows of a batch."""
+
+    exists: BoolArray
+    version: IntArray
+    counts: IntArray
+    votes: IntArray
+    registered: IntArray
+
+
+def stored_returns(raw: Raw, round_: RoundInfo, bureau_ids: IntArray) -> StoredReturns:
+    count = len(bureau_ids)
+    stored = StoredReturns(
+        exists=np.zeros(count, bool),
+        version=np.zeros(count, np.int64),
+        counts=np.zeros((count, 4), np.int64),
+        votes=np.zeros((count, len(round_.candidate_ids)), np.int64),
+        registered=np.full(count, UNKNOWN, np.int64),
+    )
+    filter_sql, params = bureau_filter(bureau_ids, "v.bureau_id")
+    found = raw.rows(
+        'SELECT v.bureau_id, v.version, v.voters, v.blank, v."null", v.valid, coalesce(v.registered, -1) '
+        f"FROM return_versions v WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
+        (round_.id, *params),
+    )
+    if not found:
+        return stored
+    table = np.array(found, np.int64)
+    slots, present = positions_of(bureau_ids, table[:, 0])
+    stored.exists[slots] = True
+    stored.version[slots] = table[present, 1]
+    stored.counts[slots] = table[present, 2:6]
+    stored.registered[slots] = table[present, 6]
+    votes = np.array(
+        raw.rows(
+            "SELECT v.bureau_id, v.candidate_id, v.votes FROM return_votes v "
+            f"WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
+            (round_.id, *params),
+        ),
+        np.int64,
+    ).reshape(-1, 3)
+    slots, present = positions_of(bureau_ids, votes[:, 0])
+    columns = np.searchsorted(np.array(round_.candidate_ids), votes[present, 1])
+    stored.votes[slots, columns] = votes[present, 2]
+    return stored
+
+
+def positions_of(wanted: IntArray, found: IntArray) -> tuple[IntArray, BoolArray]:
+    """For each found bureau id that is wanted, its position in `wanted` (ids in a batch are unique)."""
+    if not len(wanted) or not len(found):
+        return np.zeros(0, np.int64), np.zeros(len(found), bool)
+    order = np.argsort(wanted)
+    positions = np.searchsorted(wanted, found, sorter=order)
+    positions = np.minimum(positions, len(wanted) - 1)
+    present = wanted[order[positions]] == found
+    return order[positions[present]], present
+
+
+def bureau_filter(bureau_ids: IntArray, column: str) -> tuple[str, list[int]]:
+    """An IN clause for a few bureaux; for many, the whole round is read and filtered in memory."""
+    if len(bureau_ids) > SMALL_BATCH:
+        return "", []
+    return f"AND {column} IN ({', '.join('?' * len(bureau_ids))})", [int(b) for b in bureau_ids]
+
+
+def voters_in_round(raw: Raw, round_id: int | None, bureau_ids: IntArray) -> IntArray:
+    """Current votants of the bureaux in another round (UNKNOWN where they did not report)."""
+    voters = np.full(len(bureau_ids), UNKNOWN, np.int64)
+    if round_id is None or not len(bureau_ids):
+        return voters
+    filter_sql, params = bureau_filter(bureau_ids, "v.bureau_id")
+    found = np.array(
+        raw.rows(
+            f"SELECT v.bureau_id, v.voters FROM return_versions v WHERE v.round_id = ? {filter_sql} "
+            f"AND {CURRENT_VERSION.format(t='v')}",
+            (round_id, *params),
+        ),
+        np.int64,
+    ).reshape(-1, 2)
+    slots, present = positions_of(bureau_ids, found[:, 0])
+    voters[slots] = found[present, 1]
+    return voters

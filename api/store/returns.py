@@ -1,0 +1,520 @@
+"""Recording returns and checkpoints: one transaction per write, a new sequence per change."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import repeat
+
+import numpy as np
+from sqlalchemy import Connection, Engine
+
+from api.db import writing
+from api.sql import Raw
+from api.store.common import (
+    ElectionIndex,
+    RecordReport,
+    Refused,
+    RoundInfo,
+    StoredReturns,
+    bureau_filter,
+    election_index,
+    now,
+    positions_of,
+    round_by_id,
+    round_info,
+    stored_returns,
+    voters_in_round,
+)
+from tabulator.aggregation import (
+    RESULT_FIELDS,
+    contributions,
+)
+from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch
+from tabulator.registry import Registry
+from tabulator.rules import (
+    DEFAULT_THRESHOLDS,
+    NOT_FOUND,
+    Thresholds,
+    check_checkpoints,
+    check_counts,
+    error,
+    locate_bureaux,
+    where,
+)
+from tabulator.types import Issue
+
+# --- recording returns -----------------------------------------------------------------------------
+
+
+STAGES = ("checked", "stored", "summed", "published")
+
+
+# The version of a bureau's return that the figures use: its latest. (Issue 5 adds held versions.)
+def record_returns(
+    engine: Engine,
+    election_code: str,
+    round_number: int,
+    batch: ReturnBatch,
+    *,
+    author: str,
+    reason: str | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    progress: Callable[[str], None] = lambda stage: None,
+) -> RecordReport:
+    """Record a batch of returns: new ones, corrections (with a reason) and identical re-sends (no-ops).
+
+    `progress` hears each of STAGES as it is done.
+    """
+    recorded_at = now()
+    with writing(engine) as connection:
+        round_ = round_info(connection, election_code, round_number, lock=True)
+        index = election_index(connection, round_.election_id)
+        if batch.candidate_ids != round_.candidate_codes:
+            raise Refused([error("wrong_candidates", "The returns do not list this round's candidates.")])
+        rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
+        if issues:
+            raise Refused(_with_count_errors(issues, batch, rows, index.registry, thresholds))
+        raw = Raw(connection)
+        bureau_ids = index.bureau_ids[rows]
+        stored = stored_returns(raw, round_, bureau_ids)
+        previous = voters_in_round(raw, round_.previous_round_id, bureau_ids)
+        errors, warnings = check_counts(
+            batch,
+            rows,
+            index.registry,
+            previous_voters=previous,
+            checkpoint_max=_checkpoint_max(raw, round_.id, bureau_ids),
+            thresholds=thresholds,
+        )
+        registered = np.where(batch.registered != UNKNOWN, batch.registered, index.registry.registered[rows])
+        changed = ~stored.exists | _differs(batch, registered, stored)
+        corrected = stored.exists & changed
+        reasons = [(batch.reasons[i] if batch.reasons else None) or reason for i in range(len(batch))]
+        errors += _missing_reasons(batch, corrected, reasons)
+        if errors:
+            raise Refused(errors)
+        progress(STAGES[0])
+        report = RecordReport(
+            created=int((~stored.exists).sum()),
+            corrected=int(corrected.sum()),
+            unchanged=int((~changed).sum()),
+            flagged=warnings.count,
+            warnings=warnings.issues,
+        )
+        if not changed.any():
+            return report
+        report.sequence = round_.sequence + 1
+        positions = np.flatnonzero(changed)
+        codes = warnings.codes_by_row(len(batch))
+        new_versions = NewVersions(
+            round_,
+            batch,
+            positions,
+            bureau_ids[positions],
+            stored.version[positions] + 1,
+            registered[positions],
+            [reasons[i] if stored.exists[i] else None for i in positions.tolist()],
+            [codes[i] for i in positions.tolist()],
+        )
+        _append_versions(raw, new_versions, author=author, recorded_at=recorded_at, sequence=report.sequence)
+        progress(STAGES[1])
+        delta = _contribution_delta(batch, positions, registered, previous, stored)
+        _add_to_areas(raw, round_, index, rows[positions], delta)
+        progress(STAGES[2])
+        as_of = max(batch.reported_at[i] or recorded_at for i in positions.tolist())
+        _publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
+        _propagate_to_next_rounds(
+            raw,
+            connection,
+            round_,
+            index,
+            rows=rows[positions],
+            voters=batch.voters[positions],
+            replaced_voters=np.where(stored.exists, stored.counts[:, 0], UNKNOWN)[positions],
+        )
+    progress(STAGES[3])
+    return report
+
+
+def _with_count_errors(
+    issues: list[Issue], batch: ReturnBatch, rows: IntArray, registry: Registry, thresholds: Thresholds
+) -> list[Issue]:
+    """All the errors of a file at once: those of its bureau codes, then those of the counts of the rows
+    whose bureau is known, in the order of the file."""
+    known = np.flatnonzero(rows != NOT_FOUND)
+    count_errors, _ = check_counts(batch.select(known), rows[known], registry, thresholds=thresholds)
+    return sorted([*issues, *count_errors], key=lambda issue: (issue.line or 0, issue.column or 0))
+
+
+def _differs(batch: ReturnBatch, registered: IntArray, stored: StoredReturns) -> BoolArray:
+    return (
+        (batch.counts != stored.counts).any(axis=1)
+        | (batch.votes != stored.votes).any(axis=1)
+        | (registered != stored.registered)
+    )
+
+
+def _missing_reasons(batch: ReturnBatch, corrected: BoolArray, reasons: list[str | None]) -> list[Issue]:
+    return [
+        error(
+            "reason_required",
+            f"{where(batch.lines[i], batch.bureaux[i])}this bureau has already reported other counts; "
+            "a correction needs a reason.",
+            field="reason",
+            line=batch.lines[i],
+            bureau=batch.bureaux[i],
+        )
+        for i in np.flatnonzero(corrected).tolist()
+        if not (reasons[i] or "").strip()
+    ]
+
+
+def _checkpoint_max(raw: Raw, round_id: int, bureau_ids: IntArray) -> IntArray:
+    highest = np.full(len(bureau_ids), UNKNOWN, np.int64)
+    filter_sql, params = bureau_filter(bureau_ids, "bureau_id")
+    found = np.array(
+        raw.rows(
+            f"SELECT bureau_id, max(voters) FROM checkpoints WHERE round_id = ? {filter_sql} "
+            "GROUP BY bureau_id",
+            (round_id, *params),
+        ),
+        np.int64,
+    ).reshape(-1, 2)
+    slots, present = positions_of(bureau_ids, found[:, 0])
+    highest[slots] = found[present, 1]
+    return highest
+
+
+@dataclass(frozen=True)
+class NewVersions:
+    """The rows of a batch that change something, with what their new versions store."""
+
+    round_: RoundInfo
+    batch: ReturnBatch
+    positions: IntArray
+    bureau_ids: IntArray
+    versions: IntArray
+    registered: IntArray
+    reasons: list[str | None]
+    warnings: list[str]
+
+
+def _append_versions(
+    raw: Raw, new: NewVersions, *, author: str, recorded_at: datetime, sequence: int
+) -> None:
+    """Append the versions and their votes, built column by column: a ministry file has 70,000 of them."""
+    count = len(new.positions)
+    recorded = raw.time(recorded_at)
+    times = {None: recorded}
+    reported = [
+        times.setdefault(moment, raw.time(moment) if moment else recorded)
+        for moment in (new.batch.reported_at[i] for i in new.positions.tolist())
+    ]
+    counts = new.batch.counts[new.positions]
+    raw.insert_many(
+        "return_versions",
+        [
+            "round_id",
+            "bureau_id",
+            "version",
+            "voters",
+            "blank",
+            "null",
+            "valid",
+            "registered",
+            "reported_at",
+            "recorded_at",
+            "author",
+            "reason",
+            "warnings",
+            "sequence",
+        ],
+        list(
+            zip(
+                repeat(new.round_.id, count),
+                new.bureau_ids.tolist(),
+                new.versions.tolist(),
+                *counts.T.tolist(),
+                _nullable(new.registered),
+                reported,
+                repeat(recorded),
+                repeat(author),
+                new.reasons,
+                new.warnings,
+                repeat(sequence),
+            )
+        ),
+    )
+    candidates = len(new.round_.candidate_ids)
+    raw.insert_many(
+        "return_votes",
+        ["round_id", "bureau_id", "version", "candidate_id", "votes"],
+        list(
+            zip(
+                repeat(new.round_.id, count * candidates),
+                np.repeat(new.bureau_ids, candidates).tolist(),
+                np.repeat(new.versions, candidates).tolist(),
+                new.round_.candidate_ids * count,
+                new.batch.votes[new.positions].ravel().tolist(),
+                strict=False,  # repeat() is endless; the other columns have count * candidates items
+            )
+        ),
+    )
+
+
+def _nullable(values: IntArray) -> list[int | None]:
+    return [None if value == UNKNOWN else value for value in values.tolist()]
+
+
+def _contribution_delta(
+    batch: ReturnBatch, positions: IntArray, registered: IntArray, previous: IntArray, stored: StoredReturns
+) -> IntArray:
+    """What the changed returns add to their areas: their rows minus those of the versions they replace."""
+    new = contributions(
+        batch.counts[positions], batch.votes[positions], registered[positions], previous[positions]
+    )
+    old = contributions(
+        stored.counts[positions], stored.votes[positions], stored.registered[positions], previous[positions]
+    )
+    return new - old * stored.exists[positions][:, None]
+
+
+def _add_to_areas(raw: Raw, round_: RoundInfo, index: ElectionIndex, rows: IntArray, delta: IntArray) -> None:
+    totals = index.registry.sum_up(rows, delta)
+    touched = np.flatnonzero(totals.any(axis=1))
+    fixed = len(RESULT_FIELDS)
+    area_ids = index.area_ids[touched]
+    raw.add_many(
+        "area_results",
+        ["round_id", "area_id"],
+        list(RESULT_FIELDS),
+        list(zip(repeat(round_.id), area_ids.tolist(), *totals[touched, :fixed].T.tolist())),
+    )
+    votes = totals[touched, fixed:]
+    area_index, candidate_index = np.nonzero(votes)
+    raw.add_many(
+        "area_votes",
+        ["round_id", "area_id", "candidate_id"],
+        ["votes"],
+        list(
+            zip(
+                repeat(round_.id),
+                area_ids[area_index].tolist(),
+                np.array(round_.candidate_ids, np.int64)[candidate_index].tolist(),
+                votes[area_index, candidate_index].tolist(),
+            )
+        ),
+    )
+
+
+def _propagate_to_next_rounds(
+    raw: Raw,
+    connection: Connection,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    *,
+    rows: IntArray,
+    voters: IntArray,
+    replaced_voters: IntArray,
+) -> None:
+    """A round's returns are the 'previous' side of the next round's like-for-like sums: keep them in step.
+
+    `replaced_voters` are the votants of the versions these returns replace (UNKNOWN for first reports).
+    """
+    fields = {name: position for position, name in enumerate(RESULT_FIELDS)}
+    first_report = replaced_voters == UNKNOWN
+    for (next_id,) in raw.rows("SELECT id FROM rounds WHERE previous_round_id = ?", (round_.id,)):
+        next_voters = voters_in_round(raw, next_id, index.bureau_ids[rows])
+        matched = next_voters != UNKNOWN
+        delta = np.zeros((len(rows), len(RESULT_FIELDS)), np.int64)
+        delta[:, fields["matched_bureaux"]] = matched & first_report
+        delta[:, fields["matched_voters"]] = np.where(matched & first_report, next_voters, 0)
+        delta[:, fields["matched_previous_voters"]] = np.where(
+            matched, voters - np.where(first_report, 0, replaced_voters), 0
+        )
+        if not delta.any():
+            continue
+        next_round = round_by_id(connection, next_id)
+        votes = np.zeros((len(rows), len(next_round.candidate_ids)), np.int64)
+        _add_to_areas(raw, next_round, index, rows, np.hstack([delta, votes]))
+        _publish(raw, next_round, index, next_round.sequence + 1, None)
+
+
+def _publish(
+    raw: Raw,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    sequence: int,
+    as_of: datetime | None,
+    *,
+    returns_changed: int = 0,
+    checkpoints_changed: int = 0,
+) -> None:
+    """Move the round to `sequence` and keep the national figures of that sequence for the timeline."""
+    as_of = max(filter(None, [round_.as_of, as_of]), default=None)
+    raw.execute(
+        "UPDATE rounds SET sequence = ?, as_of = ? WHERE id = ?",
+        (sequence, raw.time(as_of) if as_of else None, round_.id),
+    )
+    national = int(index.area_ids[0])
+    found = raw.rows(
+        'SELECT bureaux_reported, voters, blank, "null", valid FROM area_results'
+        " WHERE round_id = ? AND area_id = ?",
+        (round_.id, national),
+    )
+    counts = found[0] if found else (0, 0, 0, 0, 0)
+    raw.insert_many(
+        "publications",
+        [
+            "round_id",
+            "sequence",
+            "as_of",
+            "published_at",
+            "bureaux_reported",
+            "voters",
+            "blank",
+            "null",
+            "valid",
+            "returns_changed",
+            "checkpoints_changed",
+        ],
+        [
+            (
+                round_.id,
+                sequence,
+                raw.time(as_of) if as_of else None,
+                raw.time(now()),
+                *counts,
+                returns_changed,
+                checkpoints_changed,
+            )
+        ],
+    )
+    raw.execute(
+        "INSERT INTO publication_votes (round_id, sequence, candidate_id, votes) "
+        "SELECT round_id, ?, candidate_id, votes FROM area_votes WHERE round_id = ? AND area_id = ?",
+        (sequence, round_.id, national),
+    )
+
+
+# --- turnout checkpoints ---------------------------------------------------------------------------
+
+
+def record_checkpoints(
+    engine: Engine,
+    election_code: str,
+    round_number: int,
+    batch: CheckpointBatch,
+    *,
+    author: str,
+    reason: str | None = None,
+) -> RecordReport:
+    """Record voters-so-far checkpoints; a changed one is a new version (it keeps the one it replaces)."""
+    recorded_at = now()
+    with writing(engine) as connection:
+        round_ = round_info(connection, election_code, round_number, lock=True)
+        index = election_index(connection, round_.election_id)
+        rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
+        # A bureau appears once per checkpoint time, so repeated bureaux are judged by _repeated_checkpoints.
+        issues = [i for i in issues if i.code != "duplicate_bureau"] + _repeated_checkpoints(batch)
+        if issues:
+            raise Refused(issues)
+        raw = Raw(connection)
+        bureau_ids = index.bureau_ids[rows]
+        stored = _stored_checkpoints(raw, round_.id, bureau_ids)
+        known = {
+            index.registry.bureaux[index.bureau_position[bureau_id]].code: {
+                t: v for t, (v, _) in times.items()
+            }
+            for bureau_id, times in stored.items()
+        }
+        finals = voters_in_round(raw, round_.id, bureau_ids)
+        final_by_code = {batch.bureaux[i]: int(v) for i, v in enumerate(finals.tolist()) if v != UNKNOWN}
+        issues = check_checkpoints(batch, known, final_by_code)
+        if issues:
+            raise Refused(issues)
+        report = RecordReport()
+        rows_to_write = []
+        for i in range(len(batch)):
+            previous = stored.get(int(bureau_ids[i]), {}).get(batch.times[i])
+            if previous is not None and previous[0] == batch.voters[i]:
+                report.unchanged += 1
+                continue
+            version = 1 if previous is None else previous[1] + 1
+            report.created += previous is None
+            report.corrected += previous is not None
+            rows_to_write.append((i, version))
+        if not rows_to_write:
+            return report
+        sequence = report.sequence = round_.sequence + 1
+        recorded = raw.time(recorded_at)
+        raw.insert_many(
+            "checkpoints",
+            [
+                "round_id",
+                "bureau_id",
+                "time",
+                "version",
+                "voters",
+                "reported_at",
+                "recorded_at",
+                "author",
+                "reason",
+                "sequence",
+            ],
+            [
+                (
+                    round_.id,
+                    int(bureau_ids[i]),
+                    batch.times[i],
+                    version,
+                    int(batch.voters[i]),
+                    raw.time(batch.reported_at[i]) if batch.reported_at[i] else recorded,
+                    recorded,
+                    author,
+                    reason if version > 1 else None,
+                    sequence,
+                )
+                for i, version in rows_to_write
+            ],
+        )
+        _publish(raw, round_, index, sequence, None, checkpoints_changed=len(rows_to_write))
+    return report
+
+
+def _repeated_checkpoints(batch: CheckpointBatch) -> list[Issue]:
+    """A bureau may appear once per checkpoint time in a file, not twice for the same time."""
+    seen: dict[tuple[str, str], int | None] = {}
+    issues = []
+    for code, time, line in zip(batch.bureaux, batch.times, batch.lines, strict=True):
+        if (code, time) in seen:
+            issues.append(
+                error(
+                    "duplicate_bureau",
+                    f"{where(line, code)}the {time} checkpoint already appears on line {seen[(code, time)]}.",
+                    field="bureau",
+                    line=line,
+                    bureau=code,
+                )
+            )
+        seen[(code, time)] = line
+    return issues
+
+
+def _stored_checkpoints(
+    raw: Raw, round_id: int, bureau_ids: IntArray
+) -> dict[int, dict[str, tuple[int, int]]]:
+    """{bureau id: {time: (voters, version)}} for the latest version of each checkpoint."""
+    filter_sql, params = bureau_filter(bureau_ids, "c.bureau_id")
+    found: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for bureau_id, time, voters, version in raw.rows(
+        "SELECT c.bureau_id, c.time, c.voters, c.version FROM checkpoints c WHERE c.round_id = ? "
+        f"{filter_sql} AND c.version = (SELECT max(version) FROM checkpoints l WHERE l.round_id = c.round_id "
+        "AND l.bureau_id = c.bureau_id AND l.time = c.time)",
+        (round_id, *params),
+    ):
+        found[bureau_id][time] = (voters, version)
+    return found
