@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/api/v1/elections/<election>/rounds/<int:number>/timeline")
     def timeline(election: str, number: int) -> Any:
-        return {"timeline": store.timeline(engine, election, number)}
+        return store.timeline_document(engine, election, number)
 
     return app
 

@@ -246,6 +246,9 @@ class PublicationRow(Base):
     valid: Mapped[int]
     returns_changed: Mapped[int]  # returns recorded or corrected by the write that made it
     checkpoints_changed: Mapped[int]
+    # The previous round's sequence at that moment: the base of the like-for-like figures of this one.
+    previous_sequence: Mapped[int | None]
+    round_status: Mapped[str] = mapped_column(String(20))
 
 
 class PublicationVoteRow(Base):

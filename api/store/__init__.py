@@ -17,7 +17,16 @@ from api.store.common import (
     round_info,
 )
 from api.store.elections import add_rounds, create_election, election_exists, ensure_ministry_election
-from api.store.results import results_document, timeline, turnout_document
+from api.store.results import (
+    View,
+    open_view,
+    results_document,
+    results_of,
+    timeline,
+    timeline_document,
+    turnout_document,
+    turnout_of,
+)
 from api.store.returns import STAGES, record_checkpoints, record_returns
 from api.store.verify import verify
 
@@ -28,17 +37,22 @@ __all__ = [
     "RecordReport",
     "Refused",
     "RoundInfo",
+    "View",
     "add_rounds",
     "create_election",
     "election_exists",
     "election_index",
     "ensure_ministry_election",
     "forget_indexes",
+    "open_view",
     "record_checkpoints",
     "record_returns",
     "results_document",
+    "results_of",
     "round_info",
     "timeline",
+    "timeline_document",
     "turnout_document",
+    "turnout_of",
     "verify",
 ]

@@ -184,10 +184,13 @@ def round_by_id(connection: Connection, round_id: int, *, lock: bool = True) -> 
     return round_info(connection, row.code, row.number, lock=lock)
 
 
+# The version of a bureau's return that the figures use: its latest among those published up to a
+# sequence (the latest of all for the current figures). Issue 5 adds versions held for review.
 CURRENT_VERSION = (
     "{t}.version = (SELECT max(w.version) FROM return_versions w "
-    "WHERE w.round_id = {t}.round_id AND w.bureau_id = {t}.bureau_id)"
+    "WHERE w.round_id = {t}.round_id AND w.bureau_id = {t}.bureau_id AND w.sequence <= ?)"
 )
+EVERY_SEQUENCE = 2**62
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,11 @@ class StoredReturns:
     registered: IntArray
 
 
-def stored_returns(raw: Raw, round_: RoundInfo, bureau_ids: IntArray) -> StoredReturns:
+def stored_returns(
+    raw: Raw, round_: RoundInfo, bureau_ids: IntArray, *, up_to_sequence: int | None = None
+) -> StoredReturns:
+    """The returns of these bureaux as published up to a sequence (default: the latest)."""
+    bound = EVERY_SEQUENCE if up_to_sequence is None else up_to_sequence
     count = len(bureau_ids)
     stored = StoredReturns(
         exists=np.zeros(count, bool),
@@ -214,7 +221,7 @@ def stored_returns(raw: Raw, round_: RoundInfo, bureau_ids: IntArray) -> StoredR
     found = raw.rows(
         'SELECT v.bureau_id, v.version, v.voters, v.blank, v."null", v.valid, coalesce(v.registered, -1) '
         f"FROM return_versions v WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
-        (round_.id, *params),
+        (round_.id, *params, bound),
     )
     if not found:
         return stored
@@ -228,7 +235,7 @@ def stored_returns(raw: Raw, round_: RoundInfo, bureau_ids: IntArray) -> StoredR
         raw.rows(
             "SELECT v.bureau_id, v.candidate_id, v.votes FROM return_votes v "
             f"WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
-            (round_.id, *params),
+            (round_.id, *params, bound),
         ),
         np.int64,
     ).reshape(-1, 3)
@@ -256,8 +263,11 @@ def bureau_filter(bureau_ids: IntArray, column: str) -> tuple[str, list[int]]:
     return f"AND {column} IN ({', '.join('?' * len(bureau_ids))})", [int(b) for b in bureau_ids]
 
 
-def voters_in_round(raw: Raw, round_id: int | None, bureau_ids: IntArray) -> IntArray:
-    """Current votants of the bureaux in another round (UNKNOWN where they did not report)."""
+def voters_in_round(
+    raw: Raw, round_id: int | None, bureau_ids: IntArray, *, up_to_sequence: int | None = None
+) -> IntArray:
+    """Votants of the bureaux in a round, as published up to a sequence (UNKNOWN where not reported)."""
+    bound = EVERY_SEQUENCE if up_to_sequence is None else up_to_sequence
     voters = np.full(len(bureau_ids), UNKNOWN, np.int64)
     if round_id is None or not len(bureau_ids):
         return voters
@@ -266,7 +276,7 @@ def voters_in_round(raw: Raw, round_id: int | None, bureau_ids: IntArray) -> Int
         raw.rows(
             f"SELECT v.bureau_id, v.voters FROM return_versions v WHERE v.round_id = ? {filter_sql} "
             f"AND {CURRENT_VERSION.format(t='v')}",
-            (round_id, *params),
+            (round_id, *params, bound),
         ),
         np.int64,
     ).reshape(-1, 2)

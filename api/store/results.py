@@ -1,9 +1,14 @@
-"""Reading results: the documents the API serves and the command line prints."""
+"""Reading results: the documents the API serves and the command line prints.
+
+Every document describes one round as of one published sequence (a `View`). The current sequence reads
+the running sums kept by the writes; an earlier sequence is rebuilt from the return versions it included,
+so that a snapshot's figures never change once published.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,25 +18,119 @@ from sqlalchemy import Connection, Engine
 
 from api.db import reading
 from api.sql import SMALL_BATCH, Raw
-from api.store.common import ElectionIndex, NotFound, RoundInfo, election_index, round_by_id, round_info
+from api.store.common import (
+    EVERY_SEQUENCE,
+    ElectionIndex,
+    NotFound,
+    RoundInfo,
+    StoredReturns,
+    election_index,
+    round_by_id,
+    round_info,
+    stored_returns,
+    voters_in_round,
+)
 from tabulator.aggregation import (
     RESULT_FIELDS,
     TURNOUT_FIELDS,
     aggregate_checkpoints,
+    contributions,
     tally_from_row,
 )
-from tabulator.batch import UNKNOWN
-from tabulator.metrics import change, summarize
+from tabulator.batch import UNKNOWN, IntArray
+from tabulator.metrics import change, percent, summarize
 from tabulator.registry import Registry
 from tabulator.types import Area, Tally
 
-# --- reading results -------------------------------------------------------------------------------
+Tallies = Callable[[Sequence[int]], dict[int, Tally]]
 
 
-def area_tallies(
+@dataclass(frozen=True)
+class Publication:
+    sequence: int
+    as_of: datetime | None
+    published_at: datetime | None
+    bureaux_reported: int
+    previous_sequence: int | None
+    round_status: str
+
+
+@dataclass(frozen=True)
+class View:
+    """One round as of one published sequence, and how to read its areas' sums."""
+
+    election_code: str
+    round_: RoundInfo
+    index: ElectionIndex
+    publication: Publication
+    tallies: Tallies
+    previous_tallies: Tallies | None
+    checkpoints: dict[str, dict[int, int]]
+    previous_checkpoints: dict[str, dict[int, int]]
+
+    def position(self, level: str | None, code: str | None) -> int:
+        """The registry position of an area; the top area when none is named."""
+        registry = self.index.registry
+        level, code = level or registry.levels[0], code or registry.areas[0].code
+        if (level, code) not in registry.area_index:
+            raise NotFound(f"There is no {level} {code!r} in election {self.election_code}.")
+        return registry.area_index[(level, code)]
+
+
+def open_view(
+    connection: Connection, election_code: str, round_number: int, sequence: int | None = None
+) -> View:
+    """The round as of `sequence` (default: the latest). Call inside one read transaction."""
+    round_ = round_info(connection, election_code, round_number)
+    index = election_index(connection, round_.election_id)
+    wanted = round_.sequence if sequence is None else sequence
+    if not 0 <= wanted <= round_.sequence:
+        raise NotFound(
+            f"Round {round_number} of {election_code} has no sequence {wanted}; "
+            f"the latest is {round_.sequence}."
+        )
+    publication = _publication(connection, round_, wanted)
+    previous = (
+        round_by_id(connection, round_.previous_round_id, lock=False) if round_.previous_round_id else None
+    )
+    raw = Raw(connection)
+    if wanted == round_.sequence:
+        tallies: Tallies = lambda positions: stored_tallies(connection, round_, index, positions)  # noqa: E731
+        previous_tallies = (
+            (lambda positions: stored_tallies(connection, previous, index, positions)) if previous else None
+        )
+    else:
+        tallies = _rebuilt_tallies(
+            raw, round_, index, wanted, previous=previous, previous_sequence=publication.previous_sequence
+        )
+        previous_tallies = (
+            _rebuilt_tallies(
+                raw,
+                previous,
+                index,
+                publication.previous_sequence or 0,
+                previous=None,
+                previous_sequence=None,
+            )
+            if previous
+            else None
+        )
+    return View(
+        election_code,
+        round_,
+        index,
+        publication,
+        tallies,
+        previous_tallies,
+        _checkpoint_voters(raw, round_.id, wanted),
+        _checkpoint_voters(raw, previous.id, publication.previous_sequence) if previous else {},
+    )
+
+
+def stored_tallies(
     connection: Connection, round_: RoundInfo, index: ElectionIndex, positions: Sequence[int]
 ) -> dict[int, Tally]:
-    """The stored running sums of some areas (by registry position); an area without returns has zeros."""
+    """The running sums of some areas (by registry position); an area without returns has zeros."""
     raw = Raw(connection)
     area_ids = [int(index.area_ids[p]) for p in positions]
     by_id = {area_id: position for position, area_id in zip(positions, area_ids, strict=True)}
@@ -55,45 +154,98 @@ def area_tallies(
     return {position: tally_from_row(row, round_.candidate_codes) for position, row in table.items()}
 
 
-def results_document(
-    engine: Engine, election_code: str, round_number: int, level: str | None = None, code: str | None = None
-) -> dict[str, Any]:
-    """The results of one area (national by default) with its parents and a row per child area."""
-    with reading(engine) as connection:
-        round_ = round_info(connection, election_code, round_number)
-        index = election_index(connection, round_.election_id)
-        registry = index.registry
-        position = _area_position(registry, election_code, level, code)
-        children = _children(registry, position)
-        tallies = area_tallies(connection, round_, index, [position, *children])
-        previous = _previous_tally(connection, round_, index, position)
-        publication = _publication(connection, round_)
-    area = registry.areas[position]
+def rebuilt_sums(
+    raw: Raw, round_: RoundInfo, index: ElectionIndex, sequence: int | None, previous: IntArray
+) -> IntArray:
+    """Every area's sums recomputed from the return versions published up to `sequence` (None: all)."""
+    stored: StoredReturns = stored_returns(raw, round_, index.bureau_ids, up_to_sequence=sequence)
+    rows = np.flatnonzero(stored.exists)
+    return index.registry.sum_up(
+        rows, contributions(stored.counts[rows], stored.votes[rows], stored.registered[rows], previous[rows])
+    )
+
+
+def _rebuilt_tallies(
+    raw: Raw,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    sequence: int,
+    *,
+    previous: RoundInfo | None,
+    previous_sequence: int | None,
+) -> Tallies:
+    earlier = (
+        voters_in_round(raw, previous.id, index.bureau_ids, up_to_sequence=previous_sequence or 0)
+        if previous
+        else np.full(len(index.bureau_ids), UNKNOWN, np.int64)
+    )
+    sums = rebuilt_sums(raw, round_, index, sequence, earlier)
+    return lambda positions: {p: tally_from_row(sums[p], round_.candidate_codes) for p in positions}
+
+
+def _publication(connection: Connection, round_: RoundInfo, sequence: int) -> Publication:
+    found = Raw(connection).rows(
+        "SELECT as_of, published_at, bureaux_reported, previous_sequence, round_status FROM publications "
+        "WHERE round_id = ? AND sequence = ?",
+        (round_.id, sequence),
+    )
+    if not found:
+        return Publication(sequence, None, None, 0, None, round_.status)
+    as_of, published_at, reported, previous_sequence, status = found[0]
+    return Publication(
+        sequence, Raw.read_time(as_of), Raw.read_time(published_at), reported, previous_sequence, status
+    )
+
+
+def context(view: View) -> dict[str, Any]:
+    """What every published figure carries: which data, as of when, covering how much (DESIGN principle 3)."""
+    publication = view.publication
+    bureaux_total = int(view.index.bureaux_total[0])
+    status = "partial" if publication.bureaux_reported < bureaux_total else "complete"
     return {
-        **_context(election_code, round_, index, publication),
-        "area": {"level": area.level, "code": area.code, "name": area.name},
-        "parents": [
-            {"level": a.level, "code": a.code, "name": a.name}
-            for a in registry.chain(area.level, area.code)[:-1]
-        ],
-        "results": summarize(
-            tallies[position],
-            round_.candidates,
-            bureaux_total=int(index.bureaux_total[position]),
-            previous=previous,
-        ),
-        "children": [
-            _child_row(registry.areas[c], tallies[c], round_, int(index.bureaux_total[c])) for c in children
-        ],
+        "election": view.election_code,
+        "round": view.round_.number,
+        "sequence": publication.sequence,
+        "as_of": _iso(publication.as_of),
+        "published_at": _iso(publication.published_at),
+        "bureaux_reported": publication.bureaux_reported,
+        "bureaux_total": bureaux_total,
+        "status": "certified" if publication.round_status == "certified" else status,
+        "test": view.round_.test,
     }
 
 
-def _area_position(registry: Registry, election_code: str, level: str | None, code: str | None) -> int:
-    """The registry position of an area; the top area when none is named."""
-    level, code = level or registry.levels[0], code or registry.areas[0].code
-    if (level, code) not in registry.area_index:
-        raise NotFound(f"no {level} {code!r} in election {election_code}")
-    return registry.area_index[(level, code)]
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _area(area: Area) -> dict[str, str]:
+    return {"level": area.level, "code": area.code, "name": area.name}
+
+
+def results_of(view: View, level: str | None = None, code: str | None = None) -> dict[str, Any]:
+    """The results of one area with its parents and a summary row for each child area."""
+    registry = view.index.registry
+    position = view.position(level, code)
+    children = _children(registry, position)
+    tallies = view.tallies([position, *children])
+    previous = view.previous_tallies([position])[position] if view.previous_tallies else None
+    area = registry.areas[position]
+    return {
+        **context(view),
+        "area": _area(area),
+        "parents": [_area(a) for a in registry.chain(area.level, area.code)[:-1]],
+        "results": summarize(
+            tallies[position],
+            view.round_.candidates,
+            bureaux_total=int(view.index.bureaux_total[position]),
+            previous=previous,
+        ),
+        "children": [
+            _child_row(registry.areas[c], tallies[c], view.round_, int(view.index.bureaux_total[c]))
+            for c in children
+        ],
+    }
 
 
 def _children(registry: Registry, position: int) -> list[int]:
@@ -106,162 +258,146 @@ def _children(registry: Registry, position: int) -> list[int]:
 
 
 def _child_row(area: Area, tally: Tally, round_: RoundInfo, bureaux_total: int) -> dict[str, Any]:
-    summary = summarize(tally, round_.candidates, bureaux_total=bureaux_total)
+    leader = max(round_.candidates, key=lambda c: (tally.votes[c.id], -c.ballot_order))
     return {
-        "level": area.level,
-        "code": area.code,
-        "name": area.name,
+        **_area(area),
         "bureaux_reported": tally.bureaux_reported,
         "bureaux_total": bureaux_total,
         "voters": tally.voters,
         "candidates": [
-            {"id": c["id"], "votes": c["votes"], "pct_valid": c["pct_valid"]} for c in summary["candidates"]
-        ],  # type: ignore[attr-defined]
-        "leader": summary["leader"],
+            {"id": c.id, "votes": tally.votes[c.id], "pct_valid": percent(tally.votes[c.id], tally.valid)}
+            for c in round_.candidates
+        ],
+        "leader": leader.id if tally.votes[leader.id] > 0 else None,
     }
 
 
-def _previous_tally(
-    connection: Connection, round_: RoundInfo, index: ElectionIndex, position: int
-) -> Tally | None:
-    if round_.previous_round_id is None:
-        return None
-    previous = round_by_id(connection, round_.previous_round_id, lock=False)
-    return area_tallies(connection, previous, index, [position])[position]
-
-
-@dataclass(frozen=True)
-class Publication:
-    sequence: int
-    as_of: datetime | None
-    published_at: datetime | None
-    bureaux_reported: int
-
-
-def _publication(connection: Connection, round_: RoundInfo) -> Publication:
-    found = Raw(connection).rows(
-        "SELECT as_of, published_at, bureaux_reported FROM publications WHERE round_id = ? AND sequence = ?",
-        (round_.id, round_.sequence),
-    )
-    if not found:
-        return Publication(round_.sequence, None, None, 0)
-    as_of, published_at, reported = found[0]
-    return Publication(round_.sequence, Raw.read_time(as_of), Raw.read_time(published_at), reported)
-
-
-def _context(
-    election_code: str, round_: RoundInfo, index: ElectionIndex, publication: Publication
-) -> dict[str, Any]:
-    """What every published figure carries: which data, as of when, covering how much (DESIGN principle 3)."""
-    bureaux_total = int(index.bureaux_total[0])
-    status = "partial" if publication.bureaux_reported < bureaux_total else "complete"
-    return {
-        "election": election_code,
-        "round": round_.number,
-        "sequence": publication.sequence,
-        "as_of": _iso(publication.as_of),
-        "published_at": _iso(publication.published_at),
-        "bureaux_reported": publication.bureaux_reported,
-        "bureaux_total": bureaux_total,
-        "status": "certified" if round_.status == "certified" else status,
-        "test": round_.test,
-    }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def turnout_document(
-    engine: Engine, election_code: str, round_number: int, level: str | None = None, code: str | None = None
-) -> dict[str, Any]:
+def turnout_of(view: View, level: str | None = None, code: str | None = None) -> dict[str, Any]:
     """The day's checkpoints of an area, each like for like against the previous round at the same hour."""
-    with reading(engine) as connection:
-        round_ = round_info(connection, election_code, round_number)
-        index = election_index(connection, round_.election_id)
-        registry = index.registry
-        position = _area_position(registry, election_code, level, code)
-        raw = Raw(connection)
-        current = _checkpoint_voters(raw, round_.id)
-        previous = _checkpoint_voters(raw, round_.previous_round_id) if round_.previous_round_id else {}
-        publication = _publication(connection, round_)
+    registry = view.index.registry
+    position = view.position(level, code)
+    has_previous = view.previous_tallies is not None
     checkpoints = []
-    for time in sorted(current):
-        voters_by_bureau = current[time]
-        bureau_ids = np.array(list(voters_by_bureau), np.int64)
-        rows = np.array([index.bureau_position[b] for b in bureau_ids.tolist()], np.int64)
-        before = previous.get(time, {})
-        earlier = np.array([before.get(b, UNKNOWN) for b in bureau_ids.tolist()], np.int64)
+    for time in sorted(view.checkpoints):
+        voters_by_bureau = view.checkpoints[time]
+        bureau_ids = list(voters_by_bureau)
+        rows = np.array([view.index.bureau_position[b] for b in bureau_ids], np.int64)
+        before = view.previous_checkpoints.get(time, {})
+        earlier = np.array([before.get(b, UNKNOWN) for b in bureau_ids], np.int64)
         totals = aggregate_checkpoints(
             registry, rows, np.array(list(voters_by_bureau.values()), np.int64), earlier
         )
         row = dict(zip(TURNOUT_FIELDS, (int(v) for v in totals[position]), strict=True))
+        like_for_like = {
+            "matched_bureaux": row["matched_bureaux"],
+            "voters": row["matched_voters"],
+            "previous_voters": row["matched_previous_voters"],
+            "change_pct": change(row["matched_voters"], row["matched_previous_voters"]),
+        }
         checkpoints.append(
             {
                 "time": time,
                 "bureaux_reported": row["bureaux_reported"],
                 "voters": row["voters"],
-                "like_for_like": {
-                    "matched_bureaux": row["matched_bureaux"],
-                    "voters": row["matched_voters"],
-                    "previous_voters": row["matched_previous_voters"],
-                    "change_pct": change(row["matched_voters"], row["matched_previous_voters"]),
-                }
-                if round_.previous_round_id
-                else None,
+                "like_for_like": like_for_like if has_previous else None,
             }
         )
     area = registry.areas[position]
     return {
-        **_context(election_code, round_, index, publication),
-        "area": {"level": area.level, "code": area.code, "name": area.name},
-        "bureaux_total_area": int(index.bureaux_total[position]),
+        **context(view),
+        "area": _area(area),
+        "area_bureaux_total": int(view.index.bureaux_total[position]),
         "checkpoints": checkpoints,
     }
 
 
-def _checkpoint_voters(raw: Raw, round_id: int | None) -> dict[str, dict[int, int]]:
-    """{time: {bureau id: voters}} from the latest version of each checkpoint."""
+def _checkpoint_voters(raw: Raw, round_id: int, up_to_sequence: int | None) -> dict[str, dict[int, int]]:
+    """{time: {bureau id: voters}} from the latest version of each checkpoint published up to a sequence."""
     found: dict[str, dict[int, int]] = defaultdict(dict)
+    limit = EVERY_SEQUENCE if up_to_sequence is None else up_to_sequence
     for bureau_id, time, voters in raw.rows(
-        "SELECT c.bureau_id, c.time, c.voters FROM checkpoints c WHERE c.round_id = ? AND c.version = "
-        "(SELECT max(version) FROM checkpoints l WHERE l.round_id = c.round_id AND l.bureau_id = c.bureau_id "
-        "AND l.time = c.time) ORDER BY c.bureau_id",
-        (round_id,),
+        "SELECT c.bureau_id, c.time, c.voters FROM checkpoints c WHERE c.round_id = ? AND c.sequence <= ? "
+        "AND c.version = (SELECT max(version) FROM checkpoints l WHERE l.round_id = c.round_id "
+        "AND l.bureau_id = c.bureau_id AND l.time = c.time AND l.sequence <= ?) ORDER BY c.bureau_id",
+        (round_id, limit, limit),
     ):
         found[time][bureau_id] = voters
     return found
 
 
-def timeline(engine: Engine, election_code: str, round_number: int) -> list[dict[str, Any]]:
-    """One row per published sequence: the evening's curve."""
+def timeline(connection: Connection, view: View) -> dict[str, Any]:
+    """One row per published sequence up to the view's: the evening's curve."""
+    raw = Raw(connection)
+    round_ = view.round_
+    sequence = view.publication.sequence
+    votes: dict[int, dict[int, int]] = defaultdict(dict)
+    for number, candidate_id, count in raw.rows(
+        "SELECT sequence, candidate_id, votes FROM publication_votes WHERE round_id = ? AND sequence <= ?",
+        (round_.id, sequence),
+    ):
+        votes[number][candidate_id] = count
+    rows = raw.rows(
+        'SELECT sequence, as_of, published_at, bureaux_reported, voters, blank, "null", valid '
+        "FROM publications WHERE round_id = ? AND sequence <= ? ORDER BY sequence",
+        (round_.id, sequence),
+    )
+    return {
+        **context(view),
+        "timeline": [
+            {
+                "sequence": number,
+                "as_of": _iso(Raw.read_time(as_of)),
+                "published_at": _iso(Raw.read_time(published_at)),
+                "bureaux_reported": reported,
+                "voters": voters,
+                "blank": blank,
+                "null": null,
+                "valid": valid,
+                "candidates": [
+                    {
+                        "id": c.id,
+                        "votes": votes[number].get(cid, 0),
+                        "pct_valid": percent(votes[number].get(cid, 0), valid),
+                    }
+                    for c, cid in zip(round_.candidates, round_.candidate_ids, strict=True)
+                ],
+            }
+            for number, as_of, published_at, reported, voters, blank, null, valid in rows
+        ],
+    }
+
+
+# The engine-level readers the command line and the tests use; the API keeps its views per request.
+
+
+def results_document(
+    engine: Engine,
+    election_code: str,
+    round_number: int,
+    level: str | None = None,
+    code: str | None = None,
+    *,
+    sequence: int | None = None,
+) -> dict[str, Any]:
     with reading(engine) as connection:
-        round_ = round_info(connection, election_code, round_number)
-        raw = Raw(connection)
-        votes: dict[int, dict[int, int]] = defaultdict(dict)
-        for sequence, candidate_id, count in raw.rows(
-            "SELECT sequence, candidate_id, votes FROM publication_votes WHERE round_id = ?", (round_.id,)
-        ):
-            votes[sequence][candidate_id] = count
-        rows = raw.rows(
-            'SELECT sequence, as_of, published_at, bureaux_reported, voters, blank, "null", valid '
-            "FROM publications WHERE round_id = ? ORDER BY sequence",
-            (round_.id,),
-        )
-    return [
-        {
-            "sequence": sequence,
-            "as_of": _iso(Raw.read_time(as_of)),
-            "published_at": _iso(Raw.read_time(published_at)),
-            "bureaux_reported": reported,
-            "voters": voters,
-            "blank": blank,
-            "null": null,
-            "valid": valid,
-            "votes": {
-                c.id: votes[sequence].get(cid, 0)
-                for c, cid in zip(round_.candidates, round_.candidate_ids, strict=True)
-            },
-        }
-        for sequence, as_of, published_at, reported, voters, blank, null, valid in rows
-    ]
+        return results_of(open_view(connection, election_code, round_number, sequence), level, code)
+
+
+def turnout_document(
+    engine: Engine,
+    election_code: str,
+    round_number: int,
+    level: str | None = None,
+    code: str | None = None,
+    *,
+    sequence: int | None = None,
+) -> dict[str, Any]:
+    with reading(engine) as connection:
+        return turnout_of(open_view(connection, election_code, round_number, sequence), level, code)
+
+
+def timeline_document(
+    engine: Engine, election_code: str, round_number: int, *, sequence: int | None = None
+) -> dict[str, Any]:
+    with reading(engine) as connection:
+        return timeline(connection, open_view(connection, election_code, round_number, sequence))

@@ -326,21 +326,28 @@ def _propagate_to_next_rounds(
     """
     fields = {name: position for position, name in enumerate(RESULT_FIELDS)}
     first_report = replaced_voters == UNKNOWN
-    for (next_id,) in raw.rows("SELECT id FROM rounds WHERE previous_round_id = ?", (round_.id,)):
-        next_voters = voters_in_round(raw, next_id, index.bureau_ids[rows])
+    for next_round in _next_rounds(raw, connection, round_):
+        next_voters = voters_in_round(raw, next_round.id, index.bureau_ids[rows])
         matched = next_voters != UNKNOWN
-        delta = np.zeros((len(rows), len(RESULT_FIELDS)), np.int64)
+        delta = np.zeros((len(rows), len(RESULT_FIELDS) + len(next_round.candidate_ids)), np.int64)
         delta[:, fields["matched_bureaux"]] = matched & first_report
         delta[:, fields["matched_voters"]] = np.where(matched & first_report, next_voters, 0)
         delta[:, fields["matched_previous_voters"]] = np.where(
             matched, voters - np.where(first_report, 0, replaced_voters), 0
         )
-        if not delta.any():
-            continue
-        next_round = round_by_id(connection, next_id)
-        votes = np.zeros((len(rows), len(next_round.candidate_ids)), np.int64)
-        _add_to_areas(raw, next_round, index, rows, np.hstack([delta, votes]))
+        _add_to_areas(raw, next_round, index, rows, delta)
         _publish(raw, next_round, index, next_round.sequence + 1, None)
+
+
+def _next_rounds(raw: Raw, connection: Connection, round_: RoundInfo) -> list[RoundInfo]:
+    """The rounds that compare themselves with this one and have published something: any change here
+    moves their comparison base, so each gets a new sequence (published sequences never change)."""
+    return [
+        round_by_id(connection, next_id)
+        for (next_id,) in raw.rows(
+            "SELECT id FROM rounds WHERE previous_round_id = ? AND sequence > 0 ORDER BY id", (round_.id,)
+        )
+    ]
 
 
 def _publish(
@@ -366,6 +373,11 @@ def _publish(
         (round_.id, national),
     )
     counts = found[0] if found else (0, 0, 0, 0, 0)
+    previous_sequence = (
+        raw.rows("SELECT sequence FROM rounds WHERE id = ?", (round_.previous_round_id,))[0][0]
+        if round_.previous_round_id
+        else None
+    )
     raw.insert_many(
         "publications",
         [
@@ -380,6 +392,8 @@ def _publish(
             "valid",
             "returns_changed",
             "checkpoints_changed",
+            "previous_sequence",
+            "round_status",
         ],
         [
             (
@@ -390,6 +404,8 @@ def _publish(
                 *counts,
                 returns_changed,
                 checkpoints_changed,
+                previous_sequence,
+                round_.status,
             )
         ],
     )
@@ -482,6 +498,8 @@ def record_checkpoints(
             ],
         )
         _publish(raw, round_, index, sequence, None, checkpoints_changed=len(rows_to_write))
+        for next_round in _next_rounds(raw, connection, round_):
+            _publish(raw, next_round, index, next_round.sequence + 1, None)
     return report
 
 

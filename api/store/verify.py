@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from sqlalchemy import Connection, Engine, select
 
 from api.db import reading
@@ -11,14 +10,9 @@ from api.models import (
     RoundRow,
 )
 from api.sql import Raw
-from api.store.common import RoundInfo, election_index, round_info, stored_returns, voters_in_round
-from api.store.results import area_tallies
-from tabulator.aggregation import (
-    contributions,
-    tally_from_row,
-)
-
-# --- verify ----------------------------------------------------------------------------------------
+from api.store.common import RoundInfo, election_index, round_info, voters_in_round
+from api.store.results import rebuilt_sums, stored_tallies
+from tabulator.aggregation import tally_from_row
 
 
 def verify(engine: Engine) -> list[str]:
@@ -40,15 +34,9 @@ def verify(engine: Engine) -> list[str]:
 def _verify_round(connection: Connection, round_: RoundInfo, election_code: str) -> list[str]:
     index = election_index(connection, round_.election_id)
     raw = Raw(connection)
-    bureau_ids = index.bureau_ids
-    stored = stored_returns(raw, round_, bureau_ids)
-    previous = voters_in_round(raw, round_.previous_round_id, bureau_ids)
-    rows = np.flatnonzero(stored.exists)
-    recomputed = index.registry.sum_up(
-        rows,
-        contributions(stored.counts[rows], stored.votes[rows], stored.registered[rows], previous[rows]),
-    )
-    tallies = area_tallies(connection, round_, index, list(range(len(index.registry.areas))))
+    previous = voters_in_round(raw, round_.previous_round_id, index.bureau_ids)
+    recomputed = rebuilt_sums(raw, round_, index, None, previous)
+    tallies = stored_tallies(connection, round_, index, range(len(index.registry.areas)))
     differences = []
     for position, area in enumerate(index.registry.areas):
         expected = tally_from_row(recomputed[position], round_.candidate_codes)

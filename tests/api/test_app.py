@@ -18,17 +18,20 @@ def test_results_are_served_as_the_store_computes_them(engine, database_url, tmp
     assert response.status_code == 200
     assert response.get_json() == store.results_document(engine, SAMPLE.id, 2, "departement", "13")
     assert client.get("/healthz").get_json() == {"status": "ok"}
-    assert client.get("/api/v1/elections/mini-primaire/rounds/2/timeline").get_json()["timeline"][0][
-        "votes"
-    ] == {
-        "hamon": 30,
-        "valls": 20,
-    }
+    timeline = client.get("/api/v1/elections/mini-primaire/rounds/2/timeline").get_json()["timeline"]
+    assert timeline[0]["candidates"] == [
+        {"id": "hamon", "votes": 30, "pct_valid": 60.0},
+        {"id": "valls", "votes": 20, "pct_valid": 40.0},
+    ]
 
     missing = client.get("/api/v1/elections/mini-primaire/rounds/2/results/departement/99")
     assert (missing.status_code, missing.get_json()) == (
         404,
-        {"errors": [{"code": "not_found", "message": "no departement '99' in election mini-primaire"}]},
+        {
+            "errors": [
+                {"code": "not_found", "message": "There is no departement '99' in election mini-primaire."}
+            ]
+        },
     )
     assert client.get("/nowhere").get_json() == {
         "errors": [

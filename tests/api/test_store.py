@@ -232,7 +232,7 @@ def test_like_for_like_change_follows_both_rounds_and_their_corrections(loaded):
         "previous_voters": 180,
         "change_pct": 33.33,
     }
-    assert [row["sequence"] for row in store.timeline(loaded, SAMPLE.id, 2)] == [1, 2, 3]
+    assert [row["sequence"] for row in store.timeline_document(loaded, SAMPLE.id, 2)["timeline"]] == [1, 2, 3]
     assert store.verify(loaded) == []
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 11:13:51.948441
+Create Date: 2026-11-25 11:25:25.585444
 """
 
 from __future__ import annotations
@@ -141,6 +141,8 @@ def upgrade() -> None:
         sa.Column("valid", sa.Integer(), nullable=False),
         sa.Column("returns_changed", sa.Integer(), nullable=False),
         sa.Column("checkpoints_changed", sa.Integer(), nullable=False),
+        sa.Column("previous_sequence", sa.Integer(), nullable=True),
+        sa.Column("round_status", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(["round_id"], ["rounds.id"], name=op.f("fk_publications_round_id_rounds")),
         sa.PrimaryKeyConstraint("round_id", "sequence", name=op.f("pk_publications")),
     )
