@@ -32,6 +32,7 @@ class Registry:
     ancestors: IntArray  # shape (bureaux, levels): area index of each bureau's ancestor per level
     counted: npt.NDArray[np.bool_]  # bureaux that are not merged into another
     registered: IntArray  # inscrits per bureau, -1 where the election has no register
+    children: tuple[tuple[int, ...], ...]  # per area, its child areas (or, for the last level, its bureaux)
 
     @classmethod
     def build(cls, levels: Sequence[str], areas: Iterable[Area], bureaux: Iterable[Bureau]) -> Registry:
@@ -45,7 +46,10 @@ class Registry:
         counted = np.array([bureau.merged_into is None for bureau in bureaux], dtype=bool)
         registered = np.array([-1 if b.registered is None else b.registered for b in bureaux], np.int64)
         _check_merges(bureaux, bureau_index)
-        return cls(tuple(levels), areas, bureaux, area_index, bureau_index, ancestors, counted, registered)
+        children = _children(levels, areas, bureaux, area_index)
+        return cls(
+            tuple(levels), areas, bureaux, area_index, bureau_index, ancestors, counted, registered, children
+        )
 
     @property
     def leaf_level(self) -> str:
@@ -120,6 +124,22 @@ def _ancestors(
             raise RegistryError(f"bureau {bureau.code}: area {bureau.area_code!r} is not a {levels[-1]}")
         ancestors[row] = chain_of(leaf)
     return ancestors
+
+
+def _children(
+    levels: Sequence[str],
+    areas: Sequence[Area],
+    bureaux: Sequence[Bureau],
+    area_index: dict[tuple[str, str], int],
+) -> tuple[tuple[int, ...], ...]:
+    below: list[list[int]] = [[] for _ in areas]
+    for position, area in enumerate(areas):
+        depth = levels.index(area.level)
+        if depth:
+            below[area_index[(levels[depth - 1], area.parent_code or "")]].append(position)
+    for row, bureau in enumerate(bureaux):
+        below[area_index[(levels[-1], bureau.area_code)]].append(row)
+    return tuple(tuple(positions) for positions in below)
 
 
 def _check_merges(bureaux: Sequence[Bureau], bureau_index: dict[str, int]) -> None:

@@ -59,6 +59,7 @@ class Publication:
 class View:
     """One round as of one published sequence, and how to read its areas' sums."""
 
+    connection: Connection
     election_code: str
     round_: RoundInfo
     index: ElectionIndex
@@ -116,6 +117,7 @@ def open_view(
             else None
         )
     return View(
+        connection,
         election_code,
         round_,
         index,
@@ -224,13 +226,25 @@ def _area(area: Area) -> dict[str, str]:
 
 
 def results_of(view: View, level: str | None = None, code: str | None = None) -> dict[str, Any]:
-    """The results of one area with its parents and a summary row for each child area."""
+    """The results of one area with its parents and a summary row for each child area (for the last level
+    of areas, each bureau); for a bureau, its return and every version of it."""
+    if level == BUREAU:
+        return _bureau_results(view, code or "")
     registry = view.index.registry
     position = view.position(level, code)
-    children = _children(registry, position)
+    area = registry.areas[position]
+    leaf = area.level == registry.leaf_level
+    children = [] if leaf else list(registry.children[position])
     tallies = view.tallies([position, *children])
     previous = view.previous_tallies([position])[position] if view.previous_tallies else None
-    area = registry.areas[position]
+    rows = (
+        _bureau_rows(view, [b for b in registry.children[position] if registry.counted[b]])
+        if leaf
+        else [
+            _child_row(registry.areas[c], tallies[c], view.round_, int(view.index.bureaux_total[c]))
+            for c in children
+        ]
+    )
     return {
         **context(view),
         "area": _area(area),
@@ -241,20 +255,11 @@ def results_of(view: View, level: str | None = None, code: str | None = None) ->
             bureaux_total=int(view.index.bureaux_total[position]),
             previous=previous,
         ),
-        "children": [
-            _child_row(registry.areas[c], tallies[c], view.round_, int(view.index.bureaux_total[c]))
-            for c in children
-        ],
+        "children": rows,
     }
 
 
-def _children(registry: Registry, position: int) -> list[int]:
-    area = registry.areas[position]
-    depth = registry.levels.index(area.level)
-    if depth + 1 == len(registry.levels):
-        return []
-    below = registry.levels[depth + 1]
-    return [p for p, a in enumerate(registry.areas) if a.level == below and a.parent_code == area.code]
+BUREAU = "bureau"
 
 
 def _child_row(area: Area, tally: Tally, round_: RoundInfo, bureaux_total: int) -> dict[str, Any]:
@@ -270,6 +275,100 @@ def _child_row(area: Area, tally: Tally, round_: RoundInfo, bureaux_total: int) 
         ],
         "leader": leader.id if tally.votes[leader.id] > 0 else None,
     }
+
+
+def _bureau_returns(view: View, rows: Sequence[int]) -> tuple[StoredReturns, IntArray]:
+    """The bureaux' returns as of the view's sequence, and their votants in the previous round."""
+    raw = Raw(view.connection)
+    bureau_ids = view.index.bureau_ids[list(rows)]
+    stored = stored_returns(raw, view.round_, bureau_ids, up_to_sequence=view.publication.sequence)
+    previous = (
+        voters_in_round(
+            raw,
+            view.round_.previous_round_id,
+            bureau_ids,
+            up_to_sequence=view.publication.previous_sequence or 0,
+        )
+        if view.round_.previous_round_id
+        else np.full(len(bureau_ids), UNKNOWN, np.int64)
+    )
+    return stored, previous
+
+
+def _bureau_tallies(view: View, rows: Sequence[int]) -> list[Tally]:
+    stored, previous = _bureau_returns(view, rows)
+    found = stored.exists[:, None]
+    sums = contributions(stored.counts, stored.votes, stored.registered, previous) * found
+    return [tally_from_row(row, view.round_.candidate_codes) for row in sums]
+
+
+def _bureau_rows(view: View, rows: Sequence[int]) -> list[dict[str, Any]]:
+    registry = view.index.registry
+    return [
+        _child_row(_bureau_area(registry, row), tally, view.round_, 1)
+        for row, tally in zip(rows, _bureau_tallies(view, rows), strict=True)
+    ]
+
+
+def _bureau_area(registry: Registry, row: int) -> Area:
+    bureau = registry.bureaux[row]
+    return Area(BUREAU, bureau.code, bureau.name, bureau.area_code)
+
+
+def _bureau_results(view: View, code: str) -> dict[str, Any]:
+    registry = view.index.registry
+    row = registry.bureau_index.get(code)
+    if row is None:
+        raise NotFound(f"There is no bureau {code!r} in election {view.election_code}.")
+    bureau = registry.bureaux[row]
+    (tally,) = _bureau_tallies(view, [row])
+    _, previous_voters = _bureau_returns(view, [row])
+    previous = None
+    if view.round_.previous_round_id:
+        reported = int(previous_voters[0] != UNKNOWN)
+        previous = Tally(reported, max(int(previous_voters[0]), 0), 0, 0, 0, {})
+    return {
+        **context(view),
+        "area": _area(_bureau_area(registry, row)),
+        "parents": [_area(a) for a in registry.chain(registry.leaf_level, bureau.area_code)],
+        "results": summarize(
+            tally, view.round_.candidates, bureaux_total=int(registry.counted[row]), previous=previous
+        ),
+        "children": [],
+        "versions": _versions(view, int(view.index.bureau_ids[row])),
+    }
+
+
+def _versions(view: View, bureau_id: int) -> list[dict[str, Any]]:
+    raw = Raw(view.connection)
+    votes: dict[int, dict[str, int]] = defaultdict(dict)
+    codes = dict(zip(view.round_.candidate_ids, view.round_.candidate_codes, strict=True))
+    for version, candidate_id, count in raw.rows(
+        "SELECT version, candidate_id, votes FROM return_votes WHERE round_id = ? AND bureau_id = ?",
+        (view.round_.id, bureau_id),
+    ):
+        votes[version][codes[candidate_id]] = count
+    rows = raw.rows(
+        'SELECT version, sequence, voters, blank, "null", valid, reported_at, recorded_at, reason, warnings '
+        "FROM return_versions WHERE round_id = ? AND bureau_id = ? AND sequence <= ? ORDER BY version",
+        (view.round_.id, bureau_id, view.publication.sequence),
+    )
+    return [
+        {
+            "version": version,
+            "sequence": sequence,
+            "voters": voters,
+            "blank": blank,
+            "null": null,
+            "valid": valid,
+            "votes": {code: votes[version].get(code, 0) for code in view.round_.candidate_codes},
+            "reported_at": _iso(Raw.read_time(reported_at)),
+            "recorded_at": _iso(Raw.read_time(recorded_at)),
+            "reason": reason,
+            "warnings": [code for code in flags.split(",") if code],
+        }
+        for version, sequence, voters, blank, null, valid, reported_at, recorded_at, reason, flags in rows
+    ]
 
 
 def turnout_of(view: View, level: str | None = None, code: str | None = None) -> dict[str, Any]:

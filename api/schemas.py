@@ -1,0 +1,260 @@
+"""The shapes of every payload, as marshmallow schemas: the OpenAPI document is generated from them and
+every document is dumped through them once per sequence.
+
+Keys are English snake_case; the descriptions give the French terms of the results (REFERENCE §4).
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+STATUS = validate.OneOf(["partial", "complete", "certified"])
+
+
+def count(description: str) -> fields.Integer:
+    return fields.Integer(required=True, metadata={"description": description})
+
+
+def pct(description: str) -> fields.Float:
+    return fields.Float(allow_none=True, required=True, metadata={"description": description})
+
+
+class ContextSchema(Schema):
+    """What every published figure carries (DESIGN principle 3)."""
+
+    election = fields.String(required=True)
+    round = fields.Integer(required=True)
+    sequence = count("The publication these figures belong to; it only grows. 0: nothing published yet.")
+    as_of = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Time of the newest return included (ISO 8601)."},
+    )
+    published_at = fields.String(
+        allow_none=True, required=True, metadata={"description": "When this sequence was published."}
+    )
+    bureaux_reported = count("Bureaux de vote whose return is included, nationally.")
+    bureaux_total = count("Bureaux de vote that will report (merged bureaux excluded), nationally.")
+    status = fields.String(
+        required=True, validate=STATUS, metadata={"description": "partial, complete or certified."}
+    )
+    test = fields.Boolean(
+        required=True, metadata={"description": "True for a rehearsal round: not real results."}
+    )
+
+
+class AreaRefSchema(Schema):
+    level = fields.String(
+        required=True,
+        metadata={"description": "national, region, departement, circonscription, commune or bureau."},
+    )
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class CandidateFiguresSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    ballot_order = count("N° de panneau.")
+    votes = count("Voix.")
+    pct_valid = pct("Votes as a percentage of exprimés (valid votes), two decimals.")
+    pct_voters = pct("Votes as a percentage of votants, two decimals.")
+
+
+class ChangeSchema(Schema):
+    voters = count("Votants in this round.")
+    previous_voters = count("Votants in the previous round.")
+    change_pct = pct("Change in percent, two decimals.")
+
+
+class LikeForLikeSchema(ChangeSchema):
+    matched_bureaux = count("Bureaux reported in both rounds: the set the change is computed on.")
+
+
+class VotersChangeSchema(Schema):
+    all_bureaux = fields.Nested(ChangeSchema, required=True)
+    like_for_like = fields.Nested(LikeForLikeSchema, required=True)
+
+
+class FiguresSchema(Schema):
+    bureaux_reported = count("Bureaux of this area whose return is included.")
+    bureaux_total = count("Bureaux of this area that will report.")
+    bureaux_reported_pct = pct("Bureaux reported as a percentage of the total.")
+    registered = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "Inscrits, where known."}
+    )
+    abstentions = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "Inscrits − votants."}
+    )
+    turnout_pct_registered = pct("Votants as a percentage of inscrits, where known.")
+    voters = count("Votants.")
+    blank = count("Blancs.")
+    blank_pct_voters = pct("Blancs as a percentage of votants.")
+    null = count("Nuls.")
+    null_pct_voters = pct("Nuls as a percentage of votants.")
+    valid = count("Exprimés = votants − blancs − nuls.")
+    valid_pct_voters = pct("Exprimés as a percentage of votants.")
+    candidates = fields.List(fields.Nested(CandidateFiguresSchema), required=True)
+    leader = fields.String(allow_none=True, required=True)
+    voters_change = fields.Nested(VotersChangeSchema, allow_none=True, required=True)
+
+
+class ChildCandidateSchema(Schema):
+    id = fields.String(required=True)
+    votes = count("Voix.")
+    pct_valid = pct("Percentage of exprimés.")
+
+
+class ChildRowSchema(AreaRefSchema):
+    bureaux_reported = count("Bureaux reported.")
+    bureaux_total = count("Bureaux that will report.")
+    voters = count("Votants.")
+    candidates = fields.List(fields.Nested(ChildCandidateSchema), required=True)
+    leader = fields.String(allow_none=True, required=True)
+
+
+class ReturnCountsSchema(Schema):
+    voters = count("Votants.")
+    blank = count("Blancs.")
+    null = count("Nuls.")
+    valid = count("Exprimés.")
+    votes = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class ReturnVersionSchema(ReturnCountsSchema):
+    version = count("1 for the first report, then one more per correction.")
+    sequence = count("The publication that first included this version.")
+    reported_at = fields.String(required=True)
+    recorded_at = fields.String(required=True)
+    reason = fields.String(allow_none=True, required=True, metadata={"description": "Why it was corrected."})
+    warnings = fields.List(fields.String(), required=True)
+
+
+class ResultsDocumentSchema(ContextSchema):
+    area = fields.Nested(AreaRefSchema, required=True)
+    parents = fields.List(
+        fields.Nested(AreaRefSchema), required=True, metadata={"description": "Breadcrumbs, top first."}
+    )
+    results = fields.Nested(FiguresSchema, required=True)
+    children = fields.List(fields.Nested(ChildRowSchema), required=True)
+    versions = fields.List(
+        fields.Nested(ReturnVersionSchema), metadata={"description": "A bureau's return versions."}
+    )
+
+
+class CheckpointSchema(Schema):
+    time = fields.String(required=True, metadata={"description": "Time of day, e.g. 17:00."})
+    bureaux_reported = count("Bureaux that reported this checkpoint.")
+    voters = count("Voters so far.")
+    like_for_like = fields.Nested(LikeForLikeSchema, allow_none=True, required=True)
+
+
+class TurnoutDocumentSchema(ContextSchema):
+    area = fields.Nested(AreaRefSchema, required=True)
+    area_bureaux_total = count("Bureaux of this area that will report.")
+    checkpoints = fields.List(fields.Nested(CheckpointSchema), required=True)
+
+
+class TimelineRowSchema(Schema):
+    sequence = count("Publication number.")
+    as_of = fields.String(allow_none=True, required=True)
+    published_at = fields.String(required=True)
+    bureaux_reported = count("Bureaux reported.")
+    voters = count("Votants.")
+    blank = count("Blancs.")
+    null = count("Nuls.")
+    valid = count("Exprimés.")
+    candidates = fields.List(fields.Nested(ChildCandidateSchema), required=True)
+
+
+class TimelineDocumentSchema(ContextSchema):
+    timeline = fields.List(fields.Nested(TimelineRowSchema), required=True)
+
+
+class CurrentSchema(ContextSchema):
+    """The latest sequence of a round: poll this, then fetch what changed."""
+
+
+class ChangeItemSchema(Schema):
+    bureau = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["recorded", "corrected"]))
+    version = count("Version of the return.")
+    sequence = count("Publication that included it.")
+    reported_at = fields.String(required=True)
+    recorded_at = fields.String(required=True)
+    counts = fields.Nested(ReturnCountsSchema, required=True)
+    previous = fields.Nested(
+        ReturnCountsSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "For a correction: the counts it replaced."},
+    )
+    reason = fields.String(allow_none=True, required=True)
+
+
+class ChangesSchema(Schema):
+    election = fields.String(required=True)
+    round = fields.Integer(required=True)
+    since = fields.String(required=True, metadata={"description": "The cursor asked for."})
+    next = fields.String(required=True, metadata={"description": "Pass it as `since` next time."})
+    truncated = fields.Boolean(
+        required=True, metadata={"description": "More changes wait: ask again at once with `next`."}
+    )
+    current_sequence = count("The round's latest sequence when this page was read.")
+    changes = fields.List(fields.Nested(ChangeItemSchema), required=True)
+
+
+class CandidateSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    ballot_order = count("N° de panneau.")
+
+
+class RoundSchema(Schema):
+    election = fields.String(required=True)
+    number = fields.Integer(required=True)
+    date = fields.String(required=True)
+    previous_round = fields.Integer(allow_none=True, required=True)
+    status = fields.String(required=True)
+    test = fields.Boolean(required=True)
+    sequence = count("Latest published sequence.")
+    candidates = fields.List(fields.Nested(CandidateSchema), required=True)
+
+
+class ElectionSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    organiser = fields.String(required=True)
+    note = fields.String(required=True)
+    levels = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Area levels, top down; bureaux below the last."},
+    )
+    rounds = fields.List(fields.Nested(RoundSchema), required=True)
+
+
+class ElectionListSchema(Schema):
+    elections = fields.List(fields.Nested(ElectionSchema), required=True)
+
+
+class ErrorSchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    field = fields.String()
+    line = fields.Integer()
+    column = fields.Integer()
+    bureau = fields.String()
+
+
+class ErrorsSchema(Schema):
+    errors = fields.List(fields.Nested(ErrorSchema), required=True)
+
+
+class ChangesQuerySchema(Schema):
+    since = fields.String(
+        load_default="0",
+        metadata={"description": "A sequence number, or the `next` cursor of the previous page."},
+    )
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
