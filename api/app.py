@@ -1,59 +1,85 @@
-"""The Flask application: read-only results for now (the newsroom API grows here, issue 4)."""
+"""The Flask application: `create_app()` composes settings, the database, the API and its docs."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, jsonify, send_from_directory
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, UnprocessableEntity
 
-from api import db, store
+from api import db, public, store
+from api.http import DocumentCache
 from api.settings import Settings
+
+STATIC = Path(__file__).resolve().parent / "static"
+REDOC = "vendor/redoc-2.5.1/redoc.standalone.js"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # payloads keep the order of their schema
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        API_TITLE="tabulator",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_REDOC_PATH="docs",
+        OPENAPI_REDOC_URL=f"/static/{REDOC}",  # vendored: the docs work offline
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Election results tabulated from versioned per-bureau returns. Every document "
+                "names its sequence, when its data was cut (as_of) and how many bureaux it covers."
+            }
+        },
+    )
     engine = db.make_engine(settings.database_url)
-    app.extensions["tabulator"] = {"settings": settings, "engine": engine}
+    app.extensions["tabulator"] = {"settings": settings, "engine": engine, "cache": DocumentCache()}
+    api = Api(app)
+    api.register_blueprint(public.blueprint)
     _register_errors(app)
+
+    @app.get("/static/<path:path>")
+    def static_files(path: str) -> Response:
+        return send_from_directory(STATIC, path, max_age=86_400)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
-        with engine.connect() as connection:
+        with db.reading(engine) as connection:
             connection.exec_driver_sql("SELECT 1")
         return {"status": "ok"}
-
-    @app.get("/api/v1/elections/<election>/rounds/<int:number>/results")
-    @app.get("/api/v1/elections/<election>/rounds/<int:number>/results/<level>/<code>")
-    def results(election: str, number: int, level: str | None = None, code: str | None = None) -> Any:
-        return store.results_document(engine, election, number, level, code)
-
-    @app.get("/api/v1/elections/<election>/rounds/<int:number>/turnout")
-    def turnout(election: str, number: int) -> Any:
-        return store.turnout_document(engine, election, number)
-
-    @app.get("/api/v1/elections/<election>/rounds/<int:number>/timeline")
-    def timeline(election: str, number: int) -> Any:
-        return store.timeline_document(engine, election, number)
 
     return app
 
 
+def envelope(status: int, code: str, message: str, **more: Any) -> tuple[Response, int]:
+    """The one error format of the API (DESIGN: API conventions)."""
+    return jsonify({"errors": [{"code": code, "message": message, **more}]}), status
+
+
 def _register_errors(app: Flask) -> None:
-    """One error envelope for the whole API (DESIGN: API conventions)."""
-
-    def envelope(status: int, code: str, message: str) -> tuple[Response, int]:
-        return jsonify({"errors": [{"code": code, "message": message}]}), status
-
     @app.errorhandler(store.NotFound)
     def not_found(exc: store.NotFound) -> tuple[Response, int]:
         return envelope(404, "not_found", str(exc))
 
+    @app.errorhandler(store.BadArgument)
+    def bad_argument(exc: store.BadArgument) -> tuple[Response, int]:
+        return envelope(400, "bad_argument", str(exc))
+
+    @app.errorhandler(UnprocessableEntity)
+    def bad_arguments(exc: UnprocessableEntity) -> tuple[Response, int]:
+        # webargs puts the per-field messages in exc.data["messages"] ({"query": {"limit": [...]}}).
+        messages = getattr(exc, "data", {}).get("messages", {})
+        errors = [
+            {"code": "bad_argument", "message": f"{field}: {' '.join(texts)}", "field": field}
+            for fields in messages.values()
+            for field, texts in fields.items()
+        ]
+        return jsonify({"errors": errors or [{"code": "bad_argument", "message": "Malformed request."}]}), 400
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
-        return envelope(
-            exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or ""
-        )
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return envelope(exc.code or 500, code, exc.description or "")

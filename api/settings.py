@@ -19,6 +19,7 @@ class Settings:
     database_url: str
     instance_path: Path
     thresholds: Thresholds = field(default_factory=Thresholds)
+    cache_max_age: int = 2  # seconds a client or CDN may keep a "latest" document
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -38,6 +39,7 @@ class Settings:
                 null_share=_share(environ, "TABULATOR_WARN_NULL_SHARE", 0.03),
                 jump_factor=_number(environ, "TABULATOR_WARN_JUMP_FACTOR", 3.0, minimum=1.0),
             ),
+            cache_max_age=int(_number(environ, "TABULATOR_CACHE_MAX_AGE", 2)),
         )
 
 

@@ -6,7 +6,9 @@ the round's sequence and record the publication — all in one transaction, so a
 not at all.
 """
 
+from api.store import feeds
 from api.store.common import (
+    BadArgument,
     ElectionIndex,
     NotFound,
     RecordReport,
@@ -32,6 +34,7 @@ from api.store.verify import verify
 
 __all__ = [
     "STAGES",
+    "BadArgument",
     "ElectionIndex",
     "NotFound",
     "RecordReport",
@@ -43,6 +46,7 @@ __all__ = [
     "election_exists",
     "election_index",
     "ensure_ministry_election",
+    "feeds",
     "forget_indexes",
     "open_view",
     "record_checkpoints",

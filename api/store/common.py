@@ -30,7 +30,11 @@ class Refused(ValueError):
 
 
 class NotFound(LookupError):
-    pass
+    """What was asked for does not exist; the message names it."""
+
+
+class BadArgument(ValueError):
+    """A request argument the API cannot read; the message names it and what was expected."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
     )
     row = connection.execute(query.with_for_update(of=RoundRow) if lock else query).one_or_none()
     if row is None:
-        raise NotFound(f"election {election_code!r} has no round {number}")
+        raise NotFound(f"Election {election_code!r} has no round {number}.")
     candidates = connection.execute(
         select(CandidateRow.id, CandidateRow.code, CandidateRow.name, CandidateRow.ballot_order)
         .where(CandidateRow.round_id == row.id)

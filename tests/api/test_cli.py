@@ -94,7 +94,7 @@ def test_unknown_election_or_round_is_a_clear_error(sample, database_url, tmp_pa
     path = tmp_path / "returns.csv"
     path.write_text("bureau\n", encoding="utf-8")
     result = run(database_url, "ingest", path, "--election", "nope", "--round", "2")
-    assert (result.exit_code, result.output.strip()) == (1, "Error: election 'nope' has no round 2")
+    assert (result.exit_code, result.output.strip()) == (1, "Error: Election 'nope' has no round 2.")
 
 
 def test_verify_exits_non_zero_with_the_differences(sample, database_url):

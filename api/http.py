@@ -1,0 +1,126 @@
+"""Serving documents at static-file speed: bytes rendered once per sequence, conditional GETs, gzip.
+
+A document of sequence N never changes, so its JSON (and its gzip) is rendered once and kept in a small
+per-process LRU keyed by (resource, sequence); nothing else invalidates it. ETag and Last-Modified come
+from the sequence and its publication time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Response, request
+from marshmallow import Schema
+from werkzeug.http import http_date, parse_date
+
+GZIP_FROM = 1_024  # bytes: smaller bodies gain nothing from compression
+CURRENT = "public, max-age={seconds}"
+IMMUTABLE = "public, max-age=31536000, immutable"
+NO_CACHE = "no-cache"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    gzipped: bytes | None
+    etag: str
+    last_modified: datetime | None
+    content_type: str = "application/json"
+
+
+def render(
+    document: Any, schema: Schema | None, *, etag: str | None = None, last_modified: datetime | None = None
+) -> Rendered:
+    """Dump through the schema (so every payload has the documented shape) and serialise, once."""
+    payload = schema.dump(document) if schema is not None else document
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return rendered_bytes(body, etag=etag, last_modified=last_modified)
+
+
+def rendered_bytes(
+    body: bytes,
+    *,
+    etag: str | None = None,
+    last_modified: datetime | None = None,
+    content_type: str = "application/json",
+) -> Rendered:
+    gzipped = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_FROM else None
+    tag = etag or f'W/"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+    return Rendered(body, gzipped, tag, last_modified, content_type)
+
+
+def sequence_etag(sequence: int) -> str:
+    return f'W/"{sequence}"'
+
+
+def not_modified(etag: str, last_modified: datetime | None) -> bool:
+    """RFC 9110: If-None-Match decides when present; If-Modified-Since only without it."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        wanted = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return "*" in wanted or etag.removeprefix("W/") in wanted
+    since = parse_date(request.headers.get("If-Modified-Since"))
+    return bool(since and last_modified and int(last_modified.timestamp()) <= int(since.timestamp()))
+
+
+def _validators(etag: str, last_modified: datetime | None, cache_control: str) -> dict[str, str]:
+    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
+    if last_modified is not None:
+        headers["Last-Modified"] = http_date(last_modified)
+    return headers
+
+
+def not_modified_response(etag: str, last_modified: datetime | None, cache_control: str) -> Response | None:
+    """The 304 for a client that already holds this version, decided before any document is built."""
+    if not not_modified(etag, last_modified):
+        return None
+    return Response(status=304, headers=_validators(etag, last_modified, cache_control))
+
+
+def respond(rendered: Rendered, cache_control: str) -> Response:
+    early = not_modified_response(rendered.etag, rendered.last_modified, cache_control)
+    if early is not None:
+        return early
+    headers = _validators(rendered.etag, rendered.last_modified, cache_control)
+    body = rendered.body
+    if rendered.gzipped is not None and request.accept_encodings["gzip"]:
+        body = rendered.gzipped
+        headers["Content-Encoding"] = "gzip"
+    content_type = rendered.content_type
+    if content_type.startswith(("application/json", "text/")):
+        content_type += "; charset=utf-8"
+    return Response(body, status=200, headers=headers, content_type=content_type)
+
+
+class DocumentCache:
+    """A bounded LRU of rendered documents; keys include the sequence, so entries never go stale."""
+
+    def __init__(self, capacity: int = 2_048) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_render(self, key: Hashable, render_document: Callable[[], Rendered]) -> Rendered:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        rendered = render_document()
+        with self._lock:
+            self._entries[key] = rendered
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        return rendered
+
+    def get(self, key: Hashable) -> Rendered | None:
+        with self._lock:
+            return self._entries.get(key)

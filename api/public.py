@@ -1,0 +1,207 @@
+"""The newsroom API: read-only, cacheable, every document tied to a published sequence.
+
+Routes parse, call the store, respond; the bytes of a sequence are rendered once per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from flask import Response, current_app
+from flask_smorest import Blueprint
+from sqlalchemy import Engine
+
+from api import schemas
+from api.db import reading
+from api.http import (
+    CURRENT,
+    IMMUTABLE,
+    NO_CACHE,
+    DocumentCache,
+    Rendered,
+    not_modified_response,
+    render,
+    respond,
+    sequence_etag,
+)
+from api.store import NotFound, feeds, open_view, results_of, timeline, turnout_of
+from api.store.results import View
+
+blueprint = Blueprint(
+    "results",
+    __name__,
+    url_prefix="/api/v1",
+    description="Results, turnout, the evening's timeline, snapshots and the change feed (read-only).",
+)
+ROUND = "/elections/<election>/rounds/<int:number>"
+Build = Callable[[View], Any]
+
+
+def _engine() -> Engine:
+    return current_app.extensions["tabulator"]["engine"]  # type: ignore[no-any-return]
+
+
+def _cache() -> DocumentCache:
+    return current_app.extensions["tabulator"]["cache"]  # type: ignore[no-any-return]
+
+
+def _current_max_age() -> str:
+    return CURRENT.format(seconds=current_app.extensions["tabulator"]["settings"].cache_max_age)
+
+
+def _sequence_document(
+    election: str, number: int, sequence: int | None, *, resource: Hashable, build: Build, schema: Any
+) -> Response:
+    """A document of one sequence: the latest one when `sequence` is None (short cache), else a snapshot
+    (cached forever). A client that holds the latest sequence gets its 304 before anything is built."""
+    cache_control = _current_max_age() if sequence is None else IMMUTABLE
+    with reading(_engine()) as connection:
+        latest, published_at = feeds.head(connection, election, number)
+        wanted = latest if sequence is None else sequence
+        if wanted == latest and (
+            early := not_modified_response(sequence_etag(latest), published_at, cache_control)
+        ):
+            return early
+        key = (election, number, wanted, resource)
+
+        def render_view() -> Rendered:
+            view = open_view(connection, election, number, wanted)
+            return render(
+                build(view), schema, etag=sequence_etag(wanted), last_modified=view.publication.published_at
+            )
+
+        rendered = _cache().get_or_render(key, render_view)
+    return respond(rendered, cache_control)
+
+
+@blueprint.route("/elections")
+@blueprint.response(200, schemas.ElectionListSchema)
+def list_elections() -> Response:
+    """The elections this service tabulates, with their rounds and candidates."""
+    with reading(_engine()) as connection:
+        document = {"elections": feeds.elections(connection)}
+    return respond(render(document, schemas.ElectionListSchema()), _current_max_age())
+
+
+@blueprint.route("/elections/<election>")
+@blueprint.response(200, schemas.ElectionSchema)
+def show_election(election: str) -> Response:
+    """One election: its area levels, its rounds (date, status, latest sequence) and candidates."""
+    with reading(_engine()) as connection:
+        document = feeds.election(connection, election)
+    return respond(render(document, schemas.ElectionSchema()), _current_max_age())
+
+
+@blueprint.route(ROUND)
+@blueprint.response(200, schemas.RoundSchema)
+def show_round(election: str, number: int) -> Response:
+    """One round: date, status, latest sequence, candidates in ballot order."""
+    with reading(_engine()) as connection:
+        found = [r for r in feeds.election(connection, election)["rounds"] if r["number"] == number]
+    if not found:
+        raise NotFound(f"Election {election!r} has no round {number}.")
+    return respond(render(found[0], schemas.RoundSchema()), _current_max_age())
+
+
+@blueprint.route(f"{ROUND}/current")
+@blueprint.response(200, schemas.CurrentSchema)
+def show_current(election: str, number: int) -> Response:
+    """The latest sequence and its context. Tiny and never cached: poll it, then fetch what changed."""
+    with reading(_engine()) as connection:
+        document = feeds.current(connection, election, number)
+    return respond(
+        render(document, schemas.CurrentSchema(), etag=sequence_etag(document["sequence"])), NO_CACHE
+    )
+
+
+@blueprint.route(f"{ROUND}/results")
+@blueprint.route(f"{ROUND}/results/<level>/<code>")
+@blueprint.response(200, schemas.ResultsDocumentSchema)
+def show_results(election: str, number: int, level: str | None = None, code: str | None = None) -> Response:
+    """Results of the nation or of any area or bureau, with breadcrumbs and a row per child."""
+    return _sequence_document(
+        election,
+        number,
+        None,
+        resource=("results", level, code),
+        build=lambda view: results_of(view, level, code),
+        schema=schemas.ResultsDocumentSchema(),
+    )
+
+
+@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/results")
+@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/results/<level>/<code>")
+@blueprint.response(200, schemas.ResultsDocumentSchema)
+def show_snapshot_results(
+    election: str, number: int, sequence: int, level: str | None = None, code: str | None = None
+) -> Response:
+    """The results as published at `sequence`: never change, cacheable forever."""
+    return _sequence_document(
+        election,
+        number,
+        sequence,
+        resource=("results", level, code),
+        build=lambda view: results_of(view, level, code),
+        schema=schemas.ResultsDocumentSchema(),
+    )
+
+
+@blueprint.route(f"{ROUND}/turnout")
+@blueprint.route(f"{ROUND}/turnout/<level>/<code>")
+@blueprint.response(200, schemas.TurnoutDocumentSchema)
+def show_turnout(election: str, number: int, level: str | None = None, code: str | None = None) -> Response:
+    """The day's turnout checkpoints (12:00, 17:00), each like for like against the previous round."""
+    return _sequence_document(
+        election,
+        number,
+        None,
+        resource=("turnout", level, code),
+        build=lambda view: turnout_of(view, level, code),
+        schema=schemas.TurnoutDocumentSchema(),
+    )
+
+
+@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/turnout")
+@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/turnout/<level>/<code>")
+@blueprint.response(200, schemas.TurnoutDocumentSchema)
+def show_snapshot_turnout(
+    election: str, number: int, sequence: int, level: str | None = None, code: str | None = None
+) -> Response:
+    """The turnout checkpoints as published at `sequence`."""
+    return _sequence_document(
+        election,
+        number,
+        sequence,
+        resource=("turnout", level, code),
+        build=lambda view: turnout_of(view, level, code),
+        schema=schemas.TurnoutDocumentSchema(),
+    )
+
+
+@blueprint.route(f"{ROUND}/timeline")
+@blueprint.response(200, schemas.TimelineDocumentSchema)
+def show_timeline(election: str, number: int) -> Response:
+    """One row per published sequence: bureaux reported, votants and each candidate's share, all evening."""
+    return _sequence_document(
+        election,
+        number,
+        None,
+        resource=("timeline",),
+        build=lambda view: timeline(view.connection, view),
+        schema=schemas.TimelineDocumentSchema(),
+    )
+
+
+@blueprint.route(f"{ROUND}/changes")
+@blueprint.arguments(schemas.ChangesQuerySchema, location="query", as_kwargs=True)
+@blueprint.response(200, schemas.ChangesSchema)
+def list_changes(election: str, number: int, since: str, limit: int) -> Response:
+    """Returns recorded or corrected after a cursor — for a correction, the counts it replaced and why.
+
+    Keep `next` and pass it as `since`: no change is missed, none is repeated. When `truncated` is true,
+    more changes wait; ask again at once.
+    """
+    with reading(_engine()) as connection:
+        document = feeds.changes(connection, election, number, since, limit)
+    return respond(render(document, schemas.ChangesSchema()), NO_CACHE)

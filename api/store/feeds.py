@@ -1,0 +1,184 @@
+"""What newsrooms poll besides results: the elections, a round's latest sequence, and the change feed."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from api.models import CandidateRow, ElectionRow, RoundRow
+from api.sql import Raw
+from api.store.common import BadArgument, NotFound, RoundInfo, election_index, round_info
+from api.store.results import context, open_view
+
+CURSOR = re.compile(r"^(\d{1,12})(?::(\d{1,12}))?$")
+EVERY_BUREAU = 2**62
+
+
+def elections(connection: Connection) -> list[dict[str, Any]]:
+    rows = connection.execute(select(ElectionRow).order_by(ElectionRow.code)).all()
+    return [_election(connection, row) for row in rows]
+
+
+def election(connection: Connection, code: str) -> dict[str, Any]:
+    row = connection.execute(select(ElectionRow).where(ElectionRow.code == code)).one_or_none()
+    if row is None:
+        raise NotFound(f"There is no election {code!r}.")
+    return _election(connection, row)
+
+
+def _election(connection: Connection, row: Any) -> dict[str, Any]:
+    rounds = connection.execute(
+        select(RoundRow).where(RoundRow.election_id == row.id).order_by(RoundRow.number)
+    ).all()
+    numbers = {r.id: r.number for r in rounds}
+    candidates = defaultdict(list)
+    for candidate in connection.execute(
+        select(CandidateRow).where(CandidateRow.round_id.in_(numbers)).order_by(CandidateRow.ballot_order)
+    ):
+        candidates[candidate.round_id].append(
+            {"id": candidate.code, "name": candidate.name, "ballot_order": candidate.ballot_order}
+        )
+    return {
+        "id": row.code,
+        "name": row.name,
+        "organiser": row.organiser,
+        "note": row.note,
+        "levels": list(row.levels),
+        "rounds": [
+            {
+                "election": row.code,
+                "number": r.number,
+                "date": r.date.isoformat(),
+                "previous_round": numbers.get(r.previous_round_id) if r.previous_round_id else None,
+                "status": r.status,
+                "test": r.test,
+                "sequence": r.sequence,
+                "candidates": candidates[r.id],
+            }
+            for r in rounds
+        ],
+    }
+
+
+def current(connection: Connection, election_code: str, round_number: int) -> dict[str, Any]:
+    """The round's latest sequence with its context: cheap to poll."""
+    return context(open_view(connection, election_code, round_number))
+
+
+def changes(
+    connection: Connection, election_code: str, round_number: int, since: str, limit: int
+) -> dict[str, Any]:
+    """Returns recorded or corrected after a cursor, in publication order, a page at a time.
+
+    The cursor is a sequence (`42`) or the `next` of a previous page (`42:1234`, a sequence and the last
+    bureau read in it): a file recorded at one sequence can span many pages, and none is missed or repeated.
+    """
+    found = CURSOR.match(since.strip())
+    if not found:
+        raise BadArgument(f"since: {since!r} is neither a sequence like 42 nor a `next` cursor like 42:1234.")
+    # "42" means all of sequence 42 has been read; "42:1234", only its bureaux up to id 1234.
+    after_sequence = int(found.group(1))
+    after_bureau = int(found.group(2)) if found.group(2) else EVERY_BUREAU
+    round_ = round_info(connection, election_code, round_number)
+    index = election_index(connection, round_.election_id)
+    raw = Raw(connection)
+    rows = raw.rows(
+        'SELECT bureau_id, version, sequence, voters, blank, "null", valid, reported_at, recorded_at, reason '
+        "FROM return_versions WHERE round_id = ? AND sequence <= ? "
+        "AND (sequence > ? OR (sequence = ? AND bureau_id > ?)) ORDER BY sequence, bureau_id LIMIT ?",
+        (round_.id, round_.sequence, after_sequence, after_sequence, after_bureau, limit + 1),
+    )
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    votes = _votes(
+        raw, round_, [(row[0], row[1]) for row in rows] + [(row[0], row[1] - 1) for row in rows if row[1] > 1]
+    )
+    previous = _previous_counts(raw, round_, [(row[0], row[1] - 1) for row in rows if row[1] > 1])
+    registry = index.registry
+    items = []
+    for bureau_id, version, sequence, voters, blank, null, valid, reported_at, recorded_at, reason in rows:
+        bureau = registry.bureaux[index.bureau_position[bureau_id]]
+        before = previous.get((bureau_id, version - 1))
+        items.append(
+            {
+                "bureau": bureau.code,
+                "name": bureau.name,
+                "kind": "corrected" if version > 1 else "recorded",
+                "version": version,
+                "sequence": sequence,
+                "reported_at": Raw.read_time(reported_at).isoformat(),  # type: ignore[union-attr]
+                "recorded_at": Raw.read_time(recorded_at).isoformat(),  # type: ignore[union-attr]
+                "counts": {
+                    "voters": voters,
+                    "blank": blank,
+                    "null": null,
+                    "valid": valid,
+                    "votes": votes[(bureau_id, version)],
+                },
+                "previous": None if before is None else {**before, "votes": votes[(bureau_id, version - 1)]},
+                "reason": reason,
+            }
+        )
+    # A full page stops inside a sequence: the cursor names the last bureau read. Otherwise everything up to
+    # the round's latest sequence has been read, checkpoint-only sequences included.
+    next_cursor = f"{rows[-1][2]}:{rows[-1][0]}" if truncated else str(max(round_.sequence, after_sequence))
+    return {
+        "election": election_code,
+        "round": round_number,
+        "since": since,
+        "next": next_cursor,
+        "truncated": truncated,
+        "current_sequence": round_.sequence,
+        "changes": items,
+    }
+
+
+def _votes(raw: Raw, round_: RoundInfo, keys: list[tuple[int, int]]) -> dict[tuple[int, int], dict[str, int]]:
+    found: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
+    if not keys:
+        return found
+    codes = dict(zip(round_.candidate_ids, round_.candidate_codes, strict=True))
+    wanted = set(keys)
+    bureaux = sorted({bureau for bureau, _ in keys})
+    for start in range(0, len(bureaux), 500):
+        chunk = bureaux[start : start + 500]
+        for bureau_id, version, candidate_id, votes in raw.rows(
+            "SELECT bureau_id, version, candidate_id, votes FROM return_votes WHERE round_id = ? "
+            f"AND bureau_id IN ({', '.join('?' * len(chunk))})",
+            (round_.id, *chunk),
+        ):
+            if (bureau_id, version) in wanted:
+                found[(bureau_id, version)][codes[candidate_id]] = votes
+    return found
+
+
+def _previous_counts(
+    raw: Raw, round_: RoundInfo, keys: list[tuple[int, int]]
+) -> dict[tuple[int, int], dict[str, int]]:
+    found: dict[tuple[int, int], dict[str, int]] = {}
+    for bureau_id, version in keys:
+        for voters, blank, null, valid in raw.rows(
+            'SELECT voters, blank, "null", valid FROM return_versions '
+            "WHERE round_id = ? AND bureau_id = ? AND version = ?",
+            (round_.id, bureau_id, version),
+        ):
+            found[(bureau_id, version)] = {"voters": voters, "blank": blank, "null": null, "valid": valid}
+    return found
+
+
+def head(connection: Connection, election_code: str, round_number: int) -> tuple[int, datetime | None]:
+    """The round's latest sequence and when it was published: one indexed row, read on every request."""
+    found = Raw(connection).rows(
+        "SELECT r.sequence, p.published_at FROM rounds r JOIN elections e ON e.id = r.election_id "
+        "LEFT JOIN publications p ON p.round_id = r.id AND p.sequence = r.sequence "
+        "WHERE e.code = ? AND r.number = ?",
+        (election_code, round_number),
+    )
+    if not found:
+        raise NotFound(f"Election {election_code!r} has no round {round_number}.")
+    sequence, published_at = found[0]
+    return sequence, Raw.read_time(published_at)
