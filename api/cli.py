@@ -13,15 +13,14 @@ from typing import Any
 
 import click
 
-from api import db, store
+from api import db, reference, store
 from api.settings import Settings, SettingsError
 from tabulator.batch import ReturnBatch
 from tabulator.election_folder import read_election_folder
 from tabulator.ingest import FileRefused, read_checkpoints_csv, read_returns_csv, read_returns_xlsx
-from tabulator.ministry import read_departements, read_ministry
+from tabulator.ministry import read_ministry
 from tabulator.types import Election, Issue, Round
 
-DEPARTEMENTS = Path(__file__).resolve().parent.parent / "data" / "departements.csv"
 PROGRESS_FROM = 5_000  # rows: smaller files are recorded well within a second
 
 
@@ -154,7 +153,7 @@ def _read_returns(data: bytes, file: Path, candidate_ids: tuple[str, ...]) -> Re
     if data[:4] == b"PK\x03\x04":
         return read_returns_xlsx(data, candidate_ids)
     if _looks_like_ministry(data):
-        ministry = read_ministry(data, read_departements(DEPARTEMENTS.read_text(encoding="utf-8")))
+        ministry = read_ministry(data, reference.departements())
         return ministry.batch
     return read_returns_csv(data, candidate_ids)
 
@@ -207,7 +206,7 @@ def import_ministry(context: Context, file: Path, election: str, round_number: i
     started = time.perf_counter()
     click.echo(f"Reading {file} ...", err=True)
     ministry = _refuse_on_error(
-        lambda: read_ministry(file.read_bytes(), read_departements(DEPARTEMENTS.read_text(encoding="utf-8"))),
+        lambda: read_ministry(file.read_bytes(), reference.departements()),
         file,
     )
     created = store.ensure_ministry_election(

@@ -12,7 +12,7 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from sqlalchemy import Engine
 
-from api import schemas
+from api import reference, schemas
 from api.db import reading
 from api.http import (
     CURRENT,
@@ -22,10 +22,11 @@ from api.http import (
     Rendered,
     not_modified_response,
     render,
+    rendered_bytes,
     respond,
     sequence_etag,
 )
-from api.store import NotFound, feeds, open_view, results_of, timeline, turnout_of
+from api.store import NotFound, exports, feeds, open_view, results_of, timeline, turnout_of
 from api.store.results import View
 
 blueprint = Blueprint(
@@ -51,10 +52,18 @@ def _current_max_age() -> str:
 
 
 def _sequence_document(
-    election: str, number: int, sequence: int | None, *, resource: Hashable, build: Build, schema: Any
+    election: str,
+    number: int,
+    sequence: int | None,
+    *,
+    resource: Hashable,
+    build: Build,
+    schema: Any = None,
+    content_type: str = "application/json",
 ) -> Response:
     """A document of one sequence: the latest one when `sequence` is None (short cache), else a snapshot
-    (cached forever). A client that holds the latest sequence gets its 304 before anything is built."""
+    (cached forever). A client that holds the latest sequence gets its 304 before anything is built.
+    `build` returns a dict (dumped through `schema` as JSON) or the bytes of another format."""
     cache_control = _current_max_age() if sequence is None else IMMUTABLE
     with reading(_engine()) as connection:
         latest, published_at = feeds.head(connection, election, number)
@@ -63,15 +72,16 @@ def _sequence_document(
             early := not_modified_response(sequence_etag(latest), published_at, cache_control)
         ):
             return early
-        key = (election, number, wanted, resource)
 
         def render_view() -> Rendered:
             view = open_view(connection, election, number, wanted)
-            return render(
-                build(view), schema, etag=sequence_etag(wanted), last_modified=view.publication.published_at
-            )
+            document = build(view)
+            etag, modified = sequence_etag(wanted), view.publication.published_at
+            if isinstance(document, bytes):
+                return rendered_bytes(document, etag=etag, last_modified=modified, content_type=content_type)
+            return render(document, schema, etag=etag, last_modified=modified)
 
-        rendered = _cache().get_or_render(key, render_view)
+        rendered = _cache().get_or_render((election, number, wanted, resource), render_view)
     return respond(rendered, cache_control)
 
 
@@ -205,3 +215,44 @@ def list_changes(election: str, number: int, since: str, limit: int) -> Response
     with reading(_engine()) as connection:
         document = feeds.changes(connection, election, number, since, limit)
     return respond(render(document, schemas.ChangesSchema()), NO_CACHE)
+
+
+def _ministry_csv(view: View) -> bytes:
+    return exports.ministry_csv(view, reference.departements())
+
+
+def _nist(view: View) -> dict[str, Any]:
+    about = feeds.election(view.connection, view.election_code)
+    return exports.nist_report(view, name=about["name"], organiser=about["organiser"])
+
+
+@blueprint.route(f"{ROUND}/export.csv")
+@blueprint.response(200, content_type="text/csv")
+def export_csv(election: str, number: int) -> Response:
+    """Every reported bureau in the Interior Ministry's per-bureau layout (UTF-8, `;`, decimal comma)."""
+    return _sequence_document(
+        election, number, None, resource=("csv",), build=_ministry_csv, content_type="text/csv"
+    )
+
+
+@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/export.csv")
+@blueprint.response(200, content_type="text/csv")
+def export_snapshot_csv(election: str, number: int, sequence: int) -> Response:
+    """The ministry-layout export as published at `sequence`."""
+    return _sequence_document(
+        election, number, sequence, resource=("csv",), build=_ministry_csv, content_type="text/csv"
+    )
+
+
+@blueprint.route(f"{ROUND}/nist.json")
+@blueprint.response(200, schemas.NistReportSchema)
+def export_nist(election: str, number: int) -> Response:
+    """The results as a NIST SP 1500-100 v2 ElectionReport (GpUnits for the areas, the round as a contest)."""
+    return _sequence_document(election, number, None, resource=("nist",), build=_nist)
+
+
+@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/nist.json")
+@blueprint.response(200, schemas.NistReportSchema)
+def export_snapshot_nist(election: str, number: int, sequence: int) -> Response:
+    """The NIST SP 1500-100 export as published at `sequence`."""
+    return _sequence_document(election, number, sequence, resource=("nist",), build=_nist)

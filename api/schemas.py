@@ -258,3 +258,10 @@ class ChangesQuerySchema(Schema):
         metadata={"description": "A sequence number, or the `next` cursor of the previous page."},
     )
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+
+
+class NistReportSchema(Schema):
+    """A NIST SP 1500-100 v2 `ElectionResults.ElectionReport` (see the standard's JSON schema)."""
+
+    class Meta:
+        unknown = "include"

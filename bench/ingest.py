@@ -25,9 +25,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, create_engine, text
 
-from api import db, store
-from api.cli import DEPARTEMENTS
-from tabulator.ministry import read_departements, read_ministry
+from api import db, reference, store
+from tabulator.ministry import read_ministry
 from tabulator.types import Election, Round
 
 FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "fr-pres2017" / "PR17_BVot_T2_FE.txt.gz"
@@ -51,8 +50,7 @@ def bare_parse() -> pd.DataFrame:
 
 
 def full_ingest(engine: Engine, round_number: int) -> None:
-    departements = read_departements(DEPARTEMENTS.read_text(encoding="utf-8"))
-    ministry = read_ministry(FILE.read_bytes(), departements)
+    ministry = read_ministry(FILE.read_bytes(), reference.departements())
     store.record_returns(engine, "bench", round_number, ministry.batch, author="bench")
 
 
@@ -65,7 +63,7 @@ def add_round(engine: Engine, number: int, candidates: tuple) -> None:
 def prepare(url: str) -> tuple[Engine, tuple]:
     db.upgrade(url)
     engine = db.make_engine(url)
-    ministry = read_ministry(FILE.read_bytes(), read_departements(DEPARTEMENTS.read_text(encoding="utf-8")))
+    ministry = read_ministry(FILE.read_bytes(), reference.departements())
     store.ensure_ministry_election(engine, "bench", 1, ministry, name="bench")
     with engine.connect() as connection:
         store.election_index(connection, 1)  # the service keeps the registry cached; so does the benchmark

@@ -114,7 +114,7 @@ def text_column(frame: pd.DataFrame, position: int) -> npt.NDArray[np.str_]:
 
 def whole_numbers(cells: npt.NDArray[np.str_]) -> BoolArray:
     """Cells of 1 to 15 ASCII digits: no sign, no decimal point, no exponent, no other script's digits."""
-    if cells.dtype.itemsize == 0:
+    if cells.dtype.itemsize == 0 or not len(cells):
         return np.zeros(len(cells), bool)
     ascii_only: BoolArray = cells.view(np.uint32).reshape(len(cells), -1).max(axis=1) < 128
     short: BoolArray = np.strings.str_len(cells) <= 15
@@ -219,7 +219,7 @@ def returns_from_frame(
     values, issues = parse_counts(body, count_columns)
     registered = np.full(len(body), UNKNOWN, np.int64)
     if "registered" in columns:
-        registered, more = _optional_counts(body, columns["registered"], "registered")
+        registered, more = optional_counts(body, columns["registered"], "registered")
         issues += more
     reported_at, more = _reported_at(body, columns)
     issues += more
@@ -250,7 +250,8 @@ def _reported_at(body: pd.DataFrame, columns: Mapping[str, int]) -> tuple[list[d
     return parse_times(body.iloc[:, columns["reported_at"]], "reported_at", columns["reported_at"] + 1)
 
 
-def _optional_counts(body: pd.DataFrame, position: int, field: str) -> tuple[IntArray, list[Issue]]:
+def optional_counts(body: pd.DataFrame, position: int, field: str) -> tuple[IntArray, list[Issue]]:
+    """A count that may be left empty (UNKNOWN), such as inscrits in an open primary."""
     cells = body.iloc[:, position].str.strip()
     present = (cells != "").to_numpy()
     values, issues = parse_counts(body[present], {field: position})

@@ -18,10 +18,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from tabulator.batch import IntArray, ReturnBatch
+from tabulator.batch import UNKNOWN, IntArray, ReturnBatch
 from tabulator.ingest import (
     ERRORS_PER_COLUMN,
     FileRefused,
+    optional_counts,
     parse_counts,
     read_frame,
     read_text,
@@ -57,7 +58,8 @@ FIXED_COLUMNS = (
 BLOCK_COLUMNS = ("N°Panneau", "Sexe", "Nom", "Prénom", "Voix", "% Voix/Ins", "% Voix/Exp")
 LEVELS = ("national", "region", "departement", "circonscription", "commune")
 NATIONAL = Area("national", "FR", "France", None)
-COUNT_COLUMNS = {"registered": 7, "voters": 10, "blank": 12, "null": 15, "valid": 18}
+REGISTERED_COLUMN = 7  # Inscrits: empty in an open primary, which has no register
+COUNT_COLUMNS = {"voters": 10, "blank": 12, "null": 15, "valid": 18}
 (DEPT, DEPT_NAME, CIRC, CIRC_NAME, COMMUNE, COMMUNE_NAME, BUREAU) = range(7)
 
 
@@ -106,6 +108,8 @@ def read_ministry(data: bytes, departements: Mapping[str, Departement]) -> Minis
     issues += more
     counts, more = parse_counts(body, {**COUNT_COLUMNS, **_vote_columns(candidates, blocks)}, "")
     issues += more
+    registered, more = optional_counts(body, REGISTERED_COLUMN, "registered")
+    issues += more
     if issues:
         raise FileRefused(issues)
     return MinistryFile(
@@ -116,9 +120,9 @@ def read_ministry(data: bytes, departements: Mapping[str, Departement]) -> Minis
         batch=ReturnBatch(
             candidate_ids=tuple(candidate.id for candidate in candidates),
             bureaux=tuple(codes["bureau"].tolist()),
-            counts=counts[:, 1:5],
-            votes=counts[:, 5:],
-            registered=counts[:, 0],
+            counts=counts[:, :4],
+            votes=counts[:, 4:],
+            registered=registered,
             reported_at=(None,) * len(body),
             lines=tuple(int(line) for line in body.index),
             columns={"registered": 8, "voters": 11, "blank": 13, "null": 16, "valid": 19},
@@ -260,7 +264,7 @@ def _bureaux(
     body: pd.DataFrame, codes: dict[str, npt.NDArray[np.str_]], registered: IntArray
 ) -> tuple[Bureau, ...]:
     return tuple(
-        Bureau(code, f"{commune_name}, bureau {number}", commune, int(inscrits))
+        Bureau(code, f"{commune_name}, bureau {number}", commune, None if inscrits == UNKNOWN else inscrits)
         for code, commune_name, number, commune, inscrits in zip(
             codes["bureau"].tolist(),
             body.iloc[:, COMMUNE_NAME],

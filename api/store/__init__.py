@@ -6,7 +6,7 @@ the round's sequence and record the publication — all in one transaction, so a
 not at all.
 """
 
-from api.store import feeds
+from api.store import exports, feeds
 from api.store.common import (
     BadArgument,
     ElectionIndex,
@@ -46,6 +46,7 @@ __all__ = [
     "election_exists",
     "election_index",
     "ensure_ministry_election",
+    "exports",
     "feeds",
     "forget_indexes",
     "open_view",

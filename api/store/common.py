@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,7 @@ class RoundInfo:
     id: int
     election_id: int
     number: int
+    date: date
     candidates: tuple[Candidate, ...]
     candidate_ids: tuple[int, ...]
     previous_round_id: int | None
@@ -169,6 +170,7 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
         id=row.id,
         election_id=row.election_id,
         number=row.number,
+        date=row.date,
         candidates=tuple(Candidate(c.code, c.name, c.ballot_order) for c in candidates),
         candidate_ids=tuple(c.id for c in candidates),
         previous_round_id=row.previous_round_id,

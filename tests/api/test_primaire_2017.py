@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from api import store
+from api import create_app, reference, store
 from api.cli import main
+from api.settings import Settings
 from tabulator.ingest import read_checkpoints_csv, read_returns_csv
+from tabulator.ministry import read_ministry
+from tests import nist
 
 ELECTION = "primaire-gauche-2017"
 FOLDER = Path(__file__).resolve().parents[2] / "data" / ELECTION
@@ -146,3 +149,51 @@ def test_every_published_sequence_can_be_read_again_unchanged(engine, database_u
             store.turnout_document(engine, ELECTION, 2, "region", "11", sequence=sequence),
             store.timeline_document(engine, ELECTION, 2, sequence=sequence),
         ) == documents
+
+
+def test_the_exports_read_back_and_follow_the_nist_structure(engine, database_url, tmp_path):
+    tabulator(database_url, "load-election", str(FOLDER))
+    client = create_app(Settings(database_url=database_url, instance_path=tmp_path)).test_client()
+    for sequence in (2, 3):  # the returns, then the evening's two corrections
+        path = f"/api/v1/elections/{ELECTION}/rounds/2/snapshots/{sequence}"
+        exported = read_ministry(client.get(f"{path}/export.csv").data, reference.departements())
+        results = client.get(f"{path}/results").get_json()["results"]
+        read_back = exported.batch
+        assert (
+            len(read_back),
+            *read_back.counts.sum(axis=0).tolist(),
+            *read_back.votes.sum(axis=0).tolist(),
+        ) == (
+            results["bureaux_reported"],
+            results["voters"],
+            results["blank"],
+            results["null"],
+            results["valid"],
+            *[c["votes"] for c in results["candidates"]],
+        )
+        assert [(c.name, c.ballot_order) for c in exported.candidates] == [
+            ("Benoît Hamon", 1),
+            ("Manuel Valls", 2),
+        ]
+        report = client.get(f"{path}/nist.json").get_json()
+        assert nist.problems(report) == []
+        contest = report["Election"][0]["Contest"][0]
+        national = {s["CandidateIds"][0]: s["VoteCounts"][0] for s in contest["BallotSelection"]}
+        assert (national["candidate-hamon"]["GpUnitId"], national["candidate-hamon"]["Count"]) == (
+            "gp-national-FR",
+            results["candidates"][0]["votes"],
+        )
+        assert contest["SummaryCounts"][0] == {
+            "@type": "ElectionResults.SummaryCounts",
+            "GpUnitId": "gp-national-FR",
+            "Type": "total",
+            "BallotsCast": results["voters"],
+            "Undervotes": results["blank"],
+            "BallotsRejected": results["null"],
+        }
+        assert (report["Status"], contest["SubUnitsReported"], contest["TotalSubUnits"]) == (
+            "unofficial-complete",
+            7_208,
+            7_208,
+        )
+        assert len(report["GpUnit"]) == 692

@@ -204,3 +204,10 @@ def test_blank_lines_keep_the_line_numbers_true():
         ("not_a_count", 2, 6, "hamon"),
         ("not_a_count", 2, 7, "valls"),
     ]
+
+
+def test_an_open_primary_leaves_inscrits_empty():
+    row = ministry_row().replace(";598;100;16,72;", ";;;;")
+    ministry = read_ministry((MINISTRY_HEADER + row).encode(), DEPARTEMENTS)
+    assert ministry.batch.registered.tolist() == [-1]
+    assert ministry.registry()[1][0].registered is None
