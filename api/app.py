@@ -36,7 +36,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         },
     )
     engine = db.make_engine(settings.database_url)
-    app.extensions["tabulator"] = {"settings": settings, "engine": engine, "cache": DocumentCache()}
+    app.extensions["tabulator"] = {
+        "settings": settings,
+        "engine": engine,
+        "cache": DocumentCache(),
+        "heads": {},
+    }
     api = Api(app)
     api.register_blueprint(public.blueprint)
     _register_errors(app)

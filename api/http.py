@@ -115,11 +115,15 @@ class DocumentCache:
                 self._entries.move_to_end(key)
                 return found
         rendered = render_document()
+        self.put(key, rendered)
+        return rendered
+
+    def put(self, key: Hashable, rendered: Rendered) -> None:
         with self._lock:
             self._entries[key] = rendered
+            self._entries.move_to_end(key)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
-        return rendered
 
     def get(self, key: Hashable) -> Rendered | None:
         with self._lock:

@@ -5,7 +5,9 @@ Routes parse, call the store, respond; the bytes of a sequence are rendered once
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable
+from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app
@@ -51,6 +53,21 @@ def _current_max_age() -> str:
     return CURRENT.format(seconds=current_app.extensions["tabulator"]["settings"].cache_max_age)
 
 
+def _head(election: str, number: int) -> tuple[int, datetime | None]:
+    """The round's latest sequence, trusted for `head_cache_seconds` by this worker: a cached document or a
+    304 then costs no database round trip at all."""
+    tabulator = current_app.extensions["tabulator"]
+    heads: dict[tuple[str, int], tuple[float, int, datetime | None]] = tabulator["heads"]
+    now = time.monotonic()
+    found = heads.get((election, number))
+    if found is None or found[0] <= now:
+        with reading(_engine()) as connection:
+            latest, published_at = feeds.head(connection, election, number)
+        found = (now + tabulator["settings"].head_cache_seconds, latest, published_at)
+        heads[(election, number)] = found
+    return found[1], found[2]
+
+
 def _sequence_document(
     election: str,
     number: int,
@@ -65,23 +82,31 @@ def _sequence_document(
     (cached forever). A client that holds the latest sequence gets its 304 before anything is built.
     `build` returns a dict (dumped through `schema` as JSON) or the bytes of another format."""
     cache_control = _current_max_age() if sequence is None else IMMUTABLE
-    with reading(_engine()) as connection:
-        latest, published_at = feeds.head(connection, election, number)
-        wanted = latest if sequence is None else sequence
-        if wanted == latest and (
-            early := not_modified_response(sequence_etag(latest), published_at, cache_control)
-        ):
-            return early
 
-        def render_view() -> Rendered:
-            view = open_view(connection, election, number, wanted)
-            document = build(view)
-            etag, modified = sequence_etag(wanted), view.publication.published_at
-            if isinstance(document, bytes):
-                return rendered_bytes(document, etag=etag, last_modified=modified, content_type=content_type)
-            return render(document, schema, etag=etag, last_modified=modified)
+    def render_view(view: View) -> Rendered:
+        document = build(view)
+        etag, modified = sequence_etag(view.publication.sequence), view.publication.published_at
+        if isinstance(document, bytes):
+            return rendered_bytes(document, etag=etag, last_modified=modified, content_type=content_type)
+        return render(document, schema, etag=etag, last_modified=modified)
 
-        rendered = _cache().get_or_render((election, number, wanted, resource), render_view)
+    if sequence is not None:
+        with reading(_engine()) as connection:
+            rendered = _cache().get_or_render(
+                (election, number, sequence, resource),
+                lambda: render_view(open_view(connection, election, number, sequence)),
+            )
+        return respond(rendered, cache_control)
+    latest, published_at = _head(election, number)
+    if early := not_modified_response(sequence_etag(latest), published_at, cache_control):
+        return early
+    rendered = _cache().get((election, number, latest, resource))
+    if rendered is None:
+        with reading(_engine()) as connection:
+            # Built from the round as it is now, which may be past the sequence this worker last saw.
+            view = open_view(connection, election, number)
+            rendered = render_view(view)
+        _cache().put((election, number, view.publication.sequence, resource), rendered)
     return respond(rendered, cache_control)
 
 

@@ -20,6 +20,10 @@ class Settings:
     instance_path: Path
     thresholds: Thresholds = field(default_factory=Thresholds)
     cache_max_age: int = 2  # seconds a client or CDN may keep a "latest" document
+    # How long a worker trusts the round's latest sequence before asking the database again: bounds how
+    # stale a "latest" answer can be (well under the 1 s freshness target) and spares a query per request.
+    head_cache_seconds: float = 0.25
+    static_folder: Path | None = None  # where to publish the latest documents as files (None: off)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -40,6 +44,10 @@ class Settings:
                 jump_factor=_number(environ, "TABULATOR_WARN_JUMP_FACTOR", 3.0, minimum=1.0),
             ),
             cache_max_age=int(_number(environ, "TABULATOR_CACHE_MAX_AGE", 2)),
+            head_cache_seconds=_number(environ, "TABULATOR_HEAD_CACHE_SECONDS", 0.25),
+            static_folder=Path(environ["TABULATOR_STATIC_FOLDER"]).resolve()
+            if environ.get("TABULATOR_STATIC_FOLDER")
+            else None,
         )
 
 

@@ -12,7 +12,9 @@ def test_results_are_served_as_the_store_computes_them(engine, database_url, tmp
     store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     batch = ReturnBatch.of([build_return("13-01-0002", votes={"hamon": 30, "valls": 20})], ("hamon", "valls"))
     store.record_returns(engine, SAMPLE.id, 2, batch, author="clerk")
-    client = create_app(Settings(database_url=database_url, instance_path=tmp_path)).test_client()
+    client = create_app(
+        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
+    ).test_client()
 
     response = client.get("/api/v1/elections/mini-primaire/rounds/2/results/departement/13")
     assert response.status_code == 200

@@ -153,7 +153,9 @@ def test_every_published_sequence_can_be_read_again_unchanged(engine, database_u
 
 def test_the_exports_read_back_and_follow_the_nist_structure(engine, database_url, tmp_path):
     tabulator(database_url, "load-election", str(FOLDER))
-    client = create_app(Settings(database_url=database_url, instance_path=tmp_path)).test_client()
+    client = create_app(
+        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
+    ).test_client()
     for sequence in (2, 3):  # the returns, then the evening's two corrections
         path = f"/api/v1/elections/{ELECTION}/rounds/2/snapshots/{sequence}"
         exported = read_ministry(client.get(f"{path}/export.csv").data, reference.departements())

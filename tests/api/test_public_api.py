@@ -20,7 +20,9 @@ ROUND = "/api/v1/elections/mini-primaire/rounds/2"
 @pytest.fixture
 def client(engine, database_url, tmp_path):
     store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    return create_app(Settings(database_url=database_url, instance_path=tmp_path)).test_client()
+    return create_app(
+        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
+    ).test_client()
 
 
 def record(engine, *returns, reason=None, round_number=2):
