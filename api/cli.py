@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from api import db, reference, store
+from api import db, reference, static_publication, store
 from api.settings import Settings, SettingsError
 from tabulator.batch import ReturnBatch
 from tabulator.election_folder import read_election_folder
@@ -91,6 +91,8 @@ def load_election(context: Context, *, folder: Path, round_numbers: str, if_abse
             _ingest_returns(context, election, round_, files.returns, base / "returns.csv")
         if files.corrections:
             _ingest_returns(context, election, round_, files.corrections, base / "corrections.csv")
+    for round_ in election.rounds:
+        _publish_if_configured(context, election.id, round_.number)
     click.echo(f"Loaded {election.id} in {time.perf_counter() - started:.1f} s.")
 
 
@@ -147,6 +149,7 @@ def ingest(
         context, election, round_number, batch, author=author, reason=reason, file=file
     )
     _print_report(str(file), report)
+    _publish_if_configured(context, election, round_number)
 
 
 def _read_returns(data: bytes, file: Path, candidate_ids: tuple[str, ...]) -> ReturnBatch:
@@ -221,6 +224,7 @@ def import_ministry(context: Context, file: Path, election: str, round_number: i
         context, election, round_number, ministry.batch, author="import-ministry", reason=None, file=file
     )
     _print_report(str(file), report)
+    _publish_if_configured(context, election, round_number)
     click.echo(f"Done in {time.perf_counter() - started:.1f} s.")
 
 
@@ -278,6 +282,45 @@ def _pct(value: float | None, *, signed: bool = False) -> str:
     if value is None:
         return "—"
     return f"{value:+.2f} %" if signed else f"{value:.2f} %"
+
+
+@main.command("publish-static")
+@click.option("--election", required=True)
+@click.option("--round", "round_number", type=int, required=True)
+@click.option(
+    "--folder", type=click.Path(file_okay=False, path_type=Path), help="Default: TABULATOR_STATIC_FOLDER."
+)
+@click.option("--watch", type=float, help="Keep publishing each new sequence, looking every SECONDS.")
+@click.pass_obj
+def publish_static(
+    context: Context, *, election: str, round_number: int, folder: Path | None, watch: float | None
+) -> None:
+    """Write the latest documents of a round as files (gzip beside each) for nginx or a CDN."""
+    target = folder or context.settings.static_folder
+    if target is None:
+        raise click.UsageError("Give --folder or set TABULATOR_STATIC_FOLDER.")
+    while True:
+        started = time.perf_counter()
+        sequence = _refuse_on_error(
+            lambda: static_publication.publish(context.engine, election, round_number, target), target
+        )
+        if sequence is not None:
+            click.echo(
+                f"Published sequence {sequence} of {election} round {round_number} in {target} "
+                f"({time.perf_counter() - started:.2f} s)."
+            )
+        if watch is None:
+            return
+        time.sleep(watch)
+
+
+def _publish_if_configured(context: Context, election: str, round_number: int) -> None:
+    if context.settings.static_folder is not None:
+        sequence = static_publication.publish(
+            context.engine, election, round_number, context.settings.static_folder
+        )
+        if sequence is not None:
+            click.echo(f"Published sequence {sequence} in {context.settings.static_folder}.")
 
 
 @main.command()

@@ -68,6 +68,8 @@ class View:
     previous_tallies: Tallies | None
     checkpoints: dict[str, dict[int, int]]
     previous_checkpoints: dict[str, dict[int, int]]
+    # Set when many pages are built at once (static publication): every bureau's tally, read in one go.
+    every_bureau: list[Tally] | None = None
 
     def position(self, level: str | None, code: str | None) -> int:
         """The registry position of an area; the top area when none is named."""
@@ -295,7 +297,13 @@ def _bureau_returns(view: View, rows: Sequence[int]) -> tuple[StoredReturns, Int
     return stored, previous
 
 
+def every_bureau_tally(view: View) -> list[Tally]:
+    return _bureau_tallies(view, range(len(view.index.bureau_ids)))
+
+
 def _bureau_tallies(view: View, rows: Sequence[int]) -> list[Tally]:
+    if view.every_bureau is not None:
+        return [view.every_bureau[row] for row in rows]
     stored, previous = _bureau_returns(view, rows)
     found = stored.exists[:, None]
     sums = contributions(stored.counts, stored.votes, stored.registered, previous) * found

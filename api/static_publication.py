@@ -1,0 +1,98 @@
+"""Static publication: the latest documents of a round written as files, for nginx or a CDN.
+
+Files mirror the API's paths (`api/v1/elections/E/rounds/N/results/departement/75`), each beside its
+gzip (`gzip_static on`); the national results, whose path is also a folder, are `results/index.json`
+(nginx: `try_files $uri $uri/index.json`). A sequence is written into a folder of its own, then a
+symlink swap makes it the served one at once: a reader sees one whole sequence or the previous one, never
+a mix.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema
+from sqlalchemy import Engine
+
+from api import schemas
+from api.db import reading
+from api.http import render
+from api.store import open_view, results_of, timeline, turnout_of
+from api.store.results import View, context, every_bureau_tally
+
+KEEP = 3  # sequence folders kept behind the served one, for readers still holding an older file
+
+
+def publish(engine: Engine, election: str, number: int, folder: Path) -> int | None:
+    """Write the round's latest sequence under `folder`; returns it, or None if it was already there."""
+    with reading(engine) as connection:
+        view = _with_all_tallies(open_view(connection, election, number))
+        sequence = view.publication.sequence
+        sequences = folder / ".sequences" / election / str(number)
+        target = sequences / str(sequence)
+        if target.exists():
+            return None
+        staging = sequences / f".{sequence}.{os.getpid()}.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        for relative, document, schema in _documents(view, connection):
+            _write(staging / relative, document, schema)
+    staging.rename(target)
+    _point(folder / "api" / "v1" / "elections" / election / "rounds" / str(number), target)
+    _prune(sequences, keep=KEEP, served=sequence)
+    return sequence
+
+
+def _with_all_tallies(view: View) -> View:
+    """Read every area's sums once: a page per area must not cost a query per area."""
+    every = view.tallies(range(len(view.index.registry.areas)))
+    return replace(
+        view,
+        tallies=lambda positions: {p: every[p] for p in positions},
+        every_bureau=every_bureau_tally(view),
+    )
+
+
+def _documents(view: View, connection: Any) -> list[tuple[str, Any, Schema]]:
+    registry = view.index.registry
+    documents: list[tuple[str, Any, Schema]] = [
+        ("current", context(view), schemas.CurrentSchema()),
+        ("results/index.json", results_of(view), schemas.ResultsDocumentSchema()),
+        ("turnout", turnout_of(view), schemas.TurnoutDocumentSchema()),
+        ("timeline", timeline(connection, view), schemas.TimelineDocumentSchema()),
+    ]
+    documents += [
+        (
+            f"results/{area.level}/{area.code}",
+            results_of(view, area.level, area.code),
+            schemas.ResultsDocumentSchema(),
+        )
+        for area in registry.areas[1:]
+    ]
+    return documents
+
+
+def _write(path: Path, document: Any, schema: Schema) -> None:
+    rendered = render(document, schema)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(rendered.body)
+    path.with_name(path.name + ".gz").write_bytes(rendered.gzipped or gzip.compress(rendered.body, mtime=0))
+
+
+def _point(link: Path, target: Path) -> None:
+    """Make `link` name `target`, atomically (rename over the old link)."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    temporary = link.with_name(f".{link.name}.{os.getpid()}.link")
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(os.path.relpath(target, link.parent))
+    temporary.replace(link)
+
+
+def _prune(sequences: Path, *, keep: int, served: int) -> None:
+    published = sorted(int(p.name) for p in sequences.iterdir() if p.name.isdigit())
+    for old in [s for s in published if s < served][:-keep] if keep else []:
+        shutil.rmtree(sequences / str(old), ignore_errors=True)
