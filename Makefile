@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO := data/primaire-gauche-2017
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench data clean
+.PHONY: help install run test lint format bench bench-api data clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,3 +45,6 @@ data: install ## Regenerate data/primaire-gauche-2017 from its seed
 
 clean: ## Remove the virtualenv and the local database
 	rm -rf $(VENV) instance
+
+bench-api: install ## API and static publication under wrk, against a bare Flask route and nginx
+	$(BIN)/python -m bench.api

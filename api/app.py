@@ -10,7 +10,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, UnprocessableEntity
 
 from api import db, public, store
-from api.http import DocumentCache
+from api.http import CURRENT, DocumentCache
 from api.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         "settings": settings,
         "engine": engine,
         "cache": DocumentCache(),
-        "heads": {},
+        "heads": {},  # (election, round) -> (trusted until, latest sequence, its publication time)
+        "cache_control": CURRENT.format(seconds=settings.cache_max_age),
     }
     api = Api(app)
     api.register_blueprint(public.blueprint)

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from flask import Response, request
@@ -34,6 +35,16 @@ class Rendered:
     etag: str
     last_modified: datetime | None
     content_type: str = "application/json"
+
+    @cached_property
+    def validators(self) -> dict[str, str]:
+        """ETag and Last-Modified, formatted once."""
+        return _validators(self.etag, self.last_modified)
+
+    @cached_property
+    def content_type_header(self) -> str:
+        text = self.content_type.startswith(("application/json", "text/"))
+        return f"{self.content_type}; charset=utf-8" if text else self.content_type
 
 
 def render(
@@ -71,8 +82,8 @@ def not_modified(etag: str, last_modified: datetime | None) -> bool:
     return bool(since and last_modified and int(last_modified.timestamp()) <= int(since.timestamp()))
 
 
-def _validators(etag: str, last_modified: datetime | None, cache_control: str) -> dict[str, str]:
-    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
+def _validators(etag: str, last_modified: datetime | None) -> dict[str, str]:
+    headers = {"ETag": etag, "Vary": "Accept-Encoding"}
     if last_modified is not None:
         headers["Last-Modified"] = http_date(last_modified)
     return headers
@@ -82,22 +93,25 @@ def not_modified_response(etag: str, last_modified: datetime | None, cache_contr
     """The 304 for a client that already holds this version, decided before any document is built."""
     if not not_modified(etag, last_modified):
         return None
-    return Response(status=304, headers=_validators(etag, last_modified, cache_control))
+    return Response(status=304, headers={**_validators(etag, last_modified), "Cache-Control": cache_control})
 
 
 def respond(rendered: Rendered, cache_control: str) -> Response:
-    early = not_modified_response(rendered.etag, rendered.last_modified, cache_control)
-    if early is not None:
-        return early
-    headers = _validators(rendered.etag, rendered.last_modified, cache_control)
+    headers = {**rendered.validators, "Cache-Control": cache_control}
+    if not_modified(rendered.etag, rendered.last_modified):
+        return Response(status=304, headers=headers)
     body = rendered.body
-    if rendered.gzipped is not None and request.accept_encodings["gzip"]:
+    if rendered.gzipped is not None and _accepts_gzip():
         body = rendered.gzipped
         headers["Content-Encoding"] = "gzip"
-    content_type = rendered.content_type
-    if content_type.startswith(("application/json", "text/")):
-        content_type += "; charset=utf-8"
-    return Response(body, status=200, headers=headers, content_type=content_type)
+    return Response(body, status=200, headers=headers, content_type=rendered.content_type_header)
+
+
+def _accepts_gzip() -> bool:
+    offered = request.headers.get("Accept-Encoding", "")
+    if "gzip" not in offered:
+        return False
+    return "q=" not in offered or bool(request.accept_encodings["gzip"])  # weights: let werkzeug read them
 
 
 class DocumentCache:

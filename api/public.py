@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from api import reference, schemas
 from api.db import reading
 from api.http import (
-    CURRENT,
     IMMUTABLE,
     NO_CACHE,
     DocumentCache,
@@ -50,7 +49,7 @@ def _cache() -> DocumentCache:
 
 
 def _current_max_age() -> str:
-    return CURRENT.format(seconds=current_app.extensions["tabulator"]["settings"].cache_max_age)
+    return current_app.extensions["tabulator"]["cache_control"]  # type: ignore[no-any-return]
 
 
 def _head(election: str, number: int) -> tuple[int, datetime | None]:
@@ -116,7 +115,7 @@ def list_elections() -> Response:
     """The elections this service tabulates, with their rounds and candidates."""
     with reading(_engine()) as connection:
         document = {"elections": feeds.elections(connection)}
-    return respond(render(document, schemas.ElectionListSchema()), _current_max_age())
+    return respond(render(document, schemas.ELECTION_LIST), _current_max_age())
 
 
 @blueprint.route("/elections/<election>")
@@ -125,7 +124,7 @@ def show_election(election: str) -> Response:
     """One election: its area levels, its rounds (date, status, latest sequence) and candidates."""
     with reading(_engine()) as connection:
         document = feeds.election(connection, election)
-    return respond(render(document, schemas.ElectionSchema()), _current_max_age())
+    return respond(render(document, schemas.ELECTION), _current_max_age())
 
 
 @blueprint.route(ROUND)
@@ -136,7 +135,7 @@ def show_round(election: str, number: int) -> Response:
         found = [r for r in feeds.election(connection, election)["rounds"] if r["number"] == number]
     if not found:
         raise NotFound(f"Election {election!r} has no round {number}.")
-    return respond(render(found[0], schemas.RoundSchema()), _current_max_age())
+    return respond(render(found[0], schemas.ROUND), _current_max_age())
 
 
 @blueprint.route(f"{ROUND}/current")
@@ -146,7 +145,8 @@ def show_current(election: str, number: int) -> Response:
     with reading(_engine()) as connection:
         document = feeds.current(connection, election, number)
     return respond(
-        render(document, schemas.CurrentSchema(), etag=sequence_etag(document["sequence"])), NO_CACHE
+        render(document, schemas.CURRENT, etag=sequence_etag(document["sequence"])),
+        NO_CACHE,
     )
 
 
@@ -161,7 +161,7 @@ def show_results(election: str, number: int, level: str | None = None, code: str
         None,
         resource=("results", level, code),
         build=lambda view: results_of(view, level, code),
-        schema=schemas.ResultsDocumentSchema(),
+        schema=schemas.RESULTS,
     )
 
 
@@ -178,7 +178,7 @@ def show_snapshot_results(
         sequence,
         resource=("results", level, code),
         build=lambda view: results_of(view, level, code),
-        schema=schemas.ResultsDocumentSchema(),
+        schema=schemas.RESULTS,
     )
 
 
@@ -193,7 +193,7 @@ def show_turnout(election: str, number: int, level: str | None = None, code: str
         None,
         resource=("turnout", level, code),
         build=lambda view: turnout_of(view, level, code),
-        schema=schemas.TurnoutDocumentSchema(),
+        schema=schemas.TURNOUT,
     )
 
 
@@ -210,7 +210,7 @@ def show_snapshot_turnout(
         sequence,
         resource=("turnout", level, code),
         build=lambda view: turnout_of(view, level, code),
-        schema=schemas.TurnoutDocumentSchema(),
+        schema=schemas.TURNOUT,
     )
 
 
@@ -224,7 +224,7 @@ def show_timeline(election: str, number: int) -> Response:
         None,
         resource=("timeline",),
         build=lambda view: timeline(view.connection, view),
-        schema=schemas.TimelineDocumentSchema(),
+        schema=schemas.TIMELINE,
     )
 
 
@@ -239,7 +239,7 @@ def list_changes(election: str, number: int, since: str, limit: int) -> Response
     """
     with reading(_engine()) as connection:
         document = feeds.changes(connection, election, number, since, limit)
-    return respond(render(document, schemas.ChangesSchema()), NO_CACHE)
+    return respond(render(document, schemas.CHANGES), NO_CACHE)
 
 
 def _ministry_csv(view: View) -> bytes:

@@ -265,3 +265,15 @@ class NistReportSchema(Schema):
 
     class Meta:
         unknown = "include"
+
+
+# One instance per schema, reused for every dump: building a schema (and deep-copying its nested fields)
+# costs far more than dumping with it, and a schema instance keeps no state between dumps.
+ELECTION_LIST = ElectionListSchema()
+ELECTION = ElectionSchema()
+ROUND = RoundSchema()
+CURRENT = CurrentSchema()
+RESULTS = ResultsDocumentSchema()
+TURNOUT = TurnoutDocumentSchema()
+TIMELINE = TimelineDocumentSchema()
+CHANGES = ChangesSchema()

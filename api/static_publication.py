@@ -60,16 +60,16 @@ def _with_all_tallies(view: View) -> View:
 def _documents(view: View, connection: Any) -> list[tuple[str, Any, Schema]]:
     registry = view.index.registry
     documents: list[tuple[str, Any, Schema]] = [
-        ("current", context(view), schemas.CurrentSchema()),
-        ("results/index.json", results_of(view), schemas.ResultsDocumentSchema()),
-        ("turnout", turnout_of(view), schemas.TurnoutDocumentSchema()),
-        ("timeline", timeline(connection, view), schemas.TimelineDocumentSchema()),
+        ("current", context(view), schemas.CURRENT),
+        ("results/index.json", results_of(view), schemas.RESULTS),
+        ("turnout", turnout_of(view), schemas.TURNOUT),
+        ("timeline", timeline(connection, view), schemas.TIMELINE),
     ]
     documents += [
         (
             f"results/{area.level}/{area.code}",
             results_of(view, area.level, area.code),
-            schemas.ResultsDocumentSchema(),
+            schemas.RESULTS,
         )
         for area in registry.areas[1:]
     ]

@@ -1,0 +1,261 @@
+"""API benchmark: gunicorn serving the 69,242-bureau presidential round, with its baselines in the same run.
+
+- Our API (gunicorn, 2 workers × 8 threads, SQLite) for the national results, a département, a bureau and a
+  304, against a bare Flask route returning the same bytes from memory under the same gunicorn settings.
+- The static publication served by nginx, against nginx serving a plain copy of the same file.
+- Freshness: while wrk loads the national results, returns are corrected one by one; for each, the time
+  from its commit to the first 200 carrying the new sequence.
+
+wrk (Debian's) at 64 connections, 2 threads; each measurement is run twice, interleaved, and the median of
+the runs is reported. Run: `make bench-api`. Needs ../shared/data, wrk and nginx.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from api import db, reference, static_publication, store
+from tabulator.ministry import read_ministry
+
+FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "fr-pres2017" / "PR17_BVot_T2_FE.txt.gz"
+ROUND = "/api/v1/elections/presidentielle-2017/rounds/2"
+SECONDS = 8
+RUNS = 2
+CONNECTIONS = 64
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def main() -> None:
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            sys.exit(f"bench-api: {tool} is missing (apt-get install wrk nginx-light).")
+    if not FILE.exists():
+        sys.exit(f"bench-api: {FILE} is absent; this benchmark needs ../shared/data.")
+    with tempfile.TemporaryDirectory() as folder:
+        run(Path(folder))
+
+
+def run(folder: Path) -> None:
+    url = f"sqlite:///{folder}/bench.sqlite3"
+    step("loading 69,242 bureaux")
+    engine, ministry = load(url)
+    step("publishing the static files (36,600 areas)")
+    started = time.perf_counter()
+    static_publication.publish(engine, "presidentielle-2017", 2, folder / "static")
+    publish_seconds = time.perf_counter() - started
+    national = (folder / "static" / ROUND.lstrip("/") / "results" / "index.json").read_bytes()
+    (folder / "plain").mkdir()
+    (folder / "plain" / "results.json").write_bytes(national)
+    (folder / "body.json").write_bytes(national)
+    ports = {"api": 18_731, "bare": 18_732, "nginx": 18_733}
+    servers = [
+        gunicorn("api:create_app()", ports["api"], {"TABULATOR_DATABASE_URL": url}, folder),
+        gunicorn(
+            "bench.bare_app:create_app()",
+            ports["bare"],
+            {"BENCH_BODY_FILE": str(folder / "body.json")},
+            folder,
+        ),
+        nginx(folder, ports["nginx"]),
+    ]
+    try:
+        for port in ports.values():
+            wait_for(f"http://127.0.0.1:{port}/")
+        bureau = ministry.batch.bureaux[0]
+        etag = fetch(f"http://127.0.0.1:{ports['api']}{ROUND}/results")[1]["ETag"]
+        targets = {
+            "API national results": (f"http://127.0.0.1:{ports['api']}{ROUND}/results", None),
+            "API département 75": (f"http://127.0.0.1:{ports['api']}{ROUND}/results/departement/75", None),
+            f"API bureau {bureau}": (f"http://127.0.0.1:{ports['api']}{ROUND}/results/bureau/{bureau}", None),
+            "API national, 304": (f"http://127.0.0.1:{ports['api']}{ROUND}/results", etag),
+            "bare Flask, same bytes": (f"http://127.0.0.1:{ports['bare']}/bare", None),
+            "nginx, static publication": (f"http://127.0.0.1:{ports['nginx']}{ROUND}/results", None),
+            "nginx, plain file": (f"http://127.0.0.1:{ports['nginx']}/plain/results.json", None),
+        }
+        for target in targets.values():  # warm every cache once
+            fetch(target[0])
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
+        for run_number in range(RUNS):
+            for name, (target, if_none_match) in targets.items():
+                step(f"wrk {name} ({run_number + 1}/{RUNS})")
+                results[name].append(wrk(target, if_none_match))
+        step("freshness under load")
+        freshness = measure_freshness(engine, ministry, f"http://127.0.0.1:{ports['api']}{ROUND}/results")
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+    report(results, freshness, publish_seconds, len(national))
+
+
+def step(text: str) -> None:
+    print(f"… {text}", file=sys.stderr, flush=True)
+
+
+def load(url: str) -> tuple[object, object]:
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    ministry = read_ministry(FILE.read_bytes(), reference.departements())
+    store.ensure_ministry_election(engine, "presidentielle-2017", 2, ministry, name="Présidentielle 2017")
+    store.record_returns(engine, "presidentielle-2017", 2, ministry.batch, author="bench")
+    return engine, ministry
+
+
+def gunicorn(app: str, port: int, environment: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
+    log = (folder / f"gunicorn-{port}.log").open("wb")
+    return subprocess.Popen(
+        [
+            str(GUNICORN),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
+            "--log-level",
+            "warning",
+            app,
+        ],
+        env={**os.environ, **environment},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def nginx(folder: Path, port: int) -> subprocess.Popen[bytes]:
+    (folder / "nginx").mkdir()
+    folder.chmod(0o755)  # nginx's worker reads the files
+    config = folder / "nginx" / "nginx.conf"
+    config.write_text(
+        f"""worker_processes 1;
+daemon off;
+user {os.environ.get("USER", "root")};
+pid {folder}/nginx/nginx.pid;
+error_log {folder}/nginx/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    default_type application/json;
+    gzip_static on;
+    open_file_cache max=100000 inactive=60s;  # production setting, for both locations alike
+    open_file_cache_valid 1s;                 # a new sequence's symlink is seen within a second
+    client_body_temp_path {folder}/nginx; proxy_temp_path {folder}/nginx; fastcgi_temp_path {folder}/nginx;
+    uwsgi_temp_path {folder}/nginx; scgi_temp_path {folder}/nginx;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200 "ok"; }}
+        location /api/ {{ root {folder}/static; try_files $uri $uri/index.json =404; }}
+        location /plain/ {{ root {folder}; }}
+    }}
+}}
+"""
+    )
+    return subprocess.Popen(["/usr/sbin/nginx", "-c", str(config), "-p", str(folder / "nginx")])
+
+
+def wait_for(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            fetch(url)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"bench-api: {url} did not answer")
+
+
+def fetch(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+
+
+def wrk(url: str, if_none_match: str | None) -> tuple[float, float, float]:
+    """Requests per second, p50 and p99 latency in milliseconds."""
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url]
+    if if_none_match:
+        command[1:1] = ["-H", f"If-None-Match: {if_none_match}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    if "Non-2xx or 3xx responses" in output:
+        raise SystemExit(f"bench-api: errors from {url}:\n{output}")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    latency = {pct: float(value) * scale[unit] for pct, value, unit in LATENCY.findall(output)}
+    return rate, latency["50"], latency["99"]
+
+
+def measure_freshness(engine: object, ministry: object, url: str, samples: int = 20) -> list[float]:
+    """While wrk loads the national results, correct one return at a time and time its first appearance."""
+    load = subprocess.Popen(["wrk", "-t2", f"-c{CONNECTIONS}", "-d60s", url], stdout=subprocess.DEVNULL)
+    delays = []
+    rows = np.random.default_rng(7).choice(len(ministry.batch), samples, replace=False)  # type: ignore[attr-defined]
+    try:
+        time.sleep(1)
+        for row in rows.tolist():
+            batch = ministry.batch.select([row])  # type: ignore[attr-defined]
+            batch.counts[0, 1:3] += 1  # one more blank and one more null ballot
+            batch.counts[0, 0] += 2
+            etag = fetch(url)[1]["ETag"]
+            store.record_returns(
+                engine, "presidentielle-2017", 2, batch, author="bench", reason="freshness probe"
+            )  # type: ignore[arg-type]
+            committed = time.monotonic()
+            while fetch(url, **{"If-None-Match": etag})[0] == 304:
+                time.sleep(0.005)
+            delays.append(time.monotonic() - committed)
+            time.sleep(0.2)
+    finally:
+        load.terminate()
+        load.wait()
+    return delays
+
+
+def report(
+    results: dict[str, list[tuple[float, float, float]]], freshness: list[float], publish: float, size: int
+) -> None:
+    print(f"\nFile: PR17_BVot_T2_FE (69,242 bureaux); national results document: {size:,} bytes.")
+    print(
+        f"wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, {RUNS} interleaved runs (median); "
+        "gunicorn 2 workers × 8 threads.\n"
+    )
+    print(f"{'resource':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    medians = {}
+    for name, runs in results.items():
+        rate, p50, p99 = (statistics.median(values) for values in zip(*runs, strict=True))
+        medians[name] = rate
+        print(f"{name:<34}{rate:>10,.0f}{p50:>10.2f}{p99:>10.2f}")
+    api_share = medians["API national results"] / medians["bare Flask, same bytes"]
+    static_share = medians["nginx, static publication"] / medians["nginx, plain file"]
+    print(f"\nAPI national results / bare Flask route: {100 * api_share:.0f} % (target ≥ 80 %)")
+    print(f"static publication / nginx plain file:  {100 * static_share:.0f} % (target ≥ 90 %)")
+    p99 = float(np.percentile(freshness, 99))
+    print(
+        f"freshness under load ({len(freshness)} corrections): "
+        f"p50 {1000 * statistics.median(freshness):.0f} ms, "
+        f"p99 {1000 * p99:.0f} ms (target p99 ≤ 1000 ms)"
+    )
+    print(f"static publication of the whole round (36,600 areas): {publish:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
