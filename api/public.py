@@ -97,10 +97,10 @@ def _sequence_document(
             )
         return respond(rendered, cache_control)
     latest, published_at = _head(election, number)
-    if early := not_modified_response(sequence_etag(latest), published_at, cache_control):
-        return early
     rendered = _cache().get((election, number, latest, resource))
     if rendered is None:
+        if early := not_modified_response(sequence_etag(latest), published_at, cache_control):
+            return early
         with reading(_engine()) as connection:
             # Built from the round as it is now, which may be past the sequence this worker last saw.
             view = open_view(connection, election, number)
