@@ -10,6 +10,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, UnprocessableEntity
 
 from api import db, public, store
+from api.fastpath import CachedDocuments
 from api.http import CURRENT, DocumentCache
 from api.settings import Settings
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "heads": {},  # (election, round) -> (trusted until, latest sequence, its publication time)
         "cache_control": CURRENT.format(seconds=settings.cache_max_age),
     }
+    app.wsgi_app = CachedDocuments(app.wsgi_app, app.extensions["tabulator"])  # type: ignore[method-assign]
     api = Api(app)
     api.register_blueprint(public.blueprint)
     _register_errors(app)

@@ -21,7 +21,7 @@ from typing import Any
 from flask import Response, request
 from marshmallow import Schema
 from werkzeug.datastructures import Headers
-from werkzeug.http import http_date, parse_date
+from werkzeug.http import http_date, parse_accept_header, parse_date
 
 GZIP_FROM = 1_024  # bytes: smaller bodies gain nothing from compression
 CURRENT = "public, max-age={seconds}"
@@ -73,9 +73,8 @@ def sequence_etag(sequence: int) -> str:
     return f'W/"{sequence}"'
 
 
-def not_modified(etag: str, last_modified: datetime | None) -> bool:
+def not_modified(environ: dict[str, Any], etag: str, last_modified: datetime | None) -> bool:
     """RFC 9110: If-None-Match decides when present; If-Modified-Since only without it."""
-    environ = request.environ  # read directly: this runs on every request
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
     if if_none_match is not None:
         wanted = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
@@ -96,21 +95,29 @@ def _validators(etag: str, last_modified: datetime | None) -> dict[str, str]:
 
 def not_modified_response(etag: str, last_modified: datetime | None, cache_control: str) -> Response | None:
     """The 304 for a client that already holds this version, decided before any document is built."""
-    if not not_modified(etag, last_modified):
+    if not not_modified(request.environ, etag, last_modified):
         return None
     return Response(status=304, headers={**_validators(etag, last_modified), "Cache-Control": cache_control})
 
 
-def respond(rendered: Rendered, cache_control: str) -> Response:
+def answer(
+    environ: dict[str, Any], rendered: Rendered, cache_control: str
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body for a rendered document: 304 when the client holds it, gzip when accepted."""
     items = [*rendered.validators.items(), ("Cache-Control", cache_control)]
-    if not_modified(rendered.etag, rendered.last_modified):
-        return Response(status=304, headers=_trusted(items))
+    if not_modified(environ, rendered.etag, rendered.last_modified):
+        return 304, items, b""
     body = rendered.body
-    if rendered.gzipped is not None and _accepts_gzip():
+    if rendered.gzipped is not None and _accepts_gzip(environ):
         body = rendered.gzipped
         items.append(("Content-Encoding", "gzip"))
     items.append(("Content-Type", rendered.content_type_header))
-    return Response(body, status=200, headers=_trusted(items))
+    return 200, items, body
+
+
+def respond(rendered: Rendered, cache_control: str) -> Response:
+    status, items, body = answer(request.environ, rendered, cache_control)
+    return Response(body or None, status=status, headers=_trusted(items))
 
 
 def _trusted(items: list[tuple[str, str]]) -> Headers:
@@ -121,11 +128,18 @@ def _trusted(items: list[tuple[str, str]]) -> Headers:
     return headers
 
 
-def _accepts_gzip() -> bool:
-    offered = request.environ.get("HTTP_ACCEPT_ENCODING", "")
+def _accepts_gzip(environ: dict[str, Any]) -> bool:
+    offered: str = environ.get("HTTP_ACCEPT_ENCODING", "")
     if "gzip" not in offered:
         return False
-    return "q=" not in offered or bool(request.accept_encodings["gzip"])  # weights: let werkzeug read them
+    return "q=" not in offered or bool(
+        parse_accept_header(offered)["gzip"]
+    )  # weights: let werkzeug read them
+
+
+def document_key(election: str, number: int, sequence: int, resource: Hashable) -> Hashable:
+    """How a rendered document is cached: by round and sequence, so an entry never goes stale."""
+    return (election, number, sequence, resource)
 
 
 class DocumentCache:

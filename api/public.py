@@ -21,6 +21,7 @@ from api.http import (
     NO_CACHE,
     DocumentCache,
     Rendered,
+    document_key,
     not_modified_response,
     render,
     rendered_bytes,
@@ -92,12 +93,12 @@ def _sequence_document(
     if sequence is not None:
         with reading(_engine()) as connection:
             rendered = _cache().get_or_render(
-                (election, number, sequence, resource),
+                document_key(election, number, sequence, resource),
                 lambda: render_view(open_view(connection, election, number, sequence)),
             )
         return respond(rendered, cache_control)
     latest, published_at = _head(election, number)
-    rendered = _cache().get((election, number, latest, resource))
+    rendered = _cache().get(document_key(election, number, latest, resource))
     if rendered is None:
         if early := not_modified_response(sequence_etag(latest), published_at, cache_control):
             return early
@@ -105,7 +106,7 @@ def _sequence_document(
             # Built from the round as it is now, which may be past the sequence this worker last saw.
             view = open_view(connection, election, number)
             rendered = render_view(view)
-        _cache().put((election, number, view.publication.sequence, resource), rendered)
+        _cache().put(document_key(election, number, view.publication.sequence, resource), rendered)
     return respond(rendered, cache_control)
 
 

@@ -321,3 +321,27 @@ def test_the_openapi_document_and_its_docs_page_work_offline(client):
     assert '<script src="/static/vendor/redoc-2.5.1/redoc.standalone.js">' in page
     assert "https://" not in page
     assert client.get("/static/vendor/redoc-2.5.1/redoc.standalone.js").status_code == 200
+
+
+def test_cached_documents_are_answered_before_flask_alike(engine, database_url, tmp_path):
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    first_evening(engine)
+    app = create_app(Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=60))
+    dispatched = []
+    app.before_request(lambda: dispatched.append(1))
+    client = app.test_client()
+    urls = [f"{ROUND}/results", f"{ROUND}/results/departement/13", f"{ROUND}/turnout", f"{ROUND}/timeline"]
+    for url in urls:
+        by_flask = client.get(url, headers={"Accept-Encoding": "gzip"})
+        from_memory = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert (from_memory.status_code, from_memory.data) == (by_flask.status_code, by_flask.data)
+        assert {k: v for k, v in from_memory.headers.items() if k != "Content-Length"} == {
+            k: v for k, v in by_flask.headers.items() if k != "Content-Length"
+        }
+        not_modified = client.get(url, headers={"If-None-Match": by_flask.headers["ETag"]})
+        assert (not_modified.status_code, not_modified.data) == (304, b"")
+    assert len(dispatched) == len(urls)  # only the first request of each went through Flask
+    client.get(f"{ROUND}/results?pretty=1")
+    assert len(dispatched) == len(urls) + 1  # a query string is Flask's
+    record(engine, build_return("75-02-0001", votes={"hamon": 1, "valls": 1}))
+    assert client.get(f"{ROUND}/results").get_json()["sequence"] == 2  # trusted for 60 s, as configured

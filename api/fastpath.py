@@ -1,0 +1,50 @@
+"""The read path at static-file speed: a cached document answered before Flask routes the request.
+
+When a worker already holds the rendered bytes of the latest sequence of a results, turnout or timeline
+document, and still trusts that sequence (`head_cache_seconds`), this WSGI layer answers from memory —
+the same `answer()` as the Flask views, so headers, 304s and gzip are identical. Anything else (a query
+string, a cache miss, a stale sequence, another path) goes to Flask unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from api.http import CURRENT, DocumentCache, answer, document_key
+
+DOCUMENT = re.compile(
+    r"^/api/v1/elections/(?P<election>[^/]+)/rounds/(?P<number>\d{1,9})/"
+    r"(?:(?P<kind>results|turnout)(?:/(?P<level>[^/]+)/(?P<code>[^/]+))?|(?P<timeline>timeline))$"
+)
+STATUS = {200: "200 OK", 304: "304 Not Modified"}
+Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class CachedDocuments:
+    def __init__(self, flask_app: Wsgi, state: dict[str, Any]) -> None:
+        self.flask_app = flask_app
+        self.cache: DocumentCache = state["cache"]
+        self.heads: dict[tuple[str, int], tuple[float, int, Any]] = state["heads"]
+        self.cache_control = CURRENT.format(seconds=state["settings"].cache_max_age)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        found = None
+        if environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING"):
+            found = DOCUMENT.match(environ.get("PATH_INFO", ""))
+        rendered = self._cached(found) if found else None
+        if rendered is None:
+            return self.flask_app(environ, start_response)
+        status, headers, body = answer(environ, rendered, self.cache_control)
+        start_response(STATUS[status], [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _cached(self, found: re.Match[str]) -> Any:
+        election, number = found["election"], int(found["number"])
+        head = self.heads.get((election, number))
+        if head is None or head[0] <= time.monotonic():
+            return None  # Flask asks the database for the latest sequence
+        resource = ("timeline",) if found["timeline"] else (found["kind"], found["level"], found["code"])
+        return self.cache.get(document_key(election, number, head[1], resource))
