@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO := data/primaire-gauche-2017
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench bench-api data clean
+.PHONY: help install run test lint format bench data clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,14 +37,12 @@ format: install ## Format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install ## Ingest and single-return benchmarks on SQLite and PostgreSQL
+bench: install ## Ingest (SQLite, PostgreSQL) and API (gunicorn, wrk, nginx) benchmarks on the 69,242-bureau file
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.api
 
 data: install ## Regenerate data/primaire-gauche-2017 from its seed
 	$(BIN)/python -m tabulator.demo_data $(DEMO)
 
 clean: ## Remove the virtualenv and the local database
 	rm -rf $(VENV) instance
-
-bench-api: install ## API and static publication under wrk, against a bare Flask route and nginx
-	$(BIN)/python -m bench.api

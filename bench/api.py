@@ -7,7 +7,8 @@
   from its commit to the first 200 carrying the new sequence.
 
 wrk (Debian's) at 64 connections, 2 threads; each measurement is run twice, interleaved, and the median of
-the runs is reported. Run: `make bench-api`. Needs ../shared/data, wrk and nginx.
+the runs is reported. Run: `make bench` (or `python -m bench.api`). Needs ../shared/data, wrk and nginx
+(Debian: `apt-get install wrk nginx-light`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from api.settings import Settings
 from tabulator.ingest import read_checkpoints_csv, read_returns_csv
 from tabulator.ministry import read_ministry
 from tests import nist
+from tests.matchers import ANY_TIME
 
 ELECTION = "primaire-gauche-2017"
 FOLDER = Path(__file__).resolve().parents[2] / "data" / ELECTION
@@ -199,3 +202,109 @@ def test_the_exports_read_back_and_follow_the_nist_structure(engine, database_ur
             7_208,
         )
         assert len(report["GpUnit"]) == 692
+
+
+def test_the_national_page_at_2030_is_what_was_announced(engine, database_url, tmp_path):
+    """The whole national document at the sequence that closed 20:30, over HTTP, as a newsroom reads it."""
+    tabulator(database_url, "load-election", str(FOLDER), "--rounds", "1")
+    checkpoints = read_checkpoints_csv((FOLDER / "round-2" / "turnout.csv").read_bytes())
+    store.record_checkpoints(engine, ELECTION, 2, checkpoints, author="replay")
+    next(replay_round_2(engine, ["20:30"]))
+    client = create_app(
+        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
+    ).test_client()
+    sequence = client.get(f"/api/v1/elections/{ELECTION}/rounds/2/current").get_json()["sequence"]
+    document = client.get(f"/api/v1/elections/{ELECTION}/rounds/2/snapshots/{sequence}/results").get_json()
+    reported = {
+        row["bureau"]
+        for row in csv_rows("round-2/returns.csv")
+        if row["reported_at"] <= "2017-01-29T20:30:00+01:00"
+    }
+    round_1_voters = sum(
+        int(row["voters"]) for row in csv_rows("round-1/returns.csv") if row["bureau"] in reported
+    )
+    assert document == {
+        "election": ELECTION,
+        "round": 2,
+        "sequence": 2,
+        "as_of": "2017-01-29T19:29:51+00:00",
+        "published_at": ANY_TIME,
+        "bureaux_reported": 4_322,
+        "bureaux_total": 7_208,
+        "status": "partial",
+        "test": False,
+        "area": {"level": "national", "code": "FR", "name": "France"},
+        "parents": [],
+        "results": {
+            "bureaux_reported": 4_322,
+            "bureaux_total": 7_208,
+            "bureaux_reported_pct": 59.96,
+            "registered": None,
+            "abstentions": None,
+            "turnout_pct_registered": None,
+            "voters": 1_101_180,
+            "blank": 9_910,
+            "blank_pct_voters": 0.9,
+            "null": 7_902,
+            "null_pct_voters": 0.72,
+            "valid": 1_083_368,
+            "valid_pct_voters": 98.38,
+            "candidates": [
+                {
+                    "id": "hamon",
+                    "name": "Benoît Hamon",
+                    "ballot_order": 1,
+                    "votes": 635_395,
+                    "pct_valid": 58.65,
+                    "pct_voters": 57.7,
+                },
+                {
+                    "id": "valls",
+                    "name": "Manuel Valls",
+                    "ballot_order": 2,
+                    "votes": 447_973,
+                    "pct_valid": 41.35,
+                    "pct_voters": 40.68,
+                },
+            ],
+            "leader": "hamon",
+            "voters_change": {
+                "all_bureaux": {"voters": 1_101_180, "previous_voters": 1_655_919, "change_pct": -33.5},
+                "like_for_like": {
+                    "matched_bureaux": 4_322,
+                    "voters": 1_101_180,
+                    "previous_voters": round_1_voters,
+                    "change_pct": percent_change(1_101_180, round_1_voters),
+                },
+            },
+        },
+        "children": document["children"],
+    }
+    assert [(c["code"], c["bureaux_reported"], c["voters"]) for c in document["children"]] == by_region(
+        reported
+    )
+
+
+def by_region(reported: set[str]) -> list[tuple[str, int, int]]:
+    """Each région's bureaux reported and votants, summed from the shipped files alone."""
+    parent = {row["code"]: row["parent_code"] for row in csv_rows("areas.csv") if row["level"] != "national"}
+    area_of = {row["code"]: row["area_code"] for row in csv_rows("bureaux.csv")}
+    regions = [row["code"] for row in csv_rows("areas.csv") if row["level"] == "region"]
+    sums = {code: [0, 0] for code in regions}
+    for row in csv_rows("round-2/returns.csv"):
+        if row["bureau"] in reported:
+            region = parent[parent[area_of[row["bureau"]]]]
+            sums[region][0] += 1
+            sums[region][1] += int(row["voters"])
+    return [(code, *sums[code]) for code in regions]
+
+
+def csv_rows(relative: str) -> list[dict[str, str]]:
+    with (FOLDER / relative).open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def percent_change(current: int, previous: int) -> float:
+    return float(
+        (Decimal(current - previous) * 100 / Decimal(previous)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    )
