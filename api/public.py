@@ -153,26 +153,15 @@ def show_current(election: str, number: int) -> Response:
 
 @blueprint.route(f"{ROUND}/results")
 @blueprint.route(f"{ROUND}/results/<level>/<code>")
-@blueprint.response(200, schemas.ResultsDocumentSchema)
-def show_results(election: str, number: int, level: str | None = None, code: str | None = None) -> Response:
-    """Results of the nation or of any area or bureau, with breadcrumbs and a row per child."""
-    return _sequence_document(
-        election,
-        number,
-        None,
-        resource=("results", level, code),
-        build=lambda view: results_of(view, level, code),
-        schema=schemas.RESULTS,
-    )
-
-
 @blueprint.route(f"{ROUND}/snapshots/<int:sequence>/results")
 @blueprint.route(f"{ROUND}/snapshots/<int:sequence>/results/<level>/<code>")
 @blueprint.response(200, schemas.ResultsDocumentSchema)
-def show_snapshot_results(
-    election: str, number: int, sequence: int, level: str | None = None, code: str | None = None
+def show_results(
+    election: str, number: int, sequence: int | None = None, level: str | None = None, code: str | None = None
 ) -> Response:
-    """The results as published at `sequence`: never change, cacheable forever."""
+    """Results of the nation or of any area or bureau, with breadcrumbs and a row per child.
+
+    Under `snapshots/{sequence}`, the results as published then: they never change, cacheable forever."""
     return _sequence_document(
         election,
         number,
@@ -185,26 +174,14 @@ def show_snapshot_results(
 
 @blueprint.route(f"{ROUND}/turnout")
 @blueprint.route(f"{ROUND}/turnout/<level>/<code>")
-@blueprint.response(200, schemas.TurnoutDocumentSchema)
-def show_turnout(election: str, number: int, level: str | None = None, code: str | None = None) -> Response:
-    """The day's turnout checkpoints (12:00, 17:00), each like for like against the previous round."""
-    return _sequence_document(
-        election,
-        number,
-        None,
-        resource=("turnout", level, code),
-        build=lambda view: turnout_of(view, level, code),
-        schema=schemas.TURNOUT,
-    )
-
-
 @blueprint.route(f"{ROUND}/snapshots/<int:sequence>/turnout")
 @blueprint.route(f"{ROUND}/snapshots/<int:sequence>/turnout/<level>/<code>")
 @blueprint.response(200, schemas.TurnoutDocumentSchema)
-def show_snapshot_turnout(
-    election: str, number: int, sequence: int, level: str | None = None, code: str | None = None
+def show_turnout(
+    election: str, number: int, sequence: int | None = None, level: str | None = None, code: str | None = None
 ) -> Response:
-    """The turnout checkpoints as published at `sequence`."""
+    """The day's turnout checkpoints (12:00, 17:00), each like for like against the previous round at the
+    same hour; under `snapshots/{sequence}`, as published then."""
     return _sequence_document(
         election,
         number,
@@ -216,13 +193,14 @@ def show_snapshot_turnout(
 
 
 @blueprint.route(f"{ROUND}/timeline")
+@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/timeline")
 @blueprint.response(200, schemas.TimelineDocumentSchema)
-def show_timeline(election: str, number: int) -> Response:
+def show_timeline(election: str, number: int, sequence: int | None = None) -> Response:
     """One row per published sequence: bureaux reported, votants and each candidate's share, all evening."""
     return _sequence_document(
         election,
         number,
-        None,
+        sequence,
         resource=("timeline",),
         build=lambda view: timeline(view.connection, view),
         schema=schemas.TIMELINE,
@@ -253,32 +231,18 @@ def _nist(view: View) -> dict[str, Any]:
 
 
 @blueprint.route(f"{ROUND}/export.csv")
-@blueprint.response(200, content_type="text/csv")
-def export_csv(election: str, number: int) -> Response:
-    """Every reported bureau in the Interior Ministry's per-bureau layout (UTF-8, `;`, decimal comma)."""
-    return _sequence_document(
-        election, number, None, resource=("csv",), build=_ministry_csv, content_type="text/csv"
-    )
-
-
 @blueprint.route(f"{ROUND}/snapshots/<int:sequence>/export.csv")
 @blueprint.response(200, content_type="text/csv")
-def export_snapshot_csv(election: str, number: int, sequence: int) -> Response:
-    """The ministry-layout export as published at `sequence`."""
+def export_csv(election: str, number: int, sequence: int | None = None) -> Response:
+    """Every reported bureau in the Interior Ministry's per-bureau layout (UTF-8, `;`, decimal comma)."""
     return _sequence_document(
         election, number, sequence, resource=("csv",), build=_ministry_csv, content_type="text/csv"
     )
 
 
 @blueprint.route(f"{ROUND}/nist.json")
-@blueprint.response(200, schemas.NistReportSchema)
-def export_nist(election: str, number: int) -> Response:
-    """The results as a NIST SP 1500-100 v2 ElectionReport (GpUnits for the areas, the round as a contest)."""
-    return _sequence_document(election, number, None, resource=("nist",), build=_nist)
-
-
 @blueprint.route(f"{ROUND}/snapshots/<int:sequence>/nist.json")
 @blueprint.response(200, schemas.NistReportSchema)
-def export_snapshot_nist(election: str, number: int, sequence: int) -> Response:
-    """The NIST SP 1500-100 export as published at `sequence`."""
+def export_nist(election: str, number: int, sequence: int | None = None) -> Response:
+    """The results as a NIST SP 1500-100 v2 ElectionReport (GpUnits for the areas, the round as a contest)."""
     return _sequence_document(election, number, sequence, resource=("nist",), build=_nist)
