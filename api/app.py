@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, UnprocessableEntity
 from api import db, public, store
 from api.fastpath import CachedDocuments
 from api.http import CURRENT, DocumentCache
+from api.schemas import ErrorsSchema
 from api.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "cache_control": CURRENT.format(seconds=settings.cache_max_age),
     }
     app.wsgi_app = CachedDocuments(app.wsgi_app, app.extensions["tabulator"])  # type: ignore[method-assign]
-    api = Api(app)
+    api = TabulatorApi(app)
     api.register_blueprint(public.blueprint)
     _register_errors(app)
 
@@ -60,6 +61,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         return {"status": "ok"}
 
     return app
+
+
+class TabulatorApi(Api):
+    """flask-smorest, documenting our one error envelope for every error response."""
+
+    ERROR_SCHEMA = ErrorsSchema
 
 
 def envelope(status: int, code: str, message: str, **more: Any) -> tuple[Response, int]:

@@ -5,6 +5,7 @@ The database is the one named by TABULATOR_DATABASE_URL (default: a SQLite file 
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 import time
@@ -17,7 +18,14 @@ from api import db, reference, static_publication, store
 from api.settings import Settings, SettingsError
 from tabulator.batch import ReturnBatch
 from tabulator.election_folder import read_election_folder
-from tabulator.ingest import FileRefused, read_checkpoints_csv, read_returns_csv, read_returns_xlsx
+from tabulator.ingest import (
+    GZIP_MAGIC,
+    ZIP_MAGIC,
+    FileRefused,
+    read_checkpoints_csv,
+    read_returns_csv,
+    read_returns_xlsx,
+)
 from tabulator.ministry import read_ministry
 from tabulator.types import Election, Issue, Round
 
@@ -153,7 +161,7 @@ def ingest(
 
 
 def _read_returns(data: bytes, file: Path, candidate_ids: tuple[str, ...]) -> ReturnBatch:
-    if data[:4] == b"PK\x03\x04":
+    if data[:4] == ZIP_MAGIC:
         return read_returns_xlsx(data, candidate_ids)
     if _looks_like_ministry(data):
         ministry = read_ministry(data, reference.departements())
@@ -162,9 +170,7 @@ def _read_returns(data: bytes, file: Path, candidate_ids: tuple[str, ...]) -> Re
 
 
 def _looks_like_ministry(data: bytes) -> bool:
-    import gzip
-
-    head = gzip.decompress(data)[:200] if data[:2] == b"\x1f\x8b" else data[:200]
+    head = gzip.decompress(data)[:200] if data[:2] == GZIP_MAGIC else data[:200]
     return head.lstrip(b"\xef\xbb\xbf").startswith(b"Code du d")
 
 

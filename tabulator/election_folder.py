@@ -7,7 +7,6 @@ any uploaded file.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -94,7 +93,3 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 def _optional_bytes(path: Path) -> bytes | None:
     return path.read_bytes() if path.exists() else None
-
-
-def rows_of(data: bytes) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))

@@ -67,10 +67,6 @@ def error(code: str, message: str, **place: object) -> Issue:
     return Issue(code, message, Severity.ERROR, **place)  # type: ignore[arg-type]
 
 
-def warning(code: str, message: str, **place: object) -> Issue:
-    return Issue(code, message, Severity.WARNING, **place)  # type: ignore[arg-type]
-
-
 def check_candidate_names(
     given: Sequence[str], standing: Sequence[str], columns: dict[str, int] | None = None, line: int | None = 1
 ) -> list[Issue]:
