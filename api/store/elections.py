@@ -8,30 +8,25 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from api.db import reading, writing
-from api.models import (
-    AreaRow,
-    BureauRow,
-    CandidateRow,
-    ElectionRow,
-    RoundRow,
-)
+from api.models import AreaRow, BureauRow, CandidateRow, ElectionRow, RoundRow
 from api.sql import Raw
 from api.store.common import Refused, now
 from tabulator.ministry import LEVELS, MinistryFile
-from tabulator.registry import Registry
-from tabulator.rules import (
-    error,
-)
+from tabulator.registry import Registry, RegistryError
+from tabulator.rules import error
 from tabulator.types import Area, Bureau, Election, Round
-
-# --- elections and registries ----------------------------------------------------------------------
 
 
 def create_election(
     engine: Engine, election: Election, areas: Sequence[Area], bureaux: Sequence[Bureau]
 ) -> int:
     """Store an election, its rounds and candidates and its registry. Refused if the id exists."""
-    registry = Registry.build(election.levels, areas, bureaux)  # refuses a broken tree before any write
+    try:
+        registry = Registry.build(
+            election.levels, areas, bureaux
+        )  # a broken tree is refused before any write
+    except RegistryError as exc:
+        raise Refused([error("bad_registry", f"The areas and bureaux do not form a tree: {exc}.")]) from None
     with writing(engine) as connection:
         if connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election.id)) is not None:
             raise Refused([error("election_exists", f"The election {election.id!r} is already loaded.")])

@@ -28,10 +28,7 @@ from api.store.common import (
     stored_returns,
     voters_in_round,
 )
-from tabulator.aggregation import (
-    RESULT_FIELDS,
-    contributions,
-)
+from tabulator.aggregation import RESULT_FIELDS, contributions
 from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch
 from tabulator.registry import Registry
 from tabulator.rules import (
@@ -46,13 +43,9 @@ from tabulator.rules import (
 )
 from tabulator.types import Issue
 
-# --- recording returns -----------------------------------------------------------------------------
-
-
 STAGES = ("checked", "stored", "summed", "published")
 
 
-# The version of a bureau's return that the figures use: its latest. (Issue 5 adds held versions.)
 def record_returns(
     engine: Engine,
     election_code: str,
@@ -414,9 +407,6 @@ def _publish(
         "SELECT round_id, ?, candidate_id, votes FROM area_votes WHERE round_id = ? AND area_id = ?",
         (sequence, round_.id, national),
     )
-
-
-# --- turnout checkpoints ---------------------------------------------------------------------------
 
 
 def record_checkpoints(

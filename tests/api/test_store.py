@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from api import store
 from tabulator.batch import CheckpointBatch, ReturnBatch
-from tabulator.types import Checkpoint, Issue
+from tabulator.types import Bureau, Checkpoint, Issue
 from tests.builders import AREAS, BUREAUX, EVENING, SAMPLE, build_return
 from tests.conftest import table_contents
 
@@ -291,3 +291,18 @@ def test_verify_reports_an_aggregate_that_drifted(loaded):
         connection.exec_driver_sql("UPDATE area_results SET voters = voters + 1 WHERE area_id = 1")
     assert len(store.verify(loaded)) == 1
     assert "national FR" in store.verify(loaded)[0]
+
+
+def test_a_registry_that_is_not_a_tree_is_refused(engine):
+    before = table_contents(engine)
+    orphan = Bureau("99-01-0001", "Bureau 1", "99-01")
+    with pytest.raises(store.Refused) as refused:
+        store.create_election(engine, SAMPLE, AREAS, (*BUREAUX, orphan))
+    assert refused.value.issues == [
+        Issue(
+            "bad_registry",
+            "The areas and bureaux do not form a tree: bureau 99-01-0001: area '99-01' is not a "
+            "circonscription.",
+        )
+    ]
+    assert table_contents(engine) == before
