@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, send_from_directory
+from flask import Flask, Response, current_app, jsonify, request, send_from_directory
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException, UnprocessableEntity
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
 
-from api import db, public, store
+from api import auth, authority, db, public, store
 from api.fastpath import CachedDocuments
 from api.http import CURRENT, DocumentCache
 from api.schemas import ErrorsSchema
 from api.settings import Settings
+from tabulator.ingest import FileRefused
 
 STATIC = Path(__file__).resolve().parent / "static"
 REDOC = "vendor/redoc-2.5.1/redoc.standalone.js"
@@ -48,6 +49,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = CachedDocuments(app.wsgi_app, app.extensions["tabulator"])  # type: ignore[method-assign]
     api = TabulatorApi(app)
     api.register_blueprint(public.blueprint)
+    api.register_blueprint(authority.blueprint)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    app.after_request(auth.audit)
     _register_errors(app)
 
     @app.get("/static/<path:path>")
@@ -60,7 +64,16 @@ def create_app(settings: Settings | None = None) -> Flask:
             connection.exec_driver_sql("SELECT 1")
         return {"status": "ok"}
 
+    auth.check_write_routes(app)
     return app
+
+
+def _current_return(bureau: str) -> dict[str, Any] | None:
+    """For a 412: the bureau's return as it now stands, so the clerk can compare before sending again."""
+    arguments = request.view_args or {}
+    engine = current_app.extensions["tabulator"]["engine"]
+    document = store.results_document(engine, arguments["election"], arguments["number"], "bureau", bureau)
+    return document["versions"][-1] if document.get("versions") else None
 
 
 class TabulatorApi(Api):
@@ -78,6 +91,34 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(store.NotFound)
     def not_found(exc: store.NotFound) -> tuple[Response, int]:
         return envelope(404, "not_found", str(exc))
+
+    @app.errorhandler(auth.Unauthorized)
+    def unauthorized(exc: auth.Unauthorized) -> tuple[Response, int, dict[str, str]]:
+        return (*envelope(401, "unauthorized", str(exc)), {"WWW-Authenticate": 'Bearer realm="tabulator"'})
+
+    @app.errorhandler(auth.Forbidden)
+    def forbidden(exc: auth.Forbidden) -> tuple[Response, int]:
+        return envelope(403, "forbidden", str(exc))
+
+    @app.errorhandler(store.Refused)
+    def refused(exc: store.Refused) -> tuple[Response, int]:
+        codes = {issue.code for issue in exc.issues}
+        status = 412 if "stale_version" in codes else 403 if "correction_needs_supervisor" in codes else 422
+        body: dict[str, Any] = {"errors": [issue.as_dict() for issue in exc.issues]}
+        if status == 412:
+            body["current"] = _current_return(exc.issues[0].bureau or "")
+        return jsonify(body), status
+
+    @app.errorhandler(FileRefused)
+    def file_refused(exc: FileRefused) -> tuple[Response, int]:
+        return jsonify({"errors": [issue.as_dict() for issue in exc.issues]}), 422
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return envelope(
+            413, "too_large", f"The request is larger than the {limit:,} bytes this service accepts."
+        )
 
     @app.errorhandler(store.BadArgument)
     def bad_argument(exc: store.BadArgument) -> tuple[Response, int]:

@@ -5,7 +5,6 @@ The database is the one named by TABULATOR_DATABASE_URL (default: a SQLite file 
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
 import time
@@ -18,13 +17,11 @@ from api import db, reference, static_publication, store
 from api.settings import Settings, SettingsError
 from tabulator.batch import ReturnBatch
 from tabulator.election_folder import read_election_folder
+from tabulator.files import read_returns_file
 from tabulator.ingest import (
-    GZIP_MAGIC,
-    ZIP_MAGIC,
     FileRefused,
     read_checkpoints_csv,
     read_returns_csv,
-    read_returns_xlsx,
 )
 from tabulator.ministry import read_ministry
 from tabulator.types import Election, Issue, Round
@@ -152,26 +149,14 @@ def ingest(
     data = file.read_bytes()
     with context.engine.connect() as connection:
         round_ = _refuse_on_error(lambda: store.round_info(connection, election, round_number), file)
-    batch = _refuse_on_error(lambda: _read_returns(data, file, round_.candidate_codes), file)
+    batch = _refuse_on_error(
+        lambda: read_returns_file(data, round_.candidate_codes, reference.departements()), file
+    )
     report = _record_with_progress(
         context, election, round_number, batch, author=author, reason=reason, file=file
     )
     _print_report(str(file), report)
     _publish_if_configured(context, election, round_number)
-
-
-def _read_returns(data: bytes, file: Path, candidate_ids: tuple[str, ...]) -> ReturnBatch:
-    if data[:4] == ZIP_MAGIC:
-        return read_returns_xlsx(data, candidate_ids)
-    if _looks_like_ministry(data):
-        ministry = read_ministry(data, reference.departements())
-        return ministry.batch
-    return read_returns_csv(data, candidate_ids)
-
-
-def _looks_like_ministry(data: bytes) -> bool:
-    head = gzip.decompress(data)[:200] if data[:2] == GZIP_MAGIC else data[:200]
-    return head.lstrip(b"\xef\xbb\xbf").startswith(b"Code du d")
 
 
 def _record_with_progress(

@@ -264,3 +264,37 @@ class PublicationVoteRow(Base):
 
 
 Index("ix_return_versions_sequence", ReturnVersionRow.round_id, ReturnVersionRow.sequence)
+
+
+class TokenRow(Base):
+    """An API token of the authority's staff. Only its SHA-256 is kept; the token is shown once."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (CheckConstraint("role IN ('clerk', 'supervisor', 'admin')", name="known_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    election_id: Mapped[int | None] = mapped_column(ForeignKey("elections.id"))  # None: every election
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditRow(Base):
+    """Every write attempt, accepted or refused: who, when, from where, what was sent, what it changed."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("tokens.id"))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(20))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    sent: Mapped[str] = mapped_column(Text)  # the body (JSON as sent), or a file's name, size and SHA-256
+    status: Mapped[int]
+    outcome: Mapped[str] = mapped_column(Text)  # error codes, or what changed
+    sequence: Mapped[int | None]

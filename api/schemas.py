@@ -6,7 +6,8 @@ Keys are English snake_case; the descriptions give the French terms of the resul
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from flask_smorest.fields import Upload
+from marshmallow import RAISE, Schema, fields, validate
 
 STATUS = validate.OneOf(["partial", "complete", "certified"])
 
@@ -277,3 +278,75 @@ RESULTS = ResultsDocumentSchema()
 TURNOUT = TurnoutDocumentSchema()
 TIMELINE = TimelineDocumentSchema()
 CHANGES = ChangesSchema()
+
+
+class ReturnInputSchema(Schema):
+    """One bureau's counts, as a clerk sends them."""
+
+    class Meta:
+        unknown = RAISE
+
+    voters = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0), metadata={"description": "Votants."}
+    )
+    blank = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0), metadata={"description": "Blancs."}
+    )
+    null = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0), metadata={"description": "Nuls."}
+    )
+    valid = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0), metadata={"description": "Exprimés."}
+    )
+    votes = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(strict=True, validate=validate.Range(min=0)),
+        required=True,
+    )
+    registered = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "Inscrits, if the election has a register."},
+    )
+    reported_at = fields.AwareDateTime(metadata={"description": "When the bureau reported; default: now."})
+    reason = fields.String(
+        validate=validate.Length(max=2_000), metadata={"description": "Required for a correction."}
+    )
+
+
+class CheckpointInputSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    voters = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0), metadata={"description": "Voters so far."}
+    )
+    reported_at = fields.AwareDateTime()
+    reason = fields.String(validate=validate.Length(max=2_000))
+
+
+class UploadFormSchema(Schema):
+    reason = fields.String(
+        validate=validate.Length(max=2_000),
+        metadata={"description": "Required if the file corrects returns."},
+    )
+
+
+class UploadFileSchema(Schema):
+    file = Upload(required=True, metadata={"description": "tabulator CSV, XLSX or the ministry's layout."})
+
+
+class WriteReportSchema(Schema):
+    created = fields.Integer(required=True)
+    corrected = fields.Integer(required=True)
+    unchanged = fields.Integer(required=True)
+    flagged = fields.Integer(required=True, metadata={"description": "Returns that tripped a warning."})
+    sequence = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The new sequence; null when nothing changed."},
+    )
+    warnings = fields.List(fields.Nested(ErrorSchema), required=True)
+
+
+WRITE_REPORT = WriteReportSchema()

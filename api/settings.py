@@ -24,6 +24,7 @@ class Settings:
     # stale a "latest" answer can be (well under the 1 s freshness target) and spares a query per request.
     head_cache_seconds: float = 0.25
     static_folder: Path | None = None  # where to publish the latest documents as files (None: off)
+    max_upload_bytes: int = 32 * 1024 * 1024  # a national ministry file is about 20 MB uncompressed
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -44,6 +45,9 @@ class Settings:
                 jump_factor=_number(environ, "TABULATOR_WARN_JUMP_FACTOR", 3.0, minimum=1.0),
             ),
             cache_max_age=int(_number(environ, "TABULATOR_CACHE_MAX_AGE", 2)),
+            max_upload_bytes=int(
+                _number(environ, "TABULATOR_MAX_UPLOAD_BYTES", 32 * 1024 * 1024, minimum=1024)
+            ),
             head_cache_seconds=_number(environ, "TABULATOR_HEAD_CACHE_SECONDS", 0.25),
             static_folder=Path(environ["TABULATOR_STATIC_FOLDER"]).resolve()
             if environ.get("TABULATOR_STATIC_FOLDER")

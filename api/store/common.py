@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
+from api.db import reading
 from api.models import (
     CandidateRow,
     ElectionRow,
@@ -76,6 +77,7 @@ class RecordReport:
     corrected: int = 0
     unchanged: int = 0
     flagged: int = 0  # returns that tripped a warning
+    version: int | None = None  # for a single return: the version its bureau's return is now at
     warnings: list[Issue] = field(default_factory=list)  # the first ones of each rule, described
     sequence: int | None = None  # None when nothing changed
 
@@ -85,6 +87,7 @@ class RecordReport:
             "corrected": self.corrected,
             "unchanged": self.unchanged,
             "flagged": self.flagged,
+            "version": self.version,
             "sequence": self.sequence,
             "warnings": [issue.as_dict() for issue in self.warnings],
         }
@@ -289,3 +292,9 @@ def voters_in_round(
     slots, present = positions_of(bureau_ids, found[:, 0])
     voters[slots] = found[present, 1]
     return voters
+
+
+def candidate_codes(engine: Engine, election_code: str, number: int) -> tuple[str, ...]:
+    """The round's candidates in ballot order (the columns a return must fill)."""
+    with reading(engine) as connection:
+        return round_info(connection, election_code, number).candidate_codes

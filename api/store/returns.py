@@ -56,10 +56,14 @@ def record_returns(
     reason: str | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     progress: Callable[[str], None] = lambda stage: None,
+    expected_version: int | None = None,
+    may_correct: bool = True,
 ) -> RecordReport:
     """Record a batch of returns: new ones, corrections (with a reason) and identical re-sends (no-ops).
 
-    `progress` hears each of STAGES as it is done.
+    `progress` hears each of STAGES as it is done. `expected_version` (one return only: the version the
+    sender last saw, 0 for none) refuses the write if another landed since. `may_correct` False refuses
+    corrections. Both are decided inside the transaction, so two writers can never both win.
     """
     recorded_at = now()
     with writing(engine) as connection:
@@ -87,6 +91,9 @@ def record_returns(
         corrected = stored.exists & changed
         reasons = [(batch.reasons[i] if batch.reasons else None) or reason for i in range(len(batch))]
         errors += _missing_reasons(batch, corrected, reasons)
+        errors += _stale(batch, stored, expected_version) + (
+            [] if may_correct else _corrections_refused(batch, corrected)
+        )
         if errors:
             raise Refused(errors)
         progress(STAGES[0])
@@ -97,6 +104,8 @@ def record_returns(
             flagged=warnings.count,
             warnings=warnings.issues,
         )
+        if len(batch) == 1:
+            report.version = int(stored.version[0]) + int(changed[0])
         if not changed.any():
             return report
         report.sequence = round_.sequence + 1
@@ -148,6 +157,32 @@ def _differs(batch: ReturnBatch, registered: IntArray, stored: StoredReturns) ->
         | (batch.votes != stored.votes).any(axis=1)
         | (registered != stored.registered)
     )
+
+
+def _stale(batch: ReturnBatch, stored: StoredReturns, expected_version: int | None) -> list[Issue]:
+    if expected_version is None or int(stored.version[0]) == expected_version:
+        return []
+    current = int(stored.version[0])
+    return [
+        error(
+            "stale_version",
+            f"Bureau {batch.bureaux[0]}: you sent your counts against version {expected_version} of its "
+            f"return, but version {current} has been recorded since. Check its counts and send again.",
+            bureau=batch.bureaux[0],
+        )
+    ]
+
+
+def _corrections_refused(batch: ReturnBatch, corrected: BoolArray) -> list[Issue]:
+    return [
+        error(
+            "correction_needs_supervisor",
+            f"{where(batch.lines[i], batch.bureaux[i])}this bureau has already reported other counts; only a "
+            "supervisor may correct them.",
+            bureau=batch.bureaux[i],
+        )
+        for i in np.flatnonzero(corrected).tolist()
+    ]
 
 
 def _missing_reasons(batch: ReturnBatch, corrected: BoolArray, reasons: list[str | None]) -> list[Issue]:

@@ -1,0 +1,124 @@
+"""The authority's writes: a bureau's return, a turnout checkpoint, a file of returns. Each needs a token.
+
+Clerks enter; only supervisors correct what a bureau already reported. Every attempt is audited
+(`api.auth.audit`), and a refused one changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Response, current_app, g, jsonify, request
+from flask_smorest import Blueprint
+
+from api import reference, schemas, store
+from api.auth import requires
+from tabulator.batch import CheckpointBatch, ReturnBatch
+from tabulator.files import read_returns_file
+from tabulator.rules import check_candidate_names
+from tabulator.types import Checkpoint, Return
+
+blueprint = Blueprint(
+    "authority",
+    __name__,
+    url_prefix="/api/v1",
+    description="The authority's writes (Bearer token): returns, turnout checkpoints, uploads.",
+)
+ROUND = "/elections/<election>/rounds/<int:number>"
+VERSION_TAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+
+
+def _engine() -> Any:
+    return current_app.extensions["tabulator"]["engine"]
+
+
+def _report(report: store.RecordReport) -> Response:
+    body = jsonify(schemas.WRITE_REPORT.dump(report.as_dict()))
+    body.status_code = 201 if report.created else 200
+    if report.version is not None:
+        body.headers["ETag"] = f'"{report.version}"'
+    return body
+
+
+def _expected_version() -> int | None:
+    """`If-Match: "3"` (the ETag of a previous answer): write only if the return is still at version 3."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    found = VERSION_TAG.match(header)
+    if not found:
+        raise store.BadArgument(f'If-Match: expected the version you hold, like "3"; got {header!r}.')
+    return int(found.group(1))
+
+
+@blueprint.route(f"{ROUND}/bureaux/<code>/return", methods=["PUT"])
+@requires("clerk")
+@blueprint.arguments(schemas.ReturnInputSchema)
+@blueprint.response(200, schemas.WriteReportSchema)
+def put_return(payload: dict[str, Any], election: str, number: int, code: str) -> Response:
+    """Enter a bureau's return. Re-sending the same counts changes nothing; other counts for a bureau that
+    has reported are a correction: supervisors only, with a `reason`. Send `If-Match` with the version
+    you saw to be sure nobody wrote in between (412 otherwise, with the current counts)."""
+    candidates = store.candidate_codes(_engine(), election, number)
+    issues = check_candidate_names(list(payload["votes"]), candidates, line=None)
+    if issues:
+        raise store.Refused(issues)
+    ret = Return(
+        code,
+        payload["voters"],
+        payload["blank"],
+        payload["null"],
+        payload["valid"],
+        payload["votes"],
+        payload.get("registered"),
+        payload.get("reported_at"),
+    )
+    report = store.record_returns(
+        _engine(),
+        election,
+        number,
+        ReturnBatch.of([ret], candidates),
+        author=g.actor.name,
+        reason=payload.get("reason"),
+        thresholds=current_app.extensions["tabulator"]["settings"].thresholds,
+        expected_version=_expected_version(),
+        may_correct=g.actor.can("supervisor"),
+    )
+    return _report(report)
+
+
+@blueprint.route(f"{ROUND}/bureaux/<code>/turnout/<time>", methods=["PUT"])
+@requires("clerk")
+@blueprint.arguments(schemas.CheckpointInputSchema)
+@blueprint.response(200, schemas.WriteReportSchema)
+def put_checkpoint(payload: dict[str, Any], election: str, number: int, code: str, time: str) -> Response:
+    """Enter a bureau's voters so far at a time of day (12:00, 17:00)."""
+    batch = CheckpointBatch.of([Checkpoint(code, time, payload["voters"], payload.get("reported_at"))])
+    report = store.record_checkpoints(
+        _engine(), election, number, batch, author=g.actor.name, reason=payload.get("reason")
+    )
+    return _report(report)
+
+
+@blueprint.route(f"{ROUND}/uploads", methods=["POST"])
+@requires("clerk")
+@blueprint.arguments(schemas.UploadFormSchema, location="form")
+@blueprint.arguments(schemas.UploadFileSchema, location="files")
+@blueprint.response(200, schemas.WriteReportSchema)
+def upload(form: dict[str, Any], files: dict[str, Any], election: str, number: int) -> Response:
+    """A file of returns (tabulator CSV, XLSX or the ministry's layout), applied wholly or not at all: the
+    answer is a report, or every error with its line, column and rule."""
+    candidates = store.candidate_codes(_engine(), election, number)
+    batch = read_returns_file(files["file"].read(), candidates, reference.departements())
+    report = store.record_returns(
+        _engine(),
+        election,
+        number,
+        batch,
+        author=g.actor.name,
+        reason=form.get("reason"),
+        thresholds=current_app.extensions["tabulator"]["settings"].thresholds,
+        may_correct=g.actor.can("supervisor"),
+    )
+    return _report(report)

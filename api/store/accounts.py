@@ -1,0 +1,145 @@
+"""The authority's staff tokens, and the audit of every write attempt."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from api.db import reading, writing
+from api.models import AuditRow, ElectionRow, TokenRow
+from api.store.common import NotFound, now
+
+ROLES = ("clerk", "supervisor", "admin")  # each can do what the ones before it can
+TOKEN_PREFIX = "tab_"  # noqa: S105  makes a leaked token recognisable; not a secret
+
+
+@dataclass(frozen=True)
+class Actor:
+    token_id: int
+    name: str
+    role: str
+    election: str | None  # None: the token serves every election
+
+    def can(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(engine: Engine, name: str, role: str, election: str | None = None) -> tuple[int, str]:
+    """A new token: returns its id and the token itself, which is never stored nor shown again."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with writing(engine) as connection:
+        election_id = None
+        if election is not None:
+            election_id = connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election))
+            if election_id is None:
+                raise NotFound(f"There is no election {election!r}.")
+        token_id = connection.scalar(
+            insert(TokenRow)
+            .values(
+                name=name, role=role, election_id=election_id, token_hash=hash_token(token), created_at=now()
+            )
+            .returning(TokenRow.id)
+        )
+    assert token_id is not None
+    return token_id, token
+
+
+def list_tokens(engine: Engine) -> list[dict[str, Any]]:
+    with reading(engine) as connection:
+        rows = connection.execute(
+            select(
+                TokenRow.id,
+                TokenRow.name,
+                TokenRow.role,
+                ElectionRow.code,
+                TokenRow.created_at,
+                TokenRow.revoked_at,
+            )
+            .outerjoin(ElectionRow, ElectionRow.id == TokenRow.election_id)
+            .order_by(TokenRow.id)
+        ).all()
+    return [
+        {
+            "id": row[0],
+            "name": row[1],
+            "role": row[2],
+            "election": row[3],
+            "created_at": row[4],
+            "revoked_at": row[5],
+        }
+        for row in rows
+    ]
+
+
+def revoke_token(engine: Engine, token_id: int) -> None:
+    with writing(engine) as connection:
+        done = connection.execute(
+            update(TokenRow)
+            .where(TokenRow.id == token_id, TokenRow.revoked_at.is_(None))
+            .values(revoked_at=now())
+        ).rowcount
+    if not done:
+        raise NotFound(f"There is no active token {token_id}.")
+
+
+def authenticate(engine: Engine, token: str) -> Actor | None:
+    """The actor a presented token belongs to; None for an unknown or revoked token."""
+    with reading(engine) as connection:
+        row = connection.execute(
+            select(TokenRow.id, TokenRow.name, TokenRow.role, ElectionRow.code)
+            .outerjoin(ElectionRow, ElectionRow.id == TokenRow.election_id)
+            .where(TokenRow.token_hash == hash_token(token), TokenRow.revoked_at.is_(None))
+        ).one_or_none()
+    return None if row is None else Actor(row[0], row[1], row[2], row[3])
+
+
+def record_audit(
+    engine: Engine,
+    *,
+    actor: Actor | None,
+    remote_addr: str | None,
+    method: str,
+    path: str,
+    sent: str,
+    status: int,
+    outcome: str,
+    sequence: int | None,
+    at: datetime | None = None,
+) -> None:
+    """Kept in a transaction of its own, after the request's: a refused write is audited all the same."""
+    with writing(engine) as connection:
+        connection.execute(
+            insert(AuditRow).values(
+                at=at or now(),
+                token_id=actor.token_id if actor else None,
+                actor=actor.name if actor else None,
+                role=actor.role if actor else None,
+                remote_addr=remote_addr,
+                method=method,
+                path=path[:500],
+                sent=sent,
+                status=status,
+                outcome=outcome,
+                sequence=sequence,
+            )
+        )
+
+
+def audit_rows(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
+    """The audit, oldest first, filtered by equality on any of its columns (actor, status, path...)."""
+    query = select(AuditRow).order_by(AuditRow.id)
+    for name, value in filters.items():
+        query = query.where(getattr(AuditRow, name) == value)
+    with reading(engine) as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
