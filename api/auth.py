@@ -109,6 +109,9 @@ def _json(response: Response) -> Any:
 
 def _what_was_sent() -> str:
     """The JSON body as sent (the token never: it travels in a header), or each file's name, size, SHA-256."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
+        return f"{request.content_length:,} bytes, over the {limit:,}-byte limit: not read"
     files = [
         f"{upload.filename}: {len(data := upload.read())} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
         for upload in request.files.values()

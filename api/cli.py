@@ -15,6 +15,7 @@ import click
 
 from api import db, reference, static_publication, store
 from api.settings import Settings, SettingsError
+from api.store import accounts
 from tabulator.batch import ReturnBatch
 from tabulator.election_folder import read_election_folder
 from tabulator.files import read_returns_file
@@ -312,6 +313,49 @@ def _publish_if_configured(context: Context, election: str, round_number: int) -
         )
         if sequence is not None:
             click.echo(f"Published sequence {sequence} in {context.settings.static_folder}.")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens of the authority's staff (Bearer). A token is shown once; only its hash is kept."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help='Who holds it, e.g. "Clerk Paris 3".')
+@click.option("--role", required=True, type=click.Choice(accounts.ROLES), help="clerk, supervisor or admin.")
+@click.option("--election", help="Limit the token to one election.")
+@click.pass_obj
+def tokens_create(context: Context, *, name: str, role: str, election: str | None) -> None:
+    """Create a token and print it, once."""
+    try:
+        token_id, token = accounts.create_token(context.engine, name, role, election)
+    except store.NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Token {token_id} for {name} ({role}{', ' + election if election else ''}):")
+    click.echo(token)
+    click.echo("It is shown this once: only its hash is kept.", err=True)
+
+
+@tokens.command("list")
+@click.pass_obj
+def tokens_list(context: Context) -> None:
+    """The tokens, without their secret."""
+    for row in accounts.list_tokens(context.engine):
+        state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
+        scope = row["election"] or "all elections"
+        click.echo(f"{row['id']:>4}  {row['name']:<30} {row['role']:<11} {scope:<24} {state}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_obj
+def tokens_revoke(context: Context, token_id: int) -> None:
+    """Revoke a token: it is refused from the next request on."""
+    try:
+        accounts.revoke_token(context.engine, token_id)
+    except store.NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Token {token_id} revoked.")
 
 
 @main.command()

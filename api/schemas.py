@@ -346,6 +346,10 @@ class WriteReportSchema(Schema):
         required=True,
         metadata={"description": "The new sequence; null when nothing changed."},
     )
+    version = fields.Integer(
+        allow_none=True,
+        metadata={"description": "For one return: its version now; send it as If-Match next time."},
+    )
     warnings = fields.List(fields.Nested(ErrorSchema), required=True)
 
 

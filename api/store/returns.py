@@ -90,10 +90,10 @@ def record_returns(
         changed = ~stored.exists | _differs(batch, registered, stored)
         corrected = stored.exists & changed
         reasons = [(batch.reasons[i] if batch.reasons else None) or reason for i in range(len(batch))]
-        errors += _missing_reasons(batch, corrected, reasons)
-        errors += _stale(batch, stored, expected_version) + (
-            [] if may_correct else _corrections_refused(batch, corrected)
-        )
+        if errors:  # counts that break a rule come first: whether they may correct anything is moot
+            raise Refused(errors)
+        errors = _stale(batch, stored, expected_version) + _missing_reasons(batch, corrected, reasons)
+        errors += [] if may_correct else _corrections_refused(batch, corrected)
         if errors:
             raise Refused(errors)
         progress(STAGES[0])
