@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 
 from api import reference, schemas, store
 from api.auth import requires
+from api.store import accounts
 from tabulator.batch import CheckpointBatch, ReturnBatch
 from tabulator.files import read_returns_file
 from tabulator.rules import check_candidate_names
@@ -122,3 +123,16 @@ def upload(form: dict[str, Any], files: dict[str, Any], election: str, number: i
         may_correct=g.actor.can("supervisor"),
     )
     return _report(report)
+
+
+@blueprint.route("/audit")
+@requires("supervisor")
+@blueprint.arguments(schemas.AuditQuerySchema, location="query", as_kwargs=True)
+@blueprint.response(200, schemas.AuditPageSchema)
+def list_audit(**filters: Any) -> Response:
+    """Every write attempt, accepted or refused, oldest first (supervisors)."""
+    entries = accounts.audit_rows(_engine(), **filters)
+    page = {"entries": entries, "next": entries[-1]["id"] if entries else filters["after"]}
+    response = jsonify(schemas.AUDIT_PAGE.dump(page))
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -5,6 +5,7 @@ The database is the one named by TABULATOR_DATABASE_URL (default: a SQLite file 
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 import time
@@ -356,6 +357,39 @@ def tokens_revoke(context: Context, token_id: int) -> None:
     except store.NotFound as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Token {token_id} revoked.")
+
+
+@main.group()
+def audit() -> None:
+    """The audit of every write attempt."""
+
+
+@audit.command("export")
+@click.option(
+    "--output", type=click.File("w", encoding="utf-8"), default="-", help="CSV file (default: stdout)."
+)
+@click.option("--actor", help="Only this token's entries.")
+@click.pass_obj
+def audit_export(context: Context, *, output: Any, actor: str | None) -> None:
+    """Export the audit as CSV, oldest first."""
+    rows = accounts.audit_rows(context.engine, actor=actor)
+    writer = csv.writer(output, lineterminator="\n")
+    columns = [
+        "id",
+        "at",
+        "actor",
+        "role",
+        "remote_addr",
+        "method",
+        "path",
+        "status",
+        "outcome",
+        "sequence",
+        "sent",
+    ]
+    writer.writerow(columns)
+    writer.writerows([[row[name] for name in columns] for row in rows])
+    click.echo(f"{len(rows):,} audit entries.", err=True)
 
 
 @main.command()

@@ -207,6 +207,21 @@ def show_timeline(election: str, number: int, sequence: int | None = None) -> Re
     )
 
 
+@blueprint.route(f"{ROUND}/corrections")
+@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/corrections")
+@blueprint.response(200, schemas.CorrectionsDocumentSchema)
+def show_corrections(election: str, number: int, sequence: int | None = None) -> Response:
+    """The round's corrections log: every correction with its time, bureau, old and new counts, and reason."""
+    return _sequence_document(
+        election,
+        number,
+        sequence,
+        resource=("corrections",),
+        build=feeds.corrections_of,
+        schema=schemas.CORRECTIONS,
+    )
+
+
 @blueprint.route(f"{ROUND}/changes")
 @blueprint.arguments(schemas.ChangesQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, schemas.ChangesSchema)

@@ -194,6 +194,10 @@ class ChangeItemSchema(Schema):
     reason = fields.String(allow_none=True, required=True)
 
 
+class CorrectionsDocumentSchema(ContextSchema):
+    corrections = fields.List(fields.Nested(ChangeItemSchema), required=True)
+
+
 class ChangesSchema(Schema):
     election = fields.String(required=True)
     round = fields.Integer(required=True)
@@ -278,6 +282,7 @@ RESULTS = ResultsDocumentSchema()
 TURNOUT = TurnoutDocumentSchema()
 TIMELINE = TimelineDocumentSchema()
 CHANGES = ChangesSchema()
+CORRECTIONS = CorrectionsDocumentSchema()
 
 
 class ReturnInputSchema(Schema):
@@ -354,3 +359,34 @@ class WriteReportSchema(Schema):
 
 
 WRITE_REPORT = WriteReportSchema()
+
+
+class AuditQuerySchema(Schema):
+    actor = fields.String(metadata={"description": "The token's name."})
+    status = fields.Integer(metadata={"description": "HTTP status of the answer, e.g. 422."})
+    path = fields.String(metadata={"description": "A prefix of the request path, e.g. an election's."})
+    since = fields.AwareDateTime(metadata={"description": "Entries from this time on."})
+    after = fields.Integer(load_default=0, metadata={"description": "The `next` of the previous page."})
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer(required=True)
+    at = fields.DateTime(required=True)
+    actor = fields.String(allow_none=True, required=True)
+    role = fields.String(allow_none=True, required=True)
+    remote_addr = fields.String(allow_none=True, required=True)
+    method = fields.String(required=True)
+    path = fields.String(required=True)
+    sent = fields.String(required=True)
+    status = fields.Integer(required=True)
+    outcome = fields.String(required=True)
+    sequence = fields.Integer(allow_none=True, required=True)
+
+
+class AuditPageSchema(Schema):
+    entries = fields.List(fields.Nested(AuditEntrySchema), required=True)
+    next = fields.Integer(required=True, metadata={"description": "Pass it as `after` for the next page."})
+
+
+AUDIT_PAGE = AuditPageSchema()

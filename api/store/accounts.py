@@ -136,10 +136,27 @@ def record_audit(
         )
 
 
-def audit_rows(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
-    """The audit, oldest first, filtered by equality on any of its columns (actor, status, path...)."""
-    query = select(AuditRow).order_by(AuditRow.id)
-    for name, value in filters.items():
-        query = query.where(getattr(AuditRow, name) == value)
+def audit_rows(
+    engine: Engine,
+    *,
+    actor: str | None = None,
+    status: int | None = None,
+    path: str | None = None,
+    since: datetime | None = None,
+    after: int = 0,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The audit, oldest first: by actor, status, path (a prefix), time, and after an entry's id."""
+    query = select(AuditRow).where(AuditRow.id > after).order_by(AuditRow.id)
+    if actor is not None:
+        query = query.where(AuditRow.actor == actor)
+    if status is not None:
+        query = query.where(AuditRow.status == status)
+    if path is not None:
+        query = query.where(AuditRow.path.startswith(path, autoescape=True))
+    if since is not None:
+        query = query.where(AuditRow.at >= since)
+    if limit is not None:
+        query = query.limit(limit)
     with reading(engine) as connection:
         return [dict(row._mapping) for row in connection.execute(query)]

@@ -11,8 +11,8 @@ from sqlalchemy import Connection, select
 
 from api.models import CandidateRow, ElectionRow, RoundRow
 from api.sql import Raw
-from api.store.common import BadArgument, NotFound, RoundInfo, election_index, round_info
-from api.store.results import context, open_view
+from api.store.common import BadArgument, ElectionIndex, NotFound, RoundInfo, election_index, round_info
+from api.store.results import View, context, open_view
 
 CURSOR = re.compile(r"^(\d{1,12})(?::(\d{1,12}))?$")
 EVERY_BUREAU = 2**62
@@ -87,21 +87,54 @@ def changes(
     index = election_index(connection, round_.election_id)
     raw = Raw(connection)
     rows = raw.rows(
-        'SELECT bureau_id, version, sequence, voters, blank, "null", valid, reported_at, recorded_at, reason '
-        "FROM return_versions WHERE round_id = ? AND sequence <= ? "
+        f"SELECT {VERSION_COLUMNS} FROM return_versions WHERE round_id = ? AND sequence <= ? "
         "AND (sequence > ? OR (sequence = ? AND bureau_id > ?)) ORDER BY sequence, bureau_id LIMIT ?",
         (round_.id, round_.sequence, after_sequence, after_sequence, after_bureau, limit + 1),
     )
     truncated = len(rows) > limit
     rows = rows[:limit]
-    votes = _votes(
-        raw, round_, [(row[0], row[1]) for row in rows] + [(row[0], row[1] - 1) for row in rows if row[1] > 1]
+    items = _items(raw, round_, index, rows)
+    # A full page stops inside a sequence: the cursor names the last bureau read. Otherwise everything up to
+    # the round's latest sequence has been read, checkpoint-only sequences included.
+    next_cursor = f"{rows[-1][2]}:{rows[-1][0]}" if truncated else str(max(round_.sequence, after_sequence))
+    return {
+        "election": election_code,
+        "round": round_number,
+        "since": since,
+        "next": next_cursor,
+        "truncated": truncated,
+        "current_sequence": round_.sequence,
+        "changes": items,
+    }
+
+
+VERSION_COLUMNS = (
+    'bureau_id, version, sequence, voters, blank, "null", valid, reported_at, recorded_at, reason'
+)
+
+
+def corrections_of(view: View) -> dict[str, Any]:
+    """The round's corrections as of the view's sequence: when, which bureau, old and new counts, why."""
+    raw = Raw(view.connection)
+    rows = raw.rows(
+        f"SELECT {VERSION_COLUMNS} FROM return_versions WHERE round_id = ? AND version > 1 AND sequence <= ? "
+        "ORDER BY sequence, bureau_id",
+        (view.round_.id, view.publication.sequence),
     )
-    previous = _previous_counts(raw, round_, [(row[0], row[1] - 1) for row in rows if row[1] > 1])
-    registry = index.registry
+    return {**context(view), "corrections": _items(raw, view.round_, view.index, rows)}
+
+
+def _items(
+    raw: Raw, round_: RoundInfo, index: ElectionIndex, rows: list[tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    """Return versions as the change feed and the corrections log show them (a correction with what it
+    replaced)."""
+    replaced = [(row[0], row[1] - 1) for row in rows if row[1] > 1]
+    votes = _votes(raw, round_, [(row[0], row[1]) for row in rows] + replaced)
+    previous = _previous_counts(raw, round_, replaced)
     items = []
     for bureau_id, version, sequence, voters, blank, null, valid, reported_at, recorded_at, reason in rows:
-        bureau = registry.bureaux[index.bureau_position[bureau_id]]
+        bureau = index.registry.bureaux[index.bureau_position[bureau_id]]
         before = previous.get((bureau_id, version - 1))
         items.append(
             {
@@ -123,18 +156,7 @@ def changes(
                 "reason": reason,
             }
         )
-    # A full page stops inside a sequence: the cursor names the last bureau read. Otherwise everything up to
-    # the round's latest sequence has been read, checkpoint-only sequences included.
-    next_cursor = f"{rows[-1][2]}:{rows[-1][0]}" if truncated else str(max(round_.sequence, after_sequence))
-    return {
-        "election": election_code,
-        "round": round_number,
-        "since": since,
-        "next": next_cursor,
-        "truncated": truncated,
-        "current_sequence": round_.sequence,
-        "changes": items,
-    }
+    return items
 
 
 def _votes(raw: Raw, round_: RoundInfo, keys: list[tuple[int, int]]) -> dict[tuple[int, int], dict[str, int]]:

@@ -274,3 +274,25 @@ def test_tokens_from_the_command_line(engine, database_url):
     assert listed.split() == ["1", "Clerk", "Paris", "3", "clerk", "all", "elections", "active"]
     runner.invoke(main, ["tokens", "revoke", "1"], env={"TABULATOR_DATABASE_URL": database_url})
     assert accounts.authenticate(engine, lines[1]) is None
+
+
+def test_supervisors_read_the_audit_and_export_it(engine, database_url, authority):
+    client, tokens = authority
+    client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer(tokens["clerk"]))
+    client.put(
+        f"{ROUND}/bureaux/75-01-0001/return", json={**GOOD, "voters": 1}, headers=bearer(tokens["clerk"])
+    )
+    assert client.get("/api/v1/audit", headers=bearer(tokens["clerk"])).status_code == 403
+    page = client.get("/api/v1/audit", query_string={"status": 422}, headers=bearer(tokens["supervisor"]))
+    assert (page.status_code, page.headers["Cache-Control"]) == (200, "no-store")
+    entries = page.get_json()["entries"]
+    assert [(e["actor"], e["status"], e["outcome"]) for e in entries] == [
+        ("clerk one", 422, "voters_mismatch")
+    ]
+    assert page.get_json()["next"] == entries[0]["id"]
+    exported = CliRunner().invoke(
+        main, ["audit", "export", "--actor", "clerk one"], env={"TABULATOR_DATABASE_URL": database_url}
+    )
+    lines = exported.stdout.splitlines()
+    assert lines[0] == "id,at,actor,role,remote_addr,method,path,status,outcome,sequence,sent"
+    assert [line.split(",")[7] for line in lines[1:]] == ["201", "422"]

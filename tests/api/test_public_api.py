@@ -345,3 +345,46 @@ def test_cached_documents_are_answered_before_flask_alike(engine, database_url, 
     assert len(dispatched) == len(urls) + 1  # a query string is Flask's
     record(engine, build_return("75-02-0001", votes={"hamon": 1, "valls": 1}))
     assert client.get(f"{ROUND}/results").get_json()["sequence"] == 2  # trusted for 60 s, as configured
+
+
+def test_the_corrections_log_shows_old_and_new_counts_and_why(client, engine):
+    first_evening(engine)
+    record(
+        engine,
+        build_return(
+            "13-01-0002",
+            votes={"hamon": 60, "valls": 40},
+            null=1,
+            reported_at=EVENING + timedelta(minutes=30),
+        ),
+        reason="Hamon/Valls swapped",
+    )
+    log = client.get(f"{ROUND}/corrections").get_json()
+    assert (log["sequence"], log["status"]) == (3, "partial")
+    assert log["corrections"] == [
+        {
+            "bureau": "13-01-0002",
+            "name": "Bureau 2",
+            "kind": "corrected",
+            "version": 2,
+            "sequence": 3,
+            "reported_at": "2017-01-29T19:30:00+00:00",
+            "recorded_at": ANY_TIME,
+            "counts": {
+                "voters": 101,
+                "blank": 0,
+                "null": 1,
+                "valid": 100,
+                "votes": {"hamon": 60, "valls": 40},
+            },
+            "previous": {
+                "voters": 101,
+                "blank": 0,
+                "null": 1,
+                "valid": 100,
+                "votes": {"hamon": 40, "valls": 60},
+            },
+            "reason": "Hamon/Valls swapped",
+        }
+    ]
+    assert client.get(f"{ROUND}/snapshots/2/corrections").get_json()["corrections"] == []
