@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, Unprocessa
 from api import auth, authority, db, public, store
 from api.fastpath import CachedDocuments
 from api.http import CURRENT, DocumentCache
+from api.public import Embargoed
 from api.schemas import ErrorsSchema
 from api.settings import Settings
 from tabulator.ingest import FileRefused
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "engine": engine,
         "cache": DocumentCache(),
         "heads": {},  # (election, round) -> (trusted until, latest sequence, its publication time)
+        "embargoes": {},  # (election, round) -> (trusted until, results_not_before)
         "cache_control": CURRENT.format(seconds=settings.cache_max_age),
     }
     app.wsgi_app = CachedDocuments(app.wsgi_app, app.extensions["tabulator"])  # type: ignore[method-assign]
@@ -103,7 +105,15 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(store.Refused)
     def refused(exc: store.Refused) -> tuple[Response, int]:
         codes = {issue.code for issue in exc.issues}
-        status = 412 if "stale_version" in codes else 403 if "correction_needs_supervisor" in codes else 422
+        status = (
+            412
+            if "stale_version" in codes
+            else 403
+            if "correction_needs_supervisor" in codes
+            else 409
+            if codes & {"round_certified", "bad_transition"}
+            else 422
+        )
         body: dict[str, Any] = {"errors": [issue.as_dict() for issue in exc.issues]}
         if status == 412:
             body["current"] = _current_return(exc.issues[0].bureau or "")
@@ -118,6 +128,13 @@ def _register_errors(app: Flask) -> None:
         limit = current_app.config["MAX_CONTENT_LENGTH"]
         return envelope(
             413, "too_large", f"The request is larger than the {limit:,} bytes this service accepts."
+        )
+
+    @app.errorhandler(Embargoed)
+    def embargoed(exc: Embargoed) -> tuple[Response, int, dict[str, str]]:
+        return (
+            *envelope(403, "embargoed", str(exc)),
+            {"Retry-After": str(exc.seconds), "Cache-Control": "no-cache"},
         )
 
     @app.errorhandler(store.BadArgument)

@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 
 from api import reference, schemas, store
 from api.auth import requires
+from api.db import reading
 from api.store import accounts
 from tabulator.batch import CheckpointBatch, ReturnBatch
 from tabulator.files import read_returns_file
@@ -136,3 +137,16 @@ def list_audit(**filters: Any) -> Response:
     response = jsonify(schemas.AUDIT_PAGE.dump(page))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@blueprint.route(ROUND, methods=["PATCH"])
+@requires("supervisor")
+@blueprint.arguments(schemas.RoundUpdateSchema)
+@blueprint.response(200, schemas.RoundSchema)
+def update_round(changes: dict[str, Any], election: str, number: int) -> Response:
+    """Move the round through setup → voting → counting → complete → certified, set or lift its embargo
+    (`results_not_before`), or mark it a test. A certified round changes no more (409)."""
+    store.update_round(_engine(), election, number, **changes)
+    with reading(_engine()) as connection:
+        document = store.feeds.round_document(connection, election, number)
+    return jsonify(schemas.ROUND.dump(document))

@@ -76,7 +76,12 @@ class ElectionRow(Base):
 
 class RoundRow(Base):
     __tablename__ = "rounds"
-    __table_args__ = (UniqueConstraint("election_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("election_id", "number"),
+        CheckConstraint(
+            "status IN ('setup', 'voting', 'counting', 'complete', 'certified')", name="known_status"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     election_id: Mapped[int] = mapped_column(ForeignKey("elections.id"))
@@ -85,9 +90,10 @@ class RoundRow(Base):
     previous_round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"))
     polls_close: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(20), default="counting")
-    test: Mapped[bool] = mapped_column(
-        default=False
-    )  # a rehearsal: flagged everywhere, wiped before the night
+    # A rehearsal: flagged in every payload, and its data can be wiped before the real night.
+    test: Mapped[bool] = mapped_column(default=False)
+    # No result of the round is published before this time (in France: when the last polls close).
+    results_not_before: Mapped[datetime | None]
     # The latest published sequence and the time of the newest return it includes.
     sequence: Mapped[int] = mapped_column(default=0)
     as_of: Mapped[datetime | None]

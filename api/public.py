@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, current_app
 from flask_smorest import Blueprint
 from sqlalchemy import Engine
 
-from api import reference, schemas
+from api import reference, schemas, store
 from api.db import reading
 from api.http import (
     IMMUTABLE,
@@ -28,7 +28,7 @@ from api.http import (
     respond,
     sequence_etag,
 )
-from api.store import NotFound, exports, feeds, open_view, results_of, timeline, turnout_of
+from api.store import exports, feeds, open_view, results_of, timeline, turnout_of
 from api.store.results import View
 
 blueprint = Blueprint(
@@ -51,6 +51,33 @@ def _cache() -> DocumentCache:
 
 def _current_max_age() -> str:
     return current_app.extensions["tabulator"]["cache_control"]  # type: ignore[no-any-return]
+
+
+class Embargoed(Exception):
+    """Results asked for before the round's `results_not_before`: 403 with Retry-After."""
+
+    def __init__(self, number: int, until: datetime, seconds: int) -> None:
+        super().__init__(
+            f"Results of round {number} are embargoed until {until.isoformat()}: no result may be published "
+            "before the last polls close."
+        )
+        self.seconds = seconds
+
+
+def refuse_during_embargo(election: str, number: int) -> None:
+    """Turnout checkpoints are published during the day; results wait for the embargo to lift."""
+    embargoes = current_app.extensions["tabulator"]["embargoes"]
+    now = time.monotonic()
+    found = embargoes.get((election, number))
+    if found is None or found[0] <= now:
+        with reading(_engine()) as connection:
+            until = store.round_info(connection, election, number).results_not_before
+        found = (now + current_app.extensions["tabulator"]["settings"].head_cache_seconds, until)
+        embargoes[(election, number)] = found
+    until = found[1]
+    moment = datetime.now(UTC)
+    if until is not None and moment < until:
+        raise Embargoed(number, until, int((until - moment).total_seconds()) + 1)
 
 
 def _head(election: str, number: int) -> tuple[int, datetime | None]:
@@ -82,6 +109,8 @@ def _sequence_document(
     (cached forever). A client that holds the latest sequence gets its 304 before anything is built.
     `build` returns a dict (dumped through `schema` as JSON) or the bytes of another format."""
     cache_control = _current_max_age() if sequence is None else IMMUTABLE
+    if resource[0] != "turnout":
+        refuse_during_embargo(election, number)
 
     def render_view(view: View) -> Rendered:
         document = build(view)
@@ -133,10 +162,8 @@ def show_election(election: str) -> Response:
 def show_round(election: str, number: int) -> Response:
     """One round: date, status, latest sequence, candidates in ballot order."""
     with reading(_engine()) as connection:
-        found = [r for r in feeds.election(connection, election)["rounds"] if r["number"] == number]
-    if not found:
-        raise NotFound(f"Election {election!r} has no round {number}.")
-    return respond(render(found[0], schemas.ROUND), _current_max_age())
+        document = feeds.round_document(connection, election, number)
+    return respond(render(document, schemas.ROUND), _current_max_age())
 
 
 @blueprint.route(f"{ROUND}/current")
@@ -231,6 +258,7 @@ def list_changes(election: str, number: int, since: str, limit: int) -> Response
     Keep `next` and pass it as `since`: no change is missed, none is repeated. When `truncated` is true,
     more changes wait; ask again at once.
     """
+    refuse_during_embargo(election, number)
     with reading(_engine()) as connection:
         document = feeds.changes(connection, election, number, since, limit)
     return respond(render(document, schemas.CHANGES), NO_CACHE)

@@ -175,6 +175,10 @@ class TimelineDocumentSchema(ContextSchema):
 class CurrentSchema(ContextSchema):
     """The latest sequence of a round: poll this, then fetch what changed."""
 
+    results_not_before = fields.String(
+        allow_none=True, required=True, metadata={"description": "The embargo: no result before this time."}
+    )
+
 
 class ChangeItemSchema(Schema):
     bureau = fields.String(required=True)
@@ -218,6 +222,9 @@ class CandidateSchema(Schema):
 
 class RoundSchema(Schema):
     election = fields.String(required=True)
+    results_not_before = fields.String(
+        allow_none=True, metadata={"description": "No result is published before this time (the embargo)."}
+    )
     number = fields.Integer(required=True)
     date = fields.String(required=True)
     previous_round = fields.Integer(allow_none=True, required=True)
@@ -390,3 +397,16 @@ class AuditPageSchema(Schema):
 
 
 AUDIT_PAGE = AuditPageSchema()
+
+
+class RoundUpdateSchema(Schema):
+    """What a supervisor may change of a round."""
+
+    class Meta:
+        unknown = RAISE
+
+    status = fields.String(validate=validate.OneOf(["setup", "voting", "counting", "complete", "certified"]))
+    results_not_before = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "No result is published before this time; null lifts it."}
+    )
+    test = fields.Boolean(metadata={"description": "A rehearsal: flagged in every payload."})

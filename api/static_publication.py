@@ -22,16 +22,21 @@ from sqlalchemy import Engine
 from api import schemas
 from api.db import reading
 from api.http import render
-from api.store import open_view, results_of, timeline, turnout_of
-from api.store.results import View, context, every_bureau_tally
+from api.store import feeds, open_view, results_of, timeline, turnout_of
+from api.store.common import now
+from api.store.results import View, every_bureau_tally
 
 KEEP = 3  # sequence folders kept behind the served one, for readers still holding an older file
 
 
 def publish(engine: Engine, election: str, number: int, folder: Path) -> int | None:
-    """Write the round's latest sequence under `folder`; returns it, or None if it was already there."""
+    """Write the round's latest sequence under `folder`; returns it, or None if it was already there or the
+    round is under embargo."""
     with reading(engine) as connection:
-        view = _with_all_tallies(open_view(connection, election, number))
+        view = open_view(connection, election, number)
+        if view.round_.embargoed(now()):
+            return None  # results wait for the embargo; the files of a previous sequence stay as they are
+        view = _with_all_tallies(view)
         sequence = view.publication.sequence
         sequences = folder / ".sequences" / election / str(number)
         target = sequences / str(sequence)
@@ -60,7 +65,7 @@ def _with_all_tallies(view: View) -> View:
 def _documents(view: View, connection: Any) -> list[tuple[str, Any, Schema]]:
     registry = view.index.registry
     documents: list[tuple[str, Any, Schema]] = [
-        ("current", context(view), schemas.CURRENT),
+        ("current", feeds.current_of(view), schemas.CURRENT),
         ("results/index.json", results_of(view), schemas.RESULTS),
         ("turnout", turnout_of(view), schemas.TURNOUT),
         ("timeline", timeline(connection, view), schemas.TIMELINE),

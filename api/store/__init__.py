@@ -20,6 +20,7 @@ from api.store.common import (
     round_info,
 )
 from api.store.elections import add_rounds, create_election, election_exists, ensure_ministry_election
+from api.store.lifecycle import update_round
 from api.store.results import (
     View,
     open_view,
@@ -61,5 +62,6 @@ __all__ = [
     "timeline_document",
     "turnout_document",
     "turnout_of",
+    "update_round",
     "verify",
 ]

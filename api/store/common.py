@@ -19,6 +19,7 @@ from api.models import (
 from api.sql import SMALL_BATCH, Raw
 from tabulator.batch import UNKNOWN, BoolArray, IntArray
 from tabulator.registry import Registry
+from tabulator.rules import error
 from tabulator.types import Area, Bureau, Candidate, Issue
 
 
@@ -65,10 +66,15 @@ class RoundInfo:
     as_of: datetime | None
     status: str
     test: bool
+    results_not_before: datetime | None = None
 
     @property
     def candidate_codes(self) -> tuple[str, ...]:
         return tuple(candidate.id for candidate in self.candidates)
+
+    def embargoed(self, moment: datetime) -> bool:
+        """Whether results may not be published yet at `moment`."""
+        return self.results_not_before is not None and moment < self.results_not_before
 
 
 @dataclass
@@ -181,6 +187,7 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
         as_of=row.as_of,
         status=row.status,
         test=row.test,
+        results_not_before=row.results_not_before,
     )
 
 
@@ -298,3 +305,15 @@ def candidate_codes(engine: Engine, election_code: str, number: int) -> tuple[st
     """The round's candidates in ballot order (the columns a return must fill)."""
     with reading(engine) as connection:
         return round_info(connection, election_code, number).candidate_codes
+
+
+def refuse_if_certified(round_: RoundInfo) -> None:
+    if round_.status == "certified":
+        raise Refused(
+            [
+                error(
+                    "round_certified",
+                    f"Round {round_.number} is certified: its results can no longer change.",
+                )
+            ]
+        )

@@ -30,6 +30,13 @@ def election(connection: Connection, code: str) -> dict[str, Any]:
     return _election(connection, row)
 
 
+def round_document(connection: Connection, election_code: str, number: int) -> dict[str, Any]:
+    for found in election(connection, election_code)["rounds"]:
+        if found["number"] == number:
+            return found
+    raise NotFound(f"Election {election_code!r} has no round {number}.")
+
+
 def _election(connection: Connection, row: Any) -> dict[str, Any]:
     rounds = connection.execute(
         select(RoundRow).where(RoundRow.election_id == row.id).order_by(RoundRow.number)
@@ -57,6 +64,7 @@ def _election(connection: Connection, row: Any) -> dict[str, Any]:
                 "status": r.status,
                 "test": r.test,
                 "sequence": r.sequence,
+                "results_not_before": r.results_not_before.isoformat() if r.results_not_before else None,
                 "candidates": candidates[r.id],
             }
             for r in rounds
@@ -66,7 +74,12 @@ def _election(connection: Connection, row: Any) -> dict[str, Any]:
 
 def current(connection: Connection, election_code: str, round_number: int) -> dict[str, Any]:
     """The round's latest sequence with its context: cheap to poll."""
-    return context(open_view(connection, election_code, round_number))
+    return current_of(open_view(connection, election_code, round_number))
+
+
+def current_of(view: View) -> dict[str, Any]:
+    embargo = view.round_.results_not_before
+    return {**context(view), "results_not_before": embargo.isoformat() if embargo else None}
 
 
 def changes(

@@ -23,6 +23,7 @@ from api.store.common import (
     election_index,
     now,
     positions_of,
+    refuse_if_certified,
     round_by_id,
     round_info,
     stored_returns,
@@ -68,6 +69,7 @@ def record_returns(
     recorded_at = now()
     with writing(engine) as connection:
         round_ = round_info(connection, election_code, round_number, lock=True)
+        refuse_if_certified(round_)
         index = election_index(connection, round_.election_id)
         if batch.candidate_ids != round_.candidate_codes:
             raise Refused([error("wrong_candidates", "The returns do not list this round's candidates.")])
@@ -127,7 +129,7 @@ def record_returns(
         _add_to_areas(raw, round_, index, rows[positions], delta)
         progress(STAGES[2])
         as_of = max(batch.reported_at[i] or recorded_at for i in positions.tolist())
-        _publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
+        publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
         _propagate_to_next_rounds(
             raw,
             connection,
@@ -364,7 +366,7 @@ def _propagate_to_next_rounds(
             matched, voters - np.where(first_report, 0, replaced_voters), 0
         )
         _add_to_areas(raw, next_round, index, rows, delta)
-        _publish(raw, next_round, index, next_round.sequence + 1, None)
+        publish(raw, next_round, index, next_round.sequence + 1, None)
 
 
 def _next_rounds(raw: Raw, connection: Connection, round_: RoundInfo) -> list[RoundInfo]:
@@ -378,7 +380,7 @@ def _next_rounds(raw: Raw, connection: Connection, round_: RoundInfo) -> list[Ro
     ]
 
 
-def _publish(
+def publish(
     raw: Raw,
     round_: RoundInfo,
     index: ElectionIndex,
@@ -457,6 +459,7 @@ def record_checkpoints(
     recorded_at = now()
     with writing(engine) as connection:
         round_ = round_info(connection, election_code, round_number, lock=True)
+        refuse_if_certified(round_)
         index = election_index(connection, round_.election_id)
         rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
         # A bureau appears once per checkpoint time, so repeated bureaux are judged by _repeated_checkpoints.
@@ -522,9 +525,9 @@ def record_checkpoints(
                 for i, version in rows_to_write
             ],
         )
-        _publish(raw, round_, index, sequence, None, checkpoints_changed=len(rows_to_write))
+        publish(raw, round_, index, sequence, None, checkpoints_changed=len(rows_to_write))
         for next_round in _next_rounds(raw, connection, round_):
-            _publish(raw, next_round, index, next_round.sequence + 1, None)
+            publish(raw, next_round, index, next_round.sequence + 1, None)
     return report
 
 

@@ -201,6 +201,7 @@ def test_conditional_gets_answer_304_until_the_next_sequence(client, engine):
         "bureaux_total": 6,
         "status": "partial",
         "test": False,
+        "results_not_before": None,
     }
     assert client.get(f"{ROUND}/current").headers["Cache-Control"] == "no-cache"
 

@@ -1,0 +1,91 @@
+"""A round's life, its embargo and its test flag, over HTTP on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from api import create_app, static_publication, store
+from api.settings import Settings
+from api.store import accounts
+from tests.builders import AREAS, BUREAUX, SAMPLE
+
+ROUND = "/api/v1/elections/mini-primaire/rounds/2"
+GOOD = {"voters": 412, "blank": 3, "null": 2, "valid": 407, "votes": {"hamon": 250, "valls": 157}}
+
+
+@pytest.fixture
+def setup(engine, database_url, tmp_path):
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    settings = Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
+    client = create_app(settings).test_client()
+    tokens = {
+        role: {"Authorization": f"Bearer {accounts.create_token(engine, role, role)[1]}"}
+        for role in accounts.ROLES
+    }
+    return client, tokens
+
+
+def test_a_round_moves_forward_and_a_certified_round_refuses_writes(setup, engine):
+    client, tokens = setup
+    client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=tokens["clerk"])
+    assert client.patch(ROUND, json={"status": "complete"}, headers=tokens["clerk"]).status_code == 403
+    backwards = client.patch(ROUND, json={"status": "setup"}, headers=tokens["supervisor"])
+    assert (backwards.status_code, backwards.get_json()["errors"][0]["message"]) == (
+        409,
+        "A round goes setup → voting → counting → complete → certified (and back from complete to counting); "
+        "round 2 cannot go from counting to setup.",
+    )
+    for status in ("complete", "certified"):
+        moved = client.patch(ROUND, json={"status": status}, headers=tokens["supervisor"])
+        assert (moved.status_code, moved.get_json()["status"]) == (200, status)
+    assert client.get(f"{ROUND}/results").get_json()["status"] == "certified"
+    assert client.get(f"{ROUND}/snapshots/1/results").get_json()["status"] == "partial"  # published then
+    assert [row["sequence"] for row in client.get(f"{ROUND}/timeline").get_json()["timeline"]] == [1, 2, 3]
+    before = store.results_document(engine, SAMPLE.id, 2)
+    late = client.put(f"{ROUND}/bureaux/75-01-0002/return", json=GOOD, headers=tokens["admin"])
+    assert (late.status_code, late.get_json()["errors"][0]["code"]) == (409, "round_certified")
+    reopen = client.patch(ROUND, json={"status": "counting"}, headers=tokens["admin"])
+    assert (reopen.status_code, reopen.get_json()["errors"][0]["code"]) == (409, "round_certified")
+    assert store.results_document(engine, SAMPLE.id, 2) == before
+
+
+def test_nothing_of_the_results_before_the_embargo_lifts(setup, engine, tmp_path):
+    client, tokens = setup
+    lift = datetime.now(UTC) + timedelta(hours=1)
+    embargo = client.patch(ROUND, json={"results_not_before": lift.isoformat()}, headers=tokens["supervisor"])
+    assert embargo.status_code == 200
+    taken = client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=tokens["clerk"])
+    assert taken.status_code == 201  # returns are taken and checked during the embargo
+    for path in (
+        "results",
+        "results/departement/75",
+        "timeline",
+        "changes",
+        "corrections",
+        "export.csv",
+        "nist.json",
+        "snapshots/1/results",
+    ):
+        refused = client.get(f"{ROUND}/{path}")
+        assert (refused.status_code, refused.get_json()["errors"][0]["code"]) == (403, "embargoed"), path
+        assert 3_500 <= int(refused.headers["Retry-After"]) <= 3_601
+    assert client.get(f"{ROUND}/turnout").status_code == 200  # turnout is published during the day
+    assert client.get(f"{ROUND}/current").get_json()["results_not_before"] == lift.isoformat()
+    assert static_publication.publish(engine, SAMPLE.id, 2, tmp_path / "static") is None
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    assert (
+        client.patch(ROUND, json={"results_not_before": past}, headers=tokens["supervisor"]).status_code
+        == 200
+    )
+    assert client.get(f"{ROUND}/results").get_json()["results"]["voters"] == 412
+
+
+def test_a_test_round_says_so_in_every_payload(setup):
+    client, tokens = setup
+    assert client.patch(ROUND, json={"test": True}, headers=tokens["supervisor"]).get_json()["test"] is True
+    assert client.get(f"{ROUND}/results").get_json()["test"] is True
+    assert client.get(f"{ROUND}/nist.json").get_json()["IsTest"] is True
+    bad = client.patch(ROUND, json={"status": "finished"}, headers=tokens["supervisor"])
+    assert (bad.status_code, bad.get_json()["errors"][0]["field"]) == (400, "status")
