@@ -359,6 +359,33 @@ def tokens_revoke(context: Context, token_id: int) -> None:
     click.echo(f"Token {token_id} revoked.")
 
 
+@main.command("wipe-test")
+@click.option("--election", required=True)
+@click.option("--round", "round_number", type=int, required=True)
+@click.confirmation_option(prompt="Remove every return, checkpoint and publication of this test round?")
+@click.pass_obj
+def wipe_test(context: Context, *, election: str, round_number: int) -> None:
+    """Wipe a test round's data before the real night (the round must be marked test)."""
+    removed = _refuse_on_error(
+        lambda: store.wipe_test_round(context.engine, election, round_number),
+        Path(f"{election}/{round_number}"),
+    )
+    accounts.record_audit(
+        context.engine,
+        actor=None,
+        remote_addr=None,
+        method="CLI",
+        path=f"wipe-test {election} {round_number}",
+        sent="",
+        status=200,
+        outcome=f"{removed} return versions removed",
+        sequence=None,
+    )
+    click.echo(
+        f"Round {round_number} of {election}: {removed:,} return versions removed; the round is empty."
+    )
+
+
 @main.group()
 def audit() -> None:
     """The audit of every write attempt."""

@@ -20,7 +20,7 @@ from api.store.common import (
     round_info,
 )
 from api.store.elections import add_rounds, create_election, election_exists, ensure_ministry_election
-from api.store.lifecycle import update_round
+from api.store.lifecycle import update_round, wipe_test_round
 from api.store.results import (
     View,
     open_view,
@@ -64,4 +64,5 @@ __all__ = [
     "turnout_of",
     "update_round",
     "verify",
+    "wipe_test_round",
 ]

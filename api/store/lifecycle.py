@@ -44,9 +44,14 @@ def update_round(
         refuse_if_certified(round_)
         if status is not None and status != round_.status and status not in MOVES[round_.status]:
             raise Refused(
-                [error("bad_transition", f"A round goes {' → '.join(ORDER)} (and back from complete to "
-                       f"counting); round {number} cannot go from {round_.status} to {status}.")]
-            )  # fmt: skip
+                [
+                    error(
+                        "bad_transition",
+                        f"A round goes {' → '.join(ORDER)} (and back from complete to "
+                        f"counting); round {number} cannot go from {round_.status} to {status}.",
+                    )
+                ]
+            )
         values: dict[str, object] = {}
         if status is not None:
             values["status"] = status
@@ -66,3 +71,46 @@ def update_round(
             None,
         )
         return round_info(connection, election_code, number)
+
+
+ROUND_DATA = (
+    "publication_votes",
+    "publications",
+    "area_votes",
+    "area_results",
+    "return_votes",
+    "return_versions",
+    "checkpoints",
+)
+
+
+def wipe_test_round(engine: Engine, election_code: str, number: int) -> int:
+    """Remove a rehearsal's returns, checkpoints, sums and publications before the real night; returns how
+    many return versions went. Only a round marked test, and only while no later round compares with it.
+
+    Its sequence keeps counting up from where the rehearsal left it, so that no cache anywhere can take a
+    sequence of the real night for one of the rehearsal's.
+    """
+    with writing(engine) as connection:
+        round_ = round_info(connection, election_code, number, lock=True)
+        if not round_.test:
+            raise Refused(
+                [error("not_a_test", f"Round {number} is not marked test: its data is real and stays.")]
+            )
+        raw = Raw(connection)
+        if raw.rows("SELECT id FROM rounds WHERE previous_round_id = ? AND sequence > 0", (round_.id,)):
+            raise Refused(
+                [
+                    error(
+                        "compared_round_published",
+                        f"A later round compares itself with round {number}; wipe that round first.",
+                    )
+                ]
+            )
+        removed = int(raw.rows("SELECT count(*) FROM return_versions WHERE round_id = ?", (round_.id,))[0][0])
+        for table in ROUND_DATA:
+            raw.execute(f"DELETE FROM {table} WHERE round_id = ?", (round_.id,))
+        connection.execute(update(RoundRow).where(RoundRow.id == round_.id).values(as_of=None))
+        emptied = round_info(connection, election_code, number, lock=True)
+        publish(raw, emptied, election_index(connection, round_.election_id), round_.sequence + 1, None)
+    return removed

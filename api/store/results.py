@@ -194,6 +194,10 @@ def _publication(connection: Connection, round_: RoundInfo, sequence: int) -> Pu
         (round_.id, sequence),
     )
     if not found:
+        if sequence:
+            raise NotFound(
+                f"Sequence {sequence} of round {round_.number} is not published (a wiped rehearsal)."
+            )
         return Publication(sequence, None, None, 0, None, round_.status)
     as_of, published_at, reported, previous_sequence, status = found[0]
     return Publication(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 
 from api import create_app, static_publication, store
+from api.cli import main
 from api.settings import Settings
 from api.store import accounts
 from tests.builders import AREAS, BUREAUX, SAMPLE
@@ -89,3 +91,38 @@ def test_a_test_round_says_so_in_every_payload(setup):
     assert client.get(f"{ROUND}/nist.json").get_json()["IsTest"] is True
     bad = client.patch(ROUND, json={"status": "finished"}, headers=tokens["supervisor"])
     assert (bad.status_code, bad.get_json()["errors"][0]["field"]) == (400, "status")
+
+
+def test_a_rehearsal_is_wiped_before_the_night_and_nothing_else(setup, engine, database_url):
+    client, tokens = setup
+    round_1 = "/api/v1/elections/mini-primaire/rounds/1"
+    real = {
+        "voters": 10,
+        "blank": 0,
+        "null": 0,
+        "valid": 10,
+        "votes": {"montebourg": 2, "hamon": 4, "valls": 4},
+    }
+    client.put(f"{round_1}/bureaux/75-01-0001/return", json=real, headers=tokens["clerk"])
+    wipe = ["wipe-test", "--election", "mini-primaire", "--round", "2", "--yes"]
+    env = {"TABULATOR_DATABASE_URL": database_url}
+    refused = CliRunner().invoke(main, wipe, env=env)
+    assert (refused.exit_code, "[not_a_test]" in refused.output) == (1, True)
+    client.patch(ROUND, json={"test": True}, headers=tokens["supervisor"])
+    client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=tokens["clerk"])
+    rehearsal = client.get(f"{ROUND}/current").get_json()["sequence"]
+    done = CliRunner().invoke(main, wipe, env=env)
+    assert (done.exit_code, done.stdout) == (
+        0,
+        "Round 2 of mini-primaire: 1 return versions removed; the round is empty.\n",
+    )
+    after = client.get(f"{ROUND}/results").get_json()
+    assert (after["sequence"], after["results"]["bureaux_reported"], after["test"]) == (
+        rehearsal + 1,
+        0,
+        True,
+    )
+    assert client.get(f"{ROUND}/snapshots/{rehearsal}/results").status_code == 404
+    assert client.get(f"{round_1}/results").get_json()["results"]["voters"] == 10  # nothing else touched
+    assert store.verify(engine) == []
+    assert accounts.audit_rows(engine, path="wipe-test")[0]["outcome"] == "1 return versions removed"
