@@ -111,7 +111,7 @@ def _register_errors(app: Flask) -> None:
             else 403
             if "correction_needs_supervisor" in codes
             else 409
-            if codes & {"round_certified", "bad_transition"}
+            if codes & {"round_certified", "bad_transition", "already_decided"}
             else 422
         )
         body: dict[str, Any] = {"errors": [issue.as_dict() for issue in exc.issues]}

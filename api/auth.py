@@ -71,6 +71,9 @@ def check_write_routes(app: Flask) -> None:
         raise RuntimeError(f"write routes without a role: {', '.join(sorted(unguarded))}")
 
 
+REPORTED = ("created", "corrected", "unchanged", "flagged", "held", "waiting")  # a write report's counts
+
+
 def audit(response: Response) -> Response:
     """After every write attempt, accepted or refused, keep who, when, from where, what and the outcome."""
     if request.method in READ_METHODS:
@@ -80,9 +83,7 @@ def audit(response: Response) -> Response:
     outcome = (
         ",".join(str(e.get("code")) for e in errors)
         if errors
-        else json.dumps(
-            {k: document[k] for k in ("created", "corrected", "unchanged", "flagged") if k in document}
-        )
+        else json.dumps({k: document[k] for k in REPORTED if k in document})
     )
     accounts.record_audit(
         current_app.extensions["tabulator"]["engine"],

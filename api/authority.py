@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 from api import reference, schemas, store
 from api.auth import requires
 from api.db import reading
-from api.store import accounts
+from api.store import accounts, review
 from tabulator.batch import CheckpointBatch, ReturnBatch
 from tabulator.files import read_returns_file
 from tabulator.rules import check_candidate_names
@@ -37,7 +37,8 @@ def _engine() -> Any:
 
 def _report(report: store.RecordReport) -> Response:
     body = jsonify(schemas.WRITE_REPORT.dump(report.as_dict()))
-    body.status_code = 201 if report.created else 200
+    # 202: taken, but waiting (for review or a second clerk) rather than published.
+    body.status_code = 201 if report.created else 202 if report.held or report.waiting else 200
     if report.version is not None:
         body.headers["ETag"] = f'"{report.version}"'
     return body
@@ -86,6 +87,7 @@ def put_return(payload: dict[str, Any], election: str, number: int, code: str) -
         thresholds=current_app.extensions["tabulator"]["settings"].thresholds,
         expected_version=_expected_version(),
         may_correct=g.actor.can("supervisor"),
+        reviewed=g.actor.can("supervisor"),
     )
     return _report(report)
 
@@ -122,6 +124,37 @@ def upload(form: dict[str, Any], files: dict[str, Any], election: str, number: i
         reason=form.get("reason"),
         thresholds=current_app.extensions["tabulator"]["settings"].thresholds,
         may_correct=g.actor.can("supervisor"),
+        reviewed=g.actor.can("supervisor"),
+    )
+    return _report(report)
+
+
+@blueprint.route(f"{ROUND}/review")
+@requires("supervisor")
+@blueprint.response(200, schemas.ReviewSchema)
+def list_review(election: str, number: int) -> Response:
+    """Clerks' returns that wait: held for a warning, two clerks who disagree, or (double entry) a first
+    entry waiting for its second; each beside its bureau's published return, if any (supervisors)."""
+    response = jsonify(schemas.REVIEW.dump(review.waiting_list(_engine(), election, number)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.route(f"{ROUND}/review/<int:entry_id>", methods=["POST"])
+@requires("supervisor")
+@blueprint.arguments(schemas.DecisionSchema)
+@blueprint.response(200, schemas.WriteReportSchema)
+def decide(decision: dict[str, Any], election: str, number: int, entry_id: int) -> Response:
+    """Accept an entry (it is published as its bureau's return; the bureau's other waiting entries are
+    set aside) or reject it. Accepting over a published return is a correction: give a `reason`."""
+    report = review.decide(
+        _engine(),
+        election,
+        number,
+        entry_id,
+        accept=decision["decision"] == "accept",
+        supervisor=g.actor.name,
+        reason=decision.get("reason"),
     )
     return _report(report)
 

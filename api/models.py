@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -81,6 +82,7 @@ class RoundRow(Base):
         CheckConstraint(
             "status IN ('setup', 'voting', 'counting', 'complete', 'certified')", name="known_status"
         ),
+        CheckConstraint("flagged_returns IN ('hold', 'publish')", name="known_flagged_returns"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +96,10 @@ class RoundRow(Base):
     test: Mapped[bool] = mapped_column(default=False)
     # No result of the round is published before this time (in France: when the last polls close).
     results_not_before: Mapped[datetime | None]
+    # A clerk's return that trips a warning: 'hold' it for a supervisor, or 'publish' it with its flag.
+    flagged_returns: Mapped[str] = mapped_column(String(10), default="hold", server_default="hold")
+    # Publish a clerk's return only once a second clerk has entered the same counts.
+    double_entry: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The latest published sequence and the time of the newest return it includes.
     sequence: Mapped[int] = mapped_column(default=0)
     as_of: Mapped[datetime | None]
@@ -138,6 +144,13 @@ class BureauRow(Base):
     registered: Mapped[int | None]
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("bureaux.id"))
     position: Mapped[int]
+
+
+# Waiting: held (a warning), first_entry (no second entry yet), mismatch (two clerks disagree).
+# Decided: accepted or rejected by a supervisor, matched (published by two identical entries),
+# superseded (its clerk entered the bureau again, or another entry was accepted).
+WAITING_STATUSES = ("held", "first_entry", "mismatch")
+ENTRY_STATUSES = (*WAITING_STATUSES, "accepted", "rejected", "matched", "superseded")
 
 
 def count_checks(*columns: str) -> tuple[CheckConstraint, ...]:
@@ -304,3 +317,39 @@ class AuditRow(Base):
     status: Mapped[int]
     outcome: Mapped[str] = mapped_column(Text)  # error codes, or what changed
     sequence: Mapped[int | None]
+
+
+class EntryRow(Base):
+    """A clerk's return that is not published yet: held for review, or waiting for its second entry.
+
+    Kept for good once decided (`status` then says how, and `sequence` when it was published), so that
+    every figure a clerk typed can be found again.
+    """
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        *count_checks("voters", "blank", "null", "valid"),
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in ENTRY_STATUSES)})", name="known_status"),
+        Index("ix_entries_round_id_status", "round_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureaux.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    voters: Mapped[int]
+    blank: Mapped[int]
+    null: Mapped[int]
+    valid: Mapped[int]
+    registered: Mapped[int | None]
+    votes: Mapped[str] = mapped_column(Text)  # JSON: {candidate code: votes}
+    warnings: Mapped[str] = mapped_column(String(200), default="")
+    reported_at: Mapped[datetime | None]
+    entered_at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(200))
+    # The version of the bureau's published return when it was entered (0: none).
+    base_version: Mapped[int]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    sequence: Mapped[int | None]  # the publication that included it, if it was published

@@ -230,6 +230,17 @@ class RoundSchema(Schema):
     previous_round = fields.Integer(allow_none=True, required=True)
     status = fields.String(required=True)
     test = fields.Boolean(required=True)
+    flagged_returns = fields.String(
+        required=True,
+        metadata={
+            "description": "A clerk's return that trips a warning: `hold` (out of the results until a "
+            "supervisor accepts it) or `publish` (published, its warnings shown with its bureau)."
+        },
+    )
+    double_entry = fields.Boolean(
+        required=True,
+        metadata={"description": "A clerk's return is published once a second clerk enters the same counts."},
+    )
     sequence = count("Latest published sequence.")
     candidates = fields.List(fields.Nested(CandidateSchema), required=True)
 
@@ -353,6 +364,16 @@ class WriteReportSchema(Schema):
     corrected = fields.Integer(required=True)
     unchanged = fields.Integer(required=True)
     flagged = fields.Integer(required=True, metadata={"description": "Returns that tripped a warning."})
+    held = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Held for a supervisor: a warning, or two clerks who disagree (GET …/review)."
+        },
+    )
+    waiting = fields.Integer(
+        required=True,
+        metadata={"description": "Double entry: waiting for a second clerk's identical counts."},
+    )
     sequence = fields.Integer(
         allow_none=True,
         required=True,
@@ -366,6 +387,65 @@ class WriteReportSchema(Schema):
 
 
 WRITE_REPORT = WriteReportSchema()
+
+
+class DecisionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    decision = fields.String(required=True, validate=validate.OneOf(["accept", "reject"]))
+    reason = fields.String(
+        validate=validate.Length(max=2_000),
+        metadata={"description": "Why; required to accept over a published return (a correction)."},
+    )
+
+
+class PublishedReturnSchema(Schema):
+    version = fields.Integer(required=True)
+    voters = fields.Integer(required=True)
+    blank = fields.Integer(required=True)
+    null = fields.Integer(required=True)
+    valid = fields.Integer(required=True)
+    votes = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class EntrySchema(Schema):
+    id = fields.Integer(required=True, metadata={"description": "POST …/review/{id} to decide on it."})
+    bureau = fields.String(required=True)
+    status = fields.String(
+        required=True,
+        metadata={
+            "description": "`held` (a warning), `mismatch` (clerks disagree), `first_entry` (waiting "
+            "for a second clerk)."
+        },
+    )
+    author = fields.String(required=True)
+    voters = fields.Integer(required=True)
+    blank = fields.Integer(required=True)
+    null = fields.Integer(required=True)
+    valid = fields.Integer(required=True)
+    registered = fields.Integer(allow_none=True, required=True)
+    votes = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    warnings = fields.List(fields.String(), required=True)
+    reported_at = fields.DateTime(allow_none=True, required=True)
+    entered_at = fields.DateTime(required=True)
+    published = fields.Nested(
+        PublishedReturnSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "The bureau's published return, if it has one."},
+    )
+
+
+class ReviewSchema(Schema):
+    election = fields.String(required=True)
+    round = fields.Integer(required=True)
+    flagged_returns = fields.String(required=True)
+    double_entry = fields.Boolean(required=True)
+    entries = fields.List(fields.Nested(EntrySchema), required=True)
+
+
+REVIEW = ReviewSchema()
 
 
 class AuditQuerySchema(Schema):
@@ -410,3 +490,8 @@ class RoundUpdateSchema(Schema):
         allow_none=True, metadata={"description": "No result is published before this time; null lifts it."}
     )
     test = fields.Boolean(metadata={"description": "A rehearsal: flagged in every payload."})
+    flagged_returns = fields.String(
+        validate=validate.OneOf(["hold", "publish"]),
+        metadata={"description": "Clerks' returns with a warning: hold them for review, or publish them."},
+    )
+    double_entry = fields.Boolean(metadata={"description": "Publish a clerk's return once two clerks agree."})

@@ -67,6 +67,8 @@ class RoundInfo:
     status: str
     test: bool
     results_not_before: datetime | None = None
+    flagged_returns: str = "hold"  # a clerk's return with a warning: 'hold' for review, or 'publish'
+    double_entry: bool = False
 
     @property
     def candidate_codes(self) -> tuple[str, ...]:
@@ -83,6 +85,8 @@ class RecordReport:
     corrected: int = 0
     unchanged: int = 0
     flagged: int = 0  # returns that tripped a warning
+    held: int = 0  # held for a supervisor: a warning, or two clerks who disagree
+    waiting: int = 0  # double entry: waiting for a second clerk
     version: int | None = None  # for a single return: the version its bureau's return is now at
     warnings: list[Issue] = field(default_factory=list)  # the first ones of each rule, described
     sequence: int | None = None  # None when nothing changed
@@ -93,6 +97,8 @@ class RecordReport:
             "corrected": self.corrected,
             "unchanged": self.unchanged,
             "flagged": self.flagged,
+            "held": self.held,
+            "waiting": self.waiting,
             "version": self.version,
             "sequence": self.sequence,
             "warnings": [issue.as_dict() for issue in self.warnings],
@@ -188,6 +194,8 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
         status=row.status,
         test=row.test,
         results_not_before=row.results_not_before,
+        flagged_returns=row.flagged_returns,
+        double_entry=row.double_entry,
     )
 
 
@@ -201,7 +209,7 @@ def round_by_id(connection: Connection, round_id: int, *, lock: bool = True) -> 
 
 
 # The version of a bureau's return that the figures use: its latest among those published up to a
-# sequence (the latest of all for the current figures). Issue 5 adds versions held for review.
+# sequence (the latest of all for the current figures). Returns waiting for review are not versions.
 CURRENT_VERSION = (
     "{t}.version = (SELECT max(w.version) FROM return_versions w "
     "WHERE w.round_id = {t}.round_id AND w.bureau_id = {t}.bureau_id AND w.sequence <= ?)"

@@ -65,6 +65,8 @@ def _election(connection: Connection, row: Any) -> dict[str, Any]:
                 "test": r.test,
                 "sequence": r.sequence,
                 "results_not_before": r.results_not_before.isoformat() if r.results_not_before else None,
+                "flagged_returns": r.flagged_returns,
+                "double_entry": r.double_entry,
                 "candidates": candidates[r.id],
             }
             for r in rounds

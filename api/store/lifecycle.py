@@ -37,8 +37,11 @@ def update_round(
     status: str | None = None,
     results_not_before: datetime | object | None = UNSET,
     test: bool | None = None,
+    flagged_returns: str | None = None,
+    double_entry: bool | None = None,
 ) -> RoundInfo:
-    """Move a round to a status, set or lift its embargo, mark it a test or not. Refused when certified."""
+    """Move a round to a status, set or lift its embargo, mark it a test or not, choose how clerks' returns
+    are reviewed. Refused when certified."""
     with writing(engine) as connection:
         round_ = round_info(connection, election_code, number, lock=True)
         refuse_if_certified(round_)
@@ -57,8 +60,8 @@ def update_round(
             values["status"] = status
         if results_not_before is not UNSET:
             values["results_not_before"] = results_not_before
-        if test is not None:
-            values["test"] = test
+        settings = {"test": test, "flagged_returns": flagged_returns, "double_entry": double_entry}
+        values.update({name: value for name, value in settings.items() if value is not None})
         if not values:
             return round_
         connection.execute(update(RoundRow).where(RoundRow.id == round_.id).values(**values))
@@ -81,11 +84,12 @@ ROUND_DATA = (
     "return_votes",
     "return_versions",
     "checkpoints",
+    "entries",
 )
 
 
 def wipe_test_round(engine: Engine, election_code: str, number: int) -> int:
-    """Remove a rehearsal's returns, checkpoints, sums and publications before the real night; returns how
+    """Remove a rehearsal's returns, waiting entries, checkpoints, sums and publications before the real night; returns how
     many return versions went. Only a round marked test, and only while no later round compares with it.
 
     Its sequence keeps counting up from where the rehearsal left it, so that no cache anywhere can take a

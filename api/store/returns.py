@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from api.db import writing
 from api.sql import Raw
+from api.store import entries as waiting
 from api.store.common import (
     ElectionIndex,
     RecordReport,
@@ -59,87 +60,136 @@ def record_returns(
     progress: Callable[[str], None] = lambda stage: None,
     expected_version: int | None = None,
     may_correct: bool = True,
+    reviewed: bool = True,
 ) -> RecordReport:
     """Record a batch of returns: new ones, corrections (with a reason) and identical re-sends (no-ops).
 
     `progress` hears each of STAGES as it is done. `expected_version` (one return only: the version the
     sender last saw, 0 for none) refuses the write if another landed since. `may_correct` False refuses
-    corrections. Both are decided inside the transaction, so two writers can never both win.
+    corrections. Both are decided inside the transaction, so two writers can never both win. `reviewed`
+    False (a clerk's write) applies the round's review and double entry: such returns may wait in
+    `entries` instead of being published.
     """
-    recorded_at = now()
     with writing(engine) as connection:
         round_ = round_info(connection, election_code, round_number, lock=True)
-        refuse_if_certified(round_)
-        index = election_index(connection, round_.election_id)
-        if batch.candidate_ids != round_.candidate_codes:
-            raise Refused([error("wrong_candidates", "The returns do not list this round's candidates.")])
-        rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
-        if issues:
-            raise Refused(_with_count_errors(issues, batch, rows, index.registry, thresholds))
-        raw = Raw(connection)
-        bureau_ids = index.bureau_ids[rows]
-        stored = stored_returns(raw, round_, bureau_ids)
-        previous = voters_in_round(raw, round_.previous_round_id, bureau_ids)
-        errors, warnings = check_counts(
-            batch,
-            rows,
-            index.registry,
-            previous_voters=previous,
-            checkpoint_max=_checkpoint_max(raw, round_.id, bureau_ids),
-            thresholds=thresholds,
-        )
-        registered = np.where(batch.registered != UNKNOWN, batch.registered, index.registry.registered[rows])
-        changed = ~stored.exists | _differs(batch, registered, stored)
-        corrected = stored.exists & changed
-        reasons = [(batch.reasons[i] if batch.reasons else None) or reason for i in range(len(batch))]
-        if errors:  # counts that break a rule come first: whether they may correct anything is moot
-            raise Refused(errors)
-        errors = _stale(batch, stored, expected_version) + _missing_reasons(batch, corrected, reasons)
-        errors += [] if may_correct else _corrections_refused(batch, corrected)
-        if errors:
-            raise Refused(errors)
-        progress(STAGES[0])
-        report = RecordReport(
-            created=int((~stored.exists).sum()),
-            corrected=int(corrected.sum()),
-            unchanged=int((~changed).sum()),
-            flagged=warnings.count,
-            warnings=warnings.issues,
-        )
-        if len(batch) == 1:
-            report.version = int(stored.version[0]) + int(changed[0])
-        if not changed.any():
-            return report
-        report.sequence = round_.sequence + 1
-        positions = np.flatnonzero(changed)
-        codes = warnings.codes_by_row(len(batch))
-        new_versions = NewVersions(
-            round_,
-            batch,
-            positions,
-            bureau_ids[positions],
-            stored.version[positions] + 1,
-            registered[positions],
-            [reasons[i] if stored.exists[i] else None for i in positions.tolist()],
-            [codes[i] for i in positions.tolist()],
-        )
-        _append_versions(raw, new_versions, author=author, recorded_at=recorded_at, sequence=report.sequence)
-        progress(STAGES[1])
-        delta = _contribution_delta(batch, positions, registered, previous, stored)
-        _add_to_areas(raw, round_, index, rows[positions], delta)
-        progress(STAGES[2])
-        as_of = max(batch.reported_at[i] or recorded_at for i in positions.tolist())
-        publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
-        _propagate_to_next_rounds(
-            raw,
+        report = record_in(
             connection,
             round_,
-            index,
-            rows=rows[positions],
-            voters=batch.voters[positions],
-            replaced_voters=np.where(stored.exists, stored.counts[:, 0], UNKNOWN)[positions],
+            batch,
+            Writer(author, reason, may_correct=may_correct, reviewed=reviewed),
+            thresholds=thresholds,
+            progress=progress,
+            expected_version=expected_version,
         )
     progress(STAGES[3])
+    return report
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Who writes, and what that allows."""
+
+    author: str
+    reason: str | None = None
+    may_correct: bool = True
+    reviewed: bool = True  # a supervisor's or the command line's write: never held for review
+
+
+def record_in(
+    connection: Connection,
+    round_: RoundInfo,
+    batch: ReturnBatch,
+    writer: Writer,
+    *,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    progress: Callable[[str], None] = lambda stage: None,
+    expected_version: int | None = None,
+) -> RecordReport:
+    """`record_returns` inside a transaction that holds the round's lock."""
+    recorded_at = now()
+    refuse_if_certified(round_)
+    index = election_index(connection, round_.election_id)
+    if batch.candidate_ids != round_.candidate_codes:
+        raise Refused([error("wrong_candidates", "The returns do not list this round's candidates.")])
+    rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
+    if issues:
+        raise Refused(_with_count_errors(issues, batch, rows, index.registry, thresholds))
+    raw = Raw(connection)
+    bureau_ids = index.bureau_ids[rows]
+    stored = stored_returns(raw, round_, bureau_ids)
+    previous = voters_in_round(raw, round_.previous_round_id, bureau_ids)
+    errors, warnings = check_counts(
+        batch,
+        rows,
+        index.registry,
+        previous_voters=previous,
+        checkpoint_max=_checkpoint_max(raw, round_.id, bureau_ids),
+        thresholds=thresholds,
+    )
+    registered = np.where(batch.registered != UNKNOWN, batch.registered, index.registry.registered[rows])
+    changed = ~stored.exists | _differs(batch, registered, stored)
+    corrected = stored.exists & changed
+    reasons = [(batch.reasons[i] if batch.reasons else None) or writer.reason for i in range(len(batch))]
+    if errors:  # counts that break a rule come first: whether they may correct anything is moot
+        raise Refused(errors)
+    errors = _stale(batch, stored, expected_version) + _missing_reasons(batch, corrected, reasons)
+    errors += [] if writer.may_correct else _corrections_refused(batch, corrected)
+    if errors:
+        raise Refused(errors)
+    progress(STAGES[0])
+    codes = warnings.codes_by_row(len(batch))
+    report = RecordReport(flagged=warnings.count, warnings=warnings.issues, unchanged=int((~changed).sum()))
+    authors = [writer.author] * len(batch)
+    if not writer.reviewed and changed.any() and (round_.double_entry or round_.flagged_returns == "hold"):
+        entries = waiting.as_entries(batch, bureau_ids, registered, codes)
+        routing = waiting.divert(
+            raw,
+            round_,
+            batch,
+            entries,
+            changed=changed,
+            stored=stored,
+            author=writer.author,
+            recorded_at=recorded_at,
+        )
+        report.held, report.waiting = routing.held, routing.waiting
+        report.unchanged += routing.repeated
+        changed, corrected, authors = routing.publish, corrected & routing.publish, routing.authors
+    report.created = int((changed & ~stored.exists).sum())
+    report.corrected = int(corrected.sum())
+    if len(batch) == 1:
+        report.version = int(stored.version[0]) + int(changed[0])
+    if not changed.any():
+        return report
+    report.sequence = round_.sequence + 1
+    positions = np.flatnonzero(changed)
+    new_versions = NewVersions(
+        round_,
+        batch,
+        positions,
+        bureau_ids[positions],
+        stored.version[positions] + 1,
+        registered[positions],
+        [reasons[i] if stored.exists[i] else None for i in positions.tolist()],
+        [codes[i] for i in positions.tolist()],
+        [authors[i] for i in positions.tolist()],
+    )
+    _append_versions(raw, new_versions, recorded_at=recorded_at, sequence=report.sequence)
+    progress(STAGES[1])
+    delta = _contribution_delta(batch, positions, registered, previous, stored)
+    _add_to_areas(raw, round_, index, rows[positions], delta)
+    progress(STAGES[2])
+    as_of = max(batch.reported_at[i] or recorded_at for i in positions.tolist())
+    publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
+    _propagate_to_next_rounds(
+        raw,
+        connection,
+        round_,
+        index,
+        rows=rows[positions],
+        voters=batch.voters[positions],
+        replaced_voters=np.where(stored.exists, stored.counts[:, 0], UNKNOWN)[positions],
+    )
     return report
 
 
@@ -230,11 +280,10 @@ class NewVersions:
     registered: IntArray
     reasons: list[str | None]
     warnings: list[str]
+    authors: list[str]
 
 
-def _append_versions(
-    raw: Raw, new: NewVersions, *, author: str, recorded_at: datetime, sequence: int
-) -> None:
+def _append_versions(raw: Raw, new: NewVersions, *, recorded_at: datetime, sequence: int) -> None:
     """Append the versions and their votes, built column by column: a ministry file has 70,000 of them."""
     count = len(new.positions)
     recorded = raw.time(recorded_at)
@@ -271,7 +320,7 @@ def _append_versions(
                 _nullable(new.registered),
                 reported,
                 repeat(recorded),
-                repeat(author),
+                new.authors,
                 new.reasons,
                 new.warnings,
                 repeat(sequence),

@@ -12,6 +12,7 @@ from api.cli import main
 from api.settings import Settings
 from api.store import accounts
 from tests.builders import AREAS, BUREAUX, SAMPLE
+from tests.conftest import table_contents
 
 ROUND = "/api/v1/elections/mini-primaire/rounds/2"
 GOOD = {"voters": 412, "blank": 3, "null": 2, "valid": 407, "votes": {"hamon": 250, "valls": 157}}
@@ -109,7 +110,10 @@ def test_a_rehearsal_is_wiped_before_the_night_and_nothing_else(setup, engine, d
     refused = CliRunner().invoke(main, wipe, env=env)
     assert (refused.exit_code, "[not_a_test]" in refused.output) == (1, True)
     client.patch(ROUND, json={"test": True}, headers=tokens["supervisor"])
-    client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=tokens["clerk"])
+    client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=tokens["supervisor"])
+    many_blank = {**GOOD, "blank": 20, "valid": 390, "votes": {"hamon": 240, "valls": 150}}
+    held = client.put(f"{ROUND}/bureaux/75-01-0002/return", json=many_blank, headers=tokens["clerk"])
+    assert held.get_json()["held"] == 1  # held for review: the wipe takes it too
     rehearsal = client.get(f"{ROUND}/current").get_json()["sequence"]
     done = CliRunner().invoke(main, wipe, env=env)
     assert (done.exit_code, done.stdout) == (
@@ -125,4 +129,5 @@ def test_a_rehearsal_is_wiped_before_the_night_and_nothing_else(setup, engine, d
     assert client.get(f"{ROUND}/snapshots/{rehearsal}/results").status_code == 404
     assert client.get(f"{round_1}/results").get_json()["results"]["voters"] == 10  # nothing else touched
     assert store.verify(engine) == []
+    assert table_contents(engine)["entries"] == []
     assert accounts.audit_rows(engine, path="wipe-test")[0]["outcome"] == "1 return versions removed"

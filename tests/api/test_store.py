@@ -43,6 +43,8 @@ def test_a_new_return_is_summed_into_every_ancestor_and_published(loaded):
         "corrected": 0,
         "unchanged": 0,
         "flagged": 0,
+        "held": 0,
+        "waiting": 0,
         "version": 1,
         "sequence": 1,
         "warnings": [],

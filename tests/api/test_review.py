@@ -1,0 +1,292 @@
+"""Review of flagged returns and double entry, over HTTP on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from api import create_app, store
+from api.models import EntryRow, ReturnVersionRow
+from api.settings import Settings
+from api.store import accounts
+from tests.builders import AREAS, BUREAUX, SAMPLE
+
+ROUND = "/api/v1/elections/mini-primaire/rounds/2"
+GOOD = {"voters": 412, "blank": 3, "null": 2, "valid": 407, "votes": {"hamon": 250, "valls": 157}}
+# 20 blank of 412 voters is 4.9 %: over the 3 % threshold, so a clerk's return is held.
+MANY_BLANK = {"voters": 412, "blank": 20, "null": 2, "valid": 390, "votes": {"hamon": 240, "valls": 150}}
+BUREAU = f"{ROUND}/bureaux/75-01-0001/return"
+
+
+class EnteredToday:
+    """An `entered_at` written by the server at the time of the request: any ISO time of this century."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith("20") and "T" in other
+
+
+ANY_TIME = EnteredToday()
+
+
+@pytest.fixture
+def setup(engine, database_url, tmp_path):
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    settings = Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
+    client = create_app(settings).test_client()
+    names = {"clerk": "clerk one", "clerk2": "clerk two", "supervisor": "supervisor one"}
+    tokens = {
+        key: {"Authorization": f"Bearer {accounts.create_token(engine, name, key.rstrip('2'))[1]}"}
+        for key, name in names.items()
+    }
+    return client, tokens
+
+
+def report(*, created=0, unchanged=0, flagged=0, held=0, waiting=0, sequence=None, version=0, warnings=()):
+    return {
+        "created": created,
+        "corrected": 0,
+        "unchanged": unchanged,
+        "flagged": flagged,
+        "held": held,
+        "waiting": waiting,
+        "sequence": sequence,
+        "version": version,
+        "warnings": list(warnings),
+    }
+
+
+BLANK_WARNING = {
+    "code": "blank_share_high",
+    "message": "Bureau 75-01-0001: blancs are 4.9 % of votants (flagged from 3 %).",
+    "bureau": "75-01-0001",
+    "field": "blank",
+}
+
+
+def entry(id_, author, counts, status, *, warnings=(), published=None):
+    return {
+        "id": id_,
+        "bureau": "75-01-0001",
+        "status": status,
+        "author": author,
+        **{key: counts[key] for key in ("voters", "blank", "null", "valid", "votes")},
+        "registered": None,
+        "warnings": list(warnings),
+        "reported_at": None,
+        "entered_at": ANY_TIME,
+        "published": published,
+    }
+
+
+def waiting(client, tokens) -> list[dict]:
+    return client.get(f"{ROUND}/review", headers=tokens["supervisor"]).get_json()["entries"]
+
+
+def authors(engine) -> list[tuple[str, int, str]]:
+    with engine.connect() as connection:
+        return [
+            tuple(row)
+            for row in connection.execute(
+                select(ReturnVersionRow.author, ReturnVersionRow.version, ReturnVersionRow.warnings).order_by(
+                    ReturnVersionRow.sequence
+                )
+            )
+        ]
+
+
+def entry_statuses(engine) -> list[tuple[int, str, str, str | None, int | None]]:
+    with engine.connect() as connection:
+        return [
+            tuple(row)
+            for row in connection.execute(
+                select(
+                    EntryRow.id, EntryRow.author, EntryRow.status, EntryRow.decided_by, EntryRow.sequence
+                ).order_by(EntryRow.id)
+            )
+        ]
+
+
+def test_a_flagged_return_is_held_until_a_supervisor_accepts_it(setup, engine):
+    client, tokens = setup
+    national = client.get(f"{ROUND}/results").get_json()
+    held = client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk"])
+    assert (held.status_code, held.get_json()) == (
+        202,
+        report(flagged=1, held=1, warnings=[BLANK_WARNING]),
+    )
+    assert client.get(f"{ROUND}/results").get_json() == national  # nothing of it reaches the public
+    again = client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk"])
+    assert again.get_json() == report(unchanged=1, flagged=1, warnings=[BLANK_WARNING])
+
+    assert client.get(f"{ROUND}/review", headers=tokens["clerk"]).status_code == 403
+    listing = client.get(f"{ROUND}/review", headers=tokens["supervisor"]).get_json()
+    assert {**listing, "entries": waiting(client, tokens)} == {
+        "election": "mini-primaire",
+        "round": 2,
+        "flagged_returns": "hold",
+        "double_entry": False,
+        "entries": [entry(1, "clerk one", MANY_BLANK, "held", warnings=["blank_share_high"])],
+    }
+    assert (
+        client.post(f"{ROUND}/review/1", json={"decision": "accept"}, headers=tokens["clerk"]).status_code
+        == 403
+    )
+    accepted = client.post(
+        f"{ROUND}/review/1",
+        json={"decision": "accept", "reason": "blank ballots counted twice"},
+        headers=tokens["supervisor"],
+    )
+    assert (accepted.status_code, accepted.get_json()) == (
+        201,
+        report(created=1, flagged=1, sequence=1, version=1, warnings=[BLANK_WARNING]),
+    )
+    assert client.get(f"{ROUND}/results").get_json()["bureaux_reported"] == 1
+    assert authors(engine) == [("clerk one, accepted by supervisor one", 1, "blank_share_high")]
+    assert waiting(client, tokens) == []
+    twice = client.post(f"{ROUND}/review/1", json={"decision": "reject"}, headers=tokens["supervisor"])
+    assert (twice.status_code, twice.get_json()["errors"][0]["message"]) == (
+        409,
+        "Entry 1 (bureau 75-01-0001) is accepted: it waits for no decision.",
+    )
+    assert entry_statuses(engine) == [(1, "clerk one", "accepted", "supervisor one", 1)]
+
+
+def test_a_rejected_return_is_never_published_and_a_clerk_may_enter_it_again(setup, engine):
+    client, tokens = setup
+    national = client.get(f"{ROUND}/results").get_json()
+    client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk"])
+    rejected = client.post(
+        f"{ROUND}/review/1",
+        json={"decision": "reject", "reason": "misread form"},
+        headers=tokens["supervisor"],
+    )
+    assert (rejected.status_code, rejected.get_json()) == (200, report(version=None))
+    assert client.get(f"{ROUND}/results").get_json() == national
+    assert client.get(f"{ROUND}/current").get_json()["sequence"] == 0
+    redone = client.put(BUREAU, json=GOOD, headers=tokens["clerk"])
+    assert (redone.status_code, redone.get_json()) == (201, report(created=1, sequence=1, version=1))
+    assert entry_statuses(engine) == [(1, "clerk one", "rejected", "supervisor one", None)]
+
+
+def test_a_clerk_who_enters_a_bureau_again_replaces_their_held_entry(setup, engine):
+    client, tokens = setup
+    client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk"])
+    fixed = client.put(BUREAU, json=GOOD, headers=tokens["clerk"])
+    assert (fixed.status_code, fixed.get_json()) == (201, report(created=1, sequence=1, version=1))
+    assert entry_statuses(engine) == [(1, "clerk one", "superseded", "clerk one", None)]
+    assert waiting(client, tokens) == []
+
+
+def test_a_round_may_publish_flagged_returns_with_their_flag(setup, engine):
+    client, tokens = setup
+    changed = client.patch(ROUND, json={"flagged_returns": "publish"}, headers=tokens["supervisor"])
+    assert (changed.status_code, changed.get_json()["flagged_returns"]) == (200, "publish")
+    published = client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk"])
+    assert (published.status_code, published.get_json()) == (
+        201,
+        report(created=1, flagged=1, sequence=2, version=1, warnings=[BLANK_WARNING]),
+    )
+    bureau = client.get(f"{ROUND}/results/bureau/75-01-0001").get_json()
+    assert [(v["version"], v["warnings"]) for v in bureau["versions"]] == [(1, ["blank_share_high"])]
+    assert entry_statuses(engine) == []
+
+
+def test_a_supervisor_return_with_a_warning_is_published_at_once(setup, engine):
+    client, tokens = setup
+    published = client.put(BUREAU, json=MANY_BLANK, headers=tokens["supervisor"])
+    assert (published.status_code, published.get_json()["sequence"]) == (201, 1)
+    assert entry_statuses(engine) == []
+
+
+def test_double_entry_publishes_when_two_clerks_agree(setup, engine):
+    client, tokens = setup
+    client.patch(ROUND, json={"double_entry": True}, headers=tokens["supervisor"])
+    first = client.put(BUREAU, json=GOOD, headers=tokens["clerk"])
+    assert (first.status_code, first.get_json()) == (202, report(waiting=1))
+    same_clerk = client.put(BUREAU, json=GOOD, headers=tokens["clerk"])
+    assert (same_clerk.status_code, same_clerk.get_json()) == (200, report(unchanged=1))
+    assert client.get(f"{ROUND}/results").get_json()["bureaux_reported"] == 0
+    assert waiting(client, tokens) == [entry(1, "clerk one", GOOD, "first_entry")]
+    second = client.put(BUREAU, json=GOOD, headers=tokens["clerk2"])
+    assert (second.status_code, second.get_json()) == (201, report(created=1, sequence=2, version=1))
+    assert client.get(f"{ROUND}/results").get_json()["bureaux_reported"] == 1
+    assert authors(engine) == [("clerk one & clerk two", 1, "")]
+    assert entry_statuses(engine) == [
+        (1, "clerk one", "matched", "clerk two", 2),
+        (2, "clerk two", "matched", None, 2),
+    ]
+    third = client.put(BUREAU, json=GOOD, headers=tokens["clerk"])
+    assert third.get_json() == report(unchanged=1, version=1)
+
+
+def test_double_entry_mismatch_waits_for_a_supervisor_who_decides(setup, engine):
+    client, tokens = setup
+    client.patch(ROUND, json={"double_entry": True}, headers=tokens["supervisor"])
+    client.put(BUREAU, json=GOOD, headers=tokens["clerk"])
+    other = {**GOOD, "valid": 407, "votes": {"hamon": 205, "valls": 202}}
+    mismatch = client.put(BUREAU, json=other, headers=tokens["clerk2"])
+    assert (mismatch.status_code, mismatch.get_json()) == (202, report(held=1))
+    assert client.get(f"{ROUND}/results").get_json()["bureaux_reported"] == 0
+    assert waiting(client, tokens) == [
+        entry(1, "clerk one", GOOD, "mismatch"),
+        entry(2, "clerk two", other, "mismatch"),
+    ]
+    accepted = client.post(f"{ROUND}/review/1", json={"decision": "accept"}, headers=tokens["supervisor"])
+    assert (accepted.status_code, accepted.get_json()) == (201, report(created=1, sequence=2, version=1))
+    assert client.get(f"{ROUND}/results").get_json()["results"]["candidates"][0]["votes"] == 250
+    assert entry_statuses(engine) == [
+        (1, "clerk one", "accepted", "supervisor one", 2),
+        (2, "clerk two", "superseded", "supervisor one", None),
+    ]
+    assert waiting(client, tokens) == []
+
+
+def test_two_clerks_who_agree_on_a_flagged_return_still_wait_for_review(setup, engine):
+    client, tokens = setup
+    client.patch(ROUND, json={"double_entry": True}, headers=tokens["supervisor"])
+    client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk"])
+    second = client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk2"])
+    assert (second.status_code, second.get_json()) == (
+        202,
+        report(flagged=1, held=1, warnings=[BLANK_WARNING]),
+    )
+    assert waiting(client, tokens) == [
+        entry(2, "clerk two", MANY_BLANK, "held", warnings=["blank_share_high"])
+    ]
+    assert entry_statuses(engine) == [
+        (1, "clerk one", "matched", "clerk two", None),
+        (2, "clerk two", "held", None, None),
+    ]
+
+
+def test_accepting_an_entry_over_a_published_return_is_a_correction_with_a_reason(setup, engine):
+    client, tokens = setup
+    client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk"])
+    client.put(BUREAU, json=GOOD, headers=tokens["clerk2"])
+    published = {"version": 1, **{key: GOOD[key] for key in ("voters", "blank", "null", "valid", "votes")}}
+    assert waiting(client, tokens) == [
+        entry(1, "clerk one", MANY_BLANK, "held", warnings=["blank_share_high"], published=published)
+    ]
+    before = client.get(f"{ROUND}/results").get_json()
+    no_reason = client.post(f"{ROUND}/review/1", json={"decision": "accept"}, headers=tokens["supervisor"])
+    assert (no_reason.status_code, [e["code"] for e in no_reason.get_json()["errors"]]) == (
+        422,
+        ["reason_required"],
+    )
+    assert client.get(f"{ROUND}/results").get_json() == before
+    assert entry_statuses(engine)[0][2] == "held"
+    corrected = client.post(
+        f"{ROUND}/review/1",
+        json={"decision": "accept", "reason": "form re-read"},
+        headers=tokens["supervisor"],
+    )
+    assert (corrected.status_code, corrected.get_json()) == (
+        200,
+        {**report(flagged=1, sequence=2, version=2, warnings=[BLANK_WARNING]), "corrected": 1},
+    )
+    assert authors(engine) == [
+        ("clerk two", 1, ""),
+        ("clerk one, accepted by supervisor one", 2, "blank_share_high"),
+    ]
