@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO := data/primaire-gauche-2017
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench data clean
+.PHONY: help install run demo test lint format bench data clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,6 +25,21 @@ run: install ## Serve the 2017 left primary on SQLite with gunicorn (http://127.
 	$(BIN)/tabulator load-election $(DEMO) --if-absent
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 'api:create_app()'
 
+SPEED ?= 60
+DEMO_DB := $(CURDIR)/instance/demo.sqlite3
+PAGE := http://127.0.0.1:$(PORT)/elections/primaire-gauche-2017/rounds/2/
+
+demo: install ## Replay the night of 29 January 2017 (round 2) on a fresh SQLite database while serving it
+	rm -f $(DEMO_DB) $(DEMO_DB)-*
+	export TABULATOR_DATABASE_URL=sqlite:///$(DEMO_DB); \
+	$(BIN)/tabulator db upgrade && \
+	$(BIN)/tabulator load-election $(DEMO) --rounds 1 && \
+	{ $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 'api:create_app()' & server=$$!; \
+	  trap 'kill $$server 2>/dev/null' EXIT INT TERM; \
+	  sleep 2; echo; echo "Open $(PAGE) — the night replays at $(SPEED)× (about five minutes)."; echo; \
+	  $(BIN)/tabulator replay --folder $(DEMO) --round 2 --speed $(SPEED) && \
+	  echo "The night is over; still serving $(PAGE) (Ctrl-C to stop)." && wait $$server; }
+
 test: install ## Run the whole suite, on SQLite and on PostgreSQL (TABULATOR_TEST_POSTGRES_URL)
 	$(BIN)/python -m pytest -n 2
 
@@ -37,9 +52,10 @@ format: install ## Format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install ## Ingest (SQLite, PostgreSQL) and API (gunicorn, wrk, nginx) benchmarks on the 69,242-bureau file
+bench: install ## Ingest, API (gunicorn, wrk, nginx) and write-path benchmarks on the 69,242-bureau file
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.writes
 
 data: install ## Regenerate data/primaire-gauche-2017 from its seed
 	$(BIN)/python -m tabulator.demo_data $(DEMO)

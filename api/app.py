@@ -9,7 +9,7 @@ from flask import Flask, Response, current_app, jsonify, request, send_from_dire
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
 
-from api import auth, authority, db, public, store
+from api import auth, authority, db, pages, public, store
 from api.fastpath import CachedDocuments
 from api.http import CURRENT, DocumentCache
 from api.public import Embargoed
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api = TabulatorApi(app)
     api.register_blueprint(public.blueprint)
     api.register_blueprint(authority.blueprint)
+    app.register_blueprint(pages.blueprint)  # HTML pages: outside the API and its OpenAPI document
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.after_request(auth.audit)
     _register_errors(app)

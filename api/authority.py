@@ -16,9 +16,8 @@ from api import reference, schemas, store
 from api.auth import requires
 from api.db import reading
 from api.store import accounts, review
-from tabulator.batch import CheckpointBatch, ReturnBatch
+from tabulator.batch import CheckpointBatch
 from tabulator.files import read_returns_file
-from tabulator.rules import check_candidate_names
 from tabulator.types import Checkpoint, Return
 
 blueprint = Blueprint(
@@ -63,10 +62,6 @@ def put_return(payload: dict[str, Any], election: str, number: int, code: str) -
     """Enter a bureau's return. Re-sending the same counts changes nothing; other counts for a bureau that
     has reported are a correction: supervisors only, with a `reason`. Send `If-Match` with the version
     you saw to be sure nobody wrote in between (412 otherwise, with the current counts)."""
-    candidates = store.candidate_codes(_engine(), election, number)
-    issues = check_candidate_names(list(payload["votes"]), candidates, line=None)
-    if issues:
-        raise store.Refused(issues)
     ret = Return(
         code,
         payload["voters"],
@@ -77,17 +72,15 @@ def put_return(payload: dict[str, Any], election: str, number: int, code: str) -
         payload.get("registered"),
         payload.get("reported_at"),
     )
-    report = store.record_returns(
+    supervisor = g.actor.can("supervisor")
+    report = store.record_return(
         _engine(),
         election,
         number,
-        ReturnBatch.of([ret], candidates),
-        author=g.actor.name,
-        reason=payload.get("reason"),
+        ret,
+        store.Writer(g.actor.name, payload.get("reason"), may_correct=supervisor, reviewed=supervisor),
         thresholds=current_app.extensions["tabulator"]["settings"].thresholds,
         expected_version=_expected_version(),
-        may_correct=g.actor.can("supervisor"),
-        reviewed=g.actor.can("supervisor"),
     )
     return _report(report)
 

@@ -9,12 +9,15 @@ import csv
 import json
 import sys
 import time
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from api import db, reference, static_publication, store
+from api import replay as replaying
 from api.settings import Settings, SettingsError
 from api.store import accounts
 from tabulator.batch import ReturnBatch
@@ -28,7 +31,8 @@ from tabulator.ingest import (
 from tabulator.ministry import read_ministry
 from tabulator.types import Election, Issue, Round
 
-PROGRESS_FROM = 5_000  # rows: smaller files are recorded well within a second
+PROGRESS_FROM = 5_000
+DEMO_FOLDER = Path("data/primaire-gauche-2017")  # rows: smaller files are recorded well within a second
 
 
 class Context:
@@ -357,6 +361,70 @@ def tokens_revoke(context: Context, token_id: int) -> None:
     except store.NotFound as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Token {token_id} revoked.")
+
+
+@main.command()
+@click.option(
+    "--folder",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=DEMO_FOLDER,
+    show_default=True,
+    help="The election folder whose night to replay.",
+)
+@click.option("--round", "round_number", type=int, required=True, help="The round, e.g. 2.")
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="How much faster than the night: 60 plays an hour in a minute.",
+)
+@click.option(
+    "--longest-pause",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Seconds of the night: a quieter stretch is cut to this.",
+)
+@click.option("--until", metavar="HH:MM", help="Stop after what was reported by then, e.g. 20:30.")
+@click.pass_obj
+def replay(
+    context: Context, *, folder: Path, round_number: int, speed: float, longest_pause: int, until: str | None
+) -> None:
+    """Replay a round's night into the database: turnout checkpoints, then returns in the order they were
+    reported, corrections included, on a fast clock. The election must be loaded without this round's
+    data (`tabulator load-election FOLDER --rounds 1`)."""
+    night = _refuse_on_error(lambda: replaying.read_night(folder, round_number, until), folder)
+    _refuse_if_reported(context, night)
+    started = time.monotonic()
+    with click.progressbar(
+        length=len(night.ordered),
+        label=f"Replaying round {round_number} of {night.election}",
+        file=sys.stderr,
+    ) as bar:
+        sequence = replaying.play(
+            context.engine,
+            night,
+            speed=speed,
+            longest_pause=timedelta(seconds=longest_pause),
+            thresholds=context.settings.thresholds,
+            on_step=lambda step: bar.update(len(step.rows)),
+        )
+    counts = Counter(event.kind for event in night.ordered)
+    click.echo(
+        f"Replayed round {round_number} of {night.election} in {time.monotonic() - started:.0f} s: "
+        f"{counts['turnout']:,} turnout checkpoints, {counts['returns']:,} returns, "
+        f"{counts['corrections']:,} corrections; now at sequence {sequence}."
+    )
+
+
+def _refuse_if_reported(context: Context, night: replaying.Night) -> None:
+    current = store.results_document(context.engine, night.election, night.round_number)["results"]
+    if current["bureaux_reported"]:
+        raise click.ClickException(
+            f"Round {night.round_number} of {night.election} already has {current['bureaux_reported']:,} "
+            "returns: replay into a round without any (load the election with --rounds 1)."
+        )
 
 
 @main.command("wipe-test")

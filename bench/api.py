@@ -114,7 +114,9 @@ def load(url: str) -> tuple[object, object]:
     return engine, ministry
 
 
-def gunicorn(app: str, port: int, environment: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
+def gunicorn(
+    app: str, port: int, environment: dict[str, str], folder: Path, *, workers: int = 2, threads: int = 8
+) -> subprocess.Popen[bytes]:
     log = (folder / f"gunicorn-{port}.log").open("wb")
     return subprocess.Popen(
         [
@@ -122,11 +124,11 @@ def gunicorn(app: str, port: int, environment: dict[str, str], folder: Path) -> 
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "2",
+            str(workers),
             "--worker-class",
             "gthread",
             "--threads",
-            "8",
+            str(threads),
             "--log-level",
             "warning",
             app,

@@ -107,6 +107,17 @@ class CheckpointBatch:
             self.reported_at[position],
         )
 
+    def select(self, rows: Sequence[int] | IntArray) -> CheckpointBatch:
+        rows = list(rows)
+        return CheckpointBatch(
+            bureaux=tuple(self.bureaux[row] for row in rows),
+            times=tuple(self.times[row] for row in rows),
+            voters=self.voters[rows],
+            reported_at=tuple(self.reported_at[row] for row in rows),
+            lines=tuple(self.lines[row] for row in rows),
+            columns=self.columns,
+        )
+
     @classmethod
     def of(cls, checkpoints: Sequence[Checkpoint]) -> CheckpointBatch:
         return cls(

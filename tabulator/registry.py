@@ -71,6 +71,17 @@ class Registry:
             np.add.at(totals, self.ancestors[bureau_rows, level], values)
         return totals
 
+    def sum_into_ancestors(self, bureau_rows: IntArray, values: IntArray) -> tuple[IntArray, IntArray]:
+        """`sum_up` for only the areas these bureaux are in: (their positions ascending, their totals).
+
+        One bureau's return touches five areas of 36,000; this spares a write the other 35,995.
+        """
+        areas = self.ancestors[bureau_rows].ravel()
+        touched, slots = np.unique(areas, return_inverse=True)
+        totals = np.zeros((len(touched), values.shape[1]), dtype=np.int64)
+        np.add.at(totals, slots, np.repeat(values, len(self.levels), axis=0))
+        return touched, totals
+
     def chain(self, level: str, code: str) -> list[Area]:
         """The area and its parents, top level first (for breadcrumbs)."""
         chain = [self.area(level, code)]

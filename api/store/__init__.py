@@ -31,7 +31,7 @@ from api.store.results import (
     turnout_document,
     turnout_of,
 )
-from api.store.returns import STAGES, record_checkpoints, record_returns
+from api.store.returns import STAGES, Writer, record_checkpoints, record_return, record_returns
 from api.store.verify import verify
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "Refused",
     "RoundInfo",
     "View",
+    "Writer",
     "add_rounds",
     "candidate_codes",
     "create_election",
@@ -54,6 +55,7 @@ __all__ = [
     "forget_indexes",
     "open_view",
     "record_checkpoints",
+    "record_return",
     "record_returns",
     "results_document",
     "results_of",

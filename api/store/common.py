@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from api.db import reading
 from api.models import (
@@ -117,13 +117,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+ELECTION = select(ElectionRow.code, ElectionRow.name, ElectionRow.levels, ElectionRow.registry_version).where(
+    ElectionRow.id == bindparam("election_id")
+)
+
+
 def election_index(connection: Connection, election_id: int) -> ElectionIndex:
     """The election's registry, built once per process and registry version."""
-    row = connection.execute(
-        select(ElectionRow.code, ElectionRow.name, ElectionRow.levels, ElectionRow.registry_version).where(
-            ElectionRow.id == election_id
-        )
-    ).one()
+    row = connection.execute(ELECTION, {"election_id": election_id}).one()
     key = (election_id, row.registry_version)
     if key not in _indexes:
         _indexes[key] = _build_index(connection, election_id, row.code, row.name, tuple(row.levels))
@@ -166,21 +167,28 @@ def _build_index(
     )
 
 
+# Built once: every request runs them, and building a statement costs more than running these.
+ROUND = (
+    select(RoundRow)
+    .join(ElectionRow, ElectionRow.id == RoundRow.election_id)
+    .where(ElectionRow.code == bindparam("election_code"), RoundRow.number == bindparam("number"))
+)
+LOCKED_ROUND = ROUND.with_for_update(of=RoundRow)
+CANDIDATES = (
+    select(CandidateRow.id, CandidateRow.code, CandidateRow.name, CandidateRow.ballot_order)
+    .where(CandidateRow.round_id == bindparam("round_id"))
+    .order_by(CandidateRow.ballot_order)
+)
+
+
 def round_info(connection: Connection, election_code: str, number: int, *, lock: bool = False) -> RoundInfo:
     """A round and its candidates. With `lock`, the round's row is locked until the transaction ends."""
-    query = (
-        select(RoundRow)
-        .join(ElectionRow, ElectionRow.id == RoundRow.election_id)
-        .where(ElectionRow.code == election_code, RoundRow.number == number)
-    )
-    row = connection.execute(query.with_for_update(of=RoundRow) if lock else query).one_or_none()
+    row = connection.execute(
+        LOCKED_ROUND if lock else ROUND, {"election_code": election_code, "number": number}
+    ).one_or_none()
     if row is None:
         raise NotFound(f"Election {election_code!r} has no round {number}.")
-    candidates = connection.execute(
-        select(CandidateRow.id, CandidateRow.code, CandidateRow.name, CandidateRow.ballot_order)
-        .where(CandidateRow.round_id == row.id)
-        .order_by(CandidateRow.ballot_order)
-    ).all()
+    candidates = connection.execute(CANDIDATES, {"round_id": row.id}).all()
     return RoundInfo(
         id=row.id,
         election_id=row.election_id,

@@ -89,8 +89,9 @@ ROUND_DATA = (
 
 
 def wipe_test_round(engine: Engine, election_code: str, number: int) -> int:
-    """Remove a rehearsal's returns, waiting entries, checkpoints, sums and publications before the real night; returns how
-    many return versions went. Only a round marked test, and only while no later round compares with it.
+    """Remove a rehearsal's returns, waiting entries, checkpoints, sums and publications before the real
+    night; returns how many return versions went. Only a round marked test, and only while no later round
+    compares with it.
 
     Its sequence keeps counting up from where the rehearsal left it, so that no cache anywhere can take a
     sequence of the real night for one of the rehearsal's.

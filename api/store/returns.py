@@ -37,13 +37,14 @@ from tabulator.rules import (
     DEFAULT_THRESHOLDS,
     NOT_FOUND,
     Thresholds,
+    check_candidate_names,
     check_checkpoints,
     check_counts,
     error,
     locate_bureaux,
     where,
 )
-from tabulator.types import Issue
+from tabulator.types import Issue, Return
 
 STAGES = ("checked", "stored", "summed", "published")
 
@@ -83,6 +84,33 @@ def record_returns(
         )
     progress(STAGES[3])
     return report
+
+
+def record_return(
+    engine: Engine,
+    election_code: str,
+    round_number: int,
+    ret: Return,
+    writer: Writer,
+    *,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    expected_version: int | None = None,
+) -> RecordReport:
+    """One bureau's return as a clerk types it, its candidates by name: checked against the round's
+    candidates in the same transaction that records it (one transaction per return, not two)."""
+    with writing(engine) as connection:
+        round_ = round_info(connection, election_code, round_number, lock=True)
+        issues = check_candidate_names(list(ret.votes), round_.candidate_codes, line=None)
+        if issues:
+            raise Refused(issues)
+        return record_in(
+            connection,
+            round_,
+            ReturnBatch.of([ret], round_.candidate_codes),
+            writer,
+            thresholds=thresholds,
+            expected_version=expected_version,
+        )
 
 
 @dataclass(frozen=True)
@@ -362,17 +390,17 @@ def _contribution_delta(
 
 
 def _add_to_areas(raw: Raw, round_: RoundInfo, index: ElectionIndex, rows: IntArray, delta: IntArray) -> None:
-    totals = index.registry.sum_up(rows, delta)
-    touched = np.flatnonzero(totals.any(axis=1))
+    areas, totals = index.registry.sum_into_ancestors(rows, delta)
+    changed = totals.any(axis=1)
+    area_ids, totals = index.area_ids[areas[changed]], totals[changed]
     fixed = len(RESULT_FIELDS)
-    area_ids = index.area_ids[touched]
     raw.add_many(
         "area_results",
         ["round_id", "area_id"],
         list(RESULT_FIELDS),
-        list(zip(repeat(round_.id), area_ids.tolist(), *totals[touched, :fixed].T.tolist())),
+        list(zip(repeat(round_.id), area_ids.tolist(), *totals[:, :fixed].T.tolist())),
     )
-    votes = totals[touched, fixed:]
+    votes = totals[:, fixed:]
     area_index, candidate_index = np.nonzero(votes)
     raw.add_many(
         "area_votes",

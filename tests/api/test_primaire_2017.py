@@ -308,3 +308,25 @@ def percent_change(current: int, previous: int) -> float:
     return float(
         (Decimal(current - previous) * 100 / Decimal(previous)).quantize(Decimal("0.01"), ROUND_HALF_UP)
     )
+
+
+def test_the_replay_command_plays_the_night_and_refuses_a_round_already_reported(engine, database_url):
+    tabulator(database_url, "load-election", str(FOLDER), "--rounds", "1")
+    replay = ["replay", "--folder", str(FOLDER), "--round", "2", "--speed", "1000000"]
+    to_2030 = tabulator(database_url, *replay, "--until", "20:30")
+    results = national(engine, 2)
+    assert (results["bureaux_reported"], results["voters"], results["candidates"][0]["pct_valid"]) == (
+        4_322,
+        1_101_180,
+        58.65,
+    )
+    assert to_2030.endswith(
+        "11,696 turnout checkpoints, 4,322 returns, 0 corrections; "
+        f"now at sequence {store.results_document(engine, ELECTION, 2)['sequence']}.\n"
+    )
+    refused = CliRunner().invoke(main, replay, env={"TABULATOR_DATABASE_URL": database_url})
+    assert (refused.exit_code, refused.output.splitlines()[-1]) == (
+        1,
+        "Error: Round 2 of primaire-gauche-2017 already has 4,322 returns: replay into a round without any "
+        "(load the election with --rounds 1).",
+    )

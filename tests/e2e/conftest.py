@@ -1,4 +1,5 @@
-"""A real server: gunicorn running `api:create_app()` on a free port, against a real database."""
+"""A real server: gunicorn running `api:create_app()` on a free port, against a real database; and a real
+browser, Debian's chromium driven by Playwright. Screenshots land in test-artifacts/ (ignored by git)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from playwright.sync_api import Browser, sync_playwright
+
+from api.cli import main
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
+ROOT = Path(__file__).resolve().parents[2]
+FOLDER = ROOT / "data" / "primaire-gauche-2017"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("TABULATOR_CHROMIUM", "/usr/bin/chromium")
 
 
 @dataclass(frozen=True)
@@ -59,3 +68,31 @@ def gunicorn(database_url: str, tmp_path: Path) -> Iterator[Server]:
     process.terminate()
     process.wait(timeout=10)
     log.close()
+
+
+@pytest.fixture
+def service(gunicorn: Server, database_url: str) -> tuple[str, str]:
+    """(base URL, database URL) of gunicorn serving the 2017 primary, round 1 loaded and round 2 empty."""
+    loaded = CliRunner().invoke(
+        main,
+        ["load-election", str(FOLDER), "--rounds", "1"],
+        env={"TABULATOR_DATABASE_URL": database_url},
+    )
+    assert loaded.exit_code == 0, loaded.output
+    return gunicorn.url, database_url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (the browser tests never skip).")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -55,6 +55,17 @@ def test_applying_a_correction_equals_aggregating_the_latest_versions(first, dat
     } == recount
 
 
+@given(latest_returns(CANDIDATES))
+def test_summing_into_the_touched_areas_only_equals_summing_into_all(latest):
+    rows, values = _rows_and_contributions(latest)
+    everywhere = REGISTRY.sum_up(rows, values)
+    areas, totals = REGISTRY.sum_into_ancestors(rows, values)
+    assert areas.tolist() == sorted(set(REGISTRY.ancestors[rows].ravel().tolist()))
+    assert (everywhere[areas] == totals).all()
+    untouched = np.setdiff1d(np.arange(len(REGISTRY.areas)), areas)
+    assert not everywhere[untouched].any()
+
+
 def _rows_and_contributions(latest):
     batch = ReturnBatch.of(latest, CANDIDATES)
     rows = np.array([REGISTRY.bureau_index[ret.bureau] for ret in latest], np.int64)

@@ -1,0 +1,544 @@
+"""The public results pages: server-rendered HTML, in French first and in English with `?lang=en`.
+
+Every figure comes from the same store functions as the JSON API (`results_of`, `turnout_of`, `timeline`,
+`feeds.corrections_of`) read from one view of the round, so a page and the API agree at any sequence.
+The numbers are in the HTML as served; `static/page/page.js` only refreshes them when a new sequence is
+published. Registered on the Flask app directly, not through flask-smorest: pages are not in the API spec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request
+from sqlalchemy import Engine
+from werkzeug.wrappers import Response as BaseResponse
+
+from api import store
+from api.db import reading
+from api.http import NO_CACHE, rendered_bytes, respond
+from api.store import feeds, open_view, results_of, timeline, turnout_of
+
+blueprint = Blueprint("pages", __name__)
+PAGE = "/elections/<election>/rounds/<int:number>"
+STATIC = Path(__file__).resolve().parent / "static"
+PARIS = ZoneInfo("Europe/Paris")
+
+# French typography: a narrow no-break space groups thousands and precedes "%"; page.js uses the same.
+NNBSP = "\u202f"
+MINUS = "\u2212"
+# One colour per ballot position; each keeps at least 4.5:1 against the white page (WCAG AA for text, and
+# so more than the 3:1 asked of graphics), so a bar or a line is never the only faint thing on screen.
+PALETTE = (
+    "#1d5fa6",
+    "#b3261e",
+    "#2e6b30",
+    "#7b1fa2",
+    "#9a4a00",
+    "#00695c",
+    "#ad1457",
+    "#4a5a66",
+    "#5d4037",
+    "#283593",
+    "#6b6b00",
+    "#6a1b9a",
+)
+SEARCH_LIMIT = 100
+CHART_POINTS = 60  # the evening's chart and its table keep at most this many publications
+CORRECTIONS_SHOWN = 100
+# Pages may be framed by this site only; the embed is made to be framed by anyone.
+SECURITY = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors {}"
+
+TEXT: dict[str, dict[str, str]] = {
+    "fr": {
+        "site": "Résultats",
+        "round": "{n}{suffix} tour",
+        "results": "Résultats",
+        "votes": "voix",
+        "pct_valid": "En pourcentage des suffrages exprimés",
+        "voters": "Votants",
+        "blank": "Blancs",
+        "null": "Nuls",
+        "valid": "Exprimés",
+        "of_voters": "des votants",
+        "bureaux": "Bureaux dépouillés",
+        "as_of": "Données arrêtées à {as_of}, publiées à {published_at}",
+        "no_data": "Aucun résultat publié pour l’instant",
+        "status": "Statut",
+        "colon": "\u00a0:",
+        "partial": "partiel",
+        "complete": "complet",
+        "certified": "certifié",
+        "test": "Tour de test : ces chiffres ne sont pas des résultats réels.",
+        "change": "Participation par rapport au tour précédent",
+        "change_text": "{change} à bureaux comparables ({matched} bureaux)",
+        "breadcrumbs": "Fil d’Ariane",
+        "children": "Détail par zone",
+        "children_caption": "Résultats par {level}, cliquer sur un en-tête pour trier",
+        "area": "Zone",
+        "search": "Rechercher une commune, une circonscription, un bureau",
+        "search_button": "Rechercher",
+        "search_title": "Recherche",
+        "search_results": "{count} résultat(s) pour « {q} »",
+        "search_more": "Seuls les {limit} premiers sont affichés ; précisez la recherche.",
+        "search_none": "Aucune zone ni aucun bureau ne correspond à « {q} ».",
+        "evening": "La soirée électorale",
+        "chart_desc": "Part de chaque candidat dans les suffrages exprimés et part des bureaux dépouillés, "
+        "à chaque publication.",
+        "chart_table": "Les données du graphique",
+        "chart_caption": "Chaque publication de la soirée",
+        "chart_sampled": "({shown} publications sur {total})",
+        "time": "Heure",
+        "sequence": "Publication",
+        "bureaux_share": "bureaux dépouillés",
+        "turnout": "Participation en cours de journée",
+        "turnout_caption": "Votants aux heures de relevé, et leur évolution à bureaux comparables",
+        "like_for_like": "Évolution à bureaux comparables",
+        "change_short": "{change} ({matched} bureaux)",
+        "turnout_bureaux": "Bureaux ayant transmis",
+        "corrections": "Corrections",
+        "corrections_caption": "Corrections apportées aux résultats des bureaux",
+        "corrections_none": "Aucune correction.",
+        "corrections_more": "Les {shown} plus récentes sur {total}.",
+        "bureau": "Bureau",
+        "before_after": "Avant → après",
+        "reason": "Motif",
+        "versions": "Versions du résultat de ce bureau",
+        "version": "Version",
+        "embargo_title": "Résultats à venir",
+        "embargo": "Aucun résultat ne peut être publié avant la fermeture des derniers bureaux de vote. "
+        "Les résultats seront publiés à partir de {time}.",
+        "remaining": "Temps restant",
+        "not_found": "Page introuvable",
+        "home": "Résultats nationaux",
+        "full_page": "Tous les résultats",
+        "no_election": "Aucune élection n’est encore chargée.",
+        "api": "Les données (API)",
+        "hours": "h",
+        "minutes": "min",
+        "seconds": "s",
+        "national": "France",
+        "region": "région",
+        "departement": "département",
+        "circonscription": "circonscription",
+        "commune": "commune",
+        "bureau_level": "bureau",
+    },
+    "en": {
+        "site": "Results",
+        "round": "Round {n}",
+        "results": "Results",
+        "votes": "votes",
+        "pct_valid": "Share of valid votes",
+        "voters": "Voters",
+        "blank": "Blank",
+        "null": "Spoilt",
+        "valid": "Valid",
+        "of_voters": "of voters",
+        "bureaux": "Polling stations counted",
+        "as_of": "Data as of {as_of}, published at {published_at} (Paris time)",
+        "no_data": "No results published yet",
+        "status": "Status",
+        "colon": ":",
+        "partial": "partial",
+        "complete": "complete",
+        "certified": "certified",
+        "test": "Test round: these figures are not real results.",
+        "change": "Turnout against the previous round",
+        "change_text": "{change} like for like ({matched} polling stations)",
+        "breadcrumbs": "Breadcrumbs",
+        "children": "By area",
+        "children_caption": "Results by {level}; click a column header to sort",
+        "area": "Area",
+        "search": "Search for an area or a polling station",
+        "search_button": "Search",
+        "search_title": "Search",
+        "search_results": "{count} result(s) for “{q}”",
+        "search_more": "Only the first {limit} are shown; narrow the search.",
+        "search_none": "No area or polling station matches “{q}”.",
+        "evening": "The election night",
+        "chart_desc": "Each candidate's share of the valid votes and the share of polling stations counted, "
+        "at each publication.",
+        "chart_table": "The chart's data",
+        "chart_caption": "Each publication of the night",
+        "chart_sampled": "({shown} publications of {total})",
+        "time": "Time",
+        "sequence": "Publication",
+        "bureaux_share": "stations counted",
+        "turnout": "Turnout during the day",
+        "turnout_caption": "Voters at each checkpoint, and the change like for like",
+        "like_for_like": "Change like for like",
+        "change_short": "{change} ({matched} polling stations)",
+        "turnout_bureaux": "Polling stations reporting",
+        "corrections": "Corrections",
+        "corrections_caption": "Corrections made to polling stations' results",
+        "corrections_none": "No corrections.",
+        "corrections_more": "The latest {shown} of {total}.",
+        "bureau": "Polling station",
+        "before_after": "Before → after",
+        "reason": "Reason",
+        "versions": "Versions of this polling station's return",
+        "version": "Version",
+        "embargo_title": "Results to come",
+        "embargo": "No result may be published before the last polling stations close. "
+        "Results will be published from {time} (Paris time).",
+        "remaining": "Time left",
+        "not_found": "Page not found",
+        "home": "National results",
+        "full_page": "All results",
+        "no_election": "No election is loaded yet.",
+        "api": "The data (API)",
+        "hours": "h",
+        "minutes": "min",
+        "seconds": "s",
+        "national": "France",
+        "region": "region",
+        "departement": "département",
+        "circonscription": "constituency",
+        "commune": "commune",
+        "bureau_level": "polling station",
+    },
+}
+# What page.js needs to write the same words as the server.
+SCRIPT_TEXT = ("as_of", "no_data", "partial", "complete", "certified", "change_text")
+
+
+def _engine() -> Engine:
+    return current_app.extensions["tabulator"]["engine"]  # type: ignore[no-any-return]
+
+
+# --- formatting: the same rules as page.js --------------------------------------------------------------
+
+
+def number(value: int | None, lang: str) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,}"
+    return text.replace(",", NNBSP) if lang == "fr" else text
+
+
+def percentage(value: float | None, lang: str, *, signed: bool = False) -> str:
+    """58,65 % in French, 58.65% in English; two decimals, as the API rounded them."""
+    if value is None:
+        return "—"
+    text = f"{abs(value) if signed else value:,.2f}"
+    sign = ("+" if value > 0 else MINUS if value < 0 else "") if signed else ""
+    if lang == "fr":
+        return f"{sign}{text.replace(',', NNBSP).replace('.', ',')}{NNBSP}%"
+    return f"{sign}{text}%"
+
+
+def clock(moment: str | None) -> str:
+    """An ISO time from a document as hours and minutes in Europe/Paris."""
+    if not moment:
+        return "—"
+    return datetime.fromisoformat(moment).astimezone(PARIS).strftime("%H:%M")
+
+
+def duration(seconds: int, text: dict[str, str]) -> str:
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{hours} {text['hours']}"] if hours else []
+    if hours or minutes:
+        parts.append(f"{minutes:02d} {text['minutes']}" if hours else f"{minutes} {text['minutes']}")
+    parts.append(f"{seconds:02d} {text['seconds']}")
+    return " ".join(parts)
+
+
+# --- the page's context --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """What every template receives: the language, its words, and how to write links and figures."""
+
+    lang: str
+    election: str
+    number: int
+
+    @property
+    def text(self) -> dict[str, str]:
+        return TEXT[self.lang]
+
+    def link(self, path: str, **query: str) -> str:
+        """An internal link that keeps the chosen language."""
+        if self.lang != "fr":
+            query = {**query, "lang": self.lang}
+        return f"{path}?{urlencode(query)}" if query else path
+
+    def area_url(self, level: str | None = None, code: str | None = None) -> str:
+        base = f"/elections/{quote(self.election, safe='')}/rounds/{self.number}/"
+        if level is None or level == "national":
+            return self.link(base)
+        return self.link(f"{base}{quote(level, safe='')}/{quote(code or '', safe='')}")
+
+    def switch(self, lang: str) -> str:
+        """This page in another language."""
+        query = {k: v for k, v in request.args.items() if k != "lang"}
+        if lang != "fr":
+            query["lang"] = lang
+        return f"{request.path}?{urlencode(query)}" if query else request.path
+
+    def num(self, value: int | None) -> str:
+        return number(value, self.lang)
+
+    def pct(self, value: float | None) -> str:
+        return percentage(value, self.lang)
+
+    def change(self, value: float | None) -> str:
+        return percentage(value, self.lang, signed=True)
+
+    def level_name(self, level: str) -> str:
+        return self.text.get("bureau_level" if level == "bureau" else level, level)
+
+    def round_name(self) -> str:
+        suffix = "er" if self.number == 1 else "e"
+        return self.text["round"].format(n=self.number, suffix=suffix)
+
+    def script_text(self) -> str:
+        words = json.dumps({key: self.text[key] for key in SCRIPT_TEXT}, ensure_ascii=False)
+        return words.replace("<", "\\u003c")  # inside <script>: never a closing tag
+
+
+def _page(election: str, number: int) -> Page:
+    lang = request.args.get("lang", "fr")
+    return Page("en" if lang == "en" else "fr", election, number)
+
+
+@cache
+def _asset(name: str) -> str:
+    """A static file's URL with its content hash: the files are cached a day, a new version is a new URL."""
+    digest = hashlib.blake2b((STATIC / "page" / name).read_bytes(), digest_size=6).hexdigest()
+    return f"/static/page/{name}?v={digest}"
+
+
+def _html(
+    template: str, *, status: int = 200, framed_by: str = "'self'", fresh: bool = True, **values: Any
+) -> Response:
+    """Render, then serve like the API serves its documents: gzip when accepted, an ETag, 304s."""
+    body = render_template(template, asset=_asset, palette=PALETTE, **values).encode()
+    cache_control = current_app.extensions["tabulator"]["cache_control"] if fresh else NO_CACHE
+    response = respond(rendered_bytes(body, content_type="text/html"), cache_control)
+    response.status_code = status if response.status_code == 200 else response.status_code
+    response.headers["Content-Security-Policy"] = SECURITY.format(framed_by)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+@blueprint.errorhandler(store.NotFound)
+def not_found(exc: store.NotFound) -> Response:
+    arguments = request.view_args or {}
+    page = _page(str(arguments.get("election", "")), int(arguments.get("number", 0)))
+    return _html("not_found.html", status=404, fresh=False, page=page, message=str(exc))
+
+
+# --- routes ----------------------------------------------------------------------------------------------
+
+
+@blueprint.get("/")
+def home() -> BaseResponse:
+    """The first election's last round, or a word that there is none yet."""
+    with reading(_engine()) as connection:
+        elections = feeds.elections(connection)
+    lang = "en" if request.args.get("lang") == "en" else "fr"
+    for election in elections:
+        if election["rounds"]:
+            page = Page(lang, election["id"], election["rounds"][-1]["number"])
+            return redirect(page.area_url(), code=302)
+    return _html("not_found.html", page=Page(lang, "", 0), message=TEXT[lang]["no_election"], fresh=False)
+
+
+@blueprint.get(f"{PAGE}/")
+@blueprint.get(f"{PAGE}/<level>/<code>")
+def area(election: str, number: int, level: str | None = None, code: str | None = None) -> Response:
+    """An area's results (the nation's by default) or a bureau's, with the national page's extras."""
+    page = _page(election, number)
+    found = _read(election, number, level, code, extras=level in (None, "national"))
+    if "embargo" in found:
+        return _html("embargo.html", page=page, fresh=False, **found)
+    return _html("area.html", page=page, **found)
+
+
+@blueprint.get(f"/embed{PAGE}/")
+def embed(election: str, number: int) -> Response:
+    """The national block alone, for newsrooms' iframes."""
+    page = _page(election, number)
+    found = _read(election, number, None, None, extras=False)
+    if "embargo" in found:
+        return _html("embargo.html", page=page, fresh=False, framed_by="*", embedded=True, **found)
+    return _html("embed.html", page=page, framed_by="*", **found)
+
+
+@blueprint.get(f"{PAGE}/search")
+def search(election: str, number: int) -> Response:
+    """Areas and bureaux whose name or code holds the words asked for. The registry only: no results."""
+    page = _page(election, number)
+    query = request.args.get("q", "").strip()[:100]
+    with reading(_engine()) as connection:
+        round_ = store.round_info(connection, election, number)
+        index = store.election_index(connection, round_.election_id)
+    registry = index.registry
+    candidates: Iterable[tuple[str, str, str]] = (
+        *((a.level, a.code, a.name) for a in registry.areas),
+        *(("bureau", b.code, b.name) for b in registry.bureaux if b.merged_into is None),
+    )
+    matches = list(_matching(query, candidates)) if query else []
+    return _html(
+        "search.html",
+        page=page,
+        election_name=index.name,
+        round_date=round_.date,
+        query=query,
+        matches=matches[:SEARCH_LIMIT],
+        total=len(matches),
+        limit=SEARCH_LIMIT,
+    )
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents, so "ile de france" finds "Île-de-France"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.replace("-", " ").replace("’", "'").split())
+
+
+def _matching(query: str, candidates: Iterable[tuple[str, str, str]]) -> Iterable[tuple[str, str, str]]:
+    """Exact codes first, then names or codes holding every word of the query."""
+    words = _folded(query).split()
+    exact, others = [], []
+    for level, code, name in candidates:
+        folded_code = code.casefold()
+        if folded_code == query.casefold():
+            exact.append((level, code, name))
+        elif words and all(word in f"{_folded(name)} {folded_code}" for word in words):
+            others.append((level, code, name))
+    return [*exact, *others]
+
+
+# --- reading the round ----------------------------------------------------------------------------------
+
+
+def _read(election: str, number: int, level: str | None, code: str | None, *, extras: bool) -> dict[str, Any]:
+    """Everything a page shows, from one view of the round (one sequence), or the embargo's end."""
+    with reading(_engine()) as connection:
+        view = open_view(connection, election, number)
+        moment = datetime.now(UTC)
+        round_ = view.round_
+        common = {"election_name": view.index.name, "round_date": round_.date}
+        if round_.embargoed(moment):
+            until = round_.results_not_before
+            assert until is not None
+            seconds = int((until - moment).total_seconds()) + 1
+            return {**common, "embargo": until.astimezone(UTC).isoformat(), "remaining": seconds}
+        document = results_of(view, level, code)
+        found = {**common, "document": document}
+        if extras:
+            found["turnout"] = turnout_of(view)
+            found["evening"] = _evening(timeline(connection, view))
+            corrections = feeds.corrections_of(view)["corrections"]
+            found["corrections"] = corrections[-CORRECTIONS_SHOWN:][::-1]
+            found["corrections_total"] = len(corrections)
+    return found
+
+
+@dataclass(frozen=True)
+class Evening:
+    """The evening's chart: the publications shown, and the SVG's lines."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    lines: list[tuple[str, str, tuple[float, float] | None]]  # (candidate id, SVG points, last point)
+    reported: str  # the bureaux reported, as a share of all, as SVG points
+    ticks: list[tuple[float, str]]  # (x, time label)
+    width: int = 640
+    height: int = 240
+    left: int = 40
+    top: int = 10
+    bottom: int = 30
+
+    def y(self, pct: float) -> float:
+        return self.top + (self.height - self.top - self.bottom) * (1 - pct / 100)
+
+
+def _evening(document: dict[str, Any]) -> Evening | None:
+    """The publications that carry results, thinned to CHART_POINTS evenly spread (keeping the last)."""
+    rows = [row for row in document["timeline"] if row["valid"] > 0 and row["as_of"]]
+    if not rows:
+        return None
+    total = len(rows)
+    if total > CHART_POINTS:
+        step = (total - 1) / (CHART_POINTS - 1)
+        rows = [rows[round(i * step)] for i in range(CHART_POINTS)]
+    times = [datetime.fromisoformat(row["as_of"]).timestamp() for row in rows]
+    first, last = min(times), max(times)
+    shape = Evening(rows, total, [], "", [])
+    span = shape.width - shape.left - 10
+
+    def x(moment: float) -> float:
+        return shape.left + (span * (moment - first) / (last - first) if last > first else span / 2)
+
+    def points(values: list[float | None]) -> str:
+        return " ".join(
+            f"{x(t):.1f},{shape.y(v):.1f}" for t, v in zip(times, values, strict=True) if v is not None
+        )
+
+    bureaux_total = document["bureaux_total"] or 1
+
+    def end_point(value: float | None) -> tuple[float, float] | None:
+        return None if value is None else (round(x(times[-1]), 1), round(shape.y(value), 1))
+
+    lines = [
+        (
+            candidate["id"],
+            points([row["candidates"][c]["pct_valid"] for row in rows]),
+            end_point(candidate["pct_valid"]),
+        )
+        for c, candidate in enumerate(rows[-1]["candidates"])
+    ]
+    reported = points([100 * row["bureaux_reported"] / bureaux_total for row in rows])
+    labels = {round(x(t)): clock(row["as_of"]) for t, row in zip(times, rows, strict=True)}
+    chosen = sorted(labels.items())
+    keep = [chosen[0], chosen[-1]] if len(chosen) > 1 else chosen
+    if len(chosen) > 2:
+        keep.insert(1, chosen[len(chosen) // 2])
+    return Evening(rows, total, lines, reported, [(float(t), label) for t, label in keep])
+
+
+@blueprint.app_template_filter("clock")
+def _clock_filter(moment: str | None) -> str:
+    return clock(moment)
+
+
+@blueprint.app_template_global("duration")
+def _duration(seconds: int, text: dict[str, str]) -> str:
+    return duration(seconds, text)
+
+
+@blueprint.app_template_global("changed_counts")
+def changed_counts(item: dict[str, Any], page: Page, names: dict[str, str]) -> list[str]:
+    """A correction's counts that changed, as "Votants 512 → 515"."""
+    before, after = item["previous"] or {}, item["counts"]
+    fields: list[tuple[str, Callable[[dict[str, Any]], int | None]]] = [
+        (page.text[key], lambda counts, key=key: counts.get(key))
+        for key in ("voters", "blank", "null", "valid")
+    ]
+    fields += [
+        (names.get(cid, cid), lambda counts, cid=cid: counts.get("votes", {}).get(cid))
+        for cid in after["votes"]
+    ]
+    return [
+        f"{label} {page.num(read(before))} → {page.num(read(after))}"
+        for label, read in fields
+        if read(before) != read(after)
+    ]

@@ -1,0 +1,207 @@
+/* The results pages' enhancements: live figures, sortable tables, the embargo's countdown.
+   Our own code, no library. The page works without it: every figure is in the HTML as served. */
+(function () {
+  "use strict";
+  var NNBSP = "\u202f"; // the thousands separator and the space before "%" of the server's French figures
+  var MINUS = "\u2212";
+  var POLL_MS = 5000;
+
+  // --- formatting: the same as api/pages.py -------------------------------------------------------------
+  var formats = {};
+  function decimal(lang, value, digits) {
+    var key = String(digits);
+    formats[key] = formats[key] || new Intl.NumberFormat("en-US", {
+      minimumFractionDigits: digits, maximumFractionDigits: digits
+    });
+    var fr = lang === "fr";
+    return formats[key].formatToParts(value).map(function (part) {
+      if (part.type === "group") return fr ? NNBSP : ",";
+      if (part.type === "decimal") return fr ? "," : ".";
+      if (part.type === "minusSign") return MINUS;
+      return part.value;
+    }).join("");
+  }
+  function number(lang, value) {
+    return value === null || value === undefined ? "—" : decimal(lang, value, 0);
+  }
+  function percent(lang, value, signed) {
+    if (value === null || value === undefined) return "—";
+    var sign = signed ? (value > 0 ? "+" : value < 0 ? MINUS : "") : "";
+    var text = decimal(lang, signed ? Math.abs(value) : value, 2);
+    return sign + text + (lang === "fr" ? NNBSP + "%" : "%");
+  }
+  var clockFormat = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Europe/Paris", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+  });
+  function clock(iso) {
+    if (!iso) return "—";
+    var parts = {};
+    clockFormat.formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.hour + ":" + parts.minute;
+  }
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
+  }
+
+  // --- live figures -------------------------------------------------------------------------------------
+  function setText(scope, selector, text) {
+    var found = scope.querySelector(selector);
+    if (found && found.textContent !== text) found.textContent = text;
+    return found;
+  }
+
+  function update(block, doc, words) {
+    var lang = block.dataset.lang;
+    var results = doc.results;
+    block.dataset.sequence = String(doc.sequence);
+    setText(block, '[data-field="as_of_line"]', doc.as_of
+      ? fill(words.as_of, { as_of: clock(doc.as_of), published_at: clock(doc.published_at) })
+      : words.no_data);
+    var status = setText(block, '[data-field="status"]', words[doc.status] || doc.status);
+    if (status) status.dataset.status = doc.status;
+    var banner = block.querySelector('[data-field="test"]');
+    if (banner) banner.hidden = !doc.test;
+    results.candidates.forEach(function (c) {
+      var row = block.querySelector('[data-candidate="' + c.id + '"]');
+      if (!row) return;
+      setText(row, '[data-field="pct_valid"]', percent(lang, c.pct_valid));
+      setText(row, '[data-field="votes"]', number(lang, c.votes));
+      var bar = row.querySelector('[data-field="bar"]');
+      if (bar) bar.style.width = (c.pct_valid || 0) + "%";
+    });
+    ["voters", "blank", "null", "bureaux_reported", "bureaux_total"].forEach(function (field) {
+      setText(block, '[data-field="' + field + '"]', number(lang, results[field]));
+    });
+    ["blank_pct_voters", "null_pct_voters"].forEach(function (field) {
+      setText(block, '[data-field="' + field + '"]', percent(lang, results[field]));
+    });
+    var progress = block.querySelector('[data-field="bureaux_progress"]');
+    if (progress) {
+      progress.max = results.bureaux_total || 1;
+      progress.value = results.bureaux_reported;
+      progress.textContent = percent(lang, results.bureaux_reported_pct);
+    }
+    var change = results.voters_change && results.voters_change.like_for_like;
+    if (change) {
+      setText(block, '[data-field="voters_change"]', change.change_pct === null ? "—" : fill(words.change_text, {
+        change: percent(lang, change.change_pct, true), matched: number(lang, change.matched_bureaux)
+      }));
+    }
+    updateChildren(doc, lang);
+  }
+
+  function updateChildren(doc, lang) {
+    var table = document.getElementById("children");
+    if (!table) return;
+    (doc.children || []).forEach(function (child) {
+      var row = table.querySelector('tr[data-child="' + CSS.escape(child.code) + '"]');
+      if (!row) return;
+      var reported = setText(row, '[data-field="bureaux_reported"]', number(lang, child.bureaux_reported));
+      if (reported) reported.parentNode.dataset.sort = child.bureaux_reported;
+      var voters = setText(row, '[data-field="voters"]', number(lang, child.voters));
+      if (voters) voters.dataset.sort = child.voters;
+      child.candidates.forEach(function (c) {
+        var cell = setText(row, '[data-candidate="' + c.id + '"][data-field="pct_valid"]', percent(lang, c.pct_valid));
+        if (!cell) return;
+        cell.dataset.sort = c.pct_valid === null ? -1 : c.pct_valid;
+        cell.classList.toggle("leader", child.leader === c.id);
+      });
+    });
+  }
+
+  function poll(block) {
+    var words = JSON.parse(block.querySelector(".page-text").textContent);
+    var round = "/api/v1/elections/" + encodeURIComponent(block.dataset.election) + "/rounds/" + block.dataset.round;
+    var level = block.dataset.level;
+    var resultsUrl = round + "/results" + (level === "national" ? "" :
+      "/" + encodeURIComponent(level) + "/" + encodeURIComponent(block.dataset.code));
+    var busy = false;
+
+    function tick() {
+      if (busy || document.hidden) return;
+      busy = true;
+      // The ETag is the sequence shown: until the figures of a newer one are on the page, ask again.
+      var etag = 'W/"' + block.dataset.sequence + '"';
+      fetch(round + "/current", { headers: { "If-None-Match": etag }, cache: "no-store" })
+        .then(function (response) {
+          return response.status === 304 || !response.ok ? null : response.json();
+        })
+        .then(function (current) {
+          if (!current || String(current.sequence) === block.dataset.sequence) return null;
+          return fetch(resultsUrl, { cache: "no-store" }).then(function (response) {
+            if (response.status === 403) { window.location.reload(); return null; } // embargoed again
+            return response.ok ? response.json() : null;
+          });
+        })
+        .then(function (doc) {
+          if (doc && doc.sequence >= Number(block.dataset.sequence)) update(block, doc, words);
+        })
+        .catch(function () { /* offline for a moment: the next tick tries again */ })
+        .then(function () { busy = false; });
+    }
+    window.setInterval(tick, POLL_MS);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) tick(); });
+  }
+
+  // --- sortable tables ----------------------------------------------------------------------------------
+  function sortable(table) {
+    var headers = table.tHead ? table.tHead.rows[0].cells : [];
+    Array.prototype.forEach.call(headers, function (th, column) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      while (th.firstChild) button.appendChild(th.firstChild);
+      th.appendChild(button);
+      button.addEventListener("click", function () {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        Array.prototype.forEach.call(headers, function (other) { other.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        var keyed = rows.map(function (row) {
+          var cell = row.cells[column];
+          var raw = cell.dataset.sort !== undefined ? cell.dataset.sort : cell.textContent.trim();
+          return { row: row, raw: raw, value: parseFloat(raw) };
+        });
+        var numeric = keyed.every(function (k) { return !isNaN(k.value) && isFinite(k.raw); });
+        var lang = document.documentElement.lang;
+        keyed.sort(function (a, b) {
+          var order = numeric ? a.value - b.value : a.raw.localeCompare(b.raw, lang, { sensitivity: "base" });
+          return ascending ? order : -order;
+        });
+        keyed.forEach(function (k) { body.appendChild(k.row); });
+      });
+    });
+  }
+
+  // --- the embargo's countdown --------------------------------------------------------------------------
+  function countdown(element) {
+    var units = element.dataset.units.split("|");
+    var end = performance.now() + Number(element.dataset.countdown) * 1000;
+    function show() {
+      var left = Math.max(0, Math.round((end - performance.now()) / 1000));
+      var hours = Math.floor(left / 3600), minutes = Math.floor(left % 3600 / 60), seconds = left % 60;
+      var parts = hours ? [hours + " " + units[0]] : [];
+      if (hours || minutes) parts.push((hours && minutes < 10 ? "0" : "") + minutes + " " + units[1]);
+      parts.push((seconds < 10 ? "0" : "") + seconds + " " + units[2]);
+      element.textContent = parts.join(" ");
+      if (left <= 0) {
+        window.clearInterval(timer);
+        // A little spread so that every open page does not ask at the same instant.
+        window.setTimeout(function () { window.location.reload(); }, 500 + Math.random() * 2000);
+      }
+    }
+    var timer = window.setInterval(show, 1000);
+    show();
+  }
+
+  function start() {
+    Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), sortable);
+    var block = document.querySelector(".block[data-sequence]");
+    if (block && window.fetch) poll(block);
+    var timer = document.querySelector("[data-countdown]");
+    if (timer) countdown(timer);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,214 @@
+"""The public results pages, read as HTML on SQLite and PostgreSQL: the same figures as the API, formatted."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
+
+from api import create_app, store
+from api.settings import Settings
+from tabulator.ingest import read_checkpoints_csv
+from tests.api.test_primaire_2017 import ELECTION, FOLDER, replay_round_2, tabulator
+
+PAGE = f"/elections/{ELECTION}/rounds/2/"
+API = f"/api/v1/elections/{ELECTION}/rounds/2"
+NNBSP = "\u202f"
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class Figures(HTMLParser):
+    """The text of every element marked `data-field`, keyed by (candidate or child area, field)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[dict[str, str | None]] = []
+        self.open: list[tuple[tuple[str | None, str], list[str], int]] = []
+        self.fields: dict[tuple[str | None, str], str] = {}
+        self.attributes: dict[tuple[str | None, str], dict[str, str | None]] = {}
+        self.blocks: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if "block" in (found.get("class") or "").split():
+            self.blocks.append(found)
+        if tag in VOID:
+            return
+        self.stack.append(found)
+        if "data-field" in found:
+            owner = next(
+                (
+                    a.get("data-candidate") or a.get("data-child")
+                    for a in reversed(self.stack)
+                    if a.get("data-candidate") or a.get("data-child")
+                ),
+                None,
+            )
+            key = (owner, str(found["data-field"]))
+            self.open.append((key, [], len(self.stack)))
+            self.attributes.setdefault(key, found)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID or not self.stack:
+            return
+        if self.open and self.open[-1][2] == len(self.stack):
+            key, text, _ = self.open.pop()
+            self.fields.setdefault(key, "".join(text).strip())
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        for _, text, _ in self.open:
+            text.append(data)
+
+
+def figures(html: str) -> Figures:
+    parser = Figures()
+    parser.feed(html)
+    return parser
+
+
+def french(value: int) -> str:
+    return f"{value:,}".replace(",", NNBSP)
+
+
+def paris(moment: str) -> str:
+    return datetime.fromisoformat(moment).astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M")
+
+
+def loaded(database_url: str, tmp_path, *, replay: bool):
+    tabulator(database_url, "load-election", str(FOLDER), "--rounds", "1")
+    app = create_app(Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0))
+    engine = app.extensions["tabulator"]["engine"]
+    if replay:
+        checkpoints = read_checkpoints_csv((FOLDER / "round-2" / "turnout.csv").read_bytes())
+        store.record_checkpoints(engine, ELECTION, 2, checkpoints, author="replay")
+        next(replay_round_2(engine, ["20:30"]))
+    return app.test_client(), engine
+
+
+def test_the_pages_show_the_api_figures_at_2030(database_url, tmp_path):
+    client, _ = loaded(database_url, tmp_path, replay=True)
+    api = client.get(f"{API}/results").get_json()
+    response = client.get(PAGE)
+    html = response.get_data(as_text=True)
+    assert (response.status_code, response.mimetype) == (200, "text/html")
+    assert '<html lang="fr">' in html
+    shown = figures(html)
+    # The figures announced at 20:30, as the API has them, written the French way.
+    assert (api["results"]["bureaux_reported"], api["results"]["voters"]) == (4_322, 1_101_180)
+    assert shown.fields[(None, "bureaux_reported")] == "4\u202f322"
+    assert shown.fields[(None, "bureaux_total")] == "7\u202f208"
+    assert shown.fields[(None, "voters")] == "1\u202f101\u202f180"
+    assert shown.fields[("hamon", "pct_valid")] == "58,65\u202f%"
+    assert shown.fields[("valls", "pct_valid")] == "41,35\u202f%"
+    assert (
+        shown.fields[("hamon", "votes")] == french(api["results"]["candidates"][0]["votes"]) == "635\u202f395"
+    )
+    assert shown.fields[(None, "blank")] == "9\u202f910"
+    assert shown.fields[(None, "blank_pct_voters")] == "0,90\u202f%"
+    assert shown.fields[(None, "null_pct_voters")] == "0,72\u202f%"
+    assert shown.attributes[(None, "bureaux_progress")]["value"] == "4322"
+    assert shown.attributes[(None, "bureaux_progress")]["max"] == "7208"
+    assert shown.fields[(None, "status")] == "partiel"
+    assert shown.fields[(None, "as_of_line")] == (
+        f"Données arrêtées à 20:29, publiées à {paris(api['published_at'])}"
+    )
+    change = api["results"]["voters_change"]["like_for_like"]
+    assert shown.fields[(None, "voters_change")] == (
+        f"+{change['change_pct']:.2f}".replace(".", ",")
+        + "\u202f% à bureaux comparables (4\u202f322 bureaux)"
+    )
+    assert [b["data-sequence"] for b in shown.blocks] == [str(api["sequence"])]
+    assert "hidden" in shown.attributes[(None, "test")]  # not a test round: the banner hides
+    # One row per région, each with the API's figures, linking down.
+    for child in api["children"]:
+        assert shown.fields[(child["code"], "voters")] == french(child["voters"])
+        assert f'href="/elections/{ELECTION}/rounds/2/region/{child["code"]}"' in html
+    # The evening, the day's turnout and the corrections log.
+    assert "<svg" in html
+    assert (
+        '<td class="num">4\u202f322</td><td class="num">58,65\u202f%</td><td class="num">41,35\u202f%</td>'
+        in html
+    )
+    assert '<th scope="row">17:00</th>' in html
+    assert "+22,80\u202f% (5\u202f032 bureaux)" in html
+    assert "Aucune correction." in html
+
+    english = client.get(f"{PAGE}?lang=en").get_data(as_text=True)
+    shown = figures(english)
+    assert '<html lang="en">' in english
+    assert shown.fields[("hamon", "pct_valid")] == "58.65%"
+    assert (shown.fields[(None, "bureaux_reported")], shown.fields[(None, "voters")]) == (
+        "4,322",
+        "1,101,180",
+    )
+    assert f'href="/elections/{ELECTION}/rounds/2/region/11?lang=en"' in english
+    assert f'href="{PAGE}"' in english  # the switch back to French
+
+    # A bureau, as the API has it.
+    bureau = client.get(f"{API}/results/bureau/91-03-0002").get_json()
+    page = client.get(f"{PAGE}bureau/91-03-0002").get_data(as_text=True)
+    shown = figures(page)
+    assert [shown.fields[(c["id"], "votes")] for c in bureau["results"]["candidates"]] == [
+        french(c["votes"]) for c in bureau["results"]["candidates"]
+    ]
+    assert f'href="/elections/{ELECTION}/rounds/2/circonscription/91-03"' in page  # its breadcrumbs
+    assert client.get(f"{PAGE}bureau/99-99-9999").status_code == 404
+
+    # The search finds areas and bureaux by name (without accents) or code.
+    found = client.get(f"{PAGE}search?q=ile de france").get_data(as_text=True)
+    assert f'href="/elections/{ELECTION}/rounds/2/region/11"' in found
+    found = client.get(f"{PAGE}search?q=91-03-0002&lang=en").get_data(as_text=True)
+    assert f'href="/elections/{ELECTION}/rounds/2/bureau/91-03-0002?lang=en"' in found
+    assert "1 result(s)" in found
+
+    # The embed: the block alone, framable.
+    embed = client.get(f"/embed{PAGE}")
+    body = embed.get_data(as_text=True)
+    assert embed.status_code == 200
+    assert "X-Frame-Options" not in embed.headers
+    assert "frame-ancestors *" in embed.headers["Content-Security-Policy"]
+    assert figures(body).fields[("hamon", "pct_valid")] == "58,65\u202f%"
+    assert len(figures(body).blocks) == 1
+    assert not any(marker in body for marker in ('id="children"', "<svg", 'role="search"', "corrections"))
+
+    # The national page, its style and its script weigh well under 100 KB gzipped.
+    sizes = [len(gzip.compress(client.get(PAGE).data))]
+    for asset in re.findall(r'(?:href|src)="(/static/page/[^"]+)"', html):
+        served = client.get(asset)
+        assert served.status_code == 200
+        sizes.append(len(gzip.compress(served.data)))
+    assert len(sizes) == 3
+    assert sum(sizes) < 100_000
+
+
+def test_test_rounds_embargoes_and_the_home_page(database_url, tmp_path):
+    client, engine = loaded(database_url, tmp_path, replay=False)
+    home = client.get("/")
+    assert (home.status_code, home.headers["Location"]) == (302, PAGE)
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+    assert "hidden" in figures(client.get(PAGE).get_data(as_text=True)).attributes[(None, "test")]
+    store.update_round(engine, ELECTION, 2, test=True)
+    shown = figures(client.get(PAGE).get_data(as_text=True))
+    assert "hidden" not in shown.attributes[(None, "test")]
+    assert shown.fields[(None, "test")].startswith("Tour de test")
+
+    lift = datetime.now(UTC) + timedelta(hours=1)
+    store.update_round(engine, ELECTION, 2, results_not_before=lift)
+    assert client.get(f"{API}/results").status_code == 403
+    for path in (PAGE, f"/embed{PAGE}", f"{PAGE}region/11"):
+        response = client.get(path)
+        html = response.get_data(as_text=True)
+        assert (response.status_code, response.headers["Cache-Control"]) == (200, "no-cache"), path
+        assert "data-field" not in html and "data-sequence" not in html, path
+        assert (
+            f"Les résultats seront publiés à partir de {lift.astimezone(ZoneInfo('Europe/Paris')):%H:%M}"
+            in html
+        )
+        remaining = int(re.search(r'data-countdown="(\d+)"', html).group(1))
+        assert 3_590 <= remaining <= 3_601
+    written = re.search(r'data-countdown="\d+"[^>]*>([^<]+)<', client.get(PAGE).get_data(as_text=True))
+    assert re.fullmatch(r"1 h 00 min 0\d s|59 min 5\d s", written.group(1))  # the time left, written out

@@ -1,0 +1,138 @@
+"""The public page in a real browser (Debian's chromium) against gunicorn, while the night replays."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import Page, expect
+
+from api import db, replay, store
+from tests.e2e.conftest import FOLDER
+
+ROUND = "/elections/primaire-gauche-2017/rounds/2/"
+API = "/api/v1/elections/primaire-gauche-2017/rounds/2"
+NNBSP = "\u202f"  # the page's thousands separator, and the space before % in French
+
+
+def french(value: float, decimals: int = 0) -> str:
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", NNBSP).replace(".", ",")
+
+
+def api_json(base: str, path: str) -> dict:
+    with urllib.request.urlopen(f"{base}{API}{path}", timeout=10) as answer:
+        return json.load(answer)
+
+
+def shown(page: Page) -> dict:
+    """The figures the national block shows, as text, with the sequence they belong to: read in one go,
+    so that the page's script cannot update it halfway through."""
+    return page.evaluate(
+        """() => {
+        const block = document.querySelector("#results");
+        const text = (selector) => block.querySelector(selector).textContent.trim();
+        return {
+            sequence: Number(block.dataset.sequence),
+            bureaux_reported: text("[data-field=bureaux_reported]"),
+            voters: text("[data-field=voters]"),
+            hamon: text("[data-candidate=hamon] [data-field=pct_valid]"),
+            valls_votes: text("[data-candidate=valls] [data-field=votes]"),
+        };
+    }"""
+    )
+
+
+def expected(document: dict) -> dict:
+    results = document["results"]
+    hamon, valls = results["candidates"]
+    return {
+        "sequence": document["sequence"],
+        "bureaux_reported": french(results["bureaux_reported"]),
+        "voters": french(results["voters"]),
+        "hamon": f"{french(hamon['pct_valid'], 2)}{NNBSP}%",
+        "valls_votes": french(valls["votes"]),
+    }
+
+
+def play_in_background(database_url: str, until: str, speed: float = 1_000_000) -> threading.Thread:
+    """The night up to `until`; at speed 600, 19:05 to 20:30 plays in about nine seconds."""
+    engine = db.make_engine(database_url)
+    night = replay.read_night(FOLDER, 2, until)
+    player = threading.Thread(target=replay.play, args=(engine, night), kwargs={"speed": speed})
+    player.start()
+    return player
+
+
+def test_the_page_follows_the_replayed_night_without_a_reload(service, browser, artifacts):
+    base, database_url = service
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{base}{ROUND}")
+    expect(page.locator("#results [data-field=bureaux_reported]")).to_have_text("0")
+    page.evaluate("window.notReloaded = true")
+
+    player = play_in_background(database_url, "20:30", speed=600)
+    # The first returns to arrive while the night plays: the page's sequence and the API's agree.
+    reported = page.locator("#results [data-field=bureaux_reported]")
+    expect(reported).not_to_have_text("0", timeout=30_000)
+    during = shown(page)
+    assert during == expected(api_json(base, f"/snapshots/{during['sequence']}/results"))
+    player.join()
+
+    final = api_json(base, "/current")["sequence"]
+    expect(page.locator("#results")).to_have_attribute("data-sequence", str(final), timeout=30_000)
+    assert shown(page) == {
+        "sequence": final,
+        "bureaux_reported": f"4{NNBSP}322",
+        "voters": f"1{NNBSP}101{NNBSP}180",
+        "hamon": f"58,65{NNBSP}%",
+        "valls_votes": f"447{NNBSP}973",
+    }
+    assert page.evaluate("window.notReloaded") is True
+    database = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    page.screenshot(path=artifacts / f"national-desktop-{database}.png", full_page=True)
+
+    phone = browser.new_page(viewport={"width": 320, "height": 640})
+    phone.goto(f"{base}{ROUND}")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 320
+    phone.screenshot(path=artifacts / f"national-phone-320-{database}.png", full_page=True)
+
+
+def test_a_reader_drills_down_to_a_bureau_and_switches_to_english(service, browser):
+    base, database_url = service
+    play_in_background(database_url, "20:30").join()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{base}{ROUND}")
+    for name in ("Île-de-France", "Paris", "1re circonscription de Paris"):
+        page.locator("#children").get_by_role("link", name=name, exact=True).click()
+        expect(page.locator("h1")).to_contain_text(name)
+    page.locator("#children a").first.click()
+    expect(page.locator("h1")).to_contain_text("Bureau")
+    code = page.locator("#results").get_attribute("data-code")
+    bureau = api_json(base, f"/results/bureau/{code}")
+    assert shown(page) == expected(bureau)
+
+    page.goto(f"{base}{ROUND}")
+    page.get_by_role("link", name="EN", exact=True).click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#results [data-candidate=hamon] [data-field=pct_valid]")).to_have_text("58.65%")
+    expect(page.locator("#results [data-field=voters]")).to_have_text("1,101,180")
+
+
+def test_before_the_embargo_lifts_the_page_counts_down_and_shows_nothing(service, browser):
+    base, database_url = service
+    play_in_background(database_url, "20:30").join()
+    engine = db.make_engine(database_url)
+    lift = datetime.now(UTC) + timedelta(hours=1, minutes=30)
+    store.update_round(engine, "primaire-gauche-2017", 2, results_not_before=lift)
+    page = browser.new_page()
+    page.goto(f"{base}{ROUND}")
+    countdown = page.locator("[data-countdown]")
+    expect(countdown).to_be_visible()
+    first = int(countdown.get_attribute("data-countdown") or 0)
+    assert 5_300 < first <= 5_400
+    expect(countdown).not_to_have_text(countdown.inner_text(), timeout=5_000)  # it ticks
+    assert page.locator("[data-field=voters]").count() == 0
+    assert "101" not in page.content()
