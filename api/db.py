@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -14,6 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WRITE_OPTION = "tabulator_writes"
+T = TypeVar("T")
 
 
 @contextmanager
@@ -43,6 +46,71 @@ def _writers_queue(engine: Engine) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class _Pending:
+    """One caller's work in a shared transaction, and what came of it."""
+
+    def __init__(self, work: Callable[[Connection], T]) -> None:
+        self.work = work
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Small writes of many threads, committed together: one transaction, each write in a savepoint.
+
+    Under eight clerks at once, most of a single return's cost is the transaction around it — BEGIN, the
+    round's lock, COMMIT and, on PostgreSQL, the flush to disk. The first waiting thread runs everyone's
+    work queued so far in one transaction; a write that fails is rolled back to its savepoint and only its
+    caller hears of it. Each caller returns only once the transaction holding its write has committed.
+    """
+
+    def __init__(self) -> None:
+        self.queue: list[_Pending] = []
+        self.queue_lock = threading.Lock()
+        self.leader = threading.Lock()
+
+    def run(self, engine: Engine, work: Callable[[Connection], T]) -> T:
+        pending = _Pending(work)
+        with self.queue_lock:
+            self.queue.append(pending)
+        with self.leader:
+            if not pending.done:
+                with self.queue_lock:
+                    batch, self.queue = self.queue, []
+                self._commit(engine, batch)
+        if pending.error is not None:
+            raise pending.error
+        return cast(T, pending.result)
+
+    @staticmethod
+    def _commit(engine: Engine, batch: list[_Pending]) -> None:
+        try:
+            with writing(engine) as connection:
+                for pending in batch:
+                    try:
+                        with connection.begin_nested():
+                            pending.result = pending.work(connection)
+                    except Exception as exc:  # handed to its own caller, re-raised there
+                        pending.error = exc
+        except Exception as exc:  # the commit failed: every write of the batch is lost
+            for pending in batch:
+                pending.error = pending.error or exc
+        for pending in batch:
+            pending.done = True
+
+
+_group_commits: weakref.WeakKeyDictionary[Engine, _GroupCommit] = weakref.WeakKeyDictionary()
+_group_commits_lock = threading.Lock()
+
+
+def write_together(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run `work` in a write transaction shared with other threads' small writes (see _GroupCommit)."""
+    with _group_commits_lock:
+        group = _group_commits.setdefault(engine, _GroupCommit())
+    return group.run(engine, work)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
-from api.db import reading, writing
+from api.db import reading, write_together, writing
 from api.models import AuditRow, ElectionRow, TokenRow
 from api.store.common import NotFound, now
 
@@ -124,9 +124,11 @@ def record_audit(
     sequence: int | None,
     at: datetime | None = None,
 ) -> None:
-    """Kept in a transaction of its own, after the request's: a refused write is audited all the same."""
-    with writing(engine) as connection:
-        connection.execute(
+    """Kept after the request's own transaction, so that a refused write is audited all the same; shares a
+    transaction with other requests' writes (`write_together`)."""
+    write_together(
+        engine,
+        lambda connection: connection.execute(
             AUDIT_ENTRY,
             {
                 "at": at or now(),
@@ -141,7 +143,8 @@ def record_audit(
                 "outcome": outcome,
                 "sequence": sequence,
             },
-        )
+        ),
+    )
 
 
 def audit_rows(

@@ -11,7 +11,7 @@ from itertools import repeat
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from api.db import writing
+from api.db import write_together, writing
 from api.sql import Raw
 from api.store import entries as waiting
 from api.store.common import (
@@ -97,8 +97,10 @@ def record_return(
     expected_version: int | None = None,
 ) -> RecordReport:
     """One bureau's return as a clerk types it, its candidates by name: checked against the round's
-    candidates in the same transaction that records it (one transaction per return, not two)."""
-    with writing(engine) as connection:
+    candidates in the same transaction that records it. Concurrent returns share a transaction (each in its
+    own savepoint, each its own sequence): see `api.db.write_together`."""
+
+    def record(connection: Connection) -> RecordReport:
         round_ = round_info(connection, election_code, round_number, lock=True)
         issues = check_candidate_names(list(ret.votes), round_.candidate_codes, line=None)
         if issues:
@@ -111,6 +113,8 @@ def record_return(
             thresholds=thresholds,
             expected_version=expected_version,
         )
+
+    return write_together(engine, record)
 
 
 @dataclass(frozen=True)
