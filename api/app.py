@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request, send_from_directory
 from flask_smorest import Api
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
 
 from api import auth, authority, db, pages, public, store
@@ -85,6 +86,9 @@ class TabulatorApi(Api):
     ERROR_SCHEMA = ErrorsSchema
 
 
+DATABASE_RETRY_SECONDS = 5
+
+
 def envelope(status: int, code: str, message: str, **more: Any) -> tuple[Response, int]:
     """The one error format of the API (DESIGN: API conventions)."""
     return jsonify({"errors": [{"code": code, "message": message, **more}]}), status
@@ -153,7 +157,29 @@ def _register_errors(app: Flask) -> None:
         ]
         return jsonify({"errors": errors or [{"code": "bad_argument", "message": "Malformed request."}]}), 400
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(exc: DBAPIError) -> tuple[Response, int, dict[str, str]]:
+        # The server is down or restarting, the network dropped, the disk is full or read-only: the
+        # request did nothing (its transaction never committed); a client should simply try again.
+        current_app.logger.warning("database unavailable: %s", str(exc.orig).strip() or type(exc).__name__)
+        return (
+            *envelope(
+                503,
+                "database_unavailable",
+                "The database cannot be reached or refuses writes at the moment; nothing was changed. "
+                f"Try again in {DATABASE_RETRY_SECONDS} seconds.",
+            ),
+            {"Retry-After": str(DATABASE_RETRY_SECONDS), "Cache-Control": "no-store"},
+        )
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
         code = (exc.name or "error").lower().replace(" ", "_")
         return envelope(exc.code or 500, code, exc.description or "")
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response, int]:
+        # Logged in full for the operators; the client gets the envelope, never a traceback or SQL.
+        current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
+        return envelope(500, "internal_error", "Something went wrong on our side; it has been logged.")

@@ -10,6 +10,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.store import accounts
 
@@ -85,6 +86,24 @@ def audit(response: Response) -> Response:
         if errors
         else json.dumps({k: document[k] for k in REPORTED if k in document})
     )
+    try:
+        _store_audit(document, outcome, response)
+    except (OperationalError, InterfaceError) as exc:
+        # The database is gone (the answer is a 503): keep the attempt in the log rather than lose it.
+        current_app.logger.warning(
+            "audit not stored (%s): %s %s by %s from %s → %s %s",
+            type(exc).__name__,
+            request.method,
+            request.path,
+            getattr(g.get("actor"), "name", None),
+            request.remote_addr,
+            response.status_code,
+            outcome,
+        )
+    return response
+
+
+def _store_audit(document: Any, outcome: str, response: Response) -> None:
     accounts.record_audit(
         current_app.extensions["tabulator"]["engine"],
         actor=g.get("actor"),
@@ -96,7 +115,6 @@ def audit(response: Response) -> Response:
         outcome=outcome,
         sequence=document.get("sequence") if isinstance(document, dict) else None,
     )
-    return response
 
 
 def _json(response: Response) -> Any:

@@ -61,13 +61,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
         path = tmp_path / "tabulator.sqlite3"
         shutil.copy(sqlite_template, path)
         return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("postgres_url")
-    engine = db.make_engine(url)
+    return request.getfixturevalue("empty_postgres_url")
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_url: str) -> str:
+    """The worker's PostgreSQL database with every table emptied: for tests that need PostgreSQL itself."""
+    store.forget_indexes()
+    engine = db.make_engine(postgres_url)
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
-    return url
+    return postgres_url
 
 
 @pytest.fixture
