@@ -23,7 +23,7 @@ install: $(BIN)/tabulator ## Create .venv and install tabulator with its develop
 run: install ## Serve the 2017 left primary on SQLite with gunicorn (http://127.0.0.1:$(PORT))
 	$(BIN)/tabulator db upgrade
 	$(BIN)/tabulator load-election $(DEMO) --if-absent
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 'api:create_app()'
+	TABULATOR_BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn --config deploy/gunicorn.conf.py 'api:create_app()'
 
 SPEED ?= 60
 DEMO_DB := $(CURDIR)/instance/demo.sqlite3
@@ -34,7 +34,8 @@ demo: install ## Replay the night of 29 January 2017 (round 2) on a fresh SQLite
 	export TABULATOR_DATABASE_URL=sqlite:///$(DEMO_DB); \
 	$(BIN)/tabulator db upgrade && \
 	$(BIN)/tabulator load-election $(DEMO) --rounds 1 && \
-	{ $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 'api:create_app()' & server=$$!; \
+	{ TABULATOR_BIND=127.0.0.1:$(PORT) TABULATOR_LOG_LEVEL=warning TABULATOR_ACCESS_LOG= \
+	  $(BIN)/gunicorn --config deploy/gunicorn.conf.py 'api:create_app()' & server=$$!; \
 	  trap 'kill $$server 2>/dev/null' EXIT INT TERM; \
 	  sleep 2; echo; echo "Open $(PAGE) — the night replays at $(SPEED)× (about five minutes)."; echo; \
 	  $(BIN)/tabulator replay --folder $(DEMO) --round 2 --speed $(SPEED) && \

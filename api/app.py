@@ -10,7 +10,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
 
-from api import auth, authority, db, pages, public, store
+from api import auth, authority, cors, db, pages, public, store
 from api.fastpath import CachedDocuments
 from api.http import CURRENT, DocumentCache
 from api.public import Embargoed
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "cache_control": CURRENT.format(seconds=settings.cache_max_age),
     }
     app.wsgi_app = CachedDocuments(app.wsgi_app, app.extensions["tabulator"])  # type: ignore[method-assign]
+    app.wsgi_app = cors.PublicReads(app.wsgi_app)  # type: ignore[method-assign]
     api = TabulatorApi(app)
     api.register_blueprint(public.blueprint)
     api.register_blueprint(authority.blueprint)

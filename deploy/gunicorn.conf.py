@@ -1,0 +1,21 @@
+"""gunicorn's settings for tabulator, the same in the image, in `make run` and in the tests.
+
+Threads serve the many small reads of pollers; a few processes use the cores. Writes are small and
+queue on the database, so more processes do not make them faster (bench/writes.py).
+Every value can be set from the environment without rebuilding the image.
+"""
+
+import os
+
+bind = os.environ.get("TABULATOR_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("TABULATOR_WORKERS", str(os.cpu_count() or 2)))
+worker_class = "gthread"
+threads = int(os.environ.get("TABULATOR_THREADS", "8"))
+# Each worker builds its own app and database pool after the fork: nothing shared across processes.
+preload_app = False
+timeout = 60  # a 70,000-bureau upload takes a few seconds; a stuck worker is replaced after this
+graceful_timeout = 30
+keepalive = 5  # newsroom pollers keep their connections
+accesslog = os.environ.get("TABULATOR_ACCESS_LOG", "-") or None  # empty: no access log
+errorlog = "-"
+loglevel = os.environ.get("TABULATOR_LOG_LEVEL", "info")
