@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request, send_from_directory
 from flask_smorest import Api
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
 
 from api import auth, authority, cors, db, pages, public, store
@@ -88,6 +88,9 @@ class TabulatorApi(Api):
 
 
 DATABASE_RETRY_SECONDS = 5
+# PostgreSQL refusing writes without being down: a read-only transaction (a standby, or a database set
+# read-only by its operators), a full disk.
+REFUSING_STATES = {"25006", "53100"}
 
 
 def envelope(status: int, code: str, message: str, **more: Any) -> tuple[Response, int]:
@@ -173,6 +176,12 @@ def _register_errors(app: Flask) -> None:
             ),
             {"Retry-After": str(DATABASE_RETRY_SECONDS), "Cache-Control": "no-store"},
         )
+
+    @app.errorhandler(InternalError)
+    def database_refuses(exc: InternalError) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
+        if getattr(exc.orig, "sqlstate", None) in REFUSING_STATES:
+            return database_unavailable(exc)
+        return unexpected(exc)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:

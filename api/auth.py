@@ -10,7 +10,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from api.store import accounts
 
@@ -88,8 +88,8 @@ def audit(response: Response) -> Response:
     )
     try:
         _store_audit(document, outcome, response)
-    except (OperationalError, InterfaceError) as exc:
-        # The database is gone (the answer is a 503): keep the attempt in the log rather than lose it.
+    except DBAPIError as exc:
+        # The database is gone or refuses writes (the answer is a 503): keep the attempt in the log.
         current_app.logger.warning(
             "audit not stored (%s): %s %s by %s from %s → %s %s",
             type(exc).__name__,

@@ -6,6 +6,8 @@ import socket
 import threading
 from urllib.parse import urlsplit, urlunsplit
 
+from sqlalchemy import event
+
 from api import create_app, db, store
 from api.settings import Settings
 from api.store import accounts
@@ -101,4 +103,56 @@ def test_when_postgresql_goes_away_the_api_says_503_then_recovers_by_itself(empt
     written = client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=headers)
     assert (written.status_code, written.get_json()["sequence"]) == (201, 1)
     assert client.get(f"{ROUND}/results").get_json()["results"]["bureaux_reported"] == 1
+    engine.dispose()
+
+
+def test_a_read_only_postgresql_refuses_writes_clearly_and_still_serves_reads(empty_postgres_url, tmp_path):
+    engine = db.make_engine(empty_postgres_url)
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    token = accounts.create_token(engine, "supervisor one", "supervisor")[1]
+    name = urlsplit(empty_postgres_url).path.lstrip("/")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    try:
+        before = table_contents(engine)
+        client = create_app(Settings(database_url=empty_postgres_url, instance_path=tmp_path)).test_client()
+        refused = client.put(
+            f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert (refused.status_code, refused.get_json()["errors"][0]["code"]) == (503, "database_unavailable")
+        assert client.get(f"{ROUND}/results").status_code == 200
+        assert table_contents(engine) == before
+    finally:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" SET default_transaction_read_only = off')
+        engine.dispose()
+
+
+def test_a_full_sqlite_disk_refuses_writes_clearly_and_still_serves_reads(tmp_path, sqlite_template):
+    path = tmp_path / "full.sqlite3"
+    path.write_bytes(sqlite_template.read_bytes())
+    url = f"sqlite:///{path}"
+    engine = db.make_engine(url)
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    token = accounts.create_token(engine, "supervisor one", "supervisor")[1]
+    app = create_app(Settings(database_url=url, instance_path=tmp_path))
+
+    # SQLite's own "database or disk is full" (SQLITE_FULL): the file may not grow by a single page.
+    @event.listens_for(app.extensions["tabulator"]["engine"], "connect")
+    def no_room(dbapi_connection, _record):
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    # Corrections with long reasons until a page is needed that the disk does not have.
+    for attempt in range(1, 40):
+        before = table_contents(engine)
+        counts = {**GOOD, "votes": {"hamon": 250 - attempt, "valls": 157 + attempt}, "reason": "x" * 2_000}
+        answer = client.put(f"{ROUND}/bureaux/75-01-0001/return", json=counts, headers=headers)
+        if answer.status_code not in {200, 201}:
+            break
+    assert (answer.status_code, answer.get_json()["errors"][0]["code"]) == (503, "database_unavailable")
+    assert client.get(f"{ROUND}/results").status_code == 200
+    assert table_contents(engine) == before
     engine.dispose()
