@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO := data/primaire-gauche-2017
 
 .DEFAULT_GOAL := help
-.PHONY: help install run demo test lint format bench data clean
+.PHONY: help install run demo test fuzz lint format bench data clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ demo: install ## Replay the night of 29 January 2017 (round 2) on a fresh SQLite
 
 test: install ## Run the whole suite, on SQLite and on PostgreSQL (TABULATOR_TEST_POSTGRES_URL)
 	$(BIN)/python -m pytest -n 2
+
+fuzz: install ## The bad-input tests with a larger budget than CI's (schemathesis, hypothesis-made files)
+	TABULATOR_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest -n 2 tests/api/test_openapi_fuzz.py tests/api/test_bad_input.py
 
 lint: install ## ruff (lint and format check) and mypy on the pure core
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ from api.public import Embargoed
 from api.schemas import ErrorsSchema
 from api.settings import Settings
 from tabulator.ingest import FileRefused
+from tabulator.types import Issue
 
 STATIC = Path(__file__).resolve().parent / "static"
 REDOC = "vendor/redoc-2.5.1/redoc.standalone.js"
@@ -88,6 +89,7 @@ class TabulatorApi(Api):
 
 
 DATABASE_RETRY_SECONDS = 5
+ERRORS_LISTED = 1_000
 # PostgreSQL refusing writes without being down: a read-only transaction (a standby, or a database set
 # read-only by its operators), a full disk.
 REFUSING_STATES = {"25006", "53100"}
@@ -96,6 +98,15 @@ REFUSING_STATES = {"25006", "53100"}
 def envelope(status: int, code: str, message: str, **more: Any) -> tuple[Response, int]:
     """The one error format of the API (DESIGN: API conventions)."""
     return jsonify({"errors": [{"code": code, "message": message, **more}]}), status
+
+
+def listed(issues: list[Issue]) -> dict[str, Any]:
+    """The errors of a refusal, the first ERRORS_LISTED of them: a 70,000-row file with a wrong column
+    would otherwise answer 70,000 times the same sentence. `errors_total` says how many there were."""
+    body: dict[str, Any] = {"errors": [issue.as_dict() for issue in issues[:ERRORS_LISTED]]}
+    if len(issues) > ERRORS_LISTED:
+        body["errors_total"] = len(issues)
+    return body
 
 
 def _register_errors(app: Flask) -> None:
@@ -123,14 +134,14 @@ def _register_errors(app: Flask) -> None:
             if codes & {"round_certified", "bad_transition", "already_decided"}
             else 422
         )
-        body: dict[str, Any] = {"errors": [issue.as_dict() for issue in exc.issues]}
+        body = listed(exc.issues)
         if status == 412:
             body["current"] = _current_return(exc.issues[0].bureau or "")
         return jsonify(body), status
 
     @app.errorhandler(FileRefused)
     def file_refused(exc: FileRefused) -> tuple[Response, int]:
-        return jsonify({"errors": [issue.as_dict() for issue in exc.issues]}), 422
+        return jsonify(listed(exc.issues)), 422
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
@@ -176,6 +187,13 @@ def _register_errors(app: Flask) -> None:
             ),
             {"Retry-After": str(DATABASE_RETRY_SECONDS), "Cache-Control": "no-store"},
         )
+
+    @app.errorhandler(RecursionError)
+    def too_deep(exc: RecursionError) -> tuple[Response, int]:
+        # Python's JSON decoder gives up on arrays nested thousands deep; no return is shaped like that.
+        if request.is_json:
+            return envelope(400, "bad_json", "The JSON body nests too deeply to be a return; nothing read.")
+        return unexpected(exc)
 
     @app.errorhandler(InternalError)
     def database_refuses(exc: InternalError) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:

@@ -15,6 +15,7 @@ from flask_smorest import Blueprint
 from api import reference, schemas, store
 from api.auth import requires
 from api.db import reading
+from api.http import WHOLE
 from api.store import accounts, review
 from tabulator.batch import CheckpointBatch
 from tabulator.files import read_returns_file
@@ -26,7 +27,7 @@ blueprint = Blueprint(
     url_prefix="/api/v1",
     description="The authority's writes (Bearer token): returns, turnout checkpoints, uploads.",
 )
-ROUND = "/elections/<election>/rounds/<int:number>"
+ROUND = f"/elections/<election>/rounds/<{WHOLE}:number>"
 VERSION_TAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
 
@@ -133,7 +134,7 @@ def list_review(election: str, number: int) -> Response:
     return response
 
 
-@blueprint.route(f"{ROUND}/review/<int:entry_id>", methods=["POST"])
+@blueprint.route(f"{ROUND}/review/<{WHOLE}:entry_id>", methods=["POST"])
 @requires("supervisor")
 @blueprint.arguments(schemas.DecisionSchema)
 @blueprint.response(200, schemas.WriteReportSchema)

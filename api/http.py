@@ -28,6 +28,10 @@ CURRENT = "public, max-age={seconds}"
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
 
+# A path's whole number, as large as a database integer column holds; anything larger is no such resource
+# (404), not an overflow deep in the driver.
+WHOLE = "int(max=2147483647)"
+
 
 @dataclass(frozen=True)
 class Rendered:

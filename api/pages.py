@@ -26,11 +26,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from api import store
 from api.db import reading
-from api.http import NO_CACHE, rendered_bytes, respond
+from api.http import NO_CACHE, WHOLE, rendered_bytes, respond
 from api.store import feeds, open_view, results_of, timeline, turnout_of
 
 blueprint = Blueprint("pages", __name__)
-PAGE = "/elections/<election>/rounds/<int:number>"
+PAGE = f"/elections/<election>/rounds/<{WHOLE}:number>"
 STATIC = Path(__file__).resolve().parent / "static"
 PARIS = ZoneInfo("Europe/Paris")
 

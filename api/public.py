@@ -19,6 +19,7 @@ from api.db import reading
 from api.http import (
     IMMUTABLE,
     NO_CACHE,
+    WHOLE,
     DocumentCache,
     Rendered,
     document_key,
@@ -37,7 +38,7 @@ blueprint = Blueprint(
     url_prefix="/api/v1",
     description="Results, turnout, the evening's timeline, snapshots and the change feed (read-only).",
 )
-ROUND = "/elections/<election>/rounds/<int:number>"
+ROUND = f"/elections/<election>/rounds/<{WHOLE}:number>"
 Build = Callable[[View], Any]
 
 
@@ -180,8 +181,8 @@ def show_current(election: str, number: int) -> Response:
 
 @blueprint.route(f"{ROUND}/results")
 @blueprint.route(f"{ROUND}/results/<level>/<code>")
-@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/results")
-@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/results/<level>/<code>")
+@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/results")
+@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/results/<level>/<code>")
 @blueprint.response(200, schemas.ResultsDocumentSchema)
 def show_results(
     election: str, number: int, sequence: int | None = None, level: str | None = None, code: str | None = None
@@ -201,8 +202,8 @@ def show_results(
 
 @blueprint.route(f"{ROUND}/turnout")
 @blueprint.route(f"{ROUND}/turnout/<level>/<code>")
-@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/turnout")
-@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/turnout/<level>/<code>")
+@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/turnout")
+@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/turnout/<level>/<code>")
 @blueprint.response(200, schemas.TurnoutDocumentSchema)
 def show_turnout(
     election: str, number: int, sequence: int | None = None, level: str | None = None, code: str | None = None
@@ -220,7 +221,7 @@ def show_turnout(
 
 
 @blueprint.route(f"{ROUND}/timeline")
-@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/timeline")
+@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/timeline")
 @blueprint.response(200, schemas.TimelineDocumentSchema)
 def show_timeline(election: str, number: int, sequence: int | None = None) -> Response:
     """One row per published sequence: bureaux reported, votants and each candidate's share, all evening."""
@@ -235,7 +236,7 @@ def show_timeline(election: str, number: int, sequence: int | None = None) -> Re
 
 
 @blueprint.route(f"{ROUND}/corrections")
-@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/corrections")
+@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/corrections")
 @blueprint.response(200, schemas.CorrectionsDocumentSchema)
 def show_corrections(election: str, number: int, sequence: int | None = None) -> Response:
     """The round's corrections log: every correction with its time, bureau, old and new counts, and reason."""
@@ -274,7 +275,7 @@ def _nist(view: View) -> dict[str, Any]:
 
 
 @blueprint.route(f"{ROUND}/export.csv")
-@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/export.csv")
+@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/export.csv")
 @blueprint.response(200, content_type="text/csv")
 def export_csv(election: str, number: int, sequence: int | None = None) -> Response:
     """Every reported bureau in the Interior Ministry's per-bureau layout (UTF-8, `;`, decimal comma)."""
@@ -284,7 +285,7 @@ def export_csv(election: str, number: int, sequence: int | None = None) -> Respo
 
 
 @blueprint.route(f"{ROUND}/nist.json")
-@blueprint.route(f"{ROUND}/snapshots/<int:sequence>/nist.json")
+@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/nist.json")
 @blueprint.response(200, schemas.NistReportSchema)
 def export_nist(election: str, number: int, sequence: int | None = None) -> Response:
     """The results as a NIST SP 1500-100 v2 ElectionReport (GpUnits for the areas, the round as a contest)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import RAISE, Schema, fields, validate
 
+from tabulator.rules import MAX_COUNT
+
 STATUS = validate.OneOf(["partial", "complete", "certified"])
 
 
@@ -273,6 +275,9 @@ class ErrorSchema(Schema):
 
 class ErrorsSchema(Schema):
     errors = fields.List(fields.Nested(ErrorSchema), required=True)
+    errors_total = fields.Integer(
+        metadata={"description": "When there were more errors than listed (the first 1,000): how many."}
+    )
 
 
 class ChangesQuerySchema(Schema):
@@ -303,32 +308,27 @@ CHANGES = ChangesSchema()
 CORRECTIONS = CorrectionsDocumentSchema()
 
 
+COUNT = validate.Range(min=0, max=MAX_COUNT)
+
+
 class ReturnInputSchema(Schema):
     """One bureau's counts, as a clerk sends them."""
 
     class Meta:
         unknown = RAISE
 
-    voters = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=0), metadata={"description": "Votants."}
-    )
-    blank = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=0), metadata={"description": "Blancs."}
-    )
-    null = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=0), metadata={"description": "Nuls."}
-    )
-    valid = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=0), metadata={"description": "Exprimés."}
-    )
+    voters = fields.Integer(required=True, strict=True, validate=COUNT, metadata={"description": "Votants."})
+    blank = fields.Integer(required=True, strict=True, validate=COUNT, metadata={"description": "Blancs."})
+    null = fields.Integer(required=True, strict=True, validate=COUNT, metadata={"description": "Nuls."})
+    valid = fields.Integer(required=True, strict=True, validate=COUNT, metadata={"description": "Exprimés."})
     votes = fields.Dict(
         keys=fields.String(),
-        values=fields.Integer(strict=True, validate=validate.Range(min=0)),
+        values=fields.Integer(strict=True, validate=COUNT),
         required=True,
     )
     registered = fields.Integer(
         strict=True,
-        validate=validate.Range(min=0),
+        validate=COUNT,
         metadata={"description": "Inscrits, if the election has a register."},
     )
     reported_at = fields.AwareDateTime(metadata={"description": "When the bureau reported; default: now."})
@@ -342,7 +342,7 @@ class CheckpointInputSchema(Schema):
         unknown = RAISE
 
     voters = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=0), metadata={"description": "Voters so far."}
+        required=True, strict=True, validate=COUNT, metadata={"description": "Voters so far."}
     )
     reported_at = fields.AwareDateTime()
     reason = fields.String(validate=validate.Length(max=2_000))
@@ -450,10 +450,16 @@ REVIEW = ReviewSchema()
 
 class AuditQuerySchema(Schema):
     actor = fields.String(metadata={"description": "The token's name."})
-    status = fields.Integer(metadata={"description": "HTTP status of the answer, e.g. 422."})
+    status = fields.Integer(
+        validate=validate.Range(min=100, max=599), metadata={"description": "HTTP status of the answer."}
+    )
     path = fields.String(metadata={"description": "A prefix of the request path, e.g. an election's."})
     since = fields.AwareDateTime(metadata={"description": "Entries from this time on."})
-    after = fields.Integer(load_default=0, metadata={"description": "The `next` of the previous page."})
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=2**31 - 1),
+        metadata={"description": "The `next` of the previous page."},
+    )
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
 
 

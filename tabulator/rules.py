@@ -55,6 +55,9 @@ class Thresholds:
 
 
 DEFAULT_THRESHOLDS = Thresholds()
+# No polling station counts a million ballots: a larger figure is a typing or file error, and refusing it
+# keeps every sum of 70,000 bureaux far inside the database's integers.
+MAX_COUNT = 999_999
 
 
 def where(line: int | None, bureau: str | None = None) -> str:
@@ -174,7 +177,15 @@ def check_counts(
     blank, null, valid = counts[:, 1], counts[:, 2], counts[:, 3]
     registered = np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows])
     vote_sums = batch.votes.sum(axis=1)
+    largest = np.maximum(counts.max(axis=1, initial=0), batch.votes.max(axis=1, initial=0))
     errors = _flag(
+        batch,
+        largest > MAX_COUNT,
+        "count_too_large",
+        "voters",
+        lambda i: f"a count of {largest[i]:,} is more than a bureau can hold (at most {MAX_COUNT:,}).",
+    )
+    errors += _flag(
         batch,
         voters != blank + null + valid,
         "voters_mismatch",

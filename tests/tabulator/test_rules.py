@@ -94,6 +94,18 @@ def test_counts_that_do_not_add_up_are_refused():
     assert warnings.issues == []
 
 
+def test_a_count_no_bureau_can_hold_is_refused():
+    errors, _ = judge(build_return("75-01-0001", votes={"hamon": 1_000_000, "valls": 0}))
+    assert errors == [
+        Issue(
+            "count_too_large",
+            "Bureau 75-01-0001: a count of 1,000,000 is more than a bureau can hold (at most 999,999).",
+            field="voters",
+            bureau="75-01-0001",
+        )
+    ]
+
+
 def test_voters_cannot_exceed_registered_nor_fall_below_a_checkpoint():
     errors, _ = judge(
         build_return("75-01-0001", votes={"hamon": 60, "valls": 50}, registered=100),
