@@ -65,6 +65,9 @@ class Embargoed(Exception):
         self.seconds = seconds
 
 
+CURRENT_DOCUMENT = ("current",)
+
+
 def refuse_during_embargo(election: str, number: int) -> None:
     """Turnout checkpoints are published during the day; results wait for the embargo to lift."""
     embargoes = current_app.extensions["tabulator"]["embargoes"]
@@ -171,12 +174,19 @@ def show_round(election: str, number: int) -> Response:
 @blueprint.response(200, schemas.CurrentSchema)
 def show_current(election: str, number: int) -> Response:
     """The latest sequence and its context. Tiny and never cached: poll it, then fetch what changed."""
+    # Always the database's own head, never a worker's trusted copy: a poller must never see the sequence
+    # go back because its next request landed on another worker. One indexed row, then the rendered
+    # document of that sequence if this worker has it.
     with reading(_engine()) as connection:
-        document = feeds.current(connection, election, number)
-    return respond(
-        render(document, schemas.CURRENT, etag=sequence_etag(document["sequence"])),
-        NO_CACHE,
-    )
+        latest, _ = feeds.head(connection, election, number)
+    rendered = _cache().get(document_key(election, number, latest, CURRENT_DOCUMENT))
+    if rendered is None:
+        with reading(_engine()) as connection:
+            document = feeds.current(connection, election, number)
+        rendered = render(document, schemas.CURRENT, etag=sequence_etag(document["sequence"]))
+        # Every change of the round, its settings included, is a new sequence: the key says it all.
+        _cache().put(document_key(election, number, document["sequence"], CURRENT_DOCUMENT), rendered)
+    return respond(rendered, NO_CACHE)
 
 
 @blueprint.route(f"{ROUND}/results")

@@ -121,6 +121,8 @@ def gunicorn(
     return subprocess.Popen(
         [
             str(GUNICORN),
+            "--config",
+            str(Path(__file__).resolve().parents[1] / "deploy" / "gunicorn.conf.py"),
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -131,6 +133,8 @@ def gunicorn(
             str(threads),
             "--log-level",
             "warning",
+            "--access-logfile",
+            "/dev/null",
             app,
         ],
         env={**os.environ, **environment},

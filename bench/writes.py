@@ -57,13 +57,14 @@ def main() -> None:
     report(results)
 
 
-def postgres_url() -> str:
+def postgres_url(name: str = "tabulator_bench_writes") -> str:
+    """A new, empty PostgreSQL database for a benchmark (dropped first if a previous run left it)."""
     admin = create_engine(db.normalise_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text('DROP DATABASE IF EXISTS "tabulator_bench_writes" WITH (FORCE)'))
-        connection.execute(text('CREATE DATABASE "tabulator_bench_writes"'))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/tabulator_bench_writes"
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 def run(name: str, url: str, ministry, folder: Path) -> dict[str, object]:

@@ -19,3 +19,4 @@ keepalive = 5  # newsroom pollers keep their connections
 accesslog = os.environ.get("TABULATOR_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("TABULATOR_LOG_LEVEL", "info")
+

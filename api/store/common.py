@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -106,6 +107,7 @@ class RecordReport:
 
 
 _indexes: dict[tuple[int, int], ElectionIndex] = {}
+_building = threading.Lock()
 
 
 def forget_indexes() -> None:
@@ -126,9 +128,17 @@ def election_index(connection: Connection, election_id: int) -> ElectionIndex:
     """The election's registry, built once per process and registry version."""
     row = connection.execute(ELECTION, {"election_id": election_id}).one()
     key = (election_id, row.registry_version)
-    if key not in _indexes:
-        _indexes[key] = _build_index(connection, election_id, row.code, row.name, tuple(row.levels))
-    return _indexes[key]
+    found = _indexes.get(key)
+    if found is None:
+        # One thread builds it; the others wait for it. A national registry takes a second or two of CPU,
+        # and a worker's eight threads all asking at start-up would otherwise build it eight times at once.
+        with _building:
+            found = _indexes.get(key)
+            if found is None:
+                found = _indexes[key] = _build_index(
+                    connection, election_id, row.code, row.name, tuple(row.levels)
+                )
+    return found
 
 
 def _build_index(

@@ -1,0 +1,316 @@
+"""Election-night load test: two app nodes on one PostgreSQL, returns coming in while 200 newsrooms poll.
+
+- Two gunicorn nodes (2 workers × 8 threads each, different ports) on one PostgreSQL database holding the
+  69,242 bureaux of the 2017 presidential round 2.
+- Clerks: 8 threads sending the file's returns one per request (`PUT …/return`, alternating nodes) on a
+  fixed schedule of RATE returns a second for SECONDS.
+- Pollers: 200 threads in a process of their own, each a newsroom polling every 2 s (the API's max-age)
+  with If-None-Match — `current`, then on a new sequence the national results, a département and the
+  change feed from its cursor — alternating nodes.
+- Freshness: a probe takes the newest acknowledged return and times how long until the *other* node's
+  national results carry its sequence.
+- At the end: both nodes give byte-identical payloads for the same sequences, and `verify` is clean.
+
+Run: `make loadtest` (or `python -m bench.loadtest`). Needs ../shared/data and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from api import db, reference, store
+from api.store import accounts
+from bench.api import FILE, gunicorn, wait_for
+from bench.writes import ELECTION, body, postgres_url
+from tabulator.ministry import read_ministry
+
+RATE = int(os.environ.get("LOADTEST_RATE", "100"))
+SECONDS = int(os.environ.get("LOADTEST_SECONDS", "120"))
+POLLERS = int(os.environ.get("LOADTEST_POLLERS", "200"))
+POLL_SECONDS = 2.0  # the API's Cache-Control max-age: polling faster gains nothing
+CLERKS = 8
+PORTS = (18_751, 18_752)
+ROUND = f"/api/v1/elections/{ELECTION}/rounds/2"
+
+
+class Timings:
+    """Latencies and errors of one kind of request, from many threads."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self.errors = 0
+        self.statuses: Counter[int] = Counter()
+        self.lock = threading.Lock()
+
+    def add(self, seconds: float, ok: bool, status: int = 0) -> None:
+        with self.lock:
+            self.seconds.append(seconds)
+            self.errors += not ok
+            if not ok:
+                self.statuses[status] += 1
+
+    def summary(self) -> tuple[int, float, float, int]:
+        if not self.seconds:
+            return 0, 0.0, 0.0, self.errors
+        values = np.array(self.seconds) * 1000
+        return len(values), float(np.median(values)), float(np.percentile(values, 99)), self.errors
+
+
+def main() -> None:
+    if not FILE.exists():
+        sys.exit(f"loadtest: {FILE} is absent; this test needs ../shared/data.")
+    step("reading the 69,242 bureaux")
+    ministry = read_ministry(FILE.read_bytes(), reference.departements())
+    url = postgres_url("tabulator_loadtest")
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    step("loading the registry into PostgreSQL")
+    store.ensure_ministry_election(engine, ELECTION, 2, ministry, name="Présidentielle 2017")
+    store.update_round(engine, ELECTION, 2, flagged_returns="publish")  # see bench/writes.py
+    token = accounts.create_token(engine, "loadtest clerk", "clerk")[1]
+    with tempfile.TemporaryDirectory() as folder:
+        nodes = [
+            gunicorn("api:create_app()", port, {"TABULATOR_DATABASE_URL": url}, Path(folder))
+            for port in PORTS
+        ]
+        try:
+            for port in PORTS:
+                wait_for(f"http://127.0.0.1:{port}/healthz")
+            results = night(ministry, token)
+            step("comparing the two nodes and verifying")
+            results["agree"] = nodes_agree(engine)
+            results["verify"] = "clean" if not store.verify(engine) else "DIFFERENCES"
+        finally:
+            for node in nodes:
+                node.terminate()
+                node.wait(timeout=10)
+            engine.dispose()
+    report(results)
+
+
+def step(text: str) -> None:
+    print(f"… {text}", file=sys.stderr, flush=True)
+
+
+def night(ministry, token: str) -> dict[str, object]:
+    count = RATE * SECONDS
+    rows = np.random.default_rng(2017).choice(len(ministry.batch), count, replace=False).tolist()
+    bodies = [(ministry.batch.bureaux[row], json.dumps(body(ministry, row))) for row in rows]
+    writes, freshness = Timings(), Timings()
+    acknowledged: list[tuple[int, float]] = []  # (sequence, when its answer came)
+    stop = threading.Event()
+    step(f"{count:,} returns at {RATE}/s over {SECONDS} s, {POLLERS} pollers, 2 nodes")
+    # The pollers run in a process of their own: 200 threads would otherwise take the clerks' interpreter.
+    context = multiprocessing.get_context("fork")
+    poller_stop, poller_results = context.Event(), context.Queue()
+    pollers = context.Process(target=run_pollers, args=(poller_stop, poller_results))
+    pollers.start()
+    started = time.perf_counter() + 1.0
+    threads = [
+        *(
+            threading.Thread(
+                target=clerk,
+                args=(i, bodies, token),
+                kwargs={"started": started, "timings": writes, "acknowledged": acknowledged},
+            )
+            for i in range(CLERKS)
+        ),
+        threading.Thread(target=probe, args=(stop, acknowledged, freshness), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads[:CLERKS]:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    time.sleep(2)
+    stop.set()
+    poller_stop.set()
+    reads = poller_results.get(timeout=60)
+    pollers.join(timeout=30)
+    threads[-1].join(timeout=10)
+    return {
+        "writes": writes,
+        "reads": reads,
+        "freshness": freshness,
+        "rate": len(writes.seconds) / elapsed,
+        "scheduled": count,
+    }
+
+
+def run_pollers(stop: Any, results: Any) -> None:
+    reads = Timings()
+    threads = [threading.Thread(target=poller, args=(i, stop, reads), daemon=True) for i in range(POLLERS)]
+    for thread in threads:
+        thread.start()
+    stop.wait()
+    for thread in threads:
+        thread.join(timeout=10)
+    reads.lock = None  # type: ignore[assignment]  # a lock does not cross processes; the figures do
+    results.put(reads)
+
+
+def clerk(
+    number: int,
+    bodies: list[tuple[str, str]],
+    token: str,
+    *,
+    started: float,
+    timings: Timings,
+    acknowledged: list[tuple[int, float]],
+) -> None:
+    """Every CLERKS-th return, each sent at its time on the schedule; latency counts from that time."""
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for port in PORTS]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for position in range(number, len(bodies), CLERKS):
+        if time.perf_counter() > started + SECONDS:
+            return  # the night is over: what could not be sent in time counts as not sent
+        due = started + position / RATE
+        time.sleep(max(0.0, due - time.perf_counter()))
+        code, payload = bodies[position]
+        connection = connections[position % 2]
+        status, answer = request(connection, "PUT", f"{ROUND}/bureaux/{code}/return", payload, headers)
+        now = time.perf_counter()
+        timings.add(now - due, status == 201, status)
+        if status == 201:
+            acknowledged.append((json.loads(answer)["sequence"], now))
+
+
+def poller(number: int, stop: threading.Event, timings: Timings) -> None:
+    """A newsroom: `current` every POLL_SECONDS; on a new sequence, the national results, a département and
+    the changes since its cursor, each with If-None-Match."""
+    rng = random.Random(number)
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for port in PORTS]
+    etags: dict[str, str] = {}
+    cursor, seen = "0", -1
+    time.sleep(rng.random())
+    while not stop.is_set():
+        connection = connections[rng.randrange(2)]
+        sequence = json.loads(
+            timed_get(connection, f"{ROUND}/current", etags, timings) or b'{"sequence": -1}'
+        )["sequence"]
+        if sequence > seen:
+            seen = sequence
+            timed_get(connection, f"{ROUND}/results", etags, timings)
+            timed_get(
+                connection,
+                f"{ROUND}/results/departement/{rng.choice(['75', '13', '69', '59', '33'])}",
+                etags,
+                timings,
+            )
+            changes = timed_get(connection, f"{ROUND}/changes?since={cursor}&limit=500", etags, timings)
+            if changes:
+                cursor = json.loads(changes)["next"]
+        stop.wait(POLL_SECONDS)
+
+
+def probe(stop: threading.Event, acknowledged: list[tuple[int, float]], timings: Timings) -> None:
+    """The newest acknowledged return: how long until the other node's national results carry it."""
+    connection = http.client.HTTPConnection("127.0.0.1", PORTS[1], timeout=30)
+    while not stop.is_set():
+        if not acknowledged:
+            time.sleep(0.05)
+            continue
+        sequence, acknowledged_at = acknowledged[-1]
+        while not stop.is_set():
+            status, answer = request(connection, "GET", f"{ROUND}/results", None, {})
+            if status == 200 and json.loads(answer)["sequence"] >= sequence:
+                timings.add(time.perf_counter() - acknowledged_at, True)
+                break
+            time.sleep(0.01)
+        time.sleep(0.2)
+
+
+def timed_get(
+    connection: http.client.HTTPConnection, path: str, etags: dict[str, str], timings: Timings
+) -> bytes | None:
+    started = time.perf_counter()
+    headers = {"If-None-Match": etags[path]} if path in etags else {}
+    status, answer, etag = request(connection, "GET", path, None, headers, with_etag=True)
+    timings.add(time.perf_counter() - started, status in (200, 304), status)
+    if status == 200 and etag:
+        etags[path] = etag
+    return answer if status == 200 else None
+
+
+def request(
+    connection: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    payload: str | None,
+    headers: dict[str, str],
+    *,
+    with_etag: bool = False,
+) -> tuple:
+    """One request; a keep-alive connection the server closed meanwhile is reopened once, as any HTTP
+    client does. Anything else that fails is status 0."""
+    status, answer, etag = 0, b"", None
+    for _attempt in range(2):
+        try:
+            connection.request(method, path, payload, headers)
+            response = connection.getresponse()
+            answer = response.read()
+            status, etag = response.status, response.getheader("ETag")
+            break
+        except (OSError, http.client.HTTPException):
+            connection.close()
+    return (status, answer, etag) if with_etag else (status, answer)
+
+
+def nodes_agree(engine) -> str:
+    """The same sequence gives byte-identical payloads on both nodes (snapshots and the latest)."""
+    current = store.results_document(engine, ELECTION, 2)["sequence"]
+    sequences = sorted({1, current // 2, current})
+    for sequence in sequences:
+        for path in (
+            f"{ROUND}/snapshots/{sequence}/results",
+            f"{ROUND}/snapshots/{sequence}/results/departement/75",
+        ):
+            if _get(PORTS[0], path) != _get(PORTS[1], path):
+                return f"DIFFER at {path}"
+    return f"identical ({len(sequences)} sequences × 2 documents)"
+
+
+def _get(port: int, path: str) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", path)
+    return connection.getresponse().read()
+
+
+def report(results: dict[str, object]) -> None:
+    print(
+        "\nElection night on PostgreSQL: PR17_BVot_T2_FE (69,242 bureaux), 2 app nodes (gunicorn 2 × 8 each),"
+    )
+    print(f"{CLERKS} clerks at {RATE} returns/s for {SECONDS} s, {POLLERS} pollers every 2 s with ETags.\n")
+    print(f"{'':<34}{'count':>9}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    for label, key in (
+        ("writes (from scheduled time)", "writes"),
+        ("reads (current, results, changes)", "reads"),
+        ("freshness (commit → other node)", "freshness"),
+    ):
+        count, p50, p99, errors = results[key].summary()  # type: ignore[attr-defined]
+        print(f"{label:<34}{count:>9,}{p50:>10.1f}{p99:>10.1f}{errors:>8}")
+        if errors:
+            print(f"{'':<34}errors by status (0: no answer): {dict(results[key].statuses)}")  # type: ignore[attr-defined]
+    sent = len(results["writes"].seconds)  # type: ignore[attr-defined]
+    print(
+        f"\nreturns sent: {sent:,} of {results['scheduled']:,} scheduled; returns/s achieved: "
+        f"{results['rate']:.1f} (target ≥ {RATE}); freshness target p99 ≤ 1000 ms"
+    )
+    print(f"two nodes: {results['agree']}; verify: {results['verify']}")
+
+
+if __name__ == "__main__":
+    main()
