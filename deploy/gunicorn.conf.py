@@ -19,4 +19,3 @@ keepalive = 5  # newsroom pollers keep their connections
 accesslog = os.environ.get("TABULATOR_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("TABULATOR_LOG_LEVEL", "info")
-
