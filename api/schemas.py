@@ -400,8 +400,9 @@ class DecisionSchema(Schema):
     )
 
 
-class PublishedReturnSchema(Schema):
-    version = fields.Integer(required=True)
+class CountsSchema(Schema):
+    """A bureau's counts as a reviewer compares them."""
+
     voters = fields.Integer(required=True)
     blank = fields.Integer(required=True)
     null = fields.Integer(required=True)
@@ -409,7 +410,11 @@ class PublishedReturnSchema(Schema):
     votes = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
-class EntrySchema(Schema):
+class PublishedReturnSchema(CountsSchema):
+    version = fields.Integer(required=True)
+
+
+class EntrySchema(CountsSchema):
     id = fields.Integer(required=True, metadata={"description": "POST …/review/{id} to decide on it."})
     bureau = fields.String(required=True)
     status = fields.String(
@@ -420,12 +425,7 @@ class EntrySchema(Schema):
         },
     )
     author = fields.String(required=True)
-    voters = fields.Integer(required=True)
-    blank = fields.Integer(required=True)
-    null = fields.Integer(required=True)
-    valid = fields.Integer(required=True)
     registered = fields.Integer(allow_none=True, required=True)
-    votes = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     warnings = fields.List(fields.String(), required=True)
     reported_at = fields.DateTime(allow_none=True, required=True)
     entered_at = fields.DateTime(required=True)
