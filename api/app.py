@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, Operationa
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
 
 from api import auth, authority, cors, db, pages, public, store
+from api.change_tail import ChangeTails
 from api.fastpath import CachedDocuments
 from api.http import CURRENT, DocumentCache
 from api.public import Embargoed
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "settings": settings,
         "engine": engine,
         "cache": DocumentCache(),
+        "change_tails": ChangeTails(),
         "heads": {},  # (election, round) -> (trusted until, latest sequence, its publication time)
         "embargoes": {},  # (election, round) -> (trusted until, results_not_before)
         "cache_control": CURRENT.format(seconds=settings.cache_max_age),

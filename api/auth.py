@@ -10,6 +10,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from api.store import accounts
@@ -76,18 +77,16 @@ REPORTED = ("created", "corrected", "unchanged", "flagged", "held", "waiting")  
 
 
 def audit(response: Response) -> Response:
-    """After every write attempt, accepted or refused, keep who, when, from where, what and the outcome."""
-    if request.method in READ_METHODS:
+    """After every write attempt, accepted or refused, keep who, when, from where, what and the outcome —
+    unless the write already kept it in its own transaction (`AuditDraft`)."""
+    if request.method in READ_METHODS or g.get("audited"):
         return response
     document = _json(response)
-    errors = document.get("errors") if isinstance(document, dict) else None
-    outcome = (
-        ",".join(str(e.get("code")) for e in errors)
-        if errors
-        else json.dumps({k: document[k] for k in REPORTED if k in document})
-    )
+    draft = AuditDraft()
     try:
-        _store_audit(document, outcome, response)
+        accounts.record_audit(
+            current_app.extensions["tabulator"]["engine"], **draft.entry(response.status_code, document)
+        )
     except DBAPIError as exc:
         # The database is gone or refuses writes (the answer is a 503): keep the attempt in the log.
         current_app.logger.warning(
@@ -95,26 +94,49 @@ def audit(response: Response) -> Response:
             type(exc).__name__,
             request.method,
             request.path,
-            getattr(g.get("actor"), "name", None),
-            request.remote_addr,
+            getattr(draft.actor, "name", None),
+            draft.remote_addr,
             response.status_code,
-            outcome,
+            _outcome(document),
         )
     return response
 
 
-def _store_audit(document: Any, outcome: str, response: Response) -> None:
-    accounts.record_audit(
-        current_app.extensions["tabulator"]["engine"],
-        actor=g.get("actor"),
-        remote_addr=request.remote_addr,
-        method=request.method,
-        path=request.path,
-        sent=_what_was_sent(),
-        status=response.status_code,
-        outcome=outcome,
-        sequence=document.get("sequence") if isinstance(document, dict) else None,
-    )
+class AuditDraft:
+    """A write attempt's audit row, filled in from the request while in its thread, so that it can be
+    stored in the write's own transaction — which may run in another thread (`api.db.write_together`)."""
+
+    def __init__(self) -> None:
+        self.actor: accounts.Actor | None = g.get("actor")
+        self.remote_addr, self.method, self.path = request.remote_addr, request.method, request.path
+        self.sent = _what_was_sent()
+
+    def entry(self, status: int, document: Any) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "remote_addr": self.remote_addr,
+            "method": self.method,
+            "path": self.path,
+            "sent": self.sent,
+            "status": status,
+            "outcome": _outcome(document),
+            "sequence": document.get("sequence") if isinstance(document, dict) else None,
+        }
+
+    def store(self, connection: Connection, status: int, document: Any) -> None:
+        accounts.audit_entry(connection, **self.entry(status, document))
+
+
+def stored_with_the_write() -> None:
+    """The write committed with its audit row: after_request has nothing left to keep."""
+    g.audited = True
+
+
+def _outcome(document: Any) -> str:
+    errors = document.get("errors") if isinstance(document, dict) else None
+    if errors:
+        return ",".join(str(e.get("code")) for e in errors)
+    return json.dumps({k: document[k] for k in REPORTED if k in document})
 
 
 def _json(response: Response) -> Any:

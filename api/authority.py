@@ -13,7 +13,7 @@ from flask import Response, current_app, g, jsonify, request
 from flask_smorest import Blueprint
 
 from api import reference, schemas, store
-from api.auth import requires
+from api.auth import AuditDraft, requires, stored_with_the_write
 from api.db import reading
 from api.http import WHOLE
 from api.store import accounts, review
@@ -36,12 +36,20 @@ def _engine() -> Any:
 
 
 def _report(report: store.RecordReport) -> Response:
-    body = jsonify(schemas.WRITE_REPORT.dump(report.as_dict()))
-    # 202: taken, but waiting (for review or a second clerk) rather than published.
-    body.status_code = 201 if report.created else 202 if report.held or report.waiting else 200
+    body = jsonify(_document(report))
+    body.status_code = _status(report)
     if report.version is not None:
         body.headers["ETag"] = f'"{report.version}"'
     return body
+
+
+def _document(report: store.RecordReport) -> dict[str, Any]:
+    return schemas.WRITE_REPORT.dump(report.as_dict())  # type: ignore[no-any-return]
+
+
+def _status(report: store.RecordReport) -> int:
+    # 202: taken, but waiting (for review or a second clerk) rather than published.
+    return 201 if report.created else 202 if report.held or report.waiting else 200
 
 
 def _expected_version() -> int | None:
@@ -74,6 +82,7 @@ def put_return(payload: dict[str, Any], election: str, number: int, code: str) -
         payload.get("reported_at"),
     )
     supervisor = g.actor.can("supervisor")
+    draft = AuditDraft()
     report = store.record_return(
         _engine(),
         election,
@@ -82,7 +91,10 @@ def put_return(payload: dict[str, Any], election: str, number: int, code: str) -
         store.Writer(g.actor.name, payload.get("reason"), may_correct=supervisor, reviewed=supervisor),
         thresholds=current_app.extensions["tabulator"]["settings"].thresholds,
         expected_version=_expected_version(),
+        # One transaction for the return and its audit row: the busiest write of the night.
+        then=lambda connection, report: draft.store(connection, _status(report), _document(report)),
     )
+    stored_with_the_write()
     return _report(report)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,9 +13,10 @@ from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+PING_AFTER_IDLE = 5.0  # seconds a pooled PostgreSQL connection may rest before it is checked on checkout
 WRITE_OPTION = "tabulator_writes"
 T = TypeVar("T")
 
@@ -89,13 +91,16 @@ class _GroupCommit:
     def _commit(engine: Engine, batch: list[_Pending]) -> None:
         try:
             with writing(engine) as connection:
-                for pending in batch:
-                    try:
-                        with connection.begin_nested():
-                            pending.result = pending.work(connection)
-                    except Exception as exc:  # handed to its own caller, re-raised there
-                        pending.error = exc
-        except Exception as exc:  # the commit failed: every write of the batch is lost
+                if len(batch) == 1:  # alone: a transaction of its own needs no savepoint (two round trips)
+                    batch[0].result = batch[0].work(connection)
+                else:
+                    for pending in batch:
+                        try:
+                            with connection.begin_nested():
+                                pending.result = pending.work(connection)
+                        except Exception as exc:  # handed to its own caller, re-raised there
+                            pending.error = exc
+        except Exception as exc:  # the commit failed, or a lone write: every write of the batch is lost
             for pending in batch:
                 pending.error = pending.error or exc
         for pending in batch:
@@ -124,6 +129,18 @@ def reading(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
+@contextmanager
+def reading_alone(engine: Engine) -> Iterator[Connection]:
+    """For a read whose one statement stands alone (a token, a round's latest sequence): on PostgreSQL no
+    transaction around it, so one round trip instead of three (BEGIN, the statement, COMMIT)."""
+    if engine.dialect.name != "postgresql":
+        with reading(engine) as connection:
+            yield connection
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        yield connection
+
+
 def normalise_url(url: str) -> str:
     """postgresql:// means psycopg 3, the driver tabulator is tested with."""
     return (
@@ -137,7 +154,32 @@ def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, pool_size=5, max_overflow=5)
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has rested a while.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip on every request, three per
+    return written. A connection in steady use is known alive; one that has rested may have been cut
+    (a restarted server, a firewall's idle timeout), and a failed ping makes the pool open a new one. A
+    connection that dies in use still fails its request (503) and the pool drops its siblings.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def resting(_dbapi_connection: Any, record: Any) -> None:
+        record.info["resting_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checked(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("resting_since", 0.0) < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError(str(error)) from error
 
 
 def _sqlite_engine(url: str) -> Engine:

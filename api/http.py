@@ -36,10 +36,14 @@ WHOLE = "int(max=2147483647)"
 @dataclass(frozen=True)
 class Rendered:
     body: bytes
-    gzipped: bytes | None
     etag: str
     last_modified: datetime | None
     content_type: str = "application/json"
+
+    @cached_property
+    def gzipped(self) -> bytes | None:
+        """Compressed on the first client that accepts gzip: most pollers never ask for it."""
+        return gzip.compress(self.body, compresslevel=6, mtime=0) if len(self.body) >= GZIP_FROM else None
 
     @cached_property
     def validators(self) -> dict[str, str]:
@@ -68,9 +72,8 @@ def rendered_bytes(
     last_modified: datetime | None = None,
     content_type: str = "application/json",
 ) -> Rendered:
-    gzipped = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_FROM else None
     tag = etag or f'W/"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
-    return Rendered(body, gzipped, tag, last_modified, content_type)
+    return Rendered(body, tag, last_modified, content_type)
 
 
 def sequence_etag(sequence: int) -> str:

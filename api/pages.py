@@ -387,7 +387,7 @@ def search(election: str, number: int) -> Response:
     query = request.args.get("q", "").strip()[:100]
     with reading(_engine()) as connection:
         round_ = store.round_info(connection, election, number)
-        index = store.election_index(connection, round_.election_id)
+        index = store.election_index(connection, round_.election_id, round_.registry_version)
     registry = index.registry
     candidates: Iterable[tuple[str, str, str]] = (
         *((a.level, a.code, a.name) for a in registry.areas),

@@ -15,7 +15,8 @@ from flask_smorest import Blueprint
 from sqlalchemy import Engine
 
 from api import reference, schemas, store
-from api.db import reading
+from api.change_tail import ChangeTails
+from api.db import reading, reading_alone
 from api.http import (
     IMMUTABLE,
     NO_CACHE,
@@ -92,7 +93,7 @@ def _head(election: str, number: int) -> tuple[int, datetime | None]:
     now = time.monotonic()
     found = heads.get((election, number))
     if found is None or found[0] <= now:
-        with reading(_engine()) as connection:
+        with reading_alone(_engine()) as connection:
             latest, published_at = feeds.head(connection, election, number)
         found = (now + tabulator["settings"].head_cache_seconds, latest, published_at)
         heads[(election, number)] = found
@@ -177,7 +178,7 @@ def show_current(election: str, number: int) -> Response:
     # Always the database's own head, never a worker's trusted copy: a poller must never see the sequence
     # go back because its next request landed on another worker. One indexed row, then the rendered
     # document of that sequence if this worker has it.
-    with reading(_engine()) as connection:
+    with reading_alone(_engine()) as connection:
         latest, _ = feeds.head(connection, election, number)
     rendered = _cache().get(document_key(election, number, latest, CURRENT_DOCUMENT))
     if rendered is None:
@@ -270,9 +271,8 @@ def list_changes(election: str, number: int, since: str, limit: int) -> Response
     more changes wait; ask again at once.
     """
     refuse_during_embargo(election, number)
-    with reading(_engine()) as connection:
-        document = feeds.changes(connection, election, number, since, limit)
-    return respond(render(document, schemas.CHANGES), NO_CACHE)
+    tails: ChangeTails = current_app.extensions["tabulator"]["change_tails"]
+    return respond(tails.answer(_engine(), election, number, since, limit), NO_CACHE)
 
 
 def _ministry_csv(view: View) -> bytes:

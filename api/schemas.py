@@ -305,6 +305,7 @@ RESULTS = ResultsDocumentSchema()
 TURNOUT = TurnoutDocumentSchema()
 TIMELINE = TimelineDocumentSchema()
 CHANGES = ChangesSchema()
+CHANGE_ITEM = ChangeItemSchema()
 CORRECTIONS = CorrectionsDocumentSchema()
 
 

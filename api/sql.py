@@ -7,11 +7,13 @@ PostgreSQL. SQL here is written with `?` placeholders and adapted for psycopg.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 SMALL_BATCH = 200  # below this, plain statements beat the set-up of COPY and temporary tables
 
@@ -25,21 +27,52 @@ class Raw:
     def __init__(self, connection: Connection) -> None:
         self.sqlite = connection.dialect.name == "sqlite"
         self.driver: Any = connection.connection.driver_connection
+        self.driver_error: type[Exception] = connection.dialect.loaded_dbapi.Error
+        self.pipelined = False
+
+    @contextmanager
+    def _cursor(self, statement: str = "") -> Iterator[Any]:
+        """A driver cursor whose errors reach the app as SQLAlchemy's (a full disk, a lost server: 503),
+        the same as those of the statements SQLAlchemy runs."""
+        cursor = self.driver.cursor()
+        try:
+            yield cursor
+        except self.driver_error as error:
+            raise DBAPIError.instance(statement, None, error, self.driver_error) from error
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def pipeline(self, rows: int) -> Iterator[None]:
+        """The writes of a few rows whose results nobody reads, sent together: on PostgreSQL one round trip
+        for all of them (psycopg's pipeline mode, plain statements only: no COPY in it), their errors raised
+        at the end of the block. Many rows go by COPY, one statement after the other."""
+        if self.sqlite or rows >= SMALL_BATCH:
+            yield
+            return
+        self.pipelined = True
+        try:
+            with self.driver.pipeline():
+                yield
+        except self.driver_error as error:
+            raise DBAPIError.instance("pipeline", None, error, self.driver_error) from error
+        finally:
+            self.pipelined = False
+
+    def _copies(self, rows: Sequence[Any]) -> bool:
+        return not self.sqlite and not self.pipelined and len(rows) >= SMALL_BATCH
 
     def sql(self, text: str) -> str:
         return text if self.sqlite else text.replace("?", "%s")
 
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = self.driver.cursor()
-        cursor.execute(self.sql(text), tuple(params))
-        found = cursor.fetchall()
-        cursor.close()
-        return list(found)
+        with self._cursor(text) as cursor:
+            cursor.execute(self.sql(text), tuple(params))
+            return list(cursor.fetchall())
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> None:
-        cursor = self.driver.cursor()
-        cursor.execute(self.sql(text), tuple(params))
-        cursor.close()
+        with self._cursor(text) as cursor:
+            cursor.execute(self.sql(text), tuple(params))
 
     def time(self, moment: datetime) -> Any:
         """A time as the driver stores it: SQLAlchemy's naive-UTC text on SQLite, aware on PostgreSQL."""
@@ -56,15 +89,14 @@ class Raw:
     def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        cursor = self.driver.cursor()
-        if self.sqlite or len(rows) < SMALL_BATCH:
-            marks = ", ".join("?" * len(columns))
-            cursor.executemany(self.sql(f"INSERT INTO {table} ({names(columns)}) VALUES ({marks})"), rows)
-        else:
-            with cursor.copy(f"COPY {table} ({names(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        cursor.close()
+        with self._cursor(f"INSERT INTO {table}") as cursor:
+            if not self._copies(rows):
+                marks = ", ".join("?" * len(columns))
+                cursor.executemany(self.sql(f"INSERT INTO {table} ({names(columns)}) VALUES ({marks})"), rows)
+            else:
+                with cursor.copy(f"COPY {table} ({names(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
 
     def add_many(
         self, table: str, keys: Sequence[str], values: Sequence[str], rows: Iterable[Sequence[Any]]
@@ -76,20 +108,19 @@ class Raw:
         columns = [*keys, *values]
         additions = ", ".join(f'"{name}" = {table}."{name}" + excluded."{name}"' for name in values)
         upsert = f"ON CONFLICT ({names(keys)}) DO UPDATE SET {additions}"
-        cursor = self.driver.cursor()
-        if self.sqlite or len(rows) < SMALL_BATCH:
-            marks = ", ".join("?" * len(columns))
-            cursor.executemany(
-                self.sql(f"INSERT INTO {table} ({names(columns)}) VALUES ({marks}) {upsert}"), rows
-            )
-        else:
-            staging = f"staging_{table}"
-            cursor.execute(f"CREATE TEMPORARY TABLE {staging} (LIKE {table}) ON COMMIT DROP")
-            with cursor.copy(f"COPY {staging} ({names(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(
-                f"INSERT INTO {table} ({names(columns)}) SELECT {names(columns)} FROM {staging} {upsert}"
-            )
-            cursor.execute(f"DROP TABLE {staging}")
-        cursor.close()
+        with self._cursor(f"INSERT INTO {table}") as cursor:
+            if not self._copies(rows):
+                marks = ", ".join("?" * len(columns))
+                cursor.executemany(
+                    self.sql(f"INSERT INTO {table} ({names(columns)}) VALUES ({marks}) {upsert}"), rows
+                )
+            else:
+                staging = f"staging_{table}"
+                cursor.execute(f"CREATE TEMPORARY TABLE {staging} (LIKE {table}) ON COMMIT DROP")
+                with cursor.copy(f"COPY {staging} ({names(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute(
+                    f"INSERT INTO {table} ({names(columns)}) SELECT {names(columns)} FROM {staging} {upsert}"
+                )
+                cursor.execute(f"DROP TABLE {staging}")

@@ -40,6 +40,7 @@ from tabulator.ministry import read_ministry
 RATE = int(os.environ.get("LOADTEST_RATE", "100"))
 SECONDS = int(os.environ.get("LOADTEST_SECONDS", "120"))
 POLLERS = int(os.environ.get("LOADTEST_POLLERS", "200"))
+WORKERS = int(os.environ.get("LOADTEST_WORKERS", "2"))  # gunicorn processes per node
 POLL_SECONDS = 2.0  # the API's Cache-Control max-age: polling faster gains nothing
 CLERKS = 8
 PORTS = (18_751, 18_752)
@@ -83,7 +84,7 @@ def main() -> None:
     token = accounts.create_token(engine, "loadtest clerk", "clerk")[1]
     with tempfile.TemporaryDirectory() as folder:
         nodes = [
-            gunicorn("api:create_app()", port, {"TABULATOR_DATABASE_URL": url}, Path(folder))
+            gunicorn("api:create_app()", port, {"TABULATOR_DATABASE_URL": url}, Path(folder), workers=WORKERS)
             for port in PORTS
         ]
         try:

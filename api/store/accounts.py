@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
-from api.db import reading, write_together, writing
+from api.db import reading, reading_alone, write_together, writing
 from api.models import AuditRow, ElectionRow, TokenRow
 from api.store.common import NotFound, now
 
@@ -103,7 +103,7 @@ ACTIVE_TOKEN = (
 
 def authenticate(engine: Engine, token: str) -> Actor | None:
     """The actor a presented token belongs to; None for an unknown or revoked token."""
-    with reading(engine) as connection:
+    with reading_alone(engine) as connection:
         row = connection.execute(ACTIVE_TOKEN, {"token_hash": hash_token(token)}).one_or_none()
     return None if row is None else Actor(row[0], row[1], row[2], row[3])
 
@@ -111,8 +111,14 @@ def authenticate(engine: Engine, token: str) -> Actor | None:
 AUDIT_ENTRY = insert(AuditRow)
 
 
-def record_audit(
-    engine: Engine,
+def record_audit(engine: Engine, **entry: Any) -> None:
+    """Kept after the request's own transaction, so that a refused write is audited all the same; shares a
+    transaction with other requests' writes (`write_together`). `entry`: see `audit_entry`."""
+    write_together(engine, lambda connection: audit_entry(connection, **entry))
+
+
+def audit_entry(
+    connection: Connection,
     *,
     actor: Actor | None,
     remote_addr: str | None,
@@ -124,26 +130,22 @@ def record_audit(
     sequence: int | None,
     at: datetime | None = None,
 ) -> None:
-    """Kept after the request's own transaction, so that a refused write is audited all the same; shares a
-    transaction with other requests' writes (`write_together`)."""
-    write_together(
-        engine,
-        lambda connection: connection.execute(
-            AUDIT_ENTRY,
-            {
-                "at": at or now(),
-                "token_id": actor.token_id if actor else None,
-                "actor": actor.name if actor else None,
-                "role": actor.role if actor else None,
-                "remote_addr": remote_addr,
-                "method": method,
-                "path": path[:500],
-                "sent": sent,
-                "status": status,
-                "outcome": outcome,
-                "sequence": sequence,
-            },
-        ),
+    """One audit row, in the caller's transaction: a write that succeeds is audited in its own."""
+    connection.execute(
+        AUDIT_ENTRY,
+        {
+            "at": at or now(),
+            "token_id": actor.token_id if actor else None,
+            "actor": actor.name if actor else None,
+            "role": actor.role if actor else None,
+            "remote_addr": remote_addr,
+            "method": method,
+            "path": path[:500],
+            "sent": sent,
+            "status": status,
+            "outcome": outcome,
+            "sequence": sequence,
+        },
     )
 
 

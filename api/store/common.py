@@ -70,6 +70,7 @@ class RoundInfo:
     results_not_before: datetime | None = None
     flagged_returns: str = "hold"  # a clerk's return with a warning: 'hold' for review, or 'publish'
     double_entry: bool = False
+    registry_version: int = 0  # of the election's registry, read with the round: see `election_index`
 
     @property
     def candidate_codes(self) -> tuple[str, ...]:
@@ -110,9 +111,15 @@ _indexes: dict[tuple[int, int], ElectionIndex] = {}
 _building = threading.Lock()
 
 
+_candidates: dict[
+    int, tuple[Any, ...]
+] = {}  # a round's candidate rows: written with the round, never changed
+
+
 def forget_indexes() -> None:
-    """Drop the cached registries (a database emptied and refilled reuses election ids)."""
+    """Drop the cached registries and candidates (a database emptied and refilled reuses ids)."""
     _indexes.clear()
+    _candidates.clear()
 
 
 def now() -> datetime:
@@ -124,8 +131,13 @@ ELECTION = select(ElectionRow.code, ElectionRow.name, ElectionRow.levels, Electi
 )
 
 
-def election_index(connection: Connection, election_id: int) -> ElectionIndex:
-    """The election's registry, built once per process and registry version."""
+def election_index(
+    connection: Connection, election_id: int, registry_version: int | None = None
+) -> ElectionIndex:
+    """The election's registry, built once per process and registry version. A caller that read the
+    version with its round passes it: a registry already built then costs no query."""
+    if registry_version is not None and (found := _indexes.get((election_id, registry_version))):
+        return found
     row = connection.execute(ELECTION, {"election_id": election_id}).one()
     key = (election_id, row.registry_version)
     found = _indexes.get(key)
@@ -179,7 +191,7 @@ def _build_index(
 
 # Built once: every request runs them, and building a statement costs more than running these.
 ROUND = (
-    select(RoundRow)
+    select(RoundRow, ElectionRow.registry_version)
     .join(ElectionRow, ElectionRow.id == RoundRow.election_id)
     .where(ElectionRow.code == bindparam("election_code"), RoundRow.number == bindparam("number"))
 )
@@ -198,7 +210,9 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
     ).one_or_none()
     if row is None:
         raise NotFound(f"Election {election_code!r} has no round {number}.")
-    candidates = connection.execute(CANDIDATES, {"round_id": row.id}).all()
+    candidates = _candidates.get(row.id)
+    if candidates is None:
+        candidates = _candidates[row.id] = tuple(connection.execute(CANDIDATES, {"round_id": row.id}).all())
     return RoundInfo(
         id=row.id,
         election_id=row.election_id,
@@ -214,6 +228,7 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
         results_not_before=row.results_not_before,
         flagged_returns=row.flagged_returns,
         double_entry=row.double_entry,
+        registry_version=row.registry_version,
     )
 
 

@@ -92,35 +92,83 @@ def changes(
     The cursor is a sequence (`42`) or the `next` of a previous page (`42:1234`, a sequence and the last
     bureau read in it): a file recorded at one sequence can span many pages, and none is missed or repeated.
     """
+    after = parse_cursor(since)
+    round_ = round_info(connection, election_code, round_number)
+    found = changes_after(connection, round_, after, round_.sequence, limit + 1)
+    page, truncated = found[:limit], len(found) > limit
+    return changes_page(
+        election_code,
+        round_number,
+        since,
+        after=after,
+        current_sequence=round_.sequence,
+        items=[item for _, item in page],
+        truncated=truncated,
+        last=page[-1][0] if page else None,
+    )
+
+
+Position = tuple[int, int]  # (sequence, bureau id): where a change sits in the feed
+
+
+def parse_cursor(since: str) -> Position:
+    """ "42" means all of sequence 42 has been read; "42:1234", only its bureaux up to id 1234."""
     found = CURSOR.match(since.strip())
     if not found:
         raise BadArgument(f"since: {since!r} is neither a sequence like 42 nor a `next` cursor like 42:1234.")
-    # "42" means all of sequence 42 has been read; "42:1234", only its bureaux up to id 1234.
-    after_sequence = int(found.group(1))
-    after_bureau = int(found.group(2)) if found.group(2) else EVERY_BUREAU
-    round_ = round_info(connection, election_code, round_number)
-    index = election_index(connection, round_.election_id)
+    return int(found.group(1)), int(found.group(2)) if found.group(2) else EVERY_BUREAU
+
+
+def changes_after(
+    connection: Connection, round_: RoundInfo, after: Position, up_to_sequence: int, limit: int
+) -> list[tuple[Position, dict[str, Any]]]:
+    """Up to `limit` changes past the position `after`, none later than `up_to_sequence`, in feed order."""
     raw = Raw(connection)
     rows = raw.rows(
         f"SELECT {VERSION_COLUMNS} FROM return_versions WHERE round_id = ? AND sequence <= ? "
         "AND (sequence > ? OR (sequence = ? AND bureau_id > ?)) ORDER BY sequence, bureau_id LIMIT ?",
-        (round_.id, round_.sequence, after_sequence, after_sequence, after_bureau, limit + 1),
+        (round_.id, up_to_sequence, after[0], after[0], after[1], limit),
     )
-    truncated = len(rows) > limit
-    rows = rows[:limit]
-    items = _items(raw, round_, index, rows)
-    # A full page stops inside a sequence: the cursor names the last bureau read. Otherwise everything up to
-    # the round's latest sequence has been read, checkpoint-only sequences included.
-    next_cursor = f"{rows[-1][2]}:{rows[-1][0]}" if truncated else str(max(round_.sequence, after_sequence))
+    items = _items(raw, round_, election_index(connection, round_.election_id, round_.registry_version), rows)
+    return [((row[2], row[0]), item) for row, item in zip(rows, items, strict=True)]
+
+
+def changes_page(
+    election_code: str,
+    round_number: int,
+    since: str,
+    *,
+    after: Position,
+    current_sequence: int,
+    items: list[Any],
+    truncated: bool,
+    last: Position | None,
+) -> dict[str, Any]:
+    """A page of the feed. A full page stops inside a sequence, so its cursor names the last bureau read;
+    otherwise everything up to the round's latest sequence has been read, checkpoint-only sequences
+    included."""
+    next_cursor = f"{last[0]}:{last[1]}" if truncated and last else str(max(current_sequence, after[0]))
     return {
         "election": election_code,
         "round": round_number,
         "since": since,
         "next": next_cursor,
         "truncated": truncated,
-        "current_sequence": round_.sequence,
+        "current_sequence": current_sequence,
         "changes": items,
     }
+
+
+def emptied_between(connection: Connection, round_id: int, after_sequence: int, up_to_sequence: int) -> bool:
+    """Whether a publication in (after, up to] has no bureau at all: a rehearsal wiped (returns are never
+    withdrawn otherwise), so every change read before it is gone."""
+    return bool(
+        Raw(connection).rows(
+            "SELECT 1 FROM publications WHERE round_id = ? AND sequence > ? AND sequence <= ? "
+            "AND bureaux_reported = 0 LIMIT 1",
+            (round_id, after_sequence, up_to_sequence),
+        )
+    )
 
 
 VERSION_COLUMNS = (

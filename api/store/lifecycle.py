@@ -69,7 +69,7 @@ def update_round(
         publish(
             Raw(connection),
             changed,
-            election_index(connection, round_.election_id),
+            election_index(connection, round_.election_id, round_.registry_version),
             round_.sequence + 1,
             None,
         )
@@ -117,5 +117,11 @@ def wipe_test_round(engine: Engine, election_code: str, number: int) -> int:
             raw.execute(f"DELETE FROM {table} WHERE round_id = ?", (round_.id,))
         connection.execute(update(RoundRow).where(RoundRow.id == round_.id).values(as_of=None))
         emptied = round_info(connection, election_code, number, lock=True)
-        publish(raw, emptied, election_index(connection, round_.election_id), round_.sequence + 1, None)
+        publish(
+            raw,
+            emptied,
+            election_index(connection, round_.election_id, round_.registry_version),
+            round_.sequence + 1,
+            None,
+        )
     return removed

@@ -85,7 +85,7 @@ def open_view(
 ) -> View:
     """The round as of `sequence` (default: the latest). Call inside one read transaction."""
     round_ = round_info(connection, election_code, round_number)
-    index = election_index(connection, round_.election_id)
+    index = election_index(connection, round_.election_id, round_.registry_version)
     wanted = round_.sequence if sequence is None else sequence
     if not 0 <= wanted <= round_.sequence:
         raise NotFound(

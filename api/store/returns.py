@@ -95,17 +95,19 @@ def record_return(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     expected_version: int | None = None,
+    then: Callable[[Connection, RecordReport], None] | None = None,
 ) -> RecordReport:
     """One bureau's return as a clerk types it, its candidates by name: checked against the round's
     candidates in the same transaction that records it. Concurrent returns share a transaction (each in its
-    own savepoint, each its own sequence): see `api.db.write_together`."""
+    own savepoint, each its own sequence): see `api.db.write_together`. `then` runs in that transaction
+    once the return is recorded (the service keeps its audit row there)."""
 
     def record(connection: Connection) -> RecordReport:
         round_ = round_info(connection, election_code, round_number, lock=True)
         issues = check_candidate_names(list(ret.votes), round_.candidate_codes, line=None)
         if issues:
             raise Refused(issues)
-        return record_in(
+        report = record_in(
             connection,
             round_,
             ReturnBatch.of([ret], round_.candidate_codes),
@@ -113,6 +115,9 @@ def record_return(
             thresholds=thresholds,
             expected_version=expected_version,
         )
+        if then is not None:
+            then(connection, report)
+        return report
 
     return write_together(engine, record)
 
@@ -140,7 +145,7 @@ def record_in(
     """`record_returns` inside a transaction that holds the round's lock."""
     recorded_at = now()
     refuse_if_certified(round_)
-    index = election_index(connection, round_.election_id)
+    index = election_index(connection, round_.election_id, round_.registry_version)
     if batch.candidate_ids != round_.candidate_codes:
         raise Refused([error("wrong_candidates", "The returns do not list this round's candidates.")])
     rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
@@ -187,8 +192,7 @@ def record_in(
         report.held, report.waiting = routing.held, routing.waiting
         report.unchanged += routing.repeated
         changed, corrected, authors = routing.publish, corrected & routing.publish, routing.authors
-    report.created = int((changed & ~stored.exists).sum())
-    report.corrected = int(corrected.sum())
+    report.created, report.corrected = int((changed & ~stored.exists).sum()), int(corrected.sum())
     if len(batch) == 1:
         report.version = int(stored.version[0]) + int(changed[0])
     if not changed.any():
@@ -206,13 +210,16 @@ def record_in(
         [codes[i] for i in positions.tolist()],
         [authors[i] for i in positions.tolist()],
     )
-    _append_versions(raw, new_versions, recorded_at=recorded_at, sequence=report.sequence)
-    progress(STAGES[1])
     delta = _contribution_delta(batch, positions, registered, previous, stored)
-    _add_to_areas(raw, round_, index, rows[positions], delta)
-    progress(STAGES[2])
-    as_of = max(batch.reported_at[i] or recorded_at for i in positions.tolist())
-    publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
+    # Nothing below reads what it writes: on PostgreSQL it all goes in one round trip, which is how long
+    # the round's lock is held for it.
+    with raw.pipeline(len(positions)):
+        _append_versions(raw, new_versions, recorded_at=recorded_at, sequence=report.sequence)
+        progress(STAGES[1])
+        _add_to_areas(raw, round_, index, rows[positions], delta)
+        progress(STAGES[2])
+        as_of = max(batch.reported_at[i] or recorded_at for i in positions.tolist())
+        publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
     _propagate_to_next_rounds(
         raw,
         connection,
@@ -478,47 +485,25 @@ def publish(
         (sequence, raw.time(as_of) if as_of else None, round_.id),
     )
     national = int(index.area_ids[0])
-    found = raw.rows(
-        'SELECT bureaux_reported, voters, blank, "null", valid FROM area_results'
-        " WHERE round_id = ? AND area_id = ?",
-        (round_.id, national),
-    )
-    counts = found[0] if found else (0, 0, 0, 0, 0)
-    previous_sequence = (
-        raw.rows("SELECT sequence FROM rounds WHERE id = ?", (round_.previous_round_id,))[0][0]
-        if round_.previous_round_id
-        else None
-    )
-    raw.insert_many(
-        "publications",
-        [
-            "round_id",
-            "sequence",
-            "as_of",
-            "published_at",
-            "bureaux_reported",
-            "voters",
-            "blank",
-            "null",
-            "valid",
-            "returns_changed",
-            "checkpoints_changed",
-            "previous_sequence",
-            "round_status",
-        ],
-        [
-            (
-                round_.id,
-                sequence,
-                raw.time(as_of) if as_of else None,
-                raw.time(now()),
-                *counts,
-                returns_changed,
-                checkpoints_changed,
-                previous_sequence,
-                round_.status,
-            )
-        ],
+    # The national figures are read by the database itself: no round trip between reading and writing.
+    raw.execute(
+        "INSERT INTO publications (round_id, sequence, as_of, published_at, bureaux_reported, voters, blank, "
+        '"null", valid, returns_changed, checkpoints_changed, previous_sequence, round_status) '
+        "SELECT ?, ?, ?, ?, coalesce(a.bureaux_reported, 0), coalesce(a.voters, 0), coalesce(a.blank, 0), "
+        'coalesce(a."null", 0), coalesce(a.valid, 0), ?, ?, (SELECT sequence FROM rounds WHERE id = ?), ? '
+        "FROM rounds r LEFT JOIN area_results a ON a.round_id = r.id AND a.area_id = ? WHERE r.id = ?",
+        (
+            round_.id,
+            sequence,
+            raw.time(as_of) if as_of else None,
+            raw.time(now()),
+            returns_changed,
+            checkpoints_changed,
+            round_.previous_round_id,
+            round_.status,
+            national,
+            round_.id,
+        ),
     )
     raw.execute(
         "INSERT INTO publication_votes (round_id, sequence, candidate_id, votes) "
@@ -541,7 +526,7 @@ def record_checkpoints(
     with writing(engine) as connection:
         round_ = round_info(connection, election_code, round_number, lock=True)
         refuse_if_certified(round_)
-        index = election_index(connection, round_.election_id)
+        index = election_index(connection, round_.election_id, round_.registry_version)
         rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
         # A bureau appears once per checkpoint time, so repeated bureaux are judged by _repeated_checkpoints.
         issues = [i for i in issues if i.code != "duplicate_bureau"] + _repeated_checkpoints(batch)

@@ -32,7 +32,7 @@ def verify(engine: Engine) -> list[str]:
 
 
 def _verify_round(connection: Connection, round_: RoundInfo, election_code: str) -> list[str]:
-    index = election_index(connection, round_.election_id)
+    index = election_index(connection, round_.election_id, round_.registry_version)
     raw = Raw(connection)
     previous = voters_in_round(raw, round_.previous_round_id, index.bureau_ids)
     recomputed = rebuilt_sums(raw, round_, index, None, previous)

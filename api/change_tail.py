@@ -1,0 +1,130 @@
+"""The change feed's latest pages, shared by every poller of a worker.
+
+On an election night a hundred newsrooms poll the feed every two seconds, each from its own cursor, while
+returns arrive at a hundred a second: read and rendered per request, the same changes would be dumped a
+hundred times over. A change, once published, never changes, so each worker keeps the round's newest
+changes rendered once, in feed order, and answers any cursor that falls inside them by slicing. Catching up
+with the round's latest sequence is one query, made by whichever poller sees the new sequence first. A
+cursor older than what the tail holds is answered from the database, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from api import schemas
+from api.db import reading
+from api.http import Rendered, render, rendered_bytes
+from api.store import feeds, round_info
+from api.store.common import RoundInfo
+from api.store.feeds import EVERY_BUREAU, Position
+
+CAPACITY = 20_000  # changes per round and worker: at 100 returns a second, the last three minutes
+
+
+@dataclass
+class Tail:
+    """Every change of one round with a position past `start` and a sequence up to `up_to`, rendered."""
+
+    start: Position
+    up_to: int
+    positions: list[Position] = field(default_factory=list)
+    items: list[bytes] = field(default_factory=list)
+
+    def covers(self, after: Position) -> bool:
+        return after >= self.start
+
+    def page(self, after: Position, limit: int) -> tuple[list[bytes], bool, Position | None]:
+        first = bisect_right(self.positions, after)
+        chosen = self.items[first : first + limit]
+        truncated = len(self.items) - first > limit
+        return chosen, truncated, self.positions[first + limit - 1] if truncated else None
+
+    def extend(self, found: list[tuple[Position, dict[str, Any]]], up_to: int, capacity: int) -> None:
+        self.positions += [position for position, _ in found]
+        self.items += [_item_bytes(item) for _, item in found]
+        self.up_to = up_to
+        if len(self.items) > capacity:
+            dropped = len(self.items) - capacity
+            self.start = self.positions[dropped - 1]
+            del self.positions[:dropped], self.items[:dropped]
+
+
+class ChangeTails:
+    """One tail per round, each behind its own lock: the first poller to see a new sequence reads it for
+    all the others."""
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self._tails: dict[tuple[str, int], Tail] = {}
+        self._locks: dict[tuple[str, int], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def answer(self, engine: Engine, election: str, number: int, since: str, limit: int) -> Rendered:
+        after = feeds.parse_cursor(since)
+        with reading(engine) as connection:
+            round_ = round_info(connection, election, number)
+            with self._lock(election, number):
+                tail = self._caught_up(connection, election, round_)
+                if tail.covers(after):
+                    items, truncated, last = tail.page(after, limit)
+                    return _page_bytes(
+                        feeds.changes_page(
+                            election,
+                            number,
+                            since,
+                            after=after,
+                            current_sequence=tail.up_to,
+                            items=[],
+                            truncated=truncated,
+                            last=last,
+                        ),
+                        items,
+                    )
+            document = feeds.changes(connection, election, number, since, limit)
+        return render(document, schemas.CHANGES)
+
+    def _lock(self, election: str, number: int) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((election, number), threading.Lock())
+
+    def _caught_up(self, connection: Any, election: str, round_: RoundInfo) -> Tail:
+        key = (election, round_.number)
+        tail = self._tails.get(key)
+        if tail is None or round_.sequence < tail.up_to:
+            # New to this worker (or a database put back to an earlier state): start from now on.
+            tail = self._tails[key] = _empty(round_.sequence)
+        elif round_.sequence > tail.up_to:
+            if tail.items and feeds.emptied_between(connection, round_.id, tail.up_to, round_.sequence):
+                tail = self._tails[key] = _empty(round_.sequence)
+            else:
+                found = feeds.changes_after(
+                    connection, round_, (tail.up_to, EVERY_BUREAU), round_.sequence, self.capacity + 1
+                )
+                if len(found) > self.capacity:  # a whole file at once: those pages come from the database
+                    tail = self._tails[key] = _empty(round_.sequence)
+                else:
+                    tail.extend(found, round_.sequence, self.capacity)
+        return tail
+
+
+def _empty(sequence: int) -> Tail:
+    return Tail(start=(sequence, EVERY_BUREAU), up_to=sequence)
+
+
+def _item_bytes(item: dict[str, Any]) -> bytes:
+    return json.dumps(schemas.CHANGE_ITEM.dump(item), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _page_bytes(envelope: dict[str, Any], items: list[bytes]) -> Rendered:
+    """The page exactly as `render` would write it: the envelope ends with its (empty) list of changes."""
+    empty = render(envelope, schemas.CHANGES).body
+    if not empty.endswith(b'"changes":[]}'):
+        raise AssertionError("ChangesSchema must dump `changes` last")
+    return rendered_bytes(empty[: -len(b"]}")] + b",".join(items) + b"]}")
