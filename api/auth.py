@@ -10,9 +10,9 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
-from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
+from api.sql import Raw
 from api.store import accounts
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -123,8 +123,8 @@ class AuditDraft:
             "sequence": document.get("sequence") if isinstance(document, dict) else None,
         }
 
-    def store(self, connection: Connection, status: int, document: Any) -> None:
-        accounts.audit_entry(connection, **self.entry(status, document))
+    def store(self, raw: Raw, status: int, document: Any) -> None:
+        accounts.audit_entry(raw, **self.entry(status, document))
 
 
 def stored_with_the_write() -> None:

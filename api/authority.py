@@ -92,7 +92,7 @@ def put_return(payload: dict[str, Any], election: str, number: int, code: str) -
         thresholds=current_app.extensions["tabulator"]["settings"].thresholds,
         expected_version=_expected_version(),
         # One transaction for the return and its audit row: the busiest write of the night.
-        then=lambda connection, report: draft.store(connection, _status(report), _document(report)),
+        then=lambda raw, report: draft.store(raw, _status(report), _document(report)),
     )
     stored_with_the_write()
     return _report(report)

@@ -70,6 +70,22 @@ class Raw:
             cursor.execute(self.sql(text), tuple(params))
             return list(cursor.fetchall())
 
+    def rows_together(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+        """The rows of several queries; on PostgreSQL asked all at once (one round trip, pipeline mode)."""
+        if self.sqlite or len(queries) < 2:
+            return [self.rows(text, params) for text, params in queries]
+        cursors = [self.driver.cursor() for _ in queries]
+        try:
+            with self.driver.pipeline():
+                for cursor, (text, params) in zip(cursors, queries, strict=True):
+                    cursor.execute(self.sql(text), tuple(params))
+            return [list(cursor.fetchall()) for cursor in cursors]
+        except self.driver_error as error:
+            raise DBAPIError.instance(queries[0][0], None, error, self.driver_error) from error
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
     def execute(self, text: str, params: Sequence[Any] = ()) -> None:
         with self._cursor(text) as cursor:
             cursor.execute(self.sql(text), tuple(params))

@@ -1,9 +1,10 @@
 """Election-night load test: two app nodes on one PostgreSQL, returns coming in while 200 newsrooms poll.
 
-- Two gunicorn nodes (2 workers × 8 threads each, different ports) on one PostgreSQL database holding the
-  69,242 bureaux of the 2017 presidential round 2.
-- Clerks: 8 threads sending the file's returns one per request (`PUT …/return`, alternating nodes) on a
-  fixed schedule of RATE returns a second for SECONDS.
+- Two gunicorn nodes (WORKERS × THREADS each, the production defaults 2 × 8, different ports) on one
+  PostgreSQL database holding the 69,242 bureaux of the 2017 presidential round 2.
+- Clerks: CLERKS threads (32: the authority's clerks, each sending one return at a time and waiting for
+  its answer) sending the file's returns one per request (`PUT …/return`, alternating nodes) on a fixed
+  schedule of RATE returns a second for SECONDS. Fewer clerks cap the rate at clerks / latency.
 - Pollers: 200 threads in a process of their own, each a newsroom polling every 2 s (the API's max-age)
   with If-None-Match — `current`, then on a new sequence the national results, a département and the
   change feed from its cursor — alternating nodes.
@@ -41,8 +42,9 @@ RATE = int(os.environ.get("LOADTEST_RATE", "100"))
 SECONDS = int(os.environ.get("LOADTEST_SECONDS", "120"))
 POLLERS = int(os.environ.get("LOADTEST_POLLERS", "200"))
 WORKERS = int(os.environ.get("LOADTEST_WORKERS", "2"))  # gunicorn processes per node
+THREADS = int(os.environ.get("LOADTEST_THREADS", "8"))  # threads per gunicorn process
 POLL_SECONDS = 2.0  # the API's Cache-Control max-age: polling faster gains nothing
-CLERKS = 8
+CLERKS = int(os.environ.get("LOADTEST_CLERKS", "32"))  # clerks at the authority, each sending in turn
 PORTS = (18_751, 18_752)
 ROUND = f"/api/v1/elections/{ELECTION}/rounds/2"
 
@@ -84,7 +86,14 @@ def main() -> None:
     token = accounts.create_token(engine, "loadtest clerk", "clerk")[1]
     with tempfile.TemporaryDirectory() as folder:
         nodes = [
-            gunicorn("api:create_app()", port, {"TABULATOR_DATABASE_URL": url}, Path(folder), workers=WORKERS)
+            gunicorn(
+                "api:create_app()",
+                port,
+                {"TABULATOR_DATABASE_URL": url},
+                Path(folder),
+                workers=WORKERS,
+                threads=THREADS,
+            )
             for port in PORTS
         ]
         try:
@@ -292,7 +301,8 @@ def _get(port: int, path: str) -> bytes:
 
 def report(results: dict[str, object]) -> None:
     print(
-        "\nElection night on PostgreSQL: PR17_BVot_T2_FE (69,242 bureaux), 2 app nodes (gunicorn 2 × 8 each),"
+        "\nElection night on PostgreSQL: PR17_BVot_T2_FE (69,242 bureaux), "
+        f"2 app nodes (gunicorn {WORKERS} × {THREADS} each),"
     )
     print(f"{CLERKS} clerks at {RATE} returns/s for {SECONDS} s, {POLLERS} pollers every 2 s with ETags.\n")
     print(f"{'':<34}{'count':>9}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from api.db import reading, reading_alone, write_together, writing
 from api.models import AuditRow, ElectionRow, TokenRow
+from api.sql import Raw
 from api.store.common import NotFound, now
 
 ROLES = ("clerk", "supervisor", "admin")  # each can do what the ones before it can
@@ -108,17 +109,29 @@ def authenticate(engine: Engine, token: str) -> Actor | None:
     return None if row is None else Actor(row[0], row[1], row[2], row[3])
 
 
-AUDIT_ENTRY = insert(AuditRow)
-
-
 def record_audit(engine: Engine, **entry: Any) -> None:
     """Kept after the request's own transaction, so that a refused write is audited all the same; shares a
     transaction with other requests' writes (`write_together`). `entry`: see `audit_entry`."""
-    write_together(engine, lambda connection: audit_entry(connection, **entry))
+    write_together(engine, lambda connection: audit_entry(Raw(connection), **entry))
+
+
+AUDIT_COLUMNS = (
+    "at",
+    "token_id",
+    "actor",
+    "role",
+    "remote_addr",
+    "method",
+    "path",
+    "sent",
+    "status",
+    "outcome",
+    "sequence",
+)
 
 
 def audit_entry(
-    connection: Connection,
+    raw: Raw,
     *,
     actor: Actor | None,
     remote_addr: str | None,
@@ -130,22 +143,26 @@ def audit_entry(
     sequence: int | None,
     at: datetime | None = None,
 ) -> None:
-    """One audit row, in the caller's transaction: a write that succeeds is audited in its own."""
-    connection.execute(
-        AUDIT_ENTRY,
-        {
-            "at": at or now(),
-            "token_id": actor.token_id if actor else None,
-            "actor": actor.name if actor else None,
-            "role": actor.role if actor else None,
-            "remote_addr": remote_addr,
-            "method": method,
-            "path": path[:500],
-            "sent": sent,
-            "status": status,
-            "outcome": outcome,
-            "sequence": sequence,
-        },
+    """One audit row, in the caller's transaction: a write that succeeds is audited in its own (and on
+    PostgreSQL in the same round trip as its other writes)."""
+    raw.insert_many(
+        "audit",
+        AUDIT_COLUMNS,
+        [
+            (
+                raw.time(at or now()),
+                actor.token_id if actor else None,
+                actor.name if actor else None,
+                actor.role if actor else None,
+                remote_addr,
+                method,
+                path[:500],
+                sent,
+                status,
+                outcome,
+                sequence,
+            )
+        ],
     )
 
 

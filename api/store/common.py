@@ -261,11 +261,38 @@ class StoredReturns:
     registered: IntArray
 
 
+Query = tuple[str, tuple[Any, ...]]
+
+
 def stored_returns(
     raw: Raw, round_: RoundInfo, bureau_ids: IntArray, *, up_to_sequence: int | None = None
 ) -> StoredReturns:
     """The returns of these bureaux as published up to a sequence (default: the latest)."""
+    versions, votes = raw.rows_together(stored_queries(round_, bureau_ids, up_to_sequence))
+    return stored_from(round_, bureau_ids, versions, votes)
+
+
+def stored_queries(round_: RoundInfo, bureau_ids: IntArray, up_to_sequence: int | None = None) -> list[Query]:
+    """What `stored_from` reads: the bureaux' current versions, and their votes."""
     bound = EVERY_SEQUENCE if up_to_sequence is None else up_to_sequence
+    filter_sql, params = bureau_filter(bureau_ids, "v.bureau_id")
+    return [
+        (
+            'SELECT v.bureau_id, v.version, v.voters, v.blank, v."null", v.valid, coalesce(v.registered, -1) '
+            f"FROM return_versions v WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
+            (round_.id, *params, bound),
+        ),
+        (
+            "SELECT v.bureau_id, v.candidate_id, v.votes FROM return_votes v "
+            f"WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
+            (round_.id, *params, bound),
+        ),
+    ]
+
+
+def stored_from(
+    round_: RoundInfo, bureau_ids: IntArray, versions: list[tuple[Any, ...]], votes: list[tuple[Any, ...]]
+) -> StoredReturns:
     count = len(bureau_ids)
     stored = StoredReturns(
         exists=np.zeros(count, bool),
@@ -274,31 +301,18 @@ def stored_returns(
         votes=np.zeros((count, len(round_.candidate_ids)), np.int64),
         registered=np.full(count, UNKNOWN, np.int64),
     )
-    filter_sql, params = bureau_filter(bureau_ids, "v.bureau_id")
-    found = raw.rows(
-        'SELECT v.bureau_id, v.version, v.voters, v.blank, v."null", v.valid, coalesce(v.registered, -1) '
-        f"FROM return_versions v WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
-        (round_.id, *params, bound),
-    )
-    if not found:
+    if not versions:
         return stored
-    table = np.array(found, np.int64)
+    table = np.array(versions, np.int64)
     slots, present = positions_of(bureau_ids, table[:, 0])
     stored.exists[slots] = True
     stored.version[slots] = table[present, 1]
     stored.counts[slots] = table[present, 2:6]
     stored.registered[slots] = table[present, 6]
-    votes = np.array(
-        raw.rows(
-            "SELECT v.bureau_id, v.candidate_id, v.votes FROM return_votes v "
-            f"WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
-            (round_.id, *params, bound),
-        ),
-        np.int64,
-    ).reshape(-1, 3)
-    slots, present = positions_of(bureau_ids, votes[:, 0])
-    columns = np.searchsorted(np.array(round_.candidate_ids), votes[present, 1])
-    stored.votes[slots, columns] = votes[present, 2]
+    found = np.array(votes, np.int64).reshape(-1, 3)
+    slots, present = positions_of(bureau_ids, found[:, 0])
+    columns = np.searchsorted(np.array(round_.candidate_ids), found[present, 1])
+    stored.votes[slots, columns] = found[present, 2]
     return stored
 
 
@@ -324,22 +338,28 @@ def voters_in_round(
     raw: Raw, round_id: int | None, bureau_ids: IntArray, *, up_to_sequence: int | None = None
 ) -> IntArray:
     """Votants of the bureaux in a round, as published up to a sequence (UNKNOWN where not reported)."""
-    bound = EVERY_SEQUENCE if up_to_sequence is None else up_to_sequence
-    voters = np.full(len(bureau_ids), UNKNOWN, np.int64)
     if round_id is None or not len(bureau_ids):
-        return voters
+        return np.full(len(bureau_ids), UNKNOWN, np.int64)
+    return per_bureau(bureau_ids, raw.rows(*voters_query(round_id, bureau_ids, up_to_sequence)))
+
+
+def voters_query(round_id: int, bureau_ids: IntArray, up_to_sequence: int | None = None) -> Query:
+    bound = EVERY_SEQUENCE if up_to_sequence is None else up_to_sequence
     filter_sql, params = bureau_filter(bureau_ids, "v.bureau_id")
-    found = np.array(
-        raw.rows(
-            f"SELECT v.bureau_id, v.voters FROM return_versions v WHERE v.round_id = ? {filter_sql} "
-            f"AND {CURRENT_VERSION.format(t='v')}",
-            (round_id, *params, bound),
-        ),
-        np.int64,
-    ).reshape(-1, 2)
+    return (
+        f"SELECT v.bureau_id, v.voters FROM return_versions v WHERE v.round_id = ? {filter_sql} "
+        f"AND {CURRENT_VERSION.format(t='v')}",
+        (round_id, *params, bound),
+    )
+
+
+def per_bureau(bureau_ids: IntArray, rows: list[tuple[Any, ...]]) -> IntArray:
+    """A value for each bureau from (bureau id, value) rows; UNKNOWN for a bureau without a row."""
+    values = np.full(len(bureau_ids), UNKNOWN, np.int64)
+    found = np.array(rows, np.int64).reshape(-1, 2)
     slots, present = positions_of(bureau_ids, found[:, 0])
-    voters[slots] = found[present, 1]
-    return voters
+    values[slots] = found[present, 1]
+    return values
 
 
 def candidate_codes(engine: Engine, election_code: str, number: int) -> tuple[str, ...]:

@@ -23,12 +23,14 @@ from api.store.common import (
     bureau_filter,
     election_index,
     now,
-    positions_of,
+    per_bureau,
     refuse_if_certified,
     round_by_id,
     round_info,
-    stored_returns,
+    stored_from,
+    stored_queries,
     voters_in_round,
+    voters_query,
 )
 from tabulator.aggregation import RESULT_FIELDS, contributions
 from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch
@@ -86,6 +88,9 @@ def record_returns(
     return report
 
 
+Then = Callable[[Raw, RecordReport], None]
+
+
 def record_return(
     engine: Engine,
     election_code: str,
@@ -95,7 +100,7 @@ def record_return(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     expected_version: int | None = None,
-    then: Callable[[Connection, RecordReport], None] | None = None,
+    then: Then | None = None,
 ) -> RecordReport:
     """One bureau's return as a clerk types it, its candidates by name: checked against the round's
     candidates in the same transaction that records it. Concurrent returns share a transaction (each in its
@@ -114,9 +119,8 @@ def record_return(
             writer,
             thresholds=thresholds,
             expected_version=expected_version,
+            then=then,
         )
-        if then is not None:
-            then(connection, report)
         return report
 
     return write_together(engine, record)
@@ -141,26 +145,24 @@ def record_in(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     progress: Callable[[str], None] = lambda stage: None,
     expected_version: int | None = None,
+    then: Then | None = None,
 ) -> RecordReport:
-    """`record_returns` inside a transaction that holds the round's lock."""
+    """`record_returns` inside a transaction that holds the round's lock. `then` writes with the return
+    (the service's audit row), in the same round trip when it can."""
+    then = then or (lambda raw, report: None)
     recorded_at = now()
     refuse_if_certified(round_)
     index = election_index(connection, round_.election_id, round_.registry_version)
-    if batch.candidate_ids != round_.candidate_codes:
-        raise Refused([error("wrong_candidates", "The returns do not list this round's candidates.")])
-    rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
-    if issues:
-        raise Refused(_with_count_errors(issues, batch, rows, index.registry, thresholds))
+    rows = _registry_rows(round_, index, batch, thresholds)
     raw = Raw(connection)
     bureau_ids = index.bureau_ids[rows]
-    stored = stored_returns(raw, round_, bureau_ids)
-    previous = voters_in_round(raw, round_.previous_round_id, bureau_ids)
+    stored, previous, checkpoint_max, next_round_ids = _what_is_stored(raw, round_, bureau_ids)
     errors, warnings = check_counts(
         batch,
         rows,
         index.registry,
         previous_voters=previous,
-        checkpoint_max=_checkpoint_max(raw, round_.id, bureau_ids),
+        checkpoint_max=checkpoint_max,
         thresholds=thresholds,
     )
     registered = np.where(batch.registered != UNKNOWN, batch.registered, index.registry.registered[rows])
@@ -196,6 +198,7 @@ def record_in(
     if len(batch) == 1:
         report.version = int(stored.version[0]) + int(changed[0])
     if not changed.any():
+        then(raw, report)
         return report
     report.sequence = round_.sequence + 1
     positions = np.flatnonzero(changed)
@@ -220,16 +223,30 @@ def record_in(
         progress(STAGES[2])
         as_of = max(batch.reported_at[i] or recorded_at for i in positions.tolist())
         publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
+        then(raw, report)
     _propagate_to_next_rounds(
         raw,
         connection,
         round_,
         index,
+        next_round_ids,
         rows=rows[positions],
         voters=batch.voters[positions],
         replaced_voters=np.where(stored.exists, stored.counts[:, 0], UNKNOWN)[positions],
     )
     return report
+
+
+def _registry_rows(
+    round_: RoundInfo, index: ElectionIndex, batch: ReturnBatch, thresholds: Thresholds
+) -> IntArray:
+    """The registry row of each return's bureau; refused when the candidates or a bureau are unknown."""
+    if batch.candidate_ids != round_.candidate_codes:
+        raise Refused([error("wrong_candidates", "The returns do not list this round's candidates.")])
+    rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
+    if issues:
+        raise Refused(_with_count_errors(issues, batch, rows, index.registry, thresholds))
+    return rows
 
 
 def _with_count_errors(
@@ -291,20 +308,31 @@ def _missing_reasons(batch: ReturnBatch, corrected: BoolArray, reasons: list[str
     ]
 
 
-def _checkpoint_max(raw: Raw, round_id: int, bureau_ids: IntArray) -> IntArray:
-    highest = np.full(len(bureau_ids), UNKNOWN, np.int64)
+def _what_is_stored(
+    raw: Raw, round_: RoundInfo, bureau_ids: IntArray
+) -> tuple[StoredReturns, IntArray, IntArray, list[int]]:
+    """What a write is checked against, asked in one go (one round trip on PostgreSQL, while the round's
+    lock is held): the bureaux' current returns, their votants in the previous round, their highest
+    turnout checkpoint, and the later rounds whose comparison base they are."""
     filter_sql, params = bureau_filter(bureau_ids, "bureau_id")
-    found = np.array(
-        raw.rows(
+    queries = [
+        *stored_queries(round_, bureau_ids),
+        (
             f"SELECT bureau_id, max(voters) FROM checkpoints WHERE round_id = ? {filter_sql} "
             "GROUP BY bureau_id",
-            (round_id, *params),
+            (round_.id, *params),
         ),
-        np.int64,
-    ).reshape(-1, 2)
-    slots, present = positions_of(bureau_ids, found[:, 0])
-    highest[slots] = found[present, 1]
-    return highest
+        ("SELECT id FROM rounds WHERE previous_round_id = ? AND sequence > 0 ORDER BY id", (round_.id,)),
+    ]
+    if round_.previous_round_id is not None:
+        queries.append(voters_query(round_.previous_round_id, bureau_ids))
+    versions, votes, checkpoints, later, *previous = raw.rows_together(queries)
+    return (
+        stored_from(round_, bureau_ids, versions, votes),
+        per_bureau(bureau_ids, previous[0] if previous else []),
+        per_bureau(bureau_ids, checkpoints),
+        [row[0] for row in later],
+    )
 
 
 @dataclass(frozen=True)
@@ -433,6 +461,7 @@ def _propagate_to_next_rounds(
     connection: Connection,
     round_: RoundInfo,
     index: ElectionIndex,
+    next_round_ids: list[int] | None = None,
     *,
     rows: IntArray,
     voters: IntArray,
@@ -444,7 +473,7 @@ def _propagate_to_next_rounds(
     """
     fields = {name: position for position, name in enumerate(RESULT_FIELDS)}
     first_report = replaced_voters == UNKNOWN
-    for next_round in _next_rounds(raw, connection, round_):
+    for next_round in _next_rounds(raw, connection, round_, next_round_ids):
         next_voters = voters_in_round(raw, next_round.id, index.bureau_ids[rows])
         matched = next_voters != UNKNOWN
         delta = np.zeros((len(rows), len(RESULT_FIELDS) + len(next_round.candidate_ids)), np.int64)
@@ -457,15 +486,20 @@ def _propagate_to_next_rounds(
         publish(raw, next_round, index, next_round.sequence + 1, None)
 
 
-def _next_rounds(raw: Raw, connection: Connection, round_: RoundInfo) -> list[RoundInfo]:
+def _next_rounds(
+    raw: Raw, connection: Connection, round_: RoundInfo, ids: list[int] | None = None
+) -> list[RoundInfo]:
     """The rounds that compare themselves with this one and have published something: any change here
-    moves their comparison base, so each gets a new sequence (published sequences never change)."""
-    return [
-        round_by_id(connection, next_id)
-        for (next_id,) in raw.rows(
-            "SELECT id FROM rounds WHERE previous_round_id = ? AND sequence > 0 ORDER BY id", (round_.id,)
-        )
-    ]
+    moves their comparison base, so each gets a new sequence (published sequences never change). `ids`:
+    those rounds, when the caller read them already."""
+    if ids is None:
+        ids = [
+            row[0]
+            for row in raw.rows(
+                "SELECT id FROM rounds WHERE previous_round_id = ? AND sequence > 0 ORDER BY id", (round_.id,)
+            )
+        ]
+    return [round_by_id(connection, next_id) for next_id in ids]
 
 
 def publish(
