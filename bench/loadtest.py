@@ -1,6 +1,6 @@
 """Election-night load test: two app nodes on one PostgreSQL, returns coming in while 200 newsrooms poll.
 
-- Two gunicorn nodes (WORKERS × THREADS each, the production defaults 2 × 8, different ports) on one
+- Two gunicorn nodes (WORKERS × THREADS each, as in production: 2 × 16, different ports) on one
   PostgreSQL database holding the 69,242 bureaux of the 2017 presidential round 2.
 - Clerks: CLERKS threads (32: the authority's clerks, each sending one return at a time and waiting for
   its answer) sending the file's returns one per request (`PUT …/return`, alternating nodes) on a fixed
@@ -42,7 +42,7 @@ RATE = int(os.environ.get("LOADTEST_RATE", "100"))
 SECONDS = int(os.environ.get("LOADTEST_SECONDS", "120"))
 POLLERS = int(os.environ.get("LOADTEST_POLLERS", "200"))
 WORKERS = int(os.environ.get("LOADTEST_WORKERS", "2"))  # gunicorn processes per node
-THREADS = int(os.environ.get("LOADTEST_THREADS", "8"))  # threads per gunicorn process
+THREADS = int(os.environ.get("LOADTEST_THREADS", "16"))  # per process, as deploy/gunicorn.conf.py
 POLL_SECONDS = 2.0  # the API's Cache-Control max-age: polling faster gains nothing
 CLERKS = int(os.environ.get("LOADTEST_CLERKS", "32"))  # clerks at the authority, each sending in turn
 PORTS = (18_751, 18_752)
