@@ -39,3 +39,40 @@ def test_a_failed_write_in_a_shared_transaction_loses_nothing_of_the_others(engi
         futures[3].result()
     with engine.connect() as connection:
         assert sorted(connection.scalars(select(AuditRow.path))) == ["/0", "/1", "/2", "/4", "/5"]
+
+
+def test_writes_queued_while_a_transaction_waits_join_it_and_keep_their_own_outcomes(engine):
+    """The first write stands for one waiting on the round's lock; those queued meanwhile ride in its
+    transaction (run by its thread, before its COMMIT), and the one that fails loses only itself."""
+    first_started, release = threading.Event(), threading.Event()
+    seen: dict[int, int] = {}
+
+    def work_of(number: int):
+        def work(connection) -> int:
+            seen[number] = threading.get_ident()
+            if number == 0:
+                first_started.set()
+                release.wait(10)
+            connection.execute(
+                insert(AuditRow).values(
+                    at=datetime.now(UTC), method="PUT", path=f"/{number}", sent="", status=200, outcome=""
+                )
+            )
+            if number == 2:
+                raise ValueError("the third write fails after its insert")
+            return number
+
+        return work
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(db.write_together, engine, work_of(0))]
+        assert first_started.wait(10)
+        futures += [pool.submit(db.write_together, engine, work_of(n)) for n in (1, 2, 3)]
+        while len(db._group_commits[engine].queue) < 3:
+            threading.Event().wait(0.01)
+        release.set()
+    assert [f.result() for f in futures if f.exception() is None] == [0, 1, 3]
+    assert isinstance(futures[2].exception(), ValueError)
+    assert len(set(seen.values())) == 1  # all run by the first one's thread, in its transaction
+    with engine.connect() as connection:
+        assert sorted(connection.scalars(select(AuditRow.path))) == ["/0", "/1", "/3"]
