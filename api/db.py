@@ -14,6 +14,9 @@ from typing import Any, TypeVar, cast
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy.exc import DBAPIError
+
+from api.sql import WRITES_COUNTED
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 PING_AFTER_IDLE = 5.0  # seconds a pooled PostgreSQL connection may rest before it is checked on checkout
@@ -67,8 +70,10 @@ class _GroupCommit:
     round's lock, COMMIT and, on PostgreSQL, the flush to disk. The first waiting thread runs everyone's
     work queued so far in one transaction, then, while that transaction still holds the round's lock, the
     work of those who queued meanwhile (up to MOST_TOGETHER): the time spent waiting for the lock gathers
-    the next writes instead of delaying them. A write that fails is rolled back to its savepoint and only
-    its caller hears of it. Each caller returns only once the transaction holding its write has committed.
+    the next writes instead of delaying them. Only the caller of a write that fails hears of it: refused
+    before it wrote anything, it leaves the transaction as it was; otherwise the transaction is rolled
+    back and every write of it runs again in a savepoint of its own. Each caller returns only once the
+    transaction holding its write has committed.
     """
 
     MOST_TOGETHER = 64
@@ -97,21 +102,41 @@ class _GroupCommit:
     def _commit(self, engine: Engine) -> None:
         batch = self._take(self.MOST_TOGETHER)
         try:
-            with writing(engine) as connection:
-                if len(batch) == 1:  # alone: no savepoint (two round trips); if it fails, nothing to keep
-                    batch[0].result = batch[0].work(connection)
-                else:
+            try:
+                with writing(engine) as connection:
+                    self._run(connection, batch)
+                    while len(batch) < self.MOST_TOGETHER and (
+                        joining := self._take(self.MOST_TOGETHER - len(batch))
+                    ):
+                        batch += joining
+                        self._run(connection, joining)
+            except _Replay:
+                # A write failed after writing (or the database refused a statement): nothing of that
+                # transaction was kept. Each write runs again, this time in a savepoint of its own.
+                for pending in batch:
+                    pending.result, pending.error = None, None
+                with writing(engine) as connection:
                     self._each_in_savepoint(connection, batch)
-                while len(batch) < self.MOST_TOGETHER and (
-                    joining := self._take(self.MOST_TOGETHER - len(batch))
-                ):
-                    self._each_in_savepoint(connection, joining)
-                    batch += joining
-        except Exception as exc:  # the commit failed, or a lone write: every write of the batch is lost
+        except Exception as exc:  # the commit failed: every write of the batch is lost
             for pending in batch:
                 pending.error = pending.error or exc
         for pending in batch:
             pending.done = True
+
+    @staticmethod
+    def _run(connection: Connection, batch: list[_Pending]) -> None:
+        """Each write without a savepoint (two round trips saved per write): one refused before it wrote
+        anything leaves the transaction as it was."""
+        for pending in batch:
+            before = writes_so_far(connection)
+            try:
+                pending.result = pending.work(connection)
+            except DBAPIError as exc:
+                raise _Replay from exc
+            except Exception as exc:  # handed to its own caller, re-raised there
+                if writes_so_far(connection) != before:
+                    raise _Replay from exc
+                pending.error = exc
 
     @staticmethod
     def _each_in_savepoint(connection: Connection, batch: list[_Pending]) -> None:
@@ -121,6 +146,22 @@ class _GroupCommit:
                     pending.result = pending.work(connection)
             except Exception as exc:  # handed to its own caller, re-raised there
                 pending.error = exc
+
+
+class _Replay(Exception):
+    """A shared transaction must be rolled back and its writes run again, each in a savepoint."""
+
+
+def writes_so_far(connection: Connection) -> int:
+    """How many writing statements have been sent on this connection, by `api.sql.Raw` or SQLAlchemy."""
+    return int(connection.info.get(WRITES_COUNTED, 0))
+
+
+def _count_writes(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def counted(connection: Connection, _cursor: Any, statement: str, *_parameters_and_more: Any) -> None:
+        if not statement.lstrip().startswith("SELECT"):
+            connection.info[WRITES_COUNTED] = connection.info.get(WRITES_COUNTED, 0) + 1
 
 
 _group_commits: weakref.WeakKeyDictionary[Engine, _GroupCommit] = weakref.WeakKeyDictionary()
@@ -172,6 +213,7 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     engine = create_engine(url, pool_size=5, max_overflow=5)
     _ping_after_idle(engine)
+    _count_writes(engine)
     return engine
 
 
@@ -221,6 +263,7 @@ def _sqlite_engine(url: str) -> Engine:
         writes = connection.get_execution_options().get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
+    _count_writes(engine)
     return engine
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 SMALL_BATCH = 200  # below this, plain statements beat the set-up of COPY and temporary tables
+WRITES_COUNTED = "tabulator_writes_sent"  # in a connection's info: writing statements sent so far
 
 
 def names(columns: Sequence[str]) -> str:
@@ -29,6 +30,11 @@ class Raw:
         self.driver: Any = connection.connection.driver_connection
         self.driver_error: type[Exception] = connection.dialect.loaded_dbapi.Error
         self.pipelined = False
+        self.info = connection.info
+
+    def _counted(self) -> None:
+        """One more writing statement on this connection (see `api.db.writes_so_far`)."""
+        self.info[WRITES_COUNTED] = self.info.get(WRITES_COUNTED, 0) + 1
 
     @contextmanager
     def _cursor(self, statement: str = "") -> Iterator[Any]:
@@ -87,6 +93,7 @@ class Raw:
                 cursor.close()
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> None:
+        self._counted()
         with self._cursor(text) as cursor:
             cursor.execute(self.sql(text), tuple(params))
 
@@ -105,6 +112,7 @@ class Raw:
     def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
+        self._counted()
         with self._cursor(f"INSERT INTO {table}") as cursor:
             if not self._copies(rows):
                 marks = ", ".join("?" * len(columns))
@@ -121,6 +129,7 @@ class Raw:
         rows = list(rows)
         if not rows:
             return
+        self._counted()
         columns = [*keys, *values]
         additions = ", ".join(f'"{name}" = {table}."{name}" + excluded."{name}"' for name in values)
         upsert = f"ON CONFLICT ({names(keys)}) DO UPDATE SET {additions}"

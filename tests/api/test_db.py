@@ -76,3 +76,39 @@ def test_writes_queued_while_a_transaction_waits_join_it_and_keep_their_own_outc
     assert len(set(seen.values())) == 1  # all run by the first one's thread, in its transaction
     with engine.connect() as connection:
         assert sorted(connection.scalars(select(AuditRow.path))) == ["/0", "/1", "/3"]
+
+
+def test_a_write_refused_before_it_wrote_leaves_the_shared_transaction_as_it_was(engine):
+    """No savepoints and no second run: a refusal that wrote nothing costs the others nothing."""
+    first_started, release = threading.Event(), threading.Event()
+    runs: list[int] = []
+
+    def work_of(number: int):
+        def work(connection) -> int:
+            runs.append(number)
+            if number == 0:
+                first_started.set()
+                release.wait(10)
+            if number == 2:
+                raise ValueError("refused before writing")
+            connection.execute(
+                insert(AuditRow).values(
+                    at=datetime.now(UTC), method="PUT", path=f"/{number}", sent="", status=200, outcome=""
+                )
+            )
+            return number
+
+        return work
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(db.write_together, engine, work_of(0))]
+        assert first_started.wait(10)
+        futures += [pool.submit(db.write_together, engine, work_of(n)) for n in (1, 2, 3)]
+        while len(db._group_commits[engine].queue) < 3:
+            threading.Event().wait(0.01)
+        release.set()
+    assert [f.result() for f in futures if f.exception() is None] == [0, 1, 3]
+    assert str(futures[2].exception()) == "refused before writing"
+    assert sorted(runs) == [0, 1, 2, 3]  # each ran once
+    with engine.connect() as connection:
+        assert sorted(connection.scalars(select(AuditRow.path))) == ["/0", "/1", "/3"]
