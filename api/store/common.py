@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -117,9 +117,10 @@ _candidates: dict[
 
 
 def forget_indexes() -> None:
-    """Drop the cached registries and candidates (a database emptied and refilled reuses ids)."""
+    """Drop the cached registries, candidates and rounds (a database emptied and refilled reuses ids)."""
     _indexes.clear()
     _candidates.clear()
+    _rounds.clear()
 
 
 def now() -> datetime:
@@ -229,6 +230,40 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
         flagged_returns=row.flagged_returns,
         double_entry=row.double_entry,
         registry_version=row.registry_version,
+    )
+
+
+_rounds: dict[tuple[str, int], RoundInfo] = {}
+
+
+def known_round(connection: Connection, election_code: str, number: int) -> RoundInfo:
+    """A round as this process first read it: its id, candidates and previous round never change, but its
+    sequence, status and settings may have since. For a writer that reads those under the round's lock
+    (`LOCKED_STATE`, `with_state`) in the same round trip as the rest."""
+    found = _rounds.get((election_code, number))
+    if found is None:
+        found = _rounds[(election_code, number)] = round_info(connection, election_code, number)
+    return found
+
+
+# What of a round changes, read under its lock. SQLite has no FOR UPDATE: its writer holds the database.
+LOCKED_STATE = (
+    "SELECT sequence, as_of, status, test, results_not_before, flagged_returns, double_entry FROM rounds "
+    "WHERE id = ?"
+)
+
+
+def with_state(round_: RoundInfo, row: tuple[Any, ...]) -> RoundInfo:
+    sequence, as_of, status, test, results_not_before, flagged_returns, double_entry = row
+    return replace(
+        round_,
+        sequence=sequence,
+        as_of=Raw.read_time(as_of),
+        status=status,
+        test=bool(test),
+        results_not_before=Raw.read_time(results_not_before),
+        flagged_returns=flagged_returns,
+        double_entry=bool(double_entry),
     )
 
 
