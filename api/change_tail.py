@@ -97,8 +97,7 @@ class ChangeTails:
     def _caught_up(self, connection: Any, election: str, round_: RoundInfo) -> Tail:
         key = (election, round_.number)
         tail = self._tails.get(key)
-        if tail is None or round_.sequence < tail.up_to:
-            # New to this worker (or a database put back to an earlier state): start from now on.
+        if tail is None:  # new to this worker: from now on
             tail = self._tails[key] = _empty(round_.sequence)
         elif round_.sequence > tail.up_to:
             if tail.items and feeds.emptied_between(connection, round_.id, tail.up_to, round_.sequence):
@@ -111,6 +110,8 @@ class ChangeTails:
                     tail = self._tails[key] = _empty(round_.sequence)
                 else:
                     tail.extend(found, round_.sequence, self.capacity)
+        # A head read before another poller caught the tail up is behind it: the tail answers, being complete
+        # up to its own sequence. (A database restored to an earlier state needs the service restarted.)
         return tail
 
 

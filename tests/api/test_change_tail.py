@@ -112,3 +112,16 @@ def test_a_wiped_rehearsal_leaves_nothing_of_itself_in_the_tail(election):
     with reading(election) as connection:
         changes = feeds.changes(connection, ELECTION, 2, "0", 500)["changes"]
     assert [(change["bureau"], change["sequence"]) for change in changes] == [("13-01-0003", 7)]
+
+
+def test_a_poller_that_read_the_head_before_another_caught_the_tail_up_is_answered_from_it(election):
+    tails = ChangeTails()
+    night(election, tails)
+    with reading(election) as connection:
+        behind = store.round_info(connection, ELECTION, 2)
+    record(election, vote("13-01-0003", 5, 6, 40))
+    tails.answer(election, ELECTION, 2, "4", 500)  # another poller: the tail now holds sequence 5
+    tail = tails._tails[(ELECTION, 2)]
+    with reading(election) as connection:
+        assert tails._caught_up(connection, ELECTION, behind) is tail
+    assert (tail.start, tail.up_to, len(tail.items)) == ((0, feeds.EVERY_BUREAU), 5, 7)
