@@ -21,3 +21,19 @@ keepalive = 5  # newsroom pollers keep their connections
 accesslog = os.environ.get("TABULATOR_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("TABULATOR_LOG_LEVEL", "info")
+
+
+def post_worker_init(worker):  # gunicorn's hook: the worker's app is built
+    """Each worker builds the elections' registries (a second or two for a national one) beside its first
+    requests rather than inside one. A database not there yet only means the first request builds them."""
+    import threading
+
+    from api.store import warm_indexes
+
+    def warm():
+        try:
+            warm_indexes(worker.wsgi.extensions["tabulator"]["engine"])
+        except Exception as exc:  # the service starts all the same
+            worker.log.warning("registries not built ahead: %s", exc)
+
+    threading.Thread(target=warm, name="warm-indexes", daemon=True).start()

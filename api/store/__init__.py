@@ -18,6 +18,7 @@ from api.store.common import (
     election_index,
     forget_indexes,
     round_info,
+    warm_indexes,
 )
 from api.store.elections import add_rounds, create_election, election_exists, ensure_ministry_election
 from api.store.lifecycle import update_round, wipe_test_round
@@ -66,5 +67,6 @@ __all__ = [
     "turnout_of",
     "update_round",
     "verify",
+    "warm_indexes",
     "wipe_test_round",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime
 
 import pytest
@@ -309,3 +310,19 @@ def test_a_registry_that_is_not_a_tree_is_refused(engine):
         )
     ]
     assert table_contents(engine) == before
+
+
+def test_registries_are_built_ahead_with_the_collector_paused_then_set_aside(loaded):
+    store.forget_indexes()
+    frozen_before = gc.get_freeze_count()
+    store.warm_indexes(loaded)
+    from api.store.common import _indexes
+
+    [(key, index)] = _indexes.items()
+    assert (key, index.registry.bureaux[0].code, len(index.bureau_ids)) == (
+        (1, 1),
+        "75-01-0001",
+        len(BUREAUX),
+    )
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > frozen_before  # the registry's objects no longer walked by collections
