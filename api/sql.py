@@ -37,14 +37,20 @@ class Raw:
         self.info[WRITES_COUNTED] = self.info.get(WRITES_COUNTED, 0) + 1
 
     @contextmanager
-    def _cursor(self, statement: str = "") -> Iterator[Any]:
-        """A driver cursor whose errors reach the app as SQLAlchemy's (a full disk, a lost server: 503),
-        the same as those of the statements SQLAlchemy runs."""
-        cursor = self.driver.cursor()
+    def _translated(self, statement: str) -> Iterator[None]:
+        """Driver errors reach the app as SQLAlchemy's (a full disk, a lost server: 503), the same as those
+        of the statements SQLAlchemy runs."""
         try:
-            yield cursor
+            yield
         except self.driver_error as error:
             raise DBAPIError.instance(statement, None, error, self.driver_error) from error
+
+    @contextmanager
+    def _cursor(self, statement: str = "") -> Iterator[Any]:
+        cursor = self.driver.cursor()
+        try:
+            with self._translated(statement):
+                yield cursor
         finally:
             cursor.close()
 
@@ -58,10 +64,8 @@ class Raw:
             return
         self.pipelined = True
         try:
-            with self.driver.pipeline():
+            with self._translated("pipeline"), self.driver.pipeline():
                 yield
-        except self.driver_error as error:
-            raise DBAPIError.instance("pipeline", None, error, self.driver_error) from error
         finally:
             self.pipelined = False
 
@@ -82,12 +86,11 @@ class Raw:
             return [self.rows(text, params) for text, params in queries]
         cursors = [self.driver.cursor() for _ in queries]
         try:
-            with self.driver.pipeline():
-                for cursor, (text, params) in zip(cursors, queries, strict=True):
-                    cursor.execute(self.sql(text), tuple(params))
-            return [list(cursor.fetchall()) for cursor in cursors]
-        except self.driver_error as error:
-            raise DBAPIError.instance(queries[0][0], None, error, self.driver_error) from error
+            with self._translated(queries[0][0]):
+                with self.driver.pipeline():
+                    for cursor, (text, params) in zip(cursors, queries, strict=True):
+                        cursor.execute(self.sql(text), tuple(params))
+                return [list(cursor.fetchall()) for cursor in cursors]
         finally:
             for cursor in cursors:
                 cursor.close()

@@ -113,9 +113,8 @@ _indexes: dict[tuple[int, int], ElectionIndex] = {}
 _building = threading.Lock()
 
 
-_candidates: dict[
-    int, tuple[Any, ...]
-] = {}  # a round's candidate rows: written with the round, never changed
+# A round's candidate rows, by round id: written with the round, never changed.
+_candidates: dict[int, tuple[Any, ...]] = {}
 
 
 def forget_indexes() -> None:

@@ -103,8 +103,8 @@ def record_return(
     then: Then | None = None,
 ) -> RecordReport:
     """One bureau's return as a clerk types it, its candidates by name: checked against the round's
-    candidates in the same transaction that records it. Concurrent returns share a transaction (each in its
-    own savepoint, each its own sequence): see `api.db.write_together`. `then` runs in that transaction
+    candidates in the same transaction that records it. Concurrent returns share a transaction (each its
+    own sequence, each failing alone): see `api.db.write_together`. `then` runs in that transaction
     once the return is recorded (the service keeps its audit row there)."""
 
     def record(connection: Connection) -> RecordReport:
@@ -112,7 +112,7 @@ def record_return(
         issues = check_candidate_names(list(ret.votes), round_.candidate_codes, line=None)
         if issues:
             raise Refused(issues)
-        report = record_in(
+        return record_in(
             connection,
             round_,
             ReturnBatch.of([ret], round_.candidate_codes),
@@ -121,7 +121,6 @@ def record_return(
             expected_version=expected_version,
             then=then,
         )
-        return report
 
     return write_together(engine, record)
 
