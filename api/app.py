@@ -10,7 +10,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
 
-from api import auth, authority, cors, db, pages, public, store
+from api import auth, authority, cors, db, limits, pages, public, store
 from api.change_tail import ChangeTails
 from api.fastpath import CachedDocuments
 from api.http import CURRENT, DocumentCache
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(authority.blueprint)
     app.register_blueprint(pages.blueprint)  # HTML pages: outside the API and its OpenAPI document
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    limits.install_limits(app, settings)
     app.after_request(auth.audit)
     _register_errors(app)
 
@@ -74,14 +75,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     auth.check_write_routes(app)
     return app
-
-
-def _current_return(bureau: str) -> dict[str, Any] | None:
-    """For a 412: the bureau's return as it now stands, so the clerk can compare before sending again."""
-    arguments = request.view_args or {}
-    engine = current_app.extensions["tabulator"]["engine"]
-    document = store.results_document(engine, arguments["election"], arguments["number"], "bureau", bureau)
-    return document["versions"][-1] if document.get("versions") else None
 
 
 class TabulatorApi(Api):
@@ -125,20 +118,22 @@ def _register_errors(app: Flask) -> None:
         return envelope(403, "forbidden", str(exc))
 
     @app.errorhandler(store.Refused)
-    def refused(exc: store.Refused) -> tuple[Response, int]:
+    def refused(exc: store.Refused) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
         codes = {issue.code for issue in exc.issues}
         status = (
             412
             if "stale_version" in codes
             else 403
-            if "correction_needs_supervisor" in codes
+            if codes & {"correction_needs_supervisor", "outside_scope", "same_person"}
             else 409
-            if codes & {"round_certified", "bad_transition", "already_decided"}
+            if codes & {"round_certified", "bad_transition", "already_decided", "confirmation_expired"}
             else 422
         )
         body = listed(exc.issues)
-        if status == 412:
-            body["current"] = _current_return(exc.issues[0].bureau or "")
+        if isinstance(exc, store.StaleVersion):
+            # The version to send If-Match against, never its counts: under an embargo they are secret.
+            body["current_version"] = exc.current_version
+            return jsonify(body), status, {"ETag": f'"{exc.current_version}"'}
         return jsonify(body), status
 
     @app.errorhandler(FileRefused)

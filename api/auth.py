@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.sql import Raw
 from api.store import accounts
@@ -49,16 +50,37 @@ def requires(role: str) -> Callable[[View], View]:
     return decorate
 
 
+def identify() -> None:
+    """Before anything else of a write (the rate limits included): who sends it, if their token is good.
+    The route's guard then refuses or admits; the rate limit spares writes with a good token."""
+    if request.method not in READ_METHODS:
+        _look_up_token()
+
+
+def _look_up_token() -> accounts.Actor | None:
+    if "actor" not in g:
+        token = _bearer_token()
+        engine = current_app.extensions["tabulator"]["engine"]
+        g.actor = accounts.authenticate(engine, token) if token else None
+    return g.actor  # type: ignore[no-any-return]
+
+
+def identified() -> bool:
+    return g.get("actor") is not None
+
+
+def _bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def _authenticate() -> accounts.Actor:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    actor = _look_up_token()
+    if actor is not None:
+        return actor
+    if _bearer_token() is None:
         raise Unauthorized("This needs a token: send it as `Authorization: Bearer <token>`.")
-    actor = accounts.authenticate(current_app.extensions["tabulator"]["engine"], token.strip())
-    if actor is None:
-        raise Unauthorized("This token is unknown or has been revoked.")
-    g.actor = actor
-    return actor
+    raise Unauthorized("This token is unknown, expired or revoked.")
 
 
 def check_write_routes(app: Flask) -> None:
@@ -80,6 +102,12 @@ def audit(response: Response) -> Response:
     """After every write attempt, accepted or refused, keep who, when, from where, what and the outcome —
     unless the write already kept it in its own transaction (`AuditDraft`)."""
     if request.method in READ_METHODS or g.get("audited"):
+        return response
+    if response.status_code == 429:
+        # Refused by the rate limit before any work: a flood of these must not become a flood of rows.
+        current_app.logger.info(
+            "rate limited: %s %s from %s", request.method, request.path, request.remote_addr
+        )
         return response
     document = _json(response)
     draft = AuditDraft()
@@ -109,7 +137,8 @@ class AuditDraft:
     def __init__(self) -> None:
         self.actor: accounts.Actor | None = g.get("actor")
         self.remote_addr, self.method, self.path = request.remote_addr, request.method, request.path
-        self.sent = _what_was_sent()
+        # A stranger's body is never kept whole: anyone could fill the disk through the audit.
+        self.sent = _what_was_sent() if self.actor is not None else _digest_of_anonymous_body()
 
     def entry(self, status: int, document: Any) -> dict[str, Any]:
         return {
@@ -146,6 +175,27 @@ def _json(response: Response) -> Any:
         return json.loads(response.get_data())
     except ValueError:
         return {}
+
+
+ANONYMOUS_EXCERPT = 200  # characters of an unauthenticated body kept in the audit
+READ_CHUNK = 64 * 1024
+
+
+def _digest_of_anonymous_body() -> str:
+    """Size, SHA-256 and the first characters of what an unauthenticated request sent, read as a stream
+    (never held whole) up to the upload limit."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
+        return f"{request.content_length:,} bytes, over the {limit:,}-byte limit: not read"
+    digest, head, size = hashlib.sha256(), b"", 0
+    try:
+        while chunk := request.stream.read(READ_CHUNK):
+            digest.update(chunk)
+            head, size = head or chunk[: ANONYMOUS_EXCERPT * 4], size + len(chunk)
+    except RequestEntityTooLarge:
+        return f"over the {limit:,}-byte limit: not read"
+    excerpt = head.decode("utf-8", "replace")[:ANONYMOUS_EXCERPT]
+    return f"{size:,} bytes, sha256 {digest.hexdigest()}, unauthenticated; begins {excerpt!r}"
 
 
 def _what_was_sent() -> str:

@@ -7,6 +7,7 @@ Clerks enter; only supervisors correct what a bureau already reported. Every att
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
@@ -16,9 +17,10 @@ from api import reference, schemas, store
 from api.auth import AuditDraft, requires, stored_with_the_write
 from api.db import reading
 from api.http import WHOLE
-from api.store import accounts, review
+from api.store import accounts, lifecycle, review
 from tabulator.batch import CheckpointBatch
 from tabulator.files import read_returns_file
+from tabulator.rules import NO_LIMIT, Scope
 from tabulator.types import Checkpoint, Return
 
 blueprint = Blueprint(
@@ -52,6 +54,15 @@ def _status(report: store.RecordReport) -> int:
     return 201 if report.created else 202 if report.held or report.waiting else 200
 
 
+def _scope() -> Scope:
+    """The bureaux the token may write for: a clerk's may be limited to an area or a list of bureaux."""
+    actor = g.actor
+    if not actor.limited:
+        return NO_LIMIT
+    level, _, code = (actor.area_code or "").partition(":")
+    return Scope((level, code) if actor.area_code else None, actor.bureaux)
+
+
 def _expected_version() -> int | None:
     """`If-Match: "3"` (the ETag of a previous answer): write only if the return is still at version 3."""
     header = request.headers.get("If-Match")
@@ -69,7 +80,11 @@ def _expected_version() -> int | None:
 @blueprint.response(200, schemas.WriteReportSchema)
 def put_return(payload: dict[str, Any], election: str, number: int, code: str) -> Response:
     """Enter a bureau's return. Re-sending the same counts changes nothing; other counts for a bureau that
-    has reported are a correction: supervisors only, with a `reason`. Send `If-Match` with the version
+    has reported are a correction: supervisors only, with a `reason`. With double entry, a clerk's first
+    entry answers 202 (`waiting`) until another person enters the same counts; the same person entering it
+    again, with this token or another of theirs, is never the second entry: 202 again, still `waiting`,
+    with a `second_person_needed` notice among the `warnings` (their new counts, if they differ, replace
+    their first entry). Send `If-Match` with the version
     you saw to be sure nobody wrote in between (412 otherwise, with the current counts)."""
     ret = Return(
         code,
@@ -88,7 +103,14 @@ def put_return(payload: dict[str, Any], election: str, number: int, code: str) -
         election,
         number,
         ret,
-        store.Writer(g.actor.name, payload.get("reason"), may_correct=supervisor, reviewed=supervisor),
+        store.Writer(
+            g.actor.name,
+            payload.get("reason"),
+            may_correct=supervisor,
+            reviewed=supervisor,
+            person=g.actor.person,
+            scope=_scope(),
+        ),
         thresholds=current_app.extensions["tabulator"]["settings"].thresholds,
         expected_version=_expected_version(),
         # One transaction for the return and its audit row: the busiest write of the night.
@@ -106,7 +128,7 @@ def put_checkpoint(payload: dict[str, Any], election: str, number: int, code: st
     """Enter a bureau's voters so far at a time of day (12:00, 17:00)."""
     batch = CheckpointBatch.of([Checkpoint(code, time, payload["voters"], payload.get("reported_at"))])
     report = store.record_checkpoints(
-        _engine(), election, number, batch, author=g.actor.name, reason=payload.get("reason")
+        _engine(), election, number, batch, author=g.actor.name, reason=payload.get("reason"), scope=_scope()
     )
     return _report(report)
 
@@ -131,6 +153,8 @@ def upload(form: dict[str, Any], files: dict[str, Any], election: str, number: i
         thresholds=current_app.extensions["tabulator"]["settings"].thresholds,
         may_correct=g.actor.can("supervisor"),
         reviewed=g.actor.can("supervisor"),
+        person=g.actor.person,
+        scope=_scope(),
     )
     return _report(report)
 
@@ -170,8 +194,9 @@ def decide(decision: dict[str, Any], election: str, number: int, entry_id: int) 
 @blueprint.arguments(schemas.AuditQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, schemas.AuditPageSchema)
 def list_audit(**filters: Any) -> Response:
-    """Every write attempt, accepted or refused, oldest first (supervisors)."""
-    entries = accounts.audit_rows(_engine(), **filters)
+    """Every write attempt, accepted or refused, oldest first (supervisors; a token of one election sees
+    that election's writes only)."""
+    entries = accounts.audit_rows(_engine(), **filters, election=g.actor.election)
     page = {"entries": entries, "next": entries[-1]["id"] if entries else filters["after"]}
     response = jsonify(schemas.AUDIT_PAGE.dump(page))
     response.headers["Cache-Control"] = "no-store"
@@ -182,10 +207,80 @@ def list_audit(**filters: Any) -> Response:
 @requires("supervisor")
 @blueprint.arguments(schemas.RoundUpdateSchema)
 @blueprint.response(200, schemas.RoundSchema)
+@blueprint.alt_response(
+    202,
+    schema=schemas.ConfirmationSchema,
+    description="The change waits for a second person's confirmation (four eyes).",
+    success=True,
+)
 def update_round(changes: dict[str, Any], election: str, number: int) -> Response:
     """Move the round through setup → voting → counting → complete → certified, set or lift its embargo
-    (`results_not_before`), or mark it a test. A certified round changes no more (409)."""
-    store.update_round(_engine(), election, number, **changes)
+    (`results_not_before`), mark it a test or not, choose how clerks' returns are reviewed: 200 with the
+    round. A certified round changes no more (409).
+
+    Four eyes: certifying, switching a test round to real, and lifting an embargo that still holds (to
+    null or to an earlier time) are only asked for here: 202 with the pending request (its id, its changes,
+    who asked, `expires_at`), and nothing changes until another person, a supervisor or an admin, confirms
+    it (POST …/confirmations/{id}) before it expires. Any other field sent with such a change waits with
+    it. Sending the same request again returns the same pending one."""
+    reason = changes.pop("reason", None)
+    pending = lifecycle.change_round(
+        _engine(), election, number, changes, by=_signer(), window=_confirmation_window(), reason=reason
+    )
+    if pending is not None:
+        return _confirmation(pending, 202)
     with reading(_engine()) as connection:
         document = store.feeds.round_document(connection, election, number)
     return jsonify(schemas.ROUND.dump(document))
+
+
+def _signer() -> lifecycle.Signer:
+    return lifecycle.Signer(g.actor.name, g.actor.person or g.actor.name)
+
+
+def _confirmation_window() -> timedelta:
+    return timedelta(minutes=current_app.extensions["tabulator"]["settings"].confirmation_minutes)
+
+
+def _confirmation(document: dict[str, Any], status: int) -> Response:
+    response = jsonify(schemas.CONFIRMATION.dump(document))
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.route(f"{ROUND}/confirmations")
+@requires("supervisor")
+@blueprint.response(200, schemas.ConfirmationListSchema)
+def list_confirmations(election: str, number: int) -> Response:
+    """Changes of the round that wait for a second person and may still be confirmed, oldest first
+    (supervisors)."""
+    pending = lifecycle.pending_confirmations(_engine(), election, number)
+    response = jsonify(schemas.CONFIRMATIONS.dump(pending))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.route(f"{ROUND}/confirmations/<{WHOLE}:confirmation_id>", methods=["POST"])
+@requires("supervisor")
+@blueprint.arguments(schemas.ConfirmationDecisionSchema)
+@blueprint.response(200, schemas.ConfirmationSchema)
+def decide_confirmation(
+    decision: dict[str, Any], election: str, number: int, confirmation_id: int
+) -> Response:
+    """Confirm a pending change of the round — it is applied at once — or cancel it (the asker may
+    withdraw their own). Confirming is for another person than the asker (403 `same_person`), before
+    `expires_at` (409 `confirmation_expired`); a decided request answers 409 `already_decided`, a change
+    the round no longer allows 409 (`bad_transition`, `round_certified`). Certifying a round with bureaux
+    missing, or still marked test, needs a `reason` from the asker or here (422
+    `certification_needs_reason`)."""
+    document = lifecycle.decide_confirmation(
+        _engine(),
+        election,
+        number,
+        confirmation_id,
+        confirm=decision["decision"] == "confirm",
+        by=_signer(),
+        reason=decision.get("reason"),
+    )
+    return _confirmation(document, 200)

@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from tabulator.ingest import (
     read_returns_csv,
 )
 from tabulator.ministry import read_ministry
+from tabulator.spreadsheet import safe_row
 from tabulator.types import Election, Issue, Round
 
 PROGRESS_FROM = 5_000
@@ -80,7 +81,7 @@ def db_upgrade(context: Context) -> None:
 def load_election(context: Context, *, folder: Path, round_numbers: str, if_absent: bool) -> None:
     """Load an election folder (docs/election-format.md): registry, rounds, checkpoints, returns."""
     started = time.perf_counter()
-    content = read_election_folder(folder)
+    content = _refuse_on_error(lambda: read_election_folder(folder), folder)
     election = content.election
     if if_absent and store.election_exists(context.engine, election.id):
         click.echo(f"{election.id} is already loaded.")
@@ -209,8 +210,11 @@ def import_ministry(context: Context, file: Path, election: str, round_number: i
         lambda: read_ministry(file.read_bytes(), reference.departements()),
         file,
     )
-    created = store.ensure_ministry_election(
-        context.engine, election, round_number, ministry, name=name or election
+    created = _refuse_on_error(
+        lambda: store.ensure_ministry_election(
+            context.engine, election, round_number, ministry, name=name or election
+        ),
+        file,
     )
     if created:
         click.echo(
@@ -326,19 +330,77 @@ def tokens() -> None:
 
 
 @tokens.command("create")
-@click.option("--name", required=True, help='Who holds it, e.g. "Clerk Paris 3".')
+@click.option("--name", required=True, help='The token\'s name, e.g. "Clerk Paris 3".')
 @click.option("--role", required=True, type=click.Choice(accounts.ROLES), help="clerk, supervisor or admin.")
-@click.option("--election", help="Limit the token to one election.")
+@click.option(
+    "--person",
+    help="The named person who holds it (default: its name). Double entry and four "
+    "eyes need two different people.",
+)
+@click.option("--election", help="The election it serves (required unless --all-elections).")
+@click.option("--all-elections", is_flag=True, help="A token for every election (admins' console work).")
+@click.option(
+    "--expires",
+    help="When it stops working: a time with its offset (2017-01-30T12:00:00+01:00) "
+    "or a duration (12h, 3d). Default: two days after the election's last round; 24 h for "
+    "--all-elections.",
+)
+@click.option("--area", help="A clerk limited to the bureaux under one area, as LEVEL:CODE (departement:75).")
+@click.option("--bureaux", help="A clerk limited to these bureaux: codes separated by commas.")
 @click.pass_obj
-def tokens_create(context: Context, *, name: str, role: str, election: str | None) -> None:
+def tokens_create(context: Context, **options: Any) -> None:
     """Create a token and print it, once."""
+    name, role, election = options["name"], options["role"], options["election"]
+    if (election is None) != options["all_elections"]:
+        raise click.UsageError("Give --election ELECTION, or --all-elections for a token of every election.")
+    bureaux = [code.strip() for code in options["bureaux"].split(",")] if options["bureaux"] else None
+    if (options["area"] or bureaux) and role != "clerk":
+        raise click.UsageError("Only a clerk's token is limited to an area or to bureaux.")
     try:
-        token_id, token = accounts.create_token(context.engine, name, role, election)
+        expires_at = (
+            _expiry(options["expires"]) or accounts.default_expiry(context.engine, election)
+        ).astimezone(UTC)
+        if expires_at <= datetime.now(UTC):
+            raise click.UsageError(
+                f"That token would expire at {expires_at:%Y-%m-%d %H:%M} UTC, in the past: give --expires."
+            )
+        token_id, token = accounts.create_token(
+            context.engine,
+            name,
+            role,
+            election,
+            person=options["person"],
+            expires_at=expires_at,
+            area_code=options["area"],
+            bureaux=bureaux,
+        )
     except store.NotFound as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Token {token_id} for {name} ({role}{', ' + election if election else ''}):")
+    click.echo(
+        f"Token {token_id} for {name} ({role}, {election or 'all elections'}, "
+        f"expires {expires_at:%Y-%m-%d %H:%M} UTC):"
+    )
     click.echo(token)
     click.echo("It is shown this once: only its hash is kept.", err=True)
+
+
+DURATION = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def _expiry(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    if text[:-1].isdigit() and text[-1:] in DURATION:
+        return datetime.now(UTC) + timedelta(**{DURATION[text[-1]]: int(text[:-1])})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise click.BadParameter(
+            f"expected a time with its offset or a duration like 12h; got {text!r}", param_hint="--expires"
+        )
+    return moment
 
 
 @tokens.command("list")
@@ -346,9 +408,21 @@ def tokens_create(context: Context, *, name: str, role: str, election: str | Non
 def tokens_list(context: Context) -> None:
     """The tokens, without their secret."""
     for row in accounts.list_tokens(context.engine):
-        state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
-        scope = row["election"] or "all elections"
-        click.echo(f"{row['id']:>4}  {row['name']:<30} {row['role']:<11} {scope:<24} {state}")
+        click.echo(f"{row['id']:>4}  {row['name']:<30} {row['role']:<11} {_scope(row):<24} {_state(row)}")
+
+
+def _scope(token: dict[str, Any]) -> str:
+    limit = token["area"] or (f"{len(token['bureaux'])} bureaux" if token["bureaux"] else "")
+    return f"{token['election'] or 'all elections'}{', ' + limit if limit else ''}"
+
+
+def _state(token: dict[str, Any]) -> str:
+    if token["revoked_at"]:
+        return f"revoked {token['revoked_at']:%Y-%m-%d %H:%M}"
+    expires = token["expires_at"]
+    if expires is not None and expires <= datetime.now(UTC):
+        return f"expired {expires:%Y-%m-%d %H:%M}"
+    return f"active, {token['person']}" + (f", until {expires:%Y-%m-%d %H:%M}" if expires else "")
 
 
 @tokens.command("revoke")
@@ -483,7 +557,8 @@ def audit_export(context: Context, *, output: Any, actor: str | None) -> None:
         "sent",
     ]
     writer.writerow(columns)
-    writer.writerows([[row[name] for name in columns] for row in rows])
+    # Bodies and token names are whatever a stranger or a clerk sent: the file is opened in a spreadsheet.
+    writer.writerows([safe_row(row[name] for name in columns) for row in rows])
     click.echo(f"{len(rows):,} audit entries.", err=True)
 
 

@@ -298,6 +298,12 @@ class TokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The named person who holds it: double entry and four eyes compare people, not token names.
+    person: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None]  # None only for tokens made before expiry existed
+    # A clerk limited to the bureaux under one area (its code), or to a list of bureaux (one per line).
+    area_code: Mapped[str | None] = mapped_column(String(80))
+    bureaux: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditRow(Base):
@@ -317,6 +323,20 @@ class AuditRow(Base):
     status: Mapped[int]
     outcome: Mapped[str] = mapped_column(Text)  # error codes, or what changed
     sequence: Mapped[int | None]
+    # The tamper-evident chain: the row's place in it, and SHA-256(previous hash + this row's digest).
+    chain_position: Mapped[int | None] = mapped_column(unique=True)
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditChainRow(Base):
+    """The head of the audit's hash chain: one row, locked by each audit write, so that rows are chained
+    in the order their transactions commit."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    length: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
 
 
 class EntryRow(Base):
@@ -347,9 +367,39 @@ class EntryRow(Base):
     reported_at: Mapped[datetime | None]
     entered_at: Mapped[datetime]
     author: Mapped[str] = mapped_column(String(200))
+    person: Mapped[str | None] = mapped_column(String(200))  # who typed it: double entry needs two people
     # The version of the bureau's published return when it was entered (0: none).
     base_version: Mapped[int]
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decision_reason: Mapped[str | None] = mapped_column(Text)
     sequence: Mapped[int | None]  # the publication that included it, if it was published
+
+
+CONFIRMATION_STATUSES = ("pending", "confirmed", "cancelled")
+
+
+class ConfirmationRow(Base):
+    """Four eyes: a change to a round that one supervisor asks for and another must confirm in time
+    (certifying, switching a test round to real, lifting an embargo early)."""
+
+    __tablename__ = "confirmations"
+    __table_args__ = (
+        CheckConstraint(
+            f"status IN ({', '.join(repr(s) for s in CONFIRMATION_STATUSES)})", name="known_status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    changes: Mapped[dict[str, Any]]  # the round's fields as asked: {"status": "certified"}
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_person: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_person: Mapped[str | None] = mapped_column(String(200))  # the second pair of eyes
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(Text)  # the confirmer's own, beside the asker's

@@ -5,7 +5,9 @@ Routes parse, call the store, respond; the bytes of a sequence are rendered once
 
 from __future__ import annotations
 
+import re
 import time
+import zlib
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
@@ -288,10 +290,33 @@ def _nist(view: View) -> dict[str, Any]:
 @blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/export.csv")
 @blueprint.response(200, content_type="text/csv")
 def export_csv(election: str, number: int, sequence: int | None = None) -> Response:
-    """Every reported bureau in the Interior Ministry's per-bureau layout (UTF-8, `;`, decimal comma)."""
-    return _sequence_document(
+    """Every reported bureau in the Interior Ministry's per-bureau layout (UTF-8, `;`, decimal comma).
+
+    A test round's file starts with a `# TEST DATA` line, is named `…-TEST.csv` and answers
+    `X-Tabulator-Test: true`: once saved and forwarded, nothing else says it is not real."""
+    response = _sequence_document(
         election, number, sequence, resource=("csv",), build=_ministry_csv, content_type="text/csv"
     )
+    if response.status_code == 200:
+        test = exports.is_test_export(_first_bytes(response, len(exports.TEST_MARK.encode())))
+        # Codes are checked on loading; a database filled before that could still hold a quote or a `/`.
+        code = re.sub(r"[^A-Za-z0-9._-]", "_", election)
+        name = f"{code}-tour-{number}{'' if sequence is None else f'-sequence-{sequence}'}"
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="{name}{"-TEST" if test else ""}.csv"'
+        )
+        if test:
+            response.headers["X-Tabulator-Test"] = "true"
+    return response
+
+
+def _first_bytes(response: Response, size: int) -> bytes:
+    """The start of the document, gunzipped if the client took it gzipped: whether the round is a test
+    is read from the cached bytes themselves, so a cached answer never says otherwise than its body."""
+    body = response.get_data()
+    if response.headers.get("Content-Encoding") == "gzip":
+        return zlib.decompressobj(wbits=31).decompress(body, size)
+    return body[:size]
 
 
 @blueprint.route(f"{ROUND}/nist.json")

@@ -425,7 +425,11 @@ class EntrySchema(CountsSchema):
             "for a second clerk)."
         },
     )
-    author = fields.String(required=True)
+    author = fields.String(required=True, metadata={"description": "The token that entered it."})
+    person = fields.String(
+        required=True,
+        metadata={"description": "Who holds that token: double entry needs two different people."},
+    )
     registered = fields.Integer(allow_none=True, required=True)
     warnings = fields.List(fields.String(), required=True)
     reported_at = fields.DateTime(allow_none=True, required=True)
@@ -502,3 +506,62 @@ class RoundUpdateSchema(Schema):
         metadata={"description": "Clerks' returns with a warning: hold them for review, or publish them."},
     )
     double_entry = fields.Boolean(metadata={"description": "Publish a clerk's return once two clerks agree."})
+    reason = fields.String(
+        validate=validate.Length(max=2_000),
+        metadata={
+            "description": "Why, for a change that needs a second person's confirmation; certifying a "
+            "round with bureaux missing, or still marked test, needs one (from either person)."
+        },
+    )
+
+
+class ConfirmationSchema(Schema):
+    """A change of a round that one person asked for and a second must confirm (four eyes)."""
+
+    id = fields.Integer(
+        required=True, metadata={"description": "POST …/confirmations/{id} to confirm or cancel it."}
+    )
+    election = fields.String(required=True)
+    round = fields.Integer(required=True)
+    changes = fields.Dict(
+        keys=fields.String(),
+        required=True,
+        metadata={"description": "The round's fields as asked, applied together once confirmed."},
+    )
+    reason = fields.String(allow_none=True, required=True, metadata={"description": "The asker's reason."})
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["pending", "confirmed", "cancelled"]),
+        metadata={"description": "`pending` (waits for a second person), `confirmed` or `cancelled`."},
+    )
+    requested_by = fields.String(required=True, metadata={"description": "The asker's token."})
+    requested_person = fields.String(required=True, metadata={"description": "Who holds it."})
+    requested_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(
+        required=True, metadata={"description": "A confirmation after this time is refused (409)."}
+    )
+    decided_by = fields.String(allow_none=True, required=True)
+    decided_person = fields.String(allow_none=True, required=True)
+    decided_at = fields.DateTime(allow_none=True, required=True)
+    decision_reason = fields.String(allow_none=True, required=True)
+
+
+class ConfirmationListSchema(Schema):
+    election = fields.String(required=True)
+    round = fields.Integer(required=True)
+    confirmations = fields.List(fields.Nested(ConfirmationSchema), required=True)
+
+
+class ConfirmationDecisionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    decision = fields.String(required=True, validate=validate.OneOf(["confirm", "cancel"]))
+    reason = fields.String(
+        validate=validate.Length(max=2_000),
+        metadata={"description": "Why; needed to certify a round with bureaux missing or still marked test."},
+    )
+
+
+CONFIRMATION = ConfirmationSchema()
+CONFIRMATIONS = ConfirmationListSchema()

@@ -25,6 +25,13 @@ class Settings:
     head_cache_seconds: float = 0.25
     static_folder: Path | None = None  # where to publish the latest documents as files (None: off)
     max_upload_bytes: int = 32 * 1024 * 1024  # a national ministry file is about 20 MB uncompressed
+    # Failed authentications and anonymous writes per client address (api.limits); the counters' store:
+    # memory:// for one process, redis://host:6379 shared by every worker and node.
+    failed_write_limit: str = "30 per minute"
+    rate_limit_storage: str = "memory://"
+    # Four eyes: how long a supervisor's request to certify, to make a test round real or to lift an
+    # embargo early waits for a second person's confirmation.
+    confirmation_minutes: float = 15.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +56,9 @@ class Settings:
                 _number(environ, "TABULATOR_MAX_UPLOAD_BYTES", 32 * 1024 * 1024, minimum=1024)
             ),
             head_cache_seconds=_number(environ, "TABULATOR_HEAD_CACHE_SECONDS", 0.25),
+            failed_write_limit=_rate(environ, "TABULATOR_FAILED_WRITE_LIMIT", "30 per minute"),
+            rate_limit_storage=environ.get("TABULATOR_RATE_LIMIT_STORAGE", "memory://"),
+            confirmation_minutes=_number(environ, "TABULATOR_CONFIRMATION_MINUTES", 15.0, minimum=1.0),
             static_folder=Path(environ["TABULATOR_STATIC_FOLDER"]).resolve()
             if environ.get("TABULATOR_STATIC_FOLDER")
             else None,
@@ -73,3 +83,16 @@ def _share(environ: Mapping[str, str], name: str, default: float) -> float:
     if value > 1:
         raise SettingsError(f"{name} is a share between 0 and 1 (0.03 for 3 %), got {value:g}")
     return value
+
+
+def _rate(environ: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse_many  # the rate limiter's own parser: what it accepts, we accept
+
+    text = environ.get(name, default)
+    try:
+        parse_many(text)
+    except ValueError:
+        raise SettingsError(
+            f'{name} must be a rate like "30 per minute" or "100/hour", got {text!r}'
+        ) from None
+    return text

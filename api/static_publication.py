@@ -5,6 +5,11 @@ gzip (`gzip_static on`); the national results, whose path is also a folder, are 
 (nginx: `try_files $uri $uri/index.json`). A sequence is written into a folder of its own, then a
 symlink swap makes it the served one at once: a reader sees one whole sequence or the previous one, never
 a mix.
+
+Paths are built from codes. The loaders refuse a code that is not one plain name (`bad_code`), but a
+database filled before they did may still hold `../../x`: every path is checked to be exactly the place it
+names under the folder before the first file is written, and a publication that would leave it is refused
+whole (`unsafe_path`).
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from sqlalchemy import Engine
 from api import schemas
 from api.db import reading
 from api.http import render
-from api.store import feeds, open_view, results_of, timeline, turnout_of
+from api.store import Refused, feeds, open_view, results_of, timeline, turnout_of
 from api.store.common import now
 from api.store.results import View, every_bureau_tally
+from tabulator.rules import error
 
 KEEP = 3  # sequence folders kept behind the served one, for readers still holding an older file
 
@@ -38,16 +44,20 @@ def publish(engine: Engine, election: str, number: int, folder: Path) -> int | N
             return None  # results wait for the embargo; the files of a previous sequence stay as they are
         view = _with_all_tallies(view)
         sequence = view.publication.sequence
-        sequences = folder / ".sequences" / election / str(number)
+        sequences, link = _inside(
+            folder, [(".sequences", election, str(number)), _round_path(election, number)]
+        )
         target = sequences / str(sequence)
         if target.exists():
             return None
         staging = sequences / f".{sequence}.{os.getpid()}.staging"
+        documents = _documents(view, connection)
+        paths = _inside(staging, [relative for relative, _, _ in documents])
         shutil.rmtree(staging, ignore_errors=True)
-        for relative, document, schema in _documents(view, connection):
-            _write(staging / relative, document, schema)
+        for path, (_, document, schema) in zip(paths, documents, strict=True):
+            _write(path, document, schema)
     staging.rename(target)
-    _point(folder / "api" / "v1" / "elections" / election / "rounds" / str(number), target)
+    _point(link, target)
     _prune(sequences, keep=KEEP, served=sequence)
     return sequence
 
@@ -62,23 +72,62 @@ def _with_all_tallies(view: View) -> View:
     )
 
 
-def _documents(view: View, connection: Any) -> list[tuple[str, Any, Schema]]:
+def _round_path(election: str, number: int) -> tuple[str, ...]:
+    return ("api", "v1", "elections", election, "rounds", str(number))
+
+
+def _documents(view: View, connection: Any) -> list[tuple[tuple[str, ...], Any, Schema]]:
+    """Each document with its path under the round's folder, one segment per name."""
     registry = view.index.registry
-    documents: list[tuple[str, Any, Schema]] = [
-        ("current", feeds.current_of(view), schemas.CURRENT),
-        ("results/index.json", results_of(view), schemas.RESULTS),
-        ("turnout", turnout_of(view), schemas.TURNOUT),
-        ("timeline", timeline(connection, view), schemas.TIMELINE),
+    documents: list[tuple[tuple[str, ...], Any, Schema]] = [
+        (("current",), feeds.current_of(view), schemas.CURRENT),
+        (("results", "index.json"), results_of(view), schemas.RESULTS),
+        (("turnout",), turnout_of(view), schemas.TURNOUT),
+        (("timeline",), timeline(connection, view), schemas.TIMELINE),
     ]
     documents += [
         (
-            f"results/{area.level}/{area.code}",
+            ("results", area.level, area.code),
             results_of(view, area.level, area.code),
             schemas.RESULTS,
         )
         for area in registry.areas[1:]
     ]
     return documents
+
+
+def _inside(base: Path, relatives: list[tuple[str, ...]]) -> list[Path]:
+    """`base` joined with each path's segments, once each is known to name exactly that place under
+    `base`: every segment one plain name (no `/`, `..`, `.`), and its folder, resolved (symlinks
+    followed), the same folder under `base` resolved. Refused whole (`unsafe_path`) otherwise.
+
+    Each distinct folder is resolved once: 36,000 communes share a handful of folders.
+    """
+    root = base.resolve()
+    resolved: dict[tuple[str, ...], bool] = {}
+    paths = []
+    for segments in relatives:
+        parent = segments[:-1]
+        if parent not in resolved:
+            resolved[parent] = base.joinpath(*parent).resolve() == root.joinpath(*parent)
+        if not (resolved[parent] and all(map(_plain, segments))):
+            shown = "/".join(segments)[:200]
+            raise Refused(
+                [
+                    error(
+                        "unsafe_path",
+                        f"Publication refused, nothing written: {shown!r} would not be a file of its own "
+                        f"under {base}; a code it is built from is not a valid code (letters, digits, "
+                        "- _ . only). Correct the code in the database, or reload the election.",
+                    )
+                ]
+            )
+        paths.append(base.joinpath(*segments))
+    return paths
+
+
+def _plain(segment: str) -> bool:
+    return segment not in ("", ".", "..") and not any(c in segment for c in "/\\\0")
 
 
 def _write(path: Path, document: Any, schema: Schema) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from tabulator.spreadsheet import safe_row
 from tabulator.types import Area
 
 IntArray = npt.NDArray[np.int64]
@@ -1011,7 +1012,7 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows(safe_row(row) for row in rows)
 
 
 def return_rows(round_: RoundData, codes: list[str]) -> list[list[object]]:

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from tabulator.ingest import FileRefused
+from tabulator.registry import check_codes
 from tabulator.types import Area, Bureau, Candidate, Election, Round
 
 
@@ -33,24 +35,30 @@ class ElectionFolder:
 
 
 def read_election_folder(folder: Path) -> ElectionFolder:
+    """The folder's election, registry and rounds; FileRefused if a code is not one (`bad_code`): codes
+    become URLs and file names, and `../` in one must not reach the disk (the static publication)."""
     document = json.loads((folder / "election.json").read_text(encoding="utf-8"))
     election = election_from_json(document)
+    areas = tuple(
+        Area(row["level"], row["code"], row["name"], row["parent_code"] or None)
+        for row in _rows(folder / "areas.csv")
+    )
+    bureaux = tuple(
+        Bureau(
+            row["code"],
+            row["name"],
+            row["area_code"],
+            int(row["registered"]) if row["registered"] else None,
+            row["merged_into"] or None,
+        )
+        for row in _rows(folder / "bureaux.csv")
+    )
+    if issues := check_codes(election, areas, bureaux):
+        raise FileRefused(issues)
     return ElectionFolder(
         election=election,
-        areas=tuple(
-            Area(row["level"], row["code"], row["name"], row["parent_code"] or None)
-            for row in _rows(folder / "areas.csv")
-        ),
-        bureaux=tuple(
-            Bureau(
-                row["code"],
-                row["name"],
-                row["area_code"],
-                int(row["registered"]) if row["registered"] else None,
-                row["merged_into"] or None,
-            )
-            for row in _rows(folder / "bureaux.csv")
-        ),
+        areas=areas,
+        bureaux=bureaux,
         rounds=tuple(
             RoundFiles(
                 round_.number,

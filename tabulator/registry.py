@@ -7,15 +7,27 @@ batch holds one return or seventy thousand.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from tabulator.types import Area, Bureau
+from tabulator.types import Area, Bureau, Election, Issue
 
 IntArray = npt.NDArray[np.int64]
+
+# Codes name URLs (`/results/commune/971-02-105`) and the static publication's files, so a code is one
+# plain path segment: ASCII letters and digits, and `-`, `_`, `.` between them (the ministry's bureaux
+# include `01.1` and `069A`, Corsica is `2A`, abroad `ZZ`). Never `/`, `\`, `..`, a space or a control
+# character; first a letter or digit, so never `.`, `..` or a hidden file; at most the database's 80.
+CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_CODE_LENGTH = 80
+CODE_RULE = (
+    "letters, digits and - _ . only, starting with a letter or digit, without '..', "
+    f"at most {MAX_CODE_LENGTH} characters"
+)
 
 
 class RegistryError(ValueError):
@@ -89,6 +101,56 @@ class Registry:
             parent_level = self.levels[self.levels.index(chain[-1].level) - 1]
             chain.append(self.area(parent_level, chain[-1].parent_code))
         return chain[::-1]
+
+
+def code_problem(code: str) -> str | None:
+    """Why `code` cannot name an election, a level, an area, a bureau or a candidate; None if it can."""
+    if not code:
+        return "it is empty"
+    if len(code) > MAX_CODE_LENGTH:
+        return f"it has {len(code)} characters"
+    if ".." in code:
+        return "it contains '..'"
+    if CODE.fullmatch(code) is None:
+        bad = next((c for c in code if not (c.isascii() and (c.isalnum() or c in "-_."))), code[0])
+        return f"it {'starts with' if bad == code[0] else 'contains'} {bad!r}"
+    return None
+
+
+def check_codes(election: Election, areas: Iterable[Area], bureaux: Iterable[Bureau]) -> list[Issue]:
+    """Every code an election defines, checked before anything is stored or written: error `bad_code`.
+
+    References (a parent, a bureau's area, a merge) need no check of their own: they must name a code
+    defined here, which the tree's checks enforce.
+    """
+    named = [("Election", election.id)]
+    named += [("Level", level) for level in election.levels]
+    named += [(f"Round {r.number}, candidate", c.id) for r in election.rounds for c in r.candidates]
+    named += [(f"Area {area.level}", area.code) for area in areas]
+    issues = [
+        Issue(
+            "bad_code",
+            f"{what} code {_shown(code)} is not valid: {problem}; codes are {CODE_RULE}.",
+            field="code",
+        )
+        for what, code in named
+        if (problem := code_problem(code))
+    ]
+    return issues + [
+        Issue(
+            "bad_code",
+            f"Bureau code {_shown(bureau.code)} is not valid: {problem}; codes are {CODE_RULE}.",
+            field="code",
+            bureau=bureau.code[:MAX_CODE_LENGTH],
+        )
+        for bureau in bureaux
+        if (problem := code_problem(bureau.code))
+    ]
+
+
+def _shown(code: str) -> str:
+    """The code as a message quotes it: escaped, and cut short (a hostile file may send megabytes)."""
+    return repr(code) if len(code) <= MAX_CODE_LENGTH else f"{code[:MAX_CODE_LENGTH]!r}…"
 
 
 def _index_areas(levels: Sequence[str], areas: Sequence[Area]) -> dict[tuple[str, str], int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +59,101 @@ DEFAULT_THRESHOLDS = Thresholds()
 # No polling station counts a million ballots: a larger figure is a typing or file error, and refusing it
 # keeps every sum of 70,000 bureaux far inside the database's integers.
 MAX_COUNT = 999_999
+
+
+# A return's time is a published fact ("données arrêtées à"): it must lie in its round's night. Polls open
+# the day before in the Americas' overseas territories, so the window opens at midnight UTC the day before.
+# Corrections may come for days after the count; two weeks bounds them. A clerk's device clock may run a
+# little fast; never more than this.
+RETURNS_TAKEN_FOR = timedelta(days=14)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The times a return of a round may carry: from its polls' opening to a bounded time after its close,
+    and never ahead of the server's clock by more than CLOCK_SKEW."""
+
+    opens: datetime
+    closes: datetime
+
+    def __contains__(self, moment: datetime) -> bool:
+        return self.opens <= moment <= self.closes
+
+
+def round_window(day: date, polls_close: datetime | None, now: datetime) -> TimeWindow:
+    opens = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=1)
+    close = polls_close or datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    return TimeWindow(opens, min(close + RETURNS_TAKEN_FOR, now + CLOCK_SKEW))
+
+
+def check_times(
+    times: Sequence[datetime | None],
+    bureaux: Sequence[str],
+    lines: Sequence[int | None],
+    window: TimeWindow,
+    column: int | None = None,
+) -> list[Issue]:
+    """Times given with a return or a checkpoint lie in the round's window (a missing time is the time of
+    recording, which the server's clock gives). A year-9999 time would freeze the published "as of"."""
+    return [
+        error(
+            "time_out_of_window",
+            f"{where(line, code)}reported_at {_iso(moment)} is outside this round's window: from "
+            f"{_iso(window.opens)} to {_iso(window.closes)} (never later than the server's clock).",
+            field="reported_at",
+            line=line,
+            column=column,
+            bureau=code,
+        )
+        for moment, code, line in zip(times, bureaux, lines, strict=True)
+        if moment is not None and moment not in window
+    ]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The bureaux a clerk's token may write for: those under one area, or a list (None: no limit)."""
+
+    area: tuple[str, str] | None = None  # (level, code)
+    bureaux: frozenset[str] | None = None
+
+    def describe(self) -> str:
+        if self.area is not None:
+            return f"the bureaux of {self.area[0]} {self.area[1]}"
+        return f"{len(self.bureaux or ())} listed bureaux"
+
+
+NO_LIMIT = Scope()
+
+
+def check_scope(
+    batch: ReturnBatch | CheckpointBatch, rows: IntArray, registry: Registry, scope: Scope
+) -> list[Issue]:
+    """Every row's bureau lies within the writer's scope (rows: registry rows of located bureaux)."""
+    allowed = np.ones(len(rows), bool)
+    if scope.bureaux is not None:
+        allowed &= np.array([code in scope.bureaux for code in batch.bureaux], bool)
+    if scope.area is not None:
+        level, code = scope.area
+        area = registry.area_index.get((level, code), NOT_FOUND) if level in registry.levels else NOT_FOUND
+        column = registry.levels.index(level) if area != NOT_FOUND else 0
+        allowed &= registry.ancestors[rows, column] == area
+    return [
+        error(
+            "outside_scope",
+            f"{where(batch.lines[i], batch.bureaux[i])}this token may write only for {scope.describe()}.",
+            field="bureau",
+            line=batch.lines[i],
+            column=batch.columns.get("bureau"),
+            bureau=batch.bureaux[i],
+        )
+        for i in np.flatnonzero(~allowed).tolist()
+    ]
 
 
 def where(line: int | None, bureau: str | None = None) -> str:

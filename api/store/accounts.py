@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
 
 from api.db import reading, reading_alone, write_together, writing
-from api.models import AuditRow, ElectionRow, TokenRow
+from api.models import AuditRow, ElectionRow, RoundRow, TokenRow
 from api.sql import Raw
 from api.store.common import NotFound, now
 
@@ -25,19 +26,41 @@ class Actor:
     name: str
     role: str
     election: str | None  # None: the token serves every election
+    person: str = ""  # the named person who holds the token; its name when none was given
+    area_code: str | None = None  # a clerk limited to the bureaux under this area
+    bureaux: frozenset[str] | None = None  # or to these bureaux
 
     def can(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
+
+    @property
+    def limited(self) -> bool:
+        """Limited to some bureaux of its election (an area or a list)."""
+        return self.area_code is not None or self.bureaux is not None
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(engine: Engine, name: str, role: str, election: str | None = None) -> tuple[int, str]:
-    """A new token: returns its id and the token itself, which is never stored nor shown again."""
+def create_token(
+    engine: Engine,
+    name: str,
+    role: str,
+    election: str | None = None,
+    *,
+    person: str | None = None,
+    expires_at: datetime | None = None,
+    area_code: str | None = None,
+    bureaux: Sequence[str] | None = None,
+) -> tuple[int, str]:
+    """A new token: returns its id and the token itself, which is never stored nor shown again.
+
+    `expires_at` None: it never expires (the console always sets one: `tabulator tokens create`)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if (area_code is not None or bureaux is not None) and election is None:
+        raise ValueError("a token limited to an area or to bureaux must serve one election")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with writing(engine) as connection:
         election_id = None
@@ -48,12 +71,41 @@ def create_token(engine: Engine, name: str, role: str, election: str | None = No
         token_id = connection.scalar(
             insert(TokenRow)
             .values(
-                name=name, role=role, election_id=election_id, token_hash=hash_token(token), created_at=now()
+                name=name,
+                role=role,
+                election_id=election_id,
+                token_hash=hash_token(token),
+                created_at=now(),
+                person=person,
+                expires_at=expires_at,
+                area_code=area_code,
+                bureaux="\n".join(bureaux) if bureaux is not None else None,
             )
             .returning(TokenRow.id)
         )
     assert token_id is not None
     return token_id, token
+
+
+# A token lives through its election's night and a day more for corrections; then it stops working by
+# itself, so that a token forgotten in a script or a browser is not a key to the next election.
+NIGHT_AND_MARGIN = timedelta(days=2)
+UNSCOPED_LIFETIME = timedelta(hours=24)
+
+
+def default_expiry(engine: Engine, election: str | None) -> datetime:
+    """The end of the election's last night plus a margin; a day from now for a token of every election."""
+    if election is None:
+        return now() + UNSCOPED_LIFETIME
+    with reading(engine) as connection:
+        last_day = connection.scalar(
+            select(func.max(RoundRow.date))
+            .join(ElectionRow, ElectionRow.id == RoundRow.election_id)
+            .where(ElectionRow.code == election)
+        )
+    if last_day is None:
+        raise NotFound(f"There is no election {election!r}, or it has no round.")
+    return datetime(last_day.year, last_day.month, last_day.day, tzinfo=UTC) + NIGHT_AND_MARGIN
 
 
 def list_tokens(engine: Engine) -> list[dict[str, Any]]:
@@ -66,6 +118,10 @@ def list_tokens(engine: Engine) -> list[dict[str, Any]]:
                 ElectionRow.code,
                 TokenRow.created_at,
                 TokenRow.revoked_at,
+                TokenRow.person,
+                TokenRow.expires_at,
+                TokenRow.area_code,
+                TokenRow.bureaux,
             )
             .outerjoin(ElectionRow, ElectionRow.id == TokenRow.election_id)
             .order_by(TokenRow.id)
@@ -78,6 +134,10 @@ def list_tokens(engine: Engine) -> list[dict[str, Any]]:
             "election": row[3],
             "created_at": row[4],
             "revoked_at": row[5],
+            "person": row[6] or row[1],
+            "expires_at": row[7],
+            "area": row[8],
+            "bureaux": row[9].split("\n") if row[9] is not None else None,
         }
         for row in rows
     ]
@@ -96,17 +156,40 @@ def revoke_token(engine: Engine, token_id: int) -> None:
 
 # Built once: every write request runs it, and building a statement costs more than running this one.
 ACTIVE_TOKEN = (
-    select(TokenRow.id, TokenRow.name, TokenRow.role, ElectionRow.code)
+    select(
+        TokenRow.id,
+        TokenRow.name,
+        TokenRow.role,
+        ElectionRow.code,
+        TokenRow.person,
+        TokenRow.area_code,
+        TokenRow.bureaux,
+    )
     .outerjoin(ElectionRow, ElectionRow.id == TokenRow.election_id)
-    .where(TokenRow.token_hash == bindparam("token_hash"), TokenRow.revoked_at.is_(None))
+    .where(
+        TokenRow.token_hash == bindparam("token_hash"),
+        TokenRow.revoked_at.is_(None),
+        or_(TokenRow.expires_at.is_(None), TokenRow.expires_at > bindparam("now")),
+    )
 )
 
 
 def authenticate(engine: Engine, token: str) -> Actor | None:
-    """The actor a presented token belongs to; None for an unknown or revoked token."""
+    """The actor a presented token belongs to; None for an unknown, revoked or expired token."""
     with reading_alone(engine) as connection:
-        row = connection.execute(ACTIVE_TOKEN, {"token_hash": hash_token(token)}).one_or_none()
-    return None if row is None else Actor(row[0], row[1], row[2], row[3])
+        row = connection.execute(ACTIVE_TOKEN, {"token_hash": hash_token(token), "now": now()}).one_or_none()
+    if row is None:
+        return None
+    token_id, name, role, election, person, area_code, bureaux = row
+    return Actor(
+        token_id,
+        name,
+        role,
+        election,
+        person or name,
+        area_code,
+        frozenset(bureaux.split("\n")) if bureaux is not None else None,
+    )
 
 
 def record_audit(engine: Engine, **entry: Any) -> None:
@@ -175,9 +258,13 @@ def audit_rows(
     since: datetime | None = None,
     after: int = 0,
     limit: int | None = None,
+    election: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The audit, oldest first: by actor, status, path (a prefix), time, and after an entry's id."""
+    """The audit, oldest first: by actor, status, path (a prefix), time, and after an entry's id. With
+    `election`, only the writes to that election (a supervisor scoped to it sees nothing else)."""
     query = select(AuditRow).where(AuditRow.id > after).order_by(AuditRow.id)
+    if election is not None:
+        query = query.where(AuditRow.path.startswith(f"/api/v1/elections/{election}/", autoescape=True))
     if actor is not None:
         query = query.where(AuditRow.actor == actor)
     if status is not None:

@@ -22,7 +22,7 @@ from api.models import (
 from api.sql import SMALL_BATCH, Raw
 from tabulator.batch import UNKNOWN, BoolArray, IntArray
 from tabulator.registry import Registry
-from tabulator.rules import error
+from tabulator.rules import TimeWindow, error, round_window
 from tabulator.types import Area, Bureau, Candidate, Issue
 
 
@@ -32,6 +32,15 @@ class Refused(ValueError):
     def __init__(self, issues: Sequence[Issue]) -> None:
         super().__init__("; ".join(issue.message for issue in issues[:5]))
         self.issues = list(issues)
+
+
+class StaleVersion(Refused):
+    """A write sent against a version of a return that is no longer the latest (HTTP 412). It says which
+    version is, never its counts: a clerk must not read figures the public may not see yet."""
+
+    def __init__(self, issues: Sequence[Issue], current_version: int) -> None:
+        super().__init__(issues)
+        self.current_version = current_version
 
 
 class NotFound(LookupError):
@@ -73,6 +82,11 @@ class RoundInfo:
     flagged_returns: str = "hold"  # a clerk's return with a warning: 'hold' for review, or 'publish'
     double_entry: bool = False
     registry_version: int = 0  # of the election's registry, read with the round: see `election_index`
+    polls_close: datetime | None = None
+
+    def time_window(self, moment: datetime) -> TimeWindow:
+        """When a return or a checkpoint of this round may say it was reported, judged at `moment`."""
+        return round_window(self.date, self.polls_close, moment)
 
     @property
     def candidate_codes(self) -> tuple[str, ...]:
@@ -257,6 +271,7 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
         flagged_returns=row.flagged_returns,
         double_entry=row.double_entry,
         registry_version=row.registry_version,
+        polls_close=row.polls_close,
     )
 
 

@@ -12,7 +12,7 @@ from api.models import AreaRow, BureauRow, CandidateRow, ElectionRow, RoundRow
 from api.sql import Raw
 from api.store.common import Refused, now
 from tabulator.ministry import LEVELS, MinistryFile
-from tabulator.registry import Registry, RegistryError
+from tabulator.registry import Registry, RegistryError, check_codes
 from tabulator.rules import error
 from tabulator.types import Area, Bureau, Election, Round
 
@@ -20,7 +20,10 @@ from tabulator.types import Area, Bureau, Election, Round
 def create_election(
     engine: Engine, election: Election, areas: Sequence[Area], bureaux: Sequence[Bureau]
 ) -> int:
-    """Store an election, its rounds and candidates and its registry. Refused if the id exists."""
+    """Store an election, its rounds and candidates and its registry. Refused if the id exists, or if a
+    code is not one (`bad_code`: every loader, a folder or a ministry file, ends here)."""
+    if issues := check_codes(election, areas, bureaux):
+        raise Refused(issues)
     try:
         registry = Registry.build(
             election.levels, areas, bureaux

@@ -18,8 +18,12 @@ from api.store.results import View, context
 from tabulator.batch import UNKNOWN
 from tabulator.metrics import percent
 from tabulator.ministry import BLOCK_COLUMNS, FIXED_COLUMNS, Departement
+from tabulator.spreadsheet import safe_row
 
 VENDOR = "tabulator 0.1.0"
+# First line of a test round's CSV: the file travels without its JSON `test` flag, and must not pass for
+# real results once downloaded and forwarded. The ministry's own files never start with it.
+TEST_MARK = "# TEST DATA — not real results"
 
 
 def ministry_csv(view: View, departements: Mapping[str, Departement]) -> bytes:
@@ -34,6 +38,8 @@ def ministry_csv(view: View, departements: Mapping[str, Departement]) -> bytes:
     )
     ministry_code = {d.code: d.ministry_code for d in departements.values()}
     out = io.StringIO()
+    if view.round_.test:
+        out.write(f"{TEST_MARK}\r\n")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(
         [*FIXED_COLUMNS, *BLOCK_COLUMNS, *[""] * (len(BLOCK_COLUMNS) * (len(view.round_.candidates) - 1))]
@@ -48,40 +54,47 @@ def ministry_csv(view: View, departements: Mapping[str, Departement]) -> bytes:
         registered = int(stored.registered[row])
         inscrits = registered if registered != UNKNOWN else None
         writer.writerow(
-            [
-                ministry_code.get(departement.code, departement.code),
-                departement.name,
-                str(int(circonscription.code.rsplit("-", 1)[-1])),
-                circonscription.name,
-                commune.code.rsplit("-", 1)[-1] if commune else "000",
-                commune.name if commune else circonscription.name,
-                registry.bureaux[row].code.rsplit("-", 1)[-1],
-                _number(inscrits),
-                _number(None if inscrits is None else inscrits - voters),
-                _pct(None if inscrits is None else inscrits - voters, inscrits),
-                voters,
-                _pct(voters, inscrits),
-                blank,
-                _pct(blank, inscrits),
-                _pct(blank, voters),
-                null,
-                _pct(null, inscrits),
-                _pct(null, voters),
-                valid,
-                _pct(valid, inscrits),
-                _pct(valid, voters),
-                *[
-                    cell
-                    for candidate, votes in zip(
-                        view.round_.candidates, stored.votes[row].tolist(), strict=True
-                    )
-                    for cell in _candidate_block(
-                        candidate.ballot_order, candidate.name, votes, inscrits, valid
-                    )
-                ],
-            ]
+            safe_row(
+                [
+                    ministry_code.get(departement.code, departement.code),
+                    departement.name,
+                    str(int(circonscription.code.rsplit("-", 1)[-1])),
+                    circonscription.name,
+                    commune.code.rsplit("-", 1)[-1] if commune else "000",
+                    commune.name if commune else circonscription.name,
+                    registry.bureaux[row].code.rsplit("-", 1)[-1],
+                    _number(inscrits),
+                    _number(None if inscrits is None else inscrits - voters),
+                    _pct(None if inscrits is None else inscrits - voters, inscrits),
+                    voters,
+                    _pct(voters, inscrits),
+                    blank,
+                    _pct(blank, inscrits),
+                    _pct(blank, voters),
+                    null,
+                    _pct(null, inscrits),
+                    _pct(null, voters),
+                    valid,
+                    _pct(valid, inscrits),
+                    _pct(valid, voters),
+                    *[
+                        cell
+                        for candidate, votes in zip(
+                            view.round_.candidates, stored.votes[row].tolist(), strict=True
+                        )
+                        for cell in _candidate_block(
+                            candidate.ballot_order, candidate.name, votes, inscrits, valid
+                        )
+                    ],
+                ]
+            )
         )
     return out.getvalue().encode("utf-8")
+
+
+def is_test_export(body: bytes) -> bool:
+    """Whether a CSV from `ministry_csv` is a test round's (its first line says so)."""
+    return body.startswith(TEST_MARK.encode())
 
 
 def _candidate_block(order: int, name: str, votes: int, inscrits: int | None, valid: int) -> list[Any]:

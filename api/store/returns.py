@@ -19,6 +19,7 @@ from api.store.common import (
     RecordReport,
     Refused,
     RoundInfo,
+    StaleVersion,
     StoredReturns,
     bureau_filter,
     election_index,
@@ -37,11 +38,15 @@ from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, Retur
 from tabulator.registry import Registry
 from tabulator.rules import (
     DEFAULT_THRESHOLDS,
+    NO_LIMIT,
     NOT_FOUND,
+    Scope,
     Thresholds,
     check_candidate_names,
     check_checkpoints,
     check_counts,
+    check_scope,
+    check_times,
     error,
     locate_bureaux,
     where,
@@ -64,6 +69,8 @@ def record_returns(
     expected_version: int | None = None,
     may_correct: bool = True,
     reviewed: bool = True,
+    person: str | None = None,
+    scope: Scope = NO_LIMIT,
 ) -> RecordReport:
     """Record a batch of returns: new ones, corrections (with a reason) and identical re-sends (no-ops).
 
@@ -71,7 +78,7 @@ def record_returns(
     sender last saw, 0 for none) refuses the write if another landed since. `may_correct` False refuses
     corrections. Both are decided inside the transaction, so two writers can never both win. `reviewed`
     False (a clerk's write) applies the round's review and double entry: such returns may wait in
-    `entries` instead of being published.
+    `entries` instead of being published. `person`: who holds the author's token (see `Writer`).
     """
     with writing(engine) as connection:
         round_ = round_info(connection, election_code, round_number, lock=True)
@@ -79,7 +86,7 @@ def record_returns(
             connection,
             round_,
             batch,
-            Writer(author, reason, may_correct=may_correct, reviewed=reviewed),
+            Writer(author, reason, may_correct=may_correct, reviewed=reviewed, person=person, scope=scope),
             thresholds=thresholds,
             progress=progress,
             expected_version=expected_version,
@@ -133,6 +140,14 @@ class Writer:
     reason: str | None = None
     may_correct: bool = True
     reviewed: bool = True  # a supervisor's or the command line's write: never held for review
+    scope: Scope = NO_LIMIT  # the bureaux the writer's token may write for
+    # The named person who holds the token: double entry needs two people, not two tokens. None: the
+    # author's name stands for its person.
+    person: str | None = None
+
+    @property
+    def who(self) -> str:
+        return self.person or self.author
 
 
 def record_in(
@@ -152,7 +167,7 @@ def record_in(
     recorded_at = now()
     refuse_if_certified(round_)
     index = election_index(connection, round_.election_id, round_.registry_version)
-    rows = _registry_rows(round_, index, batch, thresholds)
+    rows = _registry_rows(round_, index, batch, thresholds, scope=writer.scope, moment=recorded_at)
     raw = Raw(connection)
     bureau_ids = index.bureau_ids[rows]
     stored, previous, checkpoint_max, next_round_ids = _what_is_stored(raw, round_, bureau_ids)
@@ -170,7 +185,8 @@ def record_in(
     reasons = [(batch.reasons[i] if batch.reasons else None) or writer.reason for i in range(len(batch))]
     if errors:  # counts that break a rule come first: whether they may correct anything is moot
         raise Refused(errors)
-    errors = _stale(batch, stored, expected_version) + _missing_reasons(batch, corrected, reasons)
+    _refuse_if_stale(batch, stored, expected_version)
+    errors = _missing_reasons(batch, corrected, reasons)
     errors += [] if writer.may_correct else _corrections_refused(batch, corrected)
     if errors:
         raise Refused(errors)
@@ -188,9 +204,11 @@ def record_in(
             changed=changed,
             stored=stored,
             author=writer.author,
+            person=writer.who,
             recorded_at=recorded_at,
         )
         report.held, report.waiting = routing.held, routing.waiting
+        report.warnings += routing.notices
         report.unchanged += routing.repeated
         changed, corrected, authors = routing.publish, corrected & routing.publish, routing.authors
     report.created, report.corrected = int((changed & ~stored.exists).sum()), int(corrected.sum())
@@ -236,15 +254,43 @@ def record_in(
     return report
 
 
+def _refuse_outside(
+    batch: ReturnBatch | CheckpointBatch, rows: IntArray, registry: Registry, scope: Scope
+) -> None:
+    if scope != NO_LIMIT and (issues := check_scope(batch, rows, registry, scope)):
+        raise Refused(issues)
+
+
+def _times_outside(round_: RoundInfo, batch: ReturnBatch | CheckpointBatch, moment: datetime) -> list[Issue]:
+    return check_times(
+        batch.reported_at,
+        batch.bureaux,
+        batch.lines,
+        round_.time_window(moment),
+        batch.columns.get("reported_at"),
+    )
+
+
 def _registry_rows(
-    round_: RoundInfo, index: ElectionIndex, batch: ReturnBatch, thresholds: Thresholds
+    round_: RoundInfo,
+    index: ElectionIndex,
+    batch: ReturnBatch,
+    thresholds: Thresholds,
+    *,
+    scope: Scope,
+    moment: datetime,
 ) -> IntArray:
-    """The registry row of each return's bureau; refused when the candidates or a bureau are unknown."""
+    """The registry row of each return's bureau; refused when the candidates or a bureau are unknown, a
+    bureau lies outside the writer's scope, or a time outside the round's window (before any other work:
+    a time in year 9999 would freeze the published "as of" for good)."""
     if batch.candidate_ids != round_.candidate_codes:
         raise Refused([error("wrong_candidates", "The returns do not list this round's candidates.")])
+    if issues := _times_outside(round_, batch, moment):
+        raise Refused(issues)
     rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
     if issues:
         raise Refused(_with_count_errors(issues, batch, rows, index.registry, thresholds))
+    _refuse_outside(batch, rows, index.registry, scope)
     return rows
 
 
@@ -266,18 +312,17 @@ def _differs(batch: ReturnBatch, registered: IntArray, stored: StoredReturns) ->
     )
 
 
-def _stale(batch: ReturnBatch, stored: StoredReturns, expected_version: int | None) -> list[Issue]:
+def _refuse_if_stale(batch: ReturnBatch, stored: StoredReturns, expected_version: int | None) -> None:
     if expected_version is None or int(stored.version[0]) == expected_version:
-        return []
+        return
     current = int(stored.version[0])
-    return [
-        error(
-            "stale_version",
-            f"Bureau {batch.bureaux[0]}: you sent your counts against version {expected_version} of its "
-            f"return, but version {current} has been recorded since. Check its counts and send again.",
-            bureau=batch.bureaux[0],
-        )
-    ]
+    issue = error(
+        "stale_version",
+        f"Bureau {batch.bureaux[0]}: you sent your counts against version {expected_version} of its "
+        f"return, but version {current} has been recorded since. Check its counts and send again.",
+        bureau=batch.bureaux[0],
+    )
+    raise StaleVersion([issue], current)
 
 
 def _corrections_refused(batch: ReturnBatch, corrected: BoolArray) -> list[Issue]:
@@ -553,6 +598,7 @@ def record_checkpoints(
     *,
     author: str,
     reason: str | None = None,
+    scope: Scope = NO_LIMIT,
 ) -> RecordReport:
     """Record voters-so-far checkpoints; a changed one is a new version (it keeps the one it replaces)."""
     recorded_at = now()
@@ -565,6 +611,7 @@ def record_checkpoints(
         issues = [i for i in issues if i.code != "duplicate_bureau"] + _repeated_checkpoints(batch)
         if issues:
             raise Refused(issues)
+        _refuse_outside(batch, rows, index.registry, scope)
         raw = Raw(connection)
         bureau_ids = index.bureau_ids[rows]
         stored = _stored_checkpoints(raw, round_.id, bureau_ids)
@@ -576,7 +623,8 @@ def record_checkpoints(
         }
         finals = voters_in_round(raw, round_.id, bureau_ids)
         final_by_code = {batch.bureaux[i]: int(v) for i, v in enumerate(finals.tolist()) if v != UNKNOWN}
-        issues = check_checkpoints(batch, known, final_by_code)
+        issues = _times_outside(round_, batch, recorded_at)
+        issues += check_checkpoints(batch, known, final_by_code)
         if issues:
             raise Refused(issues)
         report = RecordReport()

@@ -24,14 +24,14 @@ from api.store.common import (
     round_info,
     stored_returns,
 )
-from api.store.entries import ENTRY_COLUMNS
+from api.store.entries import ENTRY_COLUMNS, PERSON
 from api.store.returns import Writer, record_in
 from tabulator.batch import ReturnBatch
 from tabulator.rules import error
 from tabulator.types import Return
 
 WAITING = f"status IN ({', '.join(repr(status) for status in WAITING_STATUSES)})"
-CODE = 18  # the bureau's code, after ENTRY_COLUMNS
+CODE = PERSON + 1  # the bureau's code, after ENTRY_COLUMNS
 
 
 def waiting_list(engine: Engine, election_code: str, number: int) -> dict[str, Any]:
@@ -79,6 +79,7 @@ def _entry_document(row: tuple[Any, ...], published: dict[str, Any] | None) -> d
         "bureau": row[CODE],
         "status": row[2],
         "author": row[3],
+        "person": row[PERSON],
         "voters": row[4],
         "blank": row[5],
         "null": row[6],

@@ -7,6 +7,7 @@ import io
 import threading
 
 import pytest
+from sqlalchemy import text
 from click.testing import CliRunner
 from flask import Flask
 
@@ -67,7 +68,7 @@ def test_role_boundaries(engine, authority):
     unknown = client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer("tab_nothing"))
     assert (unknown.status_code, unknown.get_json()["errors"][0]["message"]) == (
         401,
-        "This token is unknown or has been revoked.",
+        "This token is unknown, expired or revoked.",
     )
     assert results_and_sequence(engine) == before
 
@@ -133,7 +134,7 @@ def test_a_token_serves_only_its_election(engine, authority):
     )
 
 
-def test_a_stale_if_match_gets_412_and_the_current_counts(engine, authority):
+def test_a_stale_if_match_gets_412_and_the_current_version_never_its_counts(engine, authority):
     client, tokens = authority
     client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer(tokens["clerk"]))
     fixed = {**GOOD, "votes": {"hamon": 251, "valls": 156}, "reason": "recount"}
@@ -142,13 +143,22 @@ def test_a_stale_if_match_gets_412_and_the_current_counts(engine, authority):
     before = results_and_sequence(engine)
     late = {**GOOD, "votes": {"hamon": 249, "valls": 158}, "reason": "my recount"}
     stale = client.put(f"{ROUND}/bureaux/75-01-0001/return", json=late, headers=headers)
-    body = stale.get_json()
-    assert (
-        stale.status_code,
-        body["errors"][0]["code"],
-        body["current"]["version"],
-        body["current"]["votes"],
-    ) == (412, "stale_version", 2, {"hamon": 251, "valls": 156})
+    assert (stale.status_code, stale.headers["ETag"], stale.get_json()) == (
+        412,
+        '"2"',
+        {
+            "errors": [
+                {
+                    "code": "stale_version",
+                    "severity": "error",
+                    "bureau": "75-01-0001",
+                    "message": "Bureau 75-01-0001: you sent your counts against version 1 of its return, but "
+                    "version 2 has been recorded since. Check its counts and send again.",
+                }
+            ],
+            "current_version": 2,
+        },
+    )
     assert results_and_sequence(engine) == before
 
 
@@ -262,20 +272,57 @@ def test_the_app_refuses_to_start_with_a_write_route_without_a_role():
 
 
 def test_tokens_from_the_command_line(engine, database_url):
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     runner = CliRunner()
+    env = {"TABULATOR_DATABASE_URL": database_url}
     created = runner.invoke(
         main,
-        ["tokens", "create", "--name", "Clerk Paris 3", "--role", "clerk"],
-        env={"TABULATOR_DATABASE_URL": database_url},
+        ["tokens", "create", "--name", "Clerk Paris 3", "--role", "clerk", "--election", "mini-primaire"]
+        + ["--person", "Jeanne Martin", "--expires", "2099-01-30T12:00:00+01:00", "--area", "departement:75"],
+        env=env,
     )
     lines = created.stdout.splitlines()
-    assert (created.exit_code, lines[0]) == (0, "Token 1 for Clerk Paris 3 (clerk):")
-    assert accounts.authenticate(engine, lines[1]) == accounts.Actor(1, "Clerk Paris 3", "clerk", None)
-    listed = runner.invoke(main, ["tokens", "list"], env={"TABULATOR_DATABASE_URL": database_url}).stdout
+    assert (created.exit_code, lines[0]) == (
+        0,
+        "Token 1 for Clerk Paris 3 (clerk, mini-primaire, expires 2099-01-30 11:00 UTC):",
+    )
+    assert accounts.authenticate(engine, lines[1]) == accounts.Actor(
+        1, "Clerk Paris 3", "clerk", "mini-primaire", "Jeanne Martin", "departement:75", None
+    )
+    listed = runner.invoke(main, ["tokens", "list"], env=env).stdout
     assert lines[1] not in listed
-    assert listed.split() == ["1", "Clerk", "Paris", "3", "clerk", "all", "elections", "active"]
-    runner.invoke(main, ["tokens", "revoke", "1"], env={"TABULATOR_DATABASE_URL": database_url})
+    assert listed.split() == (
+        "1 Clerk Paris 3 clerk mini-primaire, departement:75 active, Jeanne Martin, until 2099-01-30 11:00"
+    ).split()
+    runner.invoke(main, ["tokens", "revoke", "1"], env=env)
     assert accounts.authenticate(engine, lines[1]) is None
+
+
+def test_a_console_token_serves_one_election_and_expires_after_its_night(engine, database_url):
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    runner = CliRunner()
+    env = {"TABULATOR_DATABASE_URL": database_url}
+    unscoped = runner.invoke(main, ["tokens", "create", "--name", "Someone", "--role", "admin"], env=env)
+    past = runner.invoke(
+        main, ["tokens", "create", "--name", "Late", "--role", "clerk", "--election", "mini-primaire"], env=env
+    )
+    assert (unscoped.exit_code, unscoped.output.splitlines()[-1]) == (
+        2,
+        "Error: Give --election ELECTION, or --all-elections for a token of every election.",
+    )
+    # The sample's last round was on 29 January 2017: its default lifetime ended on 31 January 2017.
+    assert (past.exit_code, past.output.splitlines()[-1]) == (
+        2,
+        "Error: That token would expire at 2017-01-31 00:00 UTC, in the past: give --expires.",
+    )
+    assert accounts.list_tokens(engine) == []
+    short = runner.invoke(
+        main, ["tokens", "create", "--name", "Brief", "--role", "admin", "--all-elections"], env=env
+    )
+    assert short.exit_code == 0
+    with engine.begin() as connection:  # a day later
+        connection.execute(text("UPDATE tokens SET expires_at = created_at"))
+    assert accounts.authenticate(engine, short.stdout.splitlines()[1]) is None
 
 
 def test_supervisors_read_the_audit_and_export_it(engine, database_url, authority):
