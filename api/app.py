@@ -9,8 +9,9 @@ from flask import Flask, Response, current_app, jsonify, request, send_from_dire
 from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import auth, authority, cors, db, limits, pages, public, store
+from api import auth, authority, cors, db, headers, limits, pages, public, store
 from api.change_tail import ChangeTails
 from api.fastpath import CachedDocuments
 from api.http import CURRENT, DocumentCache
@@ -54,6 +55,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     }
     app.wsgi_app = CachedDocuments(app.wsgi_app, app.extensions["tabulator"])  # type: ignore[method-assign]
     app.wsgi_app = cors.PublicReads(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = headers.Hardened(app.wsgi_app)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # Outermost, so every layer (the audit, the rate limits) sees the client's address, not nginx's.
+        proxies = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     api = TabulatorApi(app)
     api.register_blueprint(public.blueprint)
     api.register_blueprint(authority.blueprint)

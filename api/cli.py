@@ -6,7 +6,11 @@ The database is the one named by TABULATOR_DATABASE_URL (default: a SQLite file 
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
+import io
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -19,7 +23,7 @@ import click
 from api import db, reference, static_publication, store
 from api import replay as replaying
 from api.settings import Settings, SettingsError
-from api.store import accounts
+from api.store import accounts, audit_chain
 from tabulator.batch import ReturnBatch
 from tabulator.election_folder import read_election_folder
 from tabulator.files import read_returns_file
@@ -538,11 +542,21 @@ def audit() -> None:
     "--output", type=click.File("w", encoding="utf-8"), default="-", help="CSV file (default: stdout)."
 )
 @click.option("--actor", help="Only this token's entries.")
+@click.option(
+    "--sign",
+    is_flag=True,
+    help="Print the file's SHA-256 and its HMAC-SHA256 with the key in TABULATOR_AUDIT_KEY (to stderr).",
+)
 @click.pass_obj
-def audit_export(context: Context, *, output: Any, actor: str | None) -> None:
-    """Export the audit as CSV, oldest first."""
+def audit_export(context: Context, *, output: Any, actor: str | None, sign: bool) -> None:
+    """Export the audit as CSV, oldest first, each row with its place and hash in the audit's chain."""
+    key = os.environ.get("TABULATOR_AUDIT_KEY", "")
+    if sign and len(key) < 16:
+        raise click.UsageError("--sign needs a key of 16 characters or more in TABULATOR_AUDIT_KEY.")
+    audit_chain.seal(context.engine)
     rows = accounts.audit_rows(context.engine, actor=actor)
-    writer = csv.writer(output, lineterminator="\n")
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
     columns = [
         "id",
         "at",
@@ -555,11 +569,37 @@ def audit_export(context: Context, *, output: Any, actor: str | None) -> None:
         "outcome",
         "sequence",
         "sent",
+        "chain_position",
+        "chain_hash",
     ]
     writer.writerow(columns)
     # Bodies and token names are whatever a stranger or a clerk sent: the file is opened in a spreadsheet.
     writer.writerows([safe_row(row[name] for name in columns) for row in rows])
+    output.write(text.getvalue())
     click.echo(f"{len(rows):,} audit entries.", err=True)
+    if sign:
+        data = text.getvalue().encode()
+        signature = hmac.new(key.encode(), hashlib.sha256(data).digest(), hashlib.sha256).hexdigest()
+        click.echo(f"sha256 {hashlib.sha256(data).hexdigest()}  hmac-sha256 {signature}", err=True)
+
+
+@audit.command("seal")
+@click.pass_obj
+def audit_seal(context: Context) -> None:
+    """Chain the audit rows written since the last seal (the service does it every few seconds)."""
+    click.echo(f"{audit_chain.seal(context.engine):,} audit rows sealed.")
+
+
+@audit.command("verify")
+@click.pass_obj
+def audit_verify(context: Context) -> None:
+    """Recompute the audit's hash chain; exit 1 naming the first row that does not match."""
+    report = audit_chain.verify_chain(context.engine)
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    if report.problems:
+        raise SystemExit(1)
+    click.echo(f"audit verify: {report.sealed:,} rows chained, intact; {report.unsealed:,} not sealed yet.")
 
 
 @main.command()

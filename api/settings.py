@@ -25,6 +25,10 @@ class Settings:
     head_cache_seconds: float = 0.25
     static_folder: Path | None = None  # where to publish the latest documents as files (None: off)
     max_upload_bytes: int = 32 * 1024 * 1024  # a national ministry file is about 20 MB uncompressed
+    # Reverse proxies in front of the app (1 behind the shipped nginx): the client's address for the audit
+    # is then read from the last N entries of X-Forwarded-For. 0 by default: a client can write that header
+    # too, so it is believed only when every request comes through those proxies.
+    trusted_proxies: int = 0
     # Failed authentications and anonymous writes per client address (api.limits); the counters' store:
     # memory:// for one process, redis://host:6379 shared by every worker and node.
     failed_write_limit: str = "30 per minute"
@@ -56,6 +60,7 @@ class Settings:
                 _number(environ, "TABULATOR_MAX_UPLOAD_BYTES", 32 * 1024 * 1024, minimum=1024)
             ),
             head_cache_seconds=_number(environ, "TABULATOR_HEAD_CACHE_SECONDS", 0.25),
+            trusted_proxies=int(_number(environ, "TABULATOR_TRUSTED_PROXIES", 0)),
             failed_write_limit=_rate(environ, "TABULATOR_FAILED_WRITE_LIMIT", "30 per minute"),
             rate_limit_storage=environ.get("TABULATOR_RATE_LIMIT_STORAGE", "memory://"),
             confirmation_minutes=_number(environ, "TABULATOR_CONFIRMATION_MINUTES", 15.0, minimum=1.0),

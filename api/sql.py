@@ -100,6 +100,13 @@ class Raw:
         with self._cursor(text) as cursor:
             cursor.execute(self.sql(text), tuple(params))
 
+    def execute_many(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        self._counted()
+        with self._cursor(text) as cursor:
+            cursor.executemany(self.sql(text), rows)
+
     def time(self, moment: datetime) -> Any:
         """A time as the driver stores it: SQLAlchemy's naive-UTC text on SQLite, aware on PostgreSQL."""
         moment = moment.astimezone(UTC)

@@ -18,6 +18,10 @@ preload_app = False
 timeout = 60  # a 70,000-bureau upload takes a few seconds; a stuck worker is replaced after this
 graceful_timeout = 30
 keepalive = 5  # newsroom pollers keep their connections
+# Whose X-Forwarded-Proto gunicorn believes (the request's scheme; gunicorn never rewrites the client's
+# address). Behind the shipped nginx, compose.yaml names nginx's network. The client's address for the
+# audit is werkzeug's ProxyFix, set by TABULATOR_TRUSTED_PROXIES (api/settings.py).
+forwarded_allow_ips = os.environ.get("TABULATOR_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("TABULATOR_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("TABULATOR_LOG_LEVEL", "info")
@@ -37,3 +41,11 @@ def post_worker_init(worker):  # gunicorn's hook: the worker's app is built
             worker.log.warning("registries not built ahead: %s", exc)
 
     threading.Thread(target=warm, name="warm-indexes", daemon=True).start()
+    # The audit's hash chain is sealed beside the writes, never inside them (api.store.audit_chain).
+    from api.store.audit_chain import keep_sealing
+
+    engine = worker.wsgi.extensions["tabulator"]["engine"]
+    seconds = float(os.environ.get("TABULATOR_AUDIT_SEAL_SECONDS", "2"))
+    threading.Thread(
+        target=keep_sealing, args=(engine, seconds, worker.log.warning), name="seal-audit", daemon=True
+    ).start()

@@ -7,12 +7,16 @@ database (`table_contents`), not only the status code.
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
 
 from api import create_app, store
 from api.settings import Settings
-from api.store import accounts
+from api.cli import main
+from api.store import accounts, audit_chain
 from tests.builders import AREAS, BUREAUX, SAMPLE
 from tests.conftest import table_contents
 
@@ -121,7 +125,9 @@ def test_a_clerk_limited_to_an_area_writes_only_there(engine, app):
     listed = accounts.create_token(engine, "clerk 2", "clerk", "mini-primaire", bureaux=["75-01-0002"])[1]
     before = table_contents(engine)
     outside = client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer(token))
-    unlisted = client.put(f"{ROUND}/bureaux/75-01-0001/turnout/12:00", json={"voters": 4}, headers=bearer(listed))
+    unlisted = client.put(
+        f"{ROUND}/bureaux/75-01-0001/turnout/12:00", json={"voters": 4}, headers=bearer(listed)
+    )
     assert (outside.status_code, outside.get_json()) == (
         403,
         {
@@ -202,3 +208,70 @@ def test_failed_authentications_are_rate_limited_per_address_and_good_tokens_are
         f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, environ_base={"REMOTE_ADDR": "192.0.2.7"}
     )
     assert other.status_code == 401
+
+
+def test_the_audit_chain_names_the_first_row_changed_or_removed(engine, app, tokens, database_url):
+    client = app.test_client()
+    for voters in (412, 1, 2):
+        client.put(
+            f"{ROUND}/bureaux/75-01-0001/return",
+            json={**GOOD, "voters": voters},
+            headers=bearer(tokens["clerk"]),
+        )
+    env = {"TABULATOR_DATABASE_URL": database_url}
+    runner = CliRunner()
+    assert runner.invoke(main, ["audit", "seal"], env=env).output == "3 audit rows sealed.\n"
+    client.put(f"{ROUND}/bureaux/75-01-0002/return", json=GOOD, headers=bearer(tokens["clerk"]))
+    verified = runner.invoke(main, ["audit", "verify"], env=env)
+    assert (verified.exit_code, verified.output) == (
+        0,
+        "audit verify: 3 rows chained, intact; 1 not sealed yet.\n",
+    )
+    assert audit_chain.seal(engine) == 1
+    with engine.begin() as connection:  # an insider rewrites history: the refusal becomes an acceptance
+        connection.execute(text("UPDATE audit SET status = 201 WHERE id = 2"))
+    changed = runner.invoke(main, ["audit", "verify"], env=env)
+    assert (changed.exit_code, changed.output) == (
+        1,
+        "Audit row 2 (position 2): its contents do not match its hash: it was changed after it was written.\n",
+    )
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit SET status = 422 WHERE id = 2"))
+        connection.execute(text("DELETE FROM audit WHERE id = 4"))
+    truncated = audit_chain.verify_chain(engine)
+    assert truncated.problems == [
+        f"The chain's head says 4 rows ending in {truncated_head(engine)}…, but the audit holds 3 ending in "
+        f"{row_hash(engine, 3)}…: rows were removed from its end."
+    ]
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit WHERE id = 1"))
+    assert audit_chain.verify_chain(engine).problems == [
+        "Audit row 2: at position 2 of the chain where 1 was expected: a row before it was removed."
+    ]
+
+
+def truncated_head(engine) -> str:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT last_hash FROM audit_chain")).scalar_one()[:12]
+
+
+def row_hash(engine, row_id: int) -> str:
+    with engine.connect() as connection:
+        return connection.execute(text(f"SELECT chain_hash FROM audit WHERE id = {row_id}")).scalar_one()[:12]
+
+
+def test_audit_export_signs_its_digest_with_the_key_from_the_environment(engine, app, tokens, database_url):
+    app.test_client().put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer(tokens["clerk"]))
+    env = {"TABULATOR_DATABASE_URL": database_url, "TABULATOR_AUDIT_KEY": "a key of the authority"}
+    exported = CliRunner().invoke(main, ["audit", "export", "--sign"], env=env)
+    body = exported.stdout.encode()
+    digest = hashlib.sha256(body).digest()
+    signature = hmac.new(b"a key of the authority", digest, hashlib.sha256).hexdigest()
+    assert exported.stderr.splitlines() == [
+        "1 audit entries.",
+        f"sha256 {digest.hex()}  hmac-sha256 {signature}",
+    ]
+    header, row = exported.stdout.splitlines()
+    assert header.endswith(",chain_position,chain_hash") and row.split(",")[-2] == "1"
+    unkeyed = CliRunner().invoke(main, ["audit", "export", "--sign"], env={**env, "TABULATOR_AUDIT_KEY": ""})
+    assert unkeyed.exit_code == 2

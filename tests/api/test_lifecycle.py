@@ -40,9 +40,19 @@ def test_a_round_moves_forward_and_a_certified_round_refuses_writes(setup, engin
         "A round goes setup → voting → counting → complete → certified (and back from complete to counting); "
         "round 2 cannot go from counting to setup.",
     )
-    for status in ("complete", "certified"):
-        moved = client.patch(ROUND, json={"status": status}, headers=tokens["supervisor"])
-        assert (moved.status_code, moved.get_json()["status"]) == (200, status)
+    moved = client.patch(ROUND, json={"status": "complete"}, headers=tokens["supervisor"])
+    assert (moved.status_code, moved.get_json()["status"]) == (200, "complete")
+    # Four eyes (tests/api/test_four_eyes.py): the supervisor asks, the admin confirms.
+    reason = "5 bureaux did not open: the prefecture confirms it"
+    asked = client.patch(ROUND, json={"status": "certified", "reason": reason}, headers=tokens["supervisor"])
+    assert (asked.status_code, asked.get_json()["status"]) == (202, "pending")
+    confirmed = client.post(
+        f"{ROUND}/confirmations/{asked.get_json()['id']}",
+        json={"decision": "confirm"},
+        headers=tokens["admin"],
+    )
+    assert (confirmed.status_code, confirmed.get_json()["status"]) == (200, "confirmed")
+    assert client.get(ROUND).get_json()["status"] == "certified"
     assert client.get(f"{ROUND}/results").get_json()["status"] == "certified"
     assert client.get(f"{ROUND}/snapshots/1/results").get_json()["status"] == "partial"  # published then
     assert [row["sequence"] for row in client.get(f"{ROUND}/timeline").get_json()["timeline"]] == [1, 2, 3]
@@ -78,10 +88,15 @@ def test_nothing_of_the_results_before_the_embargo_lifts(setup, engine, tmp_path
     assert client.get(f"{ROUND}/current").get_json()["results_not_before"] == lift.isoformat()
     assert static_publication.publish(engine, SAMPLE.id, 2, tmp_path / "static") is None
     past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
-    assert (
-        client.patch(ROUND, json={"results_not_before": past}, headers=tokens["supervisor"]).status_code
-        == 200
+    early = client.patch(ROUND, json={"results_not_before": past}, headers=tokens["supervisor"])
+    assert early.status_code == 202  # lifting it early needs a second person
+    assert client.get(f"{ROUND}/results").status_code == 403
+    confirmed = client.post(
+        f"{ROUND}/confirmations/{early.get_json()['id']}",
+        json={"decision": "confirm"},
+        headers=tokens["admin"],
     )
+    assert confirmed.status_code == 200
     assert client.get(f"{ROUND}/results").get_json()["results"]["voters"] == 412
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from sqlalchemy import select
 
@@ -10,6 +12,7 @@ from api.models import EntryRow, ReturnVersionRow
 from api.settings import Settings
 from api.store import accounts
 from tests.builders import AREAS, BUREAUX, SAMPLE
+from tests.conftest import table_contents
 
 ROUND = "/api/v1/elections/mini-primaire/rounds/2"
 GOOD = {"voters": 412, "blank": 3, "null": 2, "valid": 407, "votes": {"hamon": 250, "valls": 157}}
@@ -41,6 +44,25 @@ def setup(engine, database_url, tmp_path):
         for key, name in names.items()
     }
     return client, tokens
+
+
+@pytest.fixture
+def people(engine):
+    """Alice Martin holds two clerk tokens (her desk's and a tablet's); Bruno Petit holds one."""
+    held = {
+        "alice": ("alice desk", "Alice Martin"),
+        "alice tablet": ("alice tablet", "Alice Martin"),
+        "bruno": ("bruno desk", "Bruno Petit"),
+    }
+    return {
+        key: {"Authorization": f"Bearer {accounts.create_token(engine, name, 'clerk', person=person)[1]}"}
+        for key, (name, person) in held.items()
+    }
+
+
+def unchanged_except_audit(engine):
+    """Every table but the audit's: a write that changes nothing is still audited."""
+    return {name: rows for name, rows in table_contents(engine).items() if not name.startswith("audit")}
 
 
 def report(*, created=0, unchanged=0, flagged=0, held=0, waiting=0, sequence=None, version=0, warnings=()):
@@ -304,4 +326,100 @@ def test_accepting_an_entry_over_a_published_return_is_a_correction_with_a_reaso
     assert authors(engine) == [
         ("clerk two", 1, ""),
         ("clerk one, accepted by supervisor one", 2, "blank_share_high"),
+    ]
+
+
+def entry_people(engine) -> list[tuple[int, str, str, str, str | None, int | None]]:
+    with engine.connect() as connection:
+        return [
+            tuple(row)
+            for row in connection.execute(
+                select(
+                    EntryRow.id,
+                    EntryRow.author,
+                    EntryRow.person,
+                    EntryRow.status,
+                    EntryRow.decided_by,
+                    EntryRow.sequence,
+                ).order_by(EntryRow.id)
+            )
+        ]
+
+
+def test_double_entry_needs_two_people_not_two_tokens(setup, people, engine):
+    client, tokens = setup
+    client.patch(ROUND, json={"double_entry": True}, headers=tokens["supervisor"])
+    first = client.put(BUREAU, json=GOOD, headers=people["alice"])
+    assert (first.status_code, first.get_json()) == (202, report(waiting=1))
+    before = unchanged_except_audit(engine)
+    same_person = client.put(BUREAU, json=GOOD, headers=people["alice tablet"])
+    assert (same_person.status_code, same_person.get_json()) == (
+        202,
+        report(waiting=1, warnings=[second_person_needed("you have entered these counts already")]),
+    )
+    assert unchanged_except_audit(engine) == before
+    assert waiting(client, tokens) == [entry(1, "alice desk", GOOD, "first_entry", person="Alice Martin")]
+
+    other = {**GOOD, "votes": {"hamon": 251, "valls": 156}}
+    replaced = client.put(BUREAU, json=other, headers=people["alice tablet"])
+    assert (replaced.status_code, replaced.get_json()) == (
+        202,
+        report(waiting=1, warnings=[second_person_needed("these counts replace your earlier entry")]),
+    )
+    assert waiting(client, tokens) == [entry(2, "alice tablet", other, "first_entry", person="Alice Martin")]
+    assert client.get(f"{ROUND}/results").get_json()["bureaux_reported"] == 0
+
+    second = client.put(BUREAU, json=other, headers=people["bruno"])
+    assert (second.status_code, second.get_json()) == (201, report(created=1, sequence=2, version=1))
+    assert client.get(f"{ROUND}/results").get_json()["results"]["candidates"][0]["votes"] == 251
+    assert authors(engine) == [("alice tablet & bruno desk", 1, "")]
+    assert entry_people(engine) == [
+        (1, "alice desk", "Alice Martin", "superseded", "alice tablet", None),
+        (2, "alice tablet", "Alice Martin", "matched", "bruno desk", 2),
+        (3, "bruno desk", "Bruno Petit", "matched", None, 2),
+    ]
+
+
+def test_a_file_sent_again_by_its_clerk_from_another_token_still_waits_for_another_person(
+    setup, people, engine
+):
+    client, tokens = setup
+    client.patch(ROUND, json={"double_entry": True}, headers=tokens["supervisor"])
+    returns = b"bureau,voters,blank,null,valid,hamon,valls\n75-01-0001,412,3,2,407,250,157\n"
+
+    def upload(headers):
+        sent = {"file": (io.BytesIO(returns), "returns.csv")}
+        return client.post(f"{ROUND}/uploads", data=sent, headers=headers)
+
+    first = upload(people["alice"])
+    assert (first.status_code, first.get_json()) == (202, report(waiting=1))
+    before = unchanged_except_audit(engine)
+    again = upload(people["alice tablet"])
+    assert (again.status_code, again.get_json()) == (
+        202,
+        report(waiting=1, warnings=[second_person_needed("you have entered these counts already", line=2)]),
+    )
+    assert unchanged_except_audit(engine) == before
+    second = upload(people["bruno"])
+    assert (second.status_code, second.get_json()) == (201, report(created=1, sequence=2, version=1))
+    assert entry_people(engine) == [
+        (1, "alice desk", "Alice Martin", "matched", "bruno desk", 2),
+        (2, "bruno desk", "Bruno Petit", "matched", None, 2),
+    ]
+
+
+def test_two_people_who_disagree_are_held_even_when_one_of_them_sends_again(setup, people, engine):
+    client, tokens = setup
+    client.patch(ROUND, json={"double_entry": True}, headers=tokens["supervisor"])
+    client.put(BUREAU, json=GOOD, headers=people["alice"])
+    other = {**GOOD, "votes": {"hamon": 205, "valls": 202}}
+    disputed = client.put(BUREAU, json=other, headers=people["bruno"])
+    assert (disputed.status_code, disputed.get_json()) == (202, report(held=1))
+    before = unchanged_except_audit(engine)
+    again = client.put(BUREAU, json=GOOD, headers=people["alice tablet"])
+    assert (again.status_code, again.get_json()) == (200, report(unchanged=1))
+    assert unchanged_except_audit(engine) == before
+    assert waiting(client, tokens) == [
+        entry(1, "alice desk", GOOD, "mismatch", person="Alice Martin"),
+        entry(2, "bruno desk", other, "mismatch", person="Bruno Petit"),
     ]
