@@ -16,6 +16,7 @@ from api.change_tail import ChangeTails
 from api.fastpath import CachedDocuments
 from api.http import CURRENT, DocumentCache
 from api.public import Embargoed
+from api.round_changes import RoundChanges
 from api.schemas import ErrorsSchema
 from api.settings import Settings
 from tabulator.ingest import FileRefused
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         "embargoes": {},  # (election, round) -> (trusted until, results_not_before)
         "cache_control": CURRENT.format(seconds=settings.cache_max_age),
     }
+    state = app.extensions["tabulator"]
+    state["round_changes"] = RoundChanges(settings.instance_path, [state["heads"], state["embargoes"]])
     app.wsgi_app = CachedDocuments(app.wsgi_app, app.extensions["tabulator"])  # type: ignore[method-assign]
     app.wsgi_app = cors.PublicReads(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = headers.Hardened(app.wsgi_app)  # type: ignore[method-assign]

@@ -229,6 +229,8 @@ def update_round(changes: dict[str, Any], election: str, number: int) -> Respons
     )
     if pending is not None:
         return _confirmation(pending, 202)
+    # An embargo set now holds from every worker's next request on, whatever they hold in memory.
+    current_app.extensions["tabulator"]["round_changes"].announce()
     with reading(_engine()) as connection:
         document = store.feeds.round_document(connection, election, number)
     return jsonify(schemas.ROUND.dump(document))

@@ -29,6 +29,7 @@ class CachedDocuments:
         self.cache: DocumentCache = state["cache"]
         self.heads: dict[tuple[str, int], tuple[float, int, Any]] = state["heads"]
         self.cache_control = CURRENT.format(seconds=state["settings"].cache_max_age)
+        self.round_changes = state["round_changes"]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         found = None
@@ -43,6 +44,7 @@ class CachedDocuments:
 
     def _cached(self, found: re.Match[str]) -> Any:
         election, number = found["election"], int(found["number"])
+        self.round_changes.check()  # an embargo set by another worker empties `heads` here
         head = self.heads.get((election, number))
         if head is None or head[0] <= time.monotonic():
             return None  # Flask asks the database for the latest sequence

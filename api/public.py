@@ -72,7 +72,9 @@ CURRENT_DOCUMENT = ("current",)
 
 
 def refuse_during_embargo(election: str, number: int) -> None:
-    """Turnout checkpoints are published during the day; results wait for the embargo to lift."""
+    """Under an embargo nothing of the round is published but its existence and `results_not_before`: not
+    its results, nor its turnout or its current sequence, whose movements would tell that returns come in."""
+    current_app.extensions["tabulator"]["round_changes"].check()
     embargoes = current_app.extensions["tabulator"]["embargoes"]
     now = time.monotonic()
     found = embargoes.get((election, number))
@@ -116,8 +118,7 @@ def _sequence_document(
     (cached forever). A client that holds the latest sequence gets its 304 before anything is built.
     `build` returns a dict (dumped through `schema` as JSON) or the bytes of another format."""
     cache_control = _current_max_age() if sequence is None else IMMUTABLE
-    if resource[0] != "turnout":
-        refuse_during_embargo(election, number)
+    refuse_during_embargo(election, number)
 
     def render_view(view: View) -> Rendered:
         document = build(view)
@@ -180,6 +181,7 @@ def show_current(election: str, number: int) -> Response:
     # Always the database's own head, never a worker's trusted copy: a poller must never see the sequence
     # go back because its next request landed on another worker. One indexed row, then the rendered
     # document of that sequence if this worker has it.
+    refuse_during_embargo(election, number)
     with reading_alone(_engine()) as connection:
         latest, _ = feeds.head(connection, election, number)
     rendered = _cache().get(document_key(election, number, latest, CURRENT_DOCUMENT))

@@ -243,7 +243,13 @@ class RoundSchema(Schema):
         required=True,
         metadata={"description": "A clerk's return is published once a second clerk enters the same counts."},
     )
-    sequence = count("Latest published sequence.")
+    sequence = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Latest published sequence; null under an embargo, whose movements it would tell."
+        },
+    )
     candidates = fields.List(fields.Nested(CandidateSchema), required=True)
 
 

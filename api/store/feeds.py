@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from api.models import CandidateRow, ElectionRow, RoundRow
 from api.sql import Raw
-from api.store.common import BadArgument, ElectionIndex, NotFound, RoundInfo, election_index, round_info
+from api.store.common import BadArgument, ElectionIndex, NotFound, RoundInfo, election_index, now, round_info
 from api.store.results import View, context, open_view
 
 CURSOR = re.compile(r"^(\d{1,12})(?::(\d{1,12}))?$")
@@ -42,6 +42,7 @@ def _election(connection: Connection, row: Any) -> dict[str, Any]:
         select(RoundRow).where(RoundRow.election_id == row.id).order_by(RoundRow.number)
     ).all()
     numbers = {r.id: r.number for r in rounds}
+    moment = now()
     candidates = defaultdict(list)
     for candidate in connection.execute(
         select(CandidateRow).where(CandidateRow.round_id.in_(numbers)).order_by(CandidateRow.ballot_order)
@@ -63,7 +64,7 @@ def _election(connection: Connection, row: Any) -> dict[str, Any]:
                 "previous_round": numbers.get(r.previous_round_id) if r.previous_round_id else None,
                 "status": r.status,
                 "test": r.test,
-                "sequence": r.sequence,
+                "sequence": None if r.results_not_before and moment < r.results_not_before else r.sequence,
                 "results_not_before": r.results_not_before.isoformat() if r.results_not_before else None,
                 "flagged_returns": r.flagged_returns,
                 "double_entry": r.double_entry,

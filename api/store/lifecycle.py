@@ -284,9 +284,7 @@ def _confirmation(connection: Connection, round_: RoundInfo, confirmation_id: in
         )
     ).one_or_none()
     if row is None:
-        raise NotFound(
-            f"Round {round_.number} has no change waiting for confirmation under {confirmation_id}."
-        )
+        raise NotFound(f"Round {round_.number} has no request {confirmation_id} to confirm or cancel.")
     if row.status != "pending":
         raise Refused(
             [

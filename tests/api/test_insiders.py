@@ -275,3 +275,19 @@ def test_audit_export_signs_its_digest_with_the_key_from_the_environment(engine,
     assert header.endswith(",chain_position,chain_hash") and row.split(",")[-2] == "1"
     unkeyed = CliRunner().invoke(main, ["audit", "export", "--sign"], env={**env, "TABULATOR_AUDIT_KEY": ""})
     assert unkeyed.exit_code == 2
+
+
+def test_an_embargo_holds_from_the_next_request_of_every_worker(engine, database_url, tmp_path, tokens):
+    def worker():
+        settings = Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=60)
+        return create_app(settings).test_client()
+
+    reader, writer = worker(), worker()  # two workers of one node: one folder, two memories
+    writer.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer(tokens["supervisor"]))
+    assert reader.get(f"{ROUND}/results").status_code == 200  # cached, its sequence trusted for a minute
+    lift = "2099-01-29T20:00:00+01:00"
+    writer.patch(ROUND, json={"results_not_before": lift}, headers=bearer(tokens["supervisor"]))
+    for path in ("results", "current", "turnout", "timeline"):
+        answer = reader.get(f"{ROUND}/{path}")
+        assert (answer.status_code, answer.get_json()["errors"][0]["code"]) == (403, "embargoed"), path
+    assert reader.get(ROUND).get_json()["sequence"] is None

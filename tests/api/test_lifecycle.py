@@ -84,8 +84,13 @@ def test_nothing_of_the_results_before_the_embargo_lifts(setup, engine, tmp_path
         refused = client.get(f"{ROUND}/{path}")
         assert (refused.status_code, refused.get_json()["errors"][0]["code"]) == (403, "embargoed"), path
         assert 3_500 <= int(refused.headers["Retry-After"]) <= 3_601
-    assert client.get(f"{ROUND}/turnout").status_code == 200  # turnout is published during the day
-    assert client.get(f"{ROUND}/current").get_json()["results_not_before"] == lift.isoformat()
+    # Nothing else moves in public either: neither the turnout nor the current sequence, which would tell
+    # that returns come in; the round says when its results may come, and its sequence is hidden.
+    for path in ("turnout", "current", "snapshots/1/turnout"):
+        refused = client.get(f"{ROUND}/{path}")
+        assert (refused.status_code, refused.get_json()["errors"][0]["code"]) == (403, "embargoed"), path
+    shown = client.get(ROUND).get_json()
+    assert (shown["results_not_before"], shown["sequence"]) == (lift.isoformat(), None)
     assert static_publication.publish(engine, SAMPLE.id, 2, tmp_path / "static") is None
     past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
     early = client.patch(ROUND, json={"results_not_before": past}, headers=tokens["supervisor"])
