@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import zlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -19,26 +20,84 @@ import numpy.typing as npt
 import pandas as pd
 
 from tabulator.batch import COUNT_FIELDS, UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch
+from tabulator.limits import DEFAULT_LIMITS, Deadline, ReadLimits, too_large, too_many_columns, too_many_rows
+from tabulator.limits import FileRefused as FileRefused  # noqa: PLC0414 (re-exported: api and the console import it from here)
 from tabulator.rules import check_candidate_names, error
 from tabulator.types import Issue
+from tabulator.xlsx import read_sheet
 
 ERRORS_PER_COLUMN = 1_000  # enough to see the pattern; a file of garbage would otherwise list a million
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
+GZIP_PIECE = 1024 * 1024  # inflated at a time: the limit is passed by at most this much
 
 
-class FileRefused(ValueError):
-    """A file with errors: nothing of it may be applied."""
+def read_table(
+    data: bytes,
+    separator: str,
+    limits: ReadLimits,
+    deadline: Deadline,
+    encodings: Sequence[str] = ("utf-8-sig",),
+) -> pd.DataFrame:
+    """A text file's cells, once it is known to be within the limits (before pandas, which holds every
+    cell: a header of 200,000 columns or a million empty lines would cost it minutes and gigabytes)."""
+    raw = unpacked(data, limits, deadline)
+    check_shape(raw, separator.encode(), limits)
+    text = decode_text(raw, encodings)
+    del raw  # the text replaces it: a large file is not held twice while pandas reads it
+    deadline.check()
+    frame = read_frame(text, separator)
+    deadline.check()
+    return frame
 
-    def __init__(self, issues: Sequence[Issue]) -> None:
-        super().__init__(f"{len(issues)} error(s): " + "; ".join(issue.message for issue in issues[:5]))
-        self.issues = list(issues)
+
+def unpacked(data: bytes, limits: ReadLimits, deadline: Deadline) -> bytes:
+    """The file's bytes, gunzipped if need be. A gzip of a megabyte can inflate to gigabytes: it is inflated
+    a piece at a time and refused as soon as it passes the limit."""
+    if data[:2] != GZIP_MAGIC:
+        if len(data) > limits.max_bytes:
+            raise too_large("The file", len(data), limits)
+        return data
+    pieces, size = [], 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            while piece := stream.read(GZIP_PIECE):
+                size += len(piece)
+                if size > limits.max_bytes:
+                    raise too_large("The file", None, limits)
+                pieces.append(piece)
+                deadline.check()
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise FileRefused(
+            [error("unreadable_file", f"The file is not a readable gzip archive ({exc}).")]
+        ) from None
+    return b"".join(pieces)
 
 
-def read_text(data: bytes, encodings: Sequence[str] = ("utf-8-sig",)) -> str:
-    """The file's text, gunzipped if need be, in the first encoding that decodes it."""
-    if data[:2] == GZIP_MAGIC:
-        data = gzip.decompress(data)
+def gzip_head(data: bytes, size: int) -> bytes:
+    """The first bytes of a gzipped file, inflating no more than them; b"" if it does not inflate."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            return stream.read(size)
+    except (OSError, EOFError, zlib.error):
+        return b""
+
+
+def check_shape(data: bytes, separator: bytes, limits: ReadLimits) -> None:
+    """Count the lines and the header's cells in the bytes, in C, before any parsing. A quoted separator in
+    a header cell counts as one more column: the count can only err towards refusing a file that is
+    already near the limit."""
+    first_end = min((end for end in (data.find(b"\n"), data.find(b"\r")) if end >= 0), default=len(data))
+    columns = data.count(separator, 0, first_end) + 1
+    if columns > limits.max_columns:
+        raise too_many_columns(1, limits.max_columns + 1, limits, found=columns)
+    lines = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n") + (not data.endswith((b"\n", b"\r")))
+    if lines - 1 > limits.max_rows:
+        raise too_many_rows(limits.max_rows + 2, limits)
+
+
+def decode_text(data: bytes, encodings: Sequence[str] = ("utf-8-sig",)) -> str:
+    """The file's text in the first encoding that decodes it."""
     failure: UnicodeDecodeError | None = None
     for encoding in encodings:
         try:
@@ -198,7 +257,7 @@ def check_header(header: Sequence[str], required: Sequence[str], optional: Seque
 
 
 def returns_from_frame(
-    frame: pd.DataFrame, candidate_ids: Sequence[str], *, with_reason: bool = False
+    frame: pd.DataFrame, candidate_ids: Sequence[str], deadline: Deadline, *, with_reason: bool = False
 ) -> ReturnBatch:
     """tabulator's layout: bureau, voters, blank, null, valid, one column per candidate, reported_at."""
     header = [str(cell).strip() for cell in frame.iloc[0]]
@@ -207,7 +266,7 @@ def returns_from_frame(
     optional = ["reported_at", "registered"] + (["reason"] if with_reason else [])
     header_issues = check_header(header, fixed, [*optional, *candidate_ids])
     given_candidates = [name for name in header if name not in fixed and name not in optional]
-    columns = {name: header.index(name) for name in header}
+    columns = column_positions(header)
     header_issues = [i for i in header_issues if i.code != "unknown_column"] + check_candidate_names(
         given_candidates, candidate_ids, {name: position + 1 for name, position in columns.items()}
     )
@@ -217,6 +276,7 @@ def returns_from_frame(
         raise FileRefused([error("empty_file", "The file has a header but no rows.", line=2)])
     count_columns = {name: columns[name] for name in [*COUNT_FIELDS, *candidate_ids]}
     values, issues = parse_counts(body, count_columns)
+    deadline.check()
     registered = np.full(len(body), UNKNOWN, np.int64)
     if "registered" in columns:
         registered, more = optional_counts(body, columns["registered"], "registered")
@@ -225,6 +285,7 @@ def returns_from_frame(
     issues += more
     if issues:
         raise FileRefused(issues)
+    deadline.check()
     reasons = (
         tuple(str(cell).strip() or None for cell in body.iloc[:, columns["reason"]])
         if "reason" in columns
@@ -241,6 +302,15 @@ def returns_from_frame(
         columns={name: position + 1 for name, position in columns.items()},
         reasons=reasons,
     )
+
+
+def column_positions(header: Sequence[str]) -> dict[str, int]:
+    """Each name's first position, 0-based, in one pass (a header's duplicates are refused by
+    `check_header`; `header.index` per name would be quadratic in a header's width)."""
+    positions: dict[str, int] = {}
+    for position, name in enumerate(header):
+        positions.setdefault(name, position)
+    return positions
 
 
 def _reported_at(body: pd.DataFrame, columns: Mapping[str, int]) -> tuple[list[datetime | None], list[Issue]]:
@@ -260,55 +330,46 @@ def optional_counts(body: pd.DataFrame, position: int, field: str) -> tuple[IntA
     return column, issues
 
 
-def read_returns_csv(data: bytes, candidate_ids: Sequence[str], *, with_reason: bool = False) -> ReturnBatch:
-    return returns_from_frame(read_frame(read_text(data), ","), candidate_ids, with_reason=with_reason)
+def read_returns_csv(
+    data: bytes,
+    candidate_ids: Sequence[str],
+    *,
+    with_reason: bool = False,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> ReturnBatch:
+    deadline = Deadline(limits.seconds)
+    frame = read_table(data, ",", limits, deadline)
+    return returns_from_frame(frame, candidate_ids, deadline, with_reason=with_reason)
 
 
-def read_returns_xlsx(data: bytes, candidate_ids: Sequence[str]) -> ReturnBatch:
-    return returns_from_frame(xlsx_frame(data), candidate_ids)
+def read_returns_xlsx(
+    data: bytes, candidate_ids: Sequence[str], limits: ReadLimits = DEFAULT_LIMITS
+) -> ReturnBatch:
+    deadline = Deadline(limits.seconds)
+    return returns_from_frame(xlsx_frame(data, limits, deadline), candidate_ids, deadline)
 
 
-def xlsx_frame(data: bytes) -> pd.DataFrame:
-    """The first sheet, every cell as the text a clerk sees (Excel keeps whole numbers as floats)."""
-    import openpyxl  # imported here: only XLSX uploads pay for it
-
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise FileRefused(
-            [error("unreadable_file", f"The file is not a readable XLSX workbook ({exc}).")]
-        ) from None
-    rows = [[_cell_text(cell) for cell in row] for row in book.worksheets[0].iter_rows(values_only=True)]
-    book.close()
-    while rows and not any(rows[-1]):
-        rows.pop()
+def xlsx_frame(data: bytes, limits: ReadLimits, deadline: Deadline) -> pd.DataFrame:
+    """The first sheet's cells as text, each row keeping its number in the sheet; empty rows left out."""
+    rows = read_sheet(data, limits, deadline)
     if not rows:
         raise FileRefused([error("empty_file", "The workbook's first sheet is empty.", line=1)])
-    width = max(len(row) for row in rows)
-    frame = pd.DataFrame([row + [""] * (width - len(row)) for row in rows], dtype=str)
-    frame.index = np.arange(1, len(frame) + 1)
-    return frame[(frame != "").any(axis=1)]  # empty rows go; the others keep their row number
+    width = max(len(cells) for cells in rows.values())
+    frame = pd.DataFrame([cells + [""] * (width - len(cells)) for cells in rows.values()], dtype=str)
+    frame.index = np.fromiter(rows.keys(), np.int64, len(rows))
+    return frame
 
 
-def _cell_text(cell: object) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    if isinstance(cell, datetime):
-        return cell.isoformat()
-    return str(cell)
-
-
-def read_checkpoints_csv(data: bytes) -> CheckpointBatch:
+def read_checkpoints_csv(data: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> CheckpointBatch:
     """`bureau,time,voters,reported_at` (reported_at optional)."""
-    frame = read_frame(read_text(data), ",")
+    deadline = Deadline(limits.seconds)
+    frame = read_table(data, ",", limits, deadline)
     header = [str(cell).strip() for cell in frame.iloc[0]]
     body = frame.iloc[1:]
     issues = check_header(header, ["bureau", "time", "voters"], ["reported_at"])
     if issues:
         raise FileRefused(issues)
-    columns = {name: header.index(name) for name in header}
+    columns = column_positions(header)
     voters, issues = parse_counts(body, {"voters": columns["voters"]})
     reported_at, more = _reported_at(body, columns)
     issues += more

@@ -24,11 +24,11 @@ from tabulator.ingest import (
     FileRefused,
     optional_counts,
     parse_counts,
-    read_frame,
-    read_text,
+    read_table,
     text_column,
     whole_numbers,
 )
+from tabulator.limits import DEFAULT_LIMITS, Deadline, ReadLimits
 from tabulator.rules import error
 from tabulator.types import Area, Bureau, Candidate, Issue
 
@@ -99,15 +99,20 @@ def read_departements(text: str) -> dict[str, Departement]:
     }
 
 
-def read_ministry(data: bytes, departements: Mapping[str, Departement]) -> MinistryFile:
-    frame = read_frame(read_text(data, ("utf-8-sig", "latin-1")), ";")
+def read_ministry(
+    data: bytes, departements: Mapping[str, Departement], limits: ReadLimits = DEFAULT_LIMITS
+) -> MinistryFile:
+    deadline = Deadline(limits.seconds)
+    frame = read_table(data, ";", limits, deadline, ("utf-8-sig", "latin-1"))
     header, body = [str(cell).strip() for cell in frame.iloc[0]], frame.iloc[1:]
     blocks = _candidate_blocks(header, body)
     candidates, issues = _candidates(body, blocks)
     codes, more = _codes(body, departements)
     issues += more
+    deadline.check()
     counts, more = parse_counts(body, {**COUNT_COLUMNS, **_vote_columns(candidates, blocks)}, "")
     issues += more
+    deadline.check()
     registered, more = optional_counts(body, REGISTERED_COLUMN, "registered")
     issues += more
     if issues:

@@ -44,7 +44,6 @@ MOVES = {
     "certified": set(),
 }
 UNSET = object()
-SETTINGS = ("test", "flagged_returns", "double_entry")
 
 
 def update_round(

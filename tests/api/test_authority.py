@@ -291,9 +291,12 @@ def test_tokens_from_the_command_line(engine, database_url):
     )
     listed = runner.invoke(main, ["tokens", "list"], env=env).stdout
     assert lines[1] not in listed
-    assert listed.split() == (
-        "1 Clerk Paris 3 clerk mini-primaire, departement:75 active, Jeanne Martin, until 2099-01-30 11:00"
-    ).split()
+    assert (
+        listed.split()
+        == (
+            "1 Clerk Paris 3 clerk mini-primaire, departement:75 active, Jeanne Martin, until 2099-01-30 11:00"
+        ).split()
+    )
     runner.invoke(main, ["tokens", "revoke", "1"], env=env)
     assert accounts.authenticate(engine, lines[1]) is None
 
@@ -304,7 +307,9 @@ def test_a_console_token_serves_one_election_and_expires_after_its_night(engine,
     env = {"TABULATOR_DATABASE_URL": database_url}
     unscoped = runner.invoke(main, ["tokens", "create", "--name", "Someone", "--role", "admin"], env=env)
     past = runner.invoke(
-        main, ["tokens", "create", "--name", "Late", "--role", "clerk", "--election", "mini-primaire"], env=env
+        main,
+        ["tokens", "create", "--name", "Late", "--role", "clerk", "--election", "mini-primaire"],
+        env=env,
     )
     assert (unscoped.exit_code, unscoped.output.splitlines()[-1]) == (
         2,
@@ -343,5 +348,8 @@ def test_supervisors_read_the_audit_and_export_it(engine, database_url, authorit
         main, ["audit", "export", "--actor", "clerk one"], env={"TABULATOR_DATABASE_URL": database_url}
     )
     lines = exported.stdout.splitlines()
-    assert lines[0] == "id,at,actor,role,remote_addr,method,path,status,outcome,sequence,sent"
+    assert (
+        lines[0]
+        == "id,at,actor,role,remote_addr,method,path,status,outcome,sequence,sent,chain_position,chain_hash"
+    )
     assert [line.split(",")[7] for line in lines[1:]] == ["201", "422"]

@@ -1,10 +1,12 @@
-"""schemathesis against the app's own OpenAPI document: every operation, with a valid admin token for the
-writes; no 5xx, and every answer as documented. TABULATOR_FUZZ_EXAMPLES sets the budget (`make fuzz`)."""
+"""schemathesis against the app's own OpenAPI document: every operation, with the token of an admin, of a
+clerk and of a supervisor scoped to one election; no 5xx, and every answer as documented.
+TABULATOR_FUZZ_EXAMPLES sets the budget (`make fuzz`)."""
 
 from __future__ import annotations
 
 import os
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
@@ -16,10 +18,27 @@ from tests.builders import AREAS, BUREAUX, SAMPLE
 EXAMPLES = int(os.environ.get("TABULATOR_FUZZ_EXAMPLES", "15"))
 
 
-def test_every_operation_answers_as_documented(engine, database_url, tmp_path):
+TOKENS = {
+    "admin": ("admin", None),
+    "clerk": ("clerk", "mini-primaire"),
+    "scoped supervisor": ("supervisor", "mini-primaire"),
+}
+
+
+@pytest.mark.parametrize("holder", list(TOKENS))
+def test_every_operation_answers_as_documented(engine, database_url, tmp_path, holder):
     store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    app = create_app(Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0))
-    headers = {"Authorization": f"Bearer {accounts.create_token(engine, 'fuzz admin', 'admin')[1]}"}
+    settings_ = Settings(
+        database_url=database_url,
+        instance_path=tmp_path,
+        head_cache_seconds=0,
+        failed_write_limit="1000000 per minute",  # the fuzzer is one address; its refusals are the point
+    )
+    app = create_app(settings_)
+    role, election = TOKENS[holder]
+    headers = {
+        "Authorization": f"Bearer {accounts.create_token(engine, f'fuzz {holder}', role, election)[1]}"
+    }
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
