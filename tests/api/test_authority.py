@@ -7,9 +7,9 @@ import io
 import threading
 
 import pytest
-from sqlalchemy import text
 from click.testing import CliRunner
 from flask import Flask
+from sqlalchemy import text
 
 from api import auth, create_app, store
 from api.cli import main
@@ -277,8 +277,26 @@ def test_tokens_from_the_command_line(engine, database_url):
     env = {"TABULATOR_DATABASE_URL": database_url}
     created = runner.invoke(
         main,
-        ["tokens", "create", "--name", "Clerk Paris 3", "--role", "clerk", "--election", "mini-primaire"]
-        + ["--person", "Jeanne Martin", "--expires", "2099-01-30T12:00:00+01:00", "--area", "departement:75"],
+        [
+            *(
+                "tokens",
+                "create",
+                "--name",
+                "Clerk Paris 3",
+                "--role",
+                "clerk",
+                "--election",
+                "mini-primaire",
+            ),
+            *(
+                "--person",
+                "Jeanne Martin",
+                "--expires",
+                "2099-01-30T12:00:00+01:00",
+                "--area",
+                "departement:75",
+            ),
+        ],
         env=env,
     )
     lines = created.stdout.splitlines()
@@ -291,12 +309,21 @@ def test_tokens_from_the_command_line(engine, database_url):
     )
     listed = runner.invoke(main, ["tokens", "list"], env=env).stdout
     assert lines[1] not in listed
-    assert (
-        listed.split()
-        == (
-            "1 Clerk Paris 3 clerk mini-primaire, departement:75 active, Jeanne Martin, until 2099-01-30 11:00"
-        ).split()
-    )
+    assert listed.split() == [
+        "1",
+        "Clerk",
+        "Paris",
+        "3",
+        "clerk",
+        "mini-primaire,",
+        "departement:75",
+        "active,",
+        "Jeanne",
+        "Martin,",
+        "until",
+        "2099-01-30",
+        "11:00",
+    ]
     runner.invoke(main, ["tokens", "revoke", "1"], env=env)
     assert accounts.authenticate(engine, lines[1]) is None
 

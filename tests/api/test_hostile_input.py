@@ -288,9 +288,11 @@ REAL_ROW = (
 
 
 def even_row(departement: str, circonscription: str, bureau: str) -> str:
-    """A bureau of 100 votants split 50/50, in the ministry's layout (no commune level: `000`)."""
+    """A bureau of 100 votants split 50/50 in the ministry's layout: `departement` is "13;Bouches-du-Rhône",
+    `circonscription` "1;1re circonscription des Bouches-du-Rhône" (no commune level: commune `000`)."""
+    name = circonscription.split(";")[1]
     return (
-        f"{departement};{circonscription};000;{circonscription.split(';')[1]};{bureau};;;;100;;0;;0,00;0;;0,00;"
+        f"{departement};{circonscription};000;{name};{bureau};;;;100;;0;;0,00;0;;0,00;"
         "100;;100,00;1;;HAMON;Benoît;50;;50,00;2;;VALLS;Manuel;50;;50,00"
     )
 
@@ -308,9 +310,11 @@ def test_a_test_round_export_says_so_in_its_first_line_its_name_and_a_header(cou
     zipped = client.get(f"{ROUND}/export.csv", headers={"Accept-Encoding": "gzip"})
     snapshot = client.get(f"{ROUND}/snapshots/1/export.csv")
 
-    bouches_du_rhone = "13;Bouches-du-Rhône;1;1re circonscription des Bouches-du-Rhône"
     rows = [
-        *(even_row(bouches_du_rhone, bouches_du_rhone.split(";", 2)[2], f"000{n}") for n in (1, 2, 3)),
+        *(
+            even_row("13;Bouches-du-Rhône", "1;1re circonscription des Bouches-du-Rhône", f"000{n}")
+            for n in (1, 2, 3)
+        ),
         REAL_ROW,
         even_row("75;Paris", "1;1re circonscription de Paris", "0002"),
         even_row("75;Paris", "2;2e circonscription de Paris", "0001"),

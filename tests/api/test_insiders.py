@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from api import create_app, store
-from api.settings import Settings
 from api.cli import main
+from api.settings import Settings
 from api.store import accounts, audit_chain
 from tests.builders import AREAS, BUREAUX, SAMPLE
 from tests.conftest import table_contents
@@ -137,7 +137,8 @@ def test_a_clerk_limited_to_an_area_writes_only_there(engine, app):
                     "severity": "error",
                     "field": "bureau",
                     "bureau": "75-01-0001",
-                    "message": "Bureau 75-01-0001: this token may write only for the bureaux of departement 13.",
+                    "message": "Bureau 75-01-0001: this token may write only for the bureaux of "
+                    "departement 13.",
                 }
             ]
         },
@@ -233,7 +234,8 @@ def test_the_audit_chain_names_the_first_row_changed_or_removed(engine, app, tok
     changed = runner.invoke(main, ["audit", "verify"], env=env)
     assert (changed.exit_code, changed.output) == (
         1,
-        "Audit row 2 (position 2): its contents do not match its hash: it was changed after it was written.\n",
+        "Audit row 2 (position 2): its contents do not match its hash: it was changed after it was "
+        "written.\n",
     )
     with engine.begin() as connection:
         connection.execute(text("UPDATE audit SET status = 422 WHERE id = 2"))
