@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import DBAPIError
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.sql import Raw
@@ -199,16 +200,26 @@ def _digest_of_anonymous_body() -> str:
 
 
 def _what_was_sent() -> str:
-    """The JSON body as sent (the token never: it travels in a header), or each file's name, size, SHA-256."""
+    """The JSON body as sent (the token never: it travels in a header), or each file's name, size, SHA-256.
+    A body over the limit is not kept: with a Content-Length, it is known before reading; a chunked body
+    has none, and werkzeug stops reading it at the limit, in the route or here."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit is not None and (request.content_length or 0) > limit:
         return f"{request.content_length:,} bytes, over the {limit:,}-byte limit: not read"
-    files = [
-        f"{upload.filename}: {len(data := upload.read())} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
-        for upload in request.files.values()
-    ]
-    for upload in request.files.values():
-        upload.seek(0)
-    if files:
-        return "; ".join(files)
-    return request.get_data(as_text=True)[:65_536]
+    try:
+        files = [_file_digest(upload) for upload in request.files.values()]
+        return "; ".join(files) if files else request.get_data(as_text=True)[:65_536]
+    except RequestEntityTooLarge:
+        return f"a chunked body over the {limit:,}-byte limit: read up to the limit, not kept"
+
+
+def _file_digest(upload: FileStorage) -> str:
+    """Hashed a piece at a time: an upload is never held whole for its audit. From its start: the route
+    has read it already."""
+    digest, size = hashlib.sha256(), 0
+    upload.seek(0)
+    while chunk := upload.read(READ_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    upload.seek(0)
+    return f"{upload.filename}: {size} bytes, sha256 {digest.hexdigest()}"

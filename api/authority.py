@@ -140,9 +140,13 @@ def put_checkpoint(payload: dict[str, Any], election: str, number: int, code: st
 @blueprint.response(200, schemas.WriteReportSchema)
 def upload(form: dict[str, Any], files: dict[str, Any], election: str, number: int) -> Response:
     """A file of returns (tabulator CSV, XLSX or the ministry's layout), applied wholly or not at all: the
-    answer is a report, or every error with its line, column and rule."""
+    answer is a report, or every error with its line, column and rule. A file larger than the service's
+    limits (its size once decompressed, its rows, its columns) is refused as soon as one is passed."""
+    settings = current_app.extensions["tabulator"]["settings"]
     candidates = store.candidate_codes(_engine(), election, number)
-    batch = read_returns_file(files["file"].read(), candidates, reference.departements())
+    batch = read_returns_file(
+        files["file"].read(), candidates, reference.departements(), settings.upload_limits
+    )
     report = store.record_returns(
         _engine(),
         election,
@@ -150,7 +154,7 @@ def upload(form: dict[str, Any], files: dict[str, Any], election: str, number: i
         batch,
         author=g.actor.name,
         reason=form.get("reason"),
-        thresholds=current_app.extensions["tabulator"]["settings"].thresholds,
+        thresholds=settings.thresholds,
         may_correct=g.actor.can("supervisor"),
         reviewed=g.actor.can("supervisor"),
         person=g.actor.person,

@@ -22,7 +22,8 @@ PREFLIGHT = [
 ]
 ON_READS = [
     ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Expose-Headers", "ETag, Last-Modified, Retry-After"),
+    # X-Tabulator-Test: a newsroom's script must be able to tell a test round's export from real results.
+    ("Access-Control-Expose-Headers", "ETag, Last-Modified, Retry-After, X-Tabulator-Test"),
 ]
 
 

@@ -7,11 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tabulator.limits import DEFAULT_LIMITS, ReadLimits
 from tabulator.rules import Thresholds
 
 
 class SettingsError(ValueError):
     pass
+
+
+# Reading an uploaded file gives up after this long, with a sentence for the clerk: well within gunicorn's
+# `timeout` (60 s, deploy/gunicorn.conf.py), past which the worker itself is ended.
+UPLOAD_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,10 @@ class Settings:
     # Four eyes: how long a supervisor's request to certify, to make a test round real or to lift an
     # embargo early waits for a second person's confirmation.
     confirmation_minutes: float = 15.0
+    # What an uploaded file may hold once decompressed (bytes, rows, columns) and how long reading it may
+    # take: tabulator.limits says which real file the defaults come from. The console reads with the same
+    # limits and no time limit.
+    upload_limits: ReadLimits = field(default_factory=lambda: ReadLimits(seconds=UPLOAD_SECONDS))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +74,7 @@ class Settings:
             failed_write_limit=_rate(environ, "TABULATOR_FAILED_WRITE_LIMIT", "30 per minute"),
             rate_limit_storage=environ.get("TABULATOR_RATE_LIMIT_STORAGE", "memory://"),
             confirmation_minutes=_number(environ, "TABULATOR_CONFIRMATION_MINUTES", 15.0, minimum=1.0),
+            upload_limits=_upload_limits(environ),
             static_folder=Path(environ["TABULATOR_STATIC_FOLDER"]).resolve()
             if environ.get("TABULATOR_STATIC_FOLDER")
             else None,
@@ -81,6 +92,17 @@ def _number(environ: Mapping[str, str], name: str, default: float, *, minimum: f
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum:g}, got {text!r}")
     return value
+
+
+def _upload_limits(environ: Mapping[str, str]) -> ReadLimits:
+    default = DEFAULT_LIMITS
+    return ReadLimits(
+        max_bytes=int(_number(environ, "TABULATOR_MAX_DECOMPRESSED_BYTES", default.max_bytes, minimum=1024)),
+        max_rows=int(_number(environ, "TABULATOR_MAX_UPLOAD_ROWS", default.max_rows, minimum=1)),
+        # 6: a bureau, the four counts and one candidate.
+        max_columns=int(_number(environ, "TABULATOR_MAX_UPLOAD_COLUMNS", default.max_columns, minimum=6)),
+        seconds=_number(environ, "TABULATOR_UPLOAD_SECONDS", UPLOAD_SECONDS, minimum=1.0),
+    )
 
 
 def _share(environ: Mapping[str, str], name: str, default: float) -> float:

@@ -30,6 +30,7 @@ from api.http import render
 from api.store import Refused, feeds, open_view, results_of, timeline, turnout_of
 from api.store.common import now
 from api.store.results import View, every_bureau_tally
+from tabulator.registry import CODE_RULE
 from tabulator.rules import error
 
 KEEP = 3  # sequence folders kept behind the served one, for readers still holding an older file
@@ -45,14 +46,14 @@ def publish(engine: Engine, election: str, number: int, folder: Path) -> int | N
         view = _with_all_tallies(view)
         sequence = view.publication.sequence
         sequences, link = _inside(
-            folder, [(".sequences", election, str(number)), _round_path(election, number)]
+            folder, [(".sequences", election, str(number)), _round_path(election, number)], folder=folder
         )
         target = sequences / str(sequence)
         if target.exists():
             return None
         staging = sequences / f".{sequence}.{os.getpid()}.staging"
         documents = _documents(view, connection)
-        paths = _inside(staging, [relative for relative, _, _ in documents])
+        paths = _inside(staging, [relative for relative, _, _ in documents], folder=folder)
         shutil.rmtree(staging, ignore_errors=True)
         for path, (_, document, schema) in zip(paths, documents, strict=True):
             _write(path, document, schema)
@@ -96,10 +97,11 @@ def _documents(view: View, connection: Any) -> list[tuple[tuple[str, ...], Any, 
     return documents
 
 
-def _inside(base: Path, relatives: list[tuple[str, ...]]) -> list[Path]:
+def _inside(base: Path, relatives: list[tuple[str, ...]], *, folder: Path) -> list[Path]:
     """`base` joined with each path's segments, once each is known to name exactly that place under
     `base`: every segment one plain name (no `/`, `..`, `.`), and its folder, resolved (symlinks
-    followed), the same folder under `base` resolved. Refused whole (`unsafe_path`) otherwise.
+    followed), the same folder under `base` resolved. Refused whole (`unsafe_path`) otherwise; the
+    message names the publication's `folder`, of which `base` is a part.
 
     Each distinct folder is resolved once: 36,000 communes share a handful of folders.
     """
@@ -117,8 +119,8 @@ def _inside(base: Path, relatives: list[tuple[str, ...]]) -> list[Path]:
                     error(
                         "unsafe_path",
                         f"Publication refused, nothing written: {shown!r} would not be a file of its own "
-                        f"under {base}; a code it is built from is not a valid code (letters, digits, "
-                        "- _ . only). Correct the code in the database, or reload the election.",
+                        f"in {folder}. A code it is built from is not valid (codes are {CODE_RULE}): "
+                        "correct it in the database, or reload the election.",
                     )
                 ]
             )

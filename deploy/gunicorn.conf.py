@@ -6,6 +6,9 @@ Every value can be set from the environment without rebuilding the image.
 """
 
 import os
+import signal
+import threading
+import time
 
 bind = os.environ.get("TABULATOR_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("TABULATOR_WORKERS", str(os.cpu_count() or 2)))
@@ -15,7 +18,7 @@ worker_class = "gthread"
 threads = int(os.environ.get("TABULATOR_THREADS", "16"))
 # Each worker builds its own app and database pool after the fork: nothing shared across processes.
 preload_app = False
-timeout = 60  # a 70,000-bureau upload takes a few seconds; a stuck worker is replaced after this
+timeout = 60  # a 70,000-bureau upload takes a few seconds; a request running longer ends its worker (below)
 graceful_timeout = 30
 keepalive = 5  # newsroom pollers keep their connections
 # Whose X-Forwarded-Proto gunicorn believes (the request's scheme; gunicorn never rewrites the client's
@@ -27,12 +30,55 @@ errorlog = "-"
 loglevel = os.environ.get("TABULATOR_LOG_LEVEL", "info")
 
 
+# A request running past `timeout` ends its worker. gunicorn's own timeout cannot see it: the gthread worker's
+# main loop tells the arbiter it is alive every second whatever its request threads do, so a request that
+# burns CPU is never timed out; and a worker that is told to stop waits, as Python exits, for its pool's
+# threads, so it burns on after logging "Worker exiting". Hence three hooks: each request's start is noted
+# (pre_request, post_request); a watchdog thread in each worker sends the worker SIGABRT, as the arbiter
+# would, when a request has run past `timeout`; and worker_abort ends the process at once with os._exit,
+# without waiting for threads. The other requests in flight on that worker get a closed connection (a write
+# among them rolls back: nothing half-done is kept) and the arbiter starts a new worker.
+# This is the backstop. Reading an upload has its own deadline (TABULATOR_UPLOAD_SECONDS, 30 s), checked
+# between stages, that answers the clerk with a sentence well before. A request holding the GIL in C code
+# for long stops the watchdog and the main loop alike: the arbiter then sees no heartbeat for `timeout`
+# seconds and sends SIGABRT, then SIGKILL.
+WATCHDOG_SECONDS = 1.0
+
+
+def pre_request(worker, req):
+    worker.requests_started[threading.get_ident()] = (time.monotonic(), f"{req.method} {req.path}")
+
+
+def post_request(worker, req, environ, resp):
+    worker.requests_started.pop(threading.get_ident(), None)
+
+
+def worker_abort(worker):
+    worker.log.error("worker %s aborted: ended now, without waiting for its request threads", worker.pid)
+    os._exit(1)
+
+
+def _watch_requests(worker):
+    limit = worker.cfg.timeout  # as set, here or by --timeout
+    while True:
+        time.sleep(WATCHDOG_SECONDS)
+        now = time.monotonic()
+        running = list(worker.requests_started.values())  # one C call: no thread changes it meanwhile
+        overdue = [what for started, what in running if now - started > limit]
+        if overdue:
+            worker.log.error("%s ran past %s s: ending worker %s", ", ".join(overdue), limit, worker.pid)
+            os.kill(worker.pid, signal.SIGABRT)
+            return
+
+
 def post_worker_init(worker):  # gunicorn's hook: the worker's app is built
     """Each worker builds the elections' registries (a second or two for a national one) beside its first
-    requests rather than inside one. A database not there yet only means the first request builds them."""
-    import threading
-
+    requests rather than inside one. A database not there yet only means the first request builds them.
+    And each worker watches its requests' time (above)."""
     from api.store import warm_indexes
+
+    worker.requests_started = {}  # thread -> (when its request started, what it is)
+    threading.Thread(target=_watch_requests, args=(worker,), name="request-watchdog", daemon=True).start()
 
     def warm():
         try:

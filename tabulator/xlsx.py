@@ -11,6 +11,7 @@ the number formats of its styles.
 
 from __future__ import annotations
 
+import functools
 import io
 import posixpath
 import re
@@ -87,9 +88,10 @@ def _parts(archive: zipfile.ZipFile, deadline: Deadline) -> _Parts:
     date1904 = False
 
     def start(name: str, attributes: dict[str, str]) -> None:
+        name = _local(name)
         nonlocal date1904
         if name == "sheet" and not first_sheet:
-            first_sheet.extend(value for key, value in attributes.items() if key.endswith(" id"))
+            first_sheet.extend(value for key, value in attributes.items() if key.endswith(":id"))
         elif name == "workbookPr":
             date1904 = attributes.get("date1904", "0").lower() in {"1", "true"}
 
@@ -106,6 +108,7 @@ def _relationships(archive: zipfile.ZipFile, path: str, deadline: Deadline) -> l
     base = posixpath.dirname(posixpath.dirname(path))  # targets are relative to the part described
 
     def start(name: str, attributes: dict[str, str]) -> None:
+        name = _local(name)
         if name == "Relationship" and attributes.get("TargetMode") != "External":
             target = attributes["Target"]
             path = (
@@ -134,10 +137,12 @@ def _shared_strings(archive: zipfile.ZipFile, path: str, deadline: Deadline) -> 
     depth = {"t": 0, "rPh": 0}
 
     def start(name: str, attributes: dict[str, str]) -> None:
+        name = _local(name)
         if name in depth:
             depth[name] += 1
 
     def end(name: str) -> None:
+        name = _local(name)
         if name in depth:
             depth[name] -= 1
         elif name == "si":
@@ -152,13 +157,14 @@ def _shared_strings(archive: zipfile.ZipFile, path: str, deadline: Deadline) -> 
     return strings
 
 
-def _date_styles(archive: zipfile.ZipFile, path: str, deadline: Deadline) -> set[int]:
+def _date_styles(archive: zipfile.ZipFile, path: str, deadline: Deadline) -> set[str]:
     """The cell styles (a cell's `s`) whose number format shows a date or a time."""
     custom: dict[int, str] = {}
     formats: list[int] = []  # each cell style's number format, in order
     inside = {"cellXfs": False}
 
     def start(name: str, attributes: dict[str, str]) -> None:
+        name = _local(name)
         if name == "numFmt":
             custom[int(attributes["numFmtId"])] = attributes.get("formatCode", "")
         elif name == "cellXfs":
@@ -167,12 +173,13 @@ def _date_styles(archive: zipfile.ZipFile, path: str, deadline: Deadline) -> set
             formats.append(int(attributes.get("numFmtId", "0")))
 
     def end(name: str) -> None:
+        name = _local(name)
         if name == "cellXfs":
             inside["cellXfs"] = False
 
     _parse(archive, path, deadline, start=start, end=end)
     dates = DATE_FORMATS | {number for number, code in custom.items() if _shows_a_date(code)}
-    return {style for style, number in enumerate(formats) if number in dates}
+    return {str(style) for style, number in enumerate(formats) if number in dates}
 
 
 def _shows_a_date(code: str) -> bool:
@@ -184,36 +191,42 @@ class _Sheet:
     """The sheet's cells as expat meets them: a value is kept, as text, when its cell ends."""
 
     strings: list[str]
-    dates: set[int]
+    dates: set[str]  # the styles (a cell's `s`, as written) of dates
     epoch: datetime
     limits: ReadLimits
     rows: Rows = field(default_factory=dict)
     row: int = 0
     column: int = 0
     kind: str = "n"
-    style: int = 0
+    style: str = "0"
     capturing: bool = False
+    phonetic: bool = False  # inside an <rPh>, a guide to reading East Asian text: not the cell's text
     pieces: list[str] = field(default_factory=list)
     seen: dict[str, str] = field(default_factory=dict)  # one object per distinct text
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
-        if name == "row":
+        name = name[name.find(":") + 1 :]  # called for every element: inlined `_local`
+        if name == "c":
+            self.column = _column(attributes["r"]) if "r" in attributes else self.column + 1
+            self.kind, self.style = attributes.get("t", "n"), attributes.get("s", "0")
+            self.pieces.clear()
+        elif name == "v" or (name == "t" and self.kind == "inlineStr" and not self.phonetic):
+            self.capturing = True
+        elif name == "row":
             self.row = _whole(attributes["r"]) if "r" in attributes else self.row + 1
             self.column = 0
-        elif name == "c":
-            self.column = _column(attributes["r"]) if "r" in attributes else self.column + 1
-            self.kind, self.style = attributes.get("t", "n"), _whole(attributes.get("s", "0"))
-            self.pieces.clear()
-        elif name == "v" or (name == "t" and self.kind == "inlineStr"):
-            self.capturing = True
         elif name == "rPh":
-            self.capturing = False
+            self.phonetic = True
 
     def end(self, name: str) -> None:
+        name = name[name.find(":") + 1 :]
         if name in {"v", "t"}:
             self.capturing = False
         elif name == "c" and self.pieces:
-            self.keep(self.cell_text("".join(self.pieces)))
+            pieces = self.pieces
+            self.keep(self.cell_text(pieces[0] if len(pieces) == 1 else "".join(pieces)))
+        elif name == "rPh":
+            self.phonetic = False
 
     def text(self, content: str) -> None:
         if self.capturing:
@@ -249,9 +262,13 @@ def _whole(text: str) -> int:
 
 def _column(reference: str) -> int:
     """The column of a reference such as AB12 (28); at most three letters, as in Excel (XFD)."""
-    letters = reference.rstrip("0123456789")
+    return _column_number(reference.rstrip("0123456789"))
+
+
+@functools.lru_cache(maxsize=20_000)  # Excel's columns are 16,384: a sheet names a few of them, often
+def _column_number(letters: str) -> int:
     if not (1 <= len(letters) <= 3 and letters.isascii() and letters.isalpha()):
-        raise ValueError(f"bad cell reference {reference[:20]!r}")
+        raise ValueError(f"bad column {letters[:20]!r}")
     number = 0
     for letter in letters.upper():
         number = number * 26 + ord(letter) - ord("A") + 1
@@ -286,15 +303,13 @@ def _parse(
     end: Callable[[str], None] | None = None,
     text: Callable[[str], None] | None = None,
 ) -> None:
-    """Feed a part to expat a piece at a time; handlers get element names without their namespace."""
-    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+    """Feed a part to expat a piece at a time. Names are as written: `row`, or `x:row` when the part gives
+    its namespace a prefix (`_local` drops it); expat's namespace processing would cost a third more."""
+    parser = xml.parsers.expat.ParserCreate()
     parser.buffer_text = True
-    if start is not None:
-        parser.StartElementHandler = lambda name, attributes: start(_local(name), attributes)
-    if end is not None:
-        parser.EndElementHandler = lambda name: end(_local(name))
-    if text is not None:
-        parser.CharacterDataHandler = text
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
     parser.StartDoctypeDeclHandler = _no_doctype  # no part of a workbook has one; entity tricks need one
     with archive.open(path) as stream:
         while piece := stream.read(PIECE):
@@ -304,7 +319,7 @@ def _parse(
 
 
 def _local(name: str) -> str:
-    return name.rpartition(" ")[2]
+    return name[name.find(":") + 1 :]
 
 
 def _no_doctype(*_: object) -> None:

@@ -259,11 +259,16 @@ def test_the_publication_never_writes_outside_its_folder(engine, database_url, t
         database_url, "publish-static", "--election", election, "--round", "2", "--folder", folder
     )
 
-    [issue] = refused.value.issues
-    assert issue.code == "unsafe_path" and HOSTILE_PATH in issue.message
-    assert (published.exit_code, published.output.splitlines()[0]) == (
+    shown = f"results/circonscription/{HOSTILE_PATH}" if table == "areas" else f".sequences/{HOSTILE_PATH}/2"
+    message = (
+        f"Publication refused, nothing written: {shown!r} would not be a file of its own in {folder}. "
+        f"A code it is built from is not valid ({RULE[:-1]}): correct it in the database, or reload the "
+        "election."
+    )
+    assert refused.value.issues == [Issue("unsafe_path", message)]
+    assert (published.exit_code, published.output.splitlines()) == (
         1,
-        f"{folder}: refused, nothing was changed. 1 error(s):",
+        [f"{folder}: refused, nothing was changed. 1 error(s):", f"  {folder}: [unsafe_path] {message}"],
     )
     assert (table_contents(engine), files_under(tmp_path)) == (before, files)
 
@@ -306,7 +311,7 @@ def test_a_test_round_export_says_so_in_its_first_line_its_name_and_a_header(cou
     assert client.patch(ROUND, json={"test": True}, headers=supervisor).get_json()["test"] is True
     before = table_contents(engine)
 
-    latest = client.get(f"{ROUND}/export.csv")
+    latest = client.get(f"{ROUND}/export.csv", headers={"Origin": "https://journal.example"})
     zipped = client.get(f"{ROUND}/export.csv", headers={"Accept-Encoding": "gzip"})
     snapshot = client.get(f"{ROUND}/snapshots/1/export.csv")
 
@@ -325,6 +330,8 @@ def test_a_test_round_export_says_so_in_its_first_line_its_name_and_a_header(cou
         'attachment; filename="mini-primaire-tour-2-TEST.csv"',
         "true",
     )
+    # A newsroom's script on another origin may read the mark too.
+    assert "X-Tabulator-Test" in latest.headers["Access-Control-Expose-Headers"].split(", ")
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert (gzip.decompress(zipped.data).decode(), zipped.headers["X-Tabulator-Test"]) == (body, "true")
     # A snapshot is named by its sequence; the round is a test round, so are its snapshots.

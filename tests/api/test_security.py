@@ -23,7 +23,7 @@ def test_any_origin_may_read_the_public_api_and_none_may_write(client, engine):
     read = client.get(f"{ROUND}/results", headers=ORIGIN)
     assert (read.headers["Access-Control-Allow-Origin"], read.headers["Access-Control-Expose-Headers"]) == (
         "*",
-        "ETag, Last-Modified, Retry-After",
+        "ETag, Last-Modified, Retry-After, X-Tabulator-Test",
     )
     preflight = client.options(
         f"{ROUND}/results",
@@ -41,6 +41,7 @@ def test_any_origin_may_read_the_public_api_and_none_may_write(client, engine):
             "Access-Control-Allow-Headers": "If-None-Match, If-Modified-Since",
             "Access-Control-Max-Age": "86400",
             "Content-Length": "0",
+            "X-Content-Type-Options": "nosniff",
         },
     )
     token = accounts.create_token(engine, "supervisor one", "supervisor")[1]

@@ -1,0 +1,252 @@
+"""The shipped nginx (deploy/nginx.conf) as written, in front of gunicorn with deploy/gunicorn.conf.py:
+TLS with the local certificate of deploy/make-local-cert, HTTP sent to HTTPS, HSTS, and the client's address
+in the audit. Only what a test machine cannot have is replaced: the upstream host (`app` in compose), the
+ports, the folders. nginx is Debian's (`.ci/run` installs it); the tests fail, never skip, without it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api import static_publication, store
+from api.store import accounts
+from tabulator.batch import ReturnBatch
+from tests.builders import AREAS, BUREAUX, SAMPLE, build_return
+from tests.e2e.conftest import GUNICORN, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "deploy" / "nginx.conf"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+ROUND = "/api/v1/elections/mini-primaire/rounds/2"
+HSTS = "max-age=31536000"
+HEADERS = ("strict-transport-security", "x-content-type-options", "content-type")
+
+
+def nginx() -> str:
+    if not Path(NGINX).exists():
+        pytest.fail("nginx is missing: apt-get install nginx-light (.ci/run installs it; never skipped).")
+    return NGINX
+
+
+def local_certificate(folder: Path) -> Path:
+    """deploy/make-local-cert, run as the README's reader would: a certificate and key for localhost."""
+    made = subprocess.run(
+        [str(ROOT / "deploy" / "make-local-cert"), str(folder)], capture_output=True, text=True, check=False
+    )
+    assert made.returncode == 0, made.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["tabulator.crt", "tabulator.key"]
+    assert (folder / "tabulator.key").stat().st_mode & 0o077 == 0  # the key is its owner's alone
+    return folder
+
+
+def shipped_config(tmp_path: Path, replacements: dict[str, str]) -> Path:
+    text = CONFIG.read_text()
+    for old, new in {"server app:8000;": replacements.pop("upstream"), **replacements}.items():
+        assert old in text, f"{old!r} is no longer in deploy/nginx.conf"
+        text = text.replace(old, new)
+    path = tmp_path / "nginx.conf"
+    path.write_text(text)
+    return path
+
+
+def test_the_shipped_config_is_valid_nginx(tmp_path):
+    tls = local_certificate(tmp_path / "tls")
+    config = shipped_config(tmp_path, {"upstream": "server 127.0.0.1:8000;", "/etc/nginx/tls/": f"{tls}/"})
+    checked = subprocess.run(
+        [
+            nginx(),
+            "-t",
+            "-c",
+            str(config),
+            "-e",
+            str(tmp_path / "error.log"),
+            "-g",
+            f"pid {tmp_path}/nginx.pid;",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "test is successful" in checked.stderr
+
+
+@pytest.fixture
+def behind_nginx(database_url: str, tmp_path: Path) -> Iterator[tuple[int, int, Path, Path]]:
+    """gunicorn (deploy/gunicorn.conf.py, TABULATOR_TRUSTED_PROXIES=1) behind the shipped nginx: (HTTP port,
+    HTTPS port, the certificate to trust, the static publication's folder)."""
+    app_port, http_port, https_port = free_port(), free_port(), free_port()
+    static = tmp_path / "static"
+    static.mkdir()
+    tls = local_certificate(tmp_path / "tls")
+    config = shipped_config(
+        tmp_path,
+        {
+            "upstream": f"server 127.0.0.1:{app_port};",
+            "/etc/nginx/tls/": f"{tls}/",
+            "listen 80;": f"listen 127.0.0.1:{http_port};",
+            "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
+            "root /srv/static;": f"root {static};",
+            # nginx's own files in the test's folder, not in /var
+            "http {": "http {\n"
+            + "".join(f"{kind}_temp_path {tmp_path}/{kind};\n" for kind in ("client_body", "proxy")),
+        },
+    )
+    environment = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "TABULATOR_DATABASE_URL": database_url,
+        "TABULATOR_INSTANCE_PATH": str(tmp_path),
+        "TABULATOR_STATIC_FOLDER": str(static),
+        "TABULATOR_BIND": f"127.0.0.1:{app_port}",
+        "TABULATOR_WORKERS": "1",
+        "TABULATOR_THREADS": "4",
+        "TABULATOR_TRUSTED_PROXIES": "1",
+    }
+    log = (tmp_path / "gunicorn.log").open("wb")
+    app = subprocess.Popen(
+        [str(GUNICORN), "--config", str(ROOT / "deploy" / "gunicorn.conf.py"), "api:create_app()"],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    # `user root`: the workers read the test's private folders (the image's nginx runs them as nginx).
+    nginx_log = (tmp_path / "nginx.log").open("wb")
+    front = subprocess.Popen(
+        [
+            nginx(),
+            "-c",
+            str(config),
+            "-e",
+            str(tmp_path / "error.log"),
+            "-g",
+            f"daemon off; user root; pid {tmp_path}/nginx.pid;",
+        ],
+        stdout=nginx_log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(f"http://127.0.0.1:{app_port}/healthz", app, tmp_path / "gunicorn.log")
+        for port in (http_port, https_port):
+            _listening(port, front, tmp_path / "error.log")
+        yield http_port, https_port, tls / "tabulator.crt", static
+    finally:
+        front.terminate()
+        app.terminate()
+        front.wait(timeout=10)
+        app.wait(timeout=15)
+        log.close()
+        nginx_log.close()
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+
+
+def _listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    tls: Path | None = None,
+    source: str = "127.0.0.1",
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request from `source` (any 127.x address is this machine), checking the certificate if `tls`."""
+    if tls is None:
+        connection: http.client.HTTPConnection = http.client.HTTPConnection(
+            "127.0.0.1", port, timeout=10, source_address=(source, 0)
+        )
+    else:
+        context = ssl.create_default_context(cafile=str(tls))  # the self-signed certificate, and only it
+        connection = http.client.HTTPSConnection(
+            "localhost", port, timeout=10, context=context, source_address=(source, 0)
+        )
+    connection.request(method, path, body=body, headers=headers or {})
+    answer = connection.getresponse()
+    result = answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+    connection.close()
+    return result
+
+
+def test_https_only_with_hsts_and_the_clients_own_address_in_the_audit(behind_nginx, engine):
+    http_port, https_port, certificate, static = behind_nginx
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    batch = ReturnBatch.of([build_return("13-01-0001", votes={"hamon": 40, "valls": 60})], ("hamon", "valls"))
+    store.record_returns(engine, SAMPLE.id, 2, batch, author="clerk")
+    assert static_publication.publish(engine, SAMPLE.id, 2, static) == 1
+    token = accounts.create_token(engine, "clerk one", "clerk")[1]
+    body = {"voters": 412, "blank": 3, "null": 2, "valid": 407, "votes": {"hamon": 250, "valls": 157}}
+
+    plain = request(http_port, "GET", f"{ROUND}/results")
+    published = request(https_port, "GET", f"{ROUND}/results", tls=certificate)
+    from_app = request(https_port, "GET", f"{ROUND}/snapshots/1/results", tls=certificate)
+    written = request(
+        https_port,
+        "PUT",
+        f"{ROUND}/bureaux/75-01-0001/return",
+        tls=certificate,
+        source="127.0.0.2",  # the client, distinct from nginx's own 127.0.0.1
+        body=json.dumps(body),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {token}",
+            "X-Forwarded-For": "203.0.113.66",  # a lie nginx must not pass on
+        },
+    )
+
+    assert (plain[0], plain[1]["location"]) == (301, f"https://127.0.0.1{ROUND}/results")
+    # The static file nginx serves itself, and an answer of the app through nginx: both HTTPS-only, nosniff.
+    file = static / ROUND.lstrip("/") / "results" / "index.json"
+    assert published[:1] + tuple(published[1][h] for h in HEADERS) + published[2:] == (
+        200,
+        HSTS,
+        "nosniff",
+        "application/json",
+        file.read_bytes(),
+    )
+    assert from_app[:1] + tuple(from_app[1][h].split(";")[0] for h in HEADERS) == (
+        200,
+        HSTS,
+        "nosniff",
+        "application/json",
+    )
+    assert json.loads(from_app[2])["results"]["voters"] == 100
+    assert written[0] == 201, written[2]
+    # nginx put the client's own address in X-Forwarded-For; the app believed nginx, and only nginx.
+    assert [(row["actor"], row["remote_addr"], row["status"]) for row in accounts.audit_rows(engine)] == [
+        ("clerk one", "127.0.0.2", 201)
+    ]
