@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from tabulator.ingest import (
     read_checkpoints_csv,
     read_returns_csv,
 )
+from tabulator.limits import ReadLimits
 from tabulator.ministry import read_ministry
 from tabulator.spreadsheet import safe_row
 from tabulator.types import Election, Issue, Round
@@ -53,6 +55,12 @@ class Context:
         if self._engine is None:
             self._engine = db.make_engine(self.settings.database_url)
         return self._engine
+
+    @property
+    def read_limits(self) -> ReadLimits:
+        """The uploads' limits (TABULATOR_MAX_UPLOAD_ROWS, ...) without their time limit: at the console an
+        operator waits for a national file, and may raise a limit for one command."""
+        return replace(self.settings.upload_limits, seconds=None)
 
 
 @click.group()
@@ -113,7 +121,7 @@ def load_election(context: Context, *, folder: Path, round_numbers: str, if_abse
 
 
 def _load_checkpoints(context: Context, election: Election, round_: Round, data: bytes, path: Path) -> None:
-    batch = _refuse_on_error(lambda: read_checkpoints_csv(data), path)
+    batch = _refuse_on_error(lambda: read_checkpoints_csv(data, context.read_limits), path)
     report = _refuse_on_error(
         lambda: store.record_checkpoints(
             context.engine, election.id, round_.number, batch, author="load-election"
@@ -130,7 +138,10 @@ def _numbers(text: str) -> set[int]:
 def _ingest_returns(context: Context, election: Election, round_: Round, data: bytes, path: Path) -> None:
     with_reason = path.name == "corrections.csv"
     batch = _refuse_on_error(
-        lambda: read_returns_csv(data, round_.candidate_ids, with_reason=with_reason), path
+        lambda: read_returns_csv(
+            data, round_.candidate_ids, with_reason=with_reason, limits=context.read_limits
+        ),
+        path,
     )
     report = _refuse_on_error(
         lambda: store.record_returns(
@@ -161,7 +172,10 @@ def ingest(
     with context.engine.connect() as connection:
         round_ = _refuse_on_error(lambda: store.round_info(connection, election, round_number), file)
     batch = _refuse_on_error(
-        lambda: read_returns_file(data, round_.candidate_codes, reference.departements()), file
+        lambda: read_returns_file(
+            data, round_.candidate_codes, reference.departements(), context.read_limits
+        ),
+        file,
     )
     report = _record_with_progress(
         context, election, round_number, batch, author=author, reason=reason, file=file
@@ -211,7 +225,7 @@ def import_ministry(context: Context, file: Path, election: str, round_number: i
     started = time.perf_counter()
     click.echo(f"Reading {file} ...", err=True)
     ministry = _refuse_on_error(
-        lambda: read_ministry(file.read_bytes(), reference.departements()),
+        lambda: read_ministry(file.read_bytes(), reference.departements(), context.read_limits),
         file,
     )
     created = _refuse_on_error(

@@ -22,8 +22,8 @@ timeout = 60  # a 70,000-bureau upload takes a few seconds; a request running lo
 graceful_timeout = 30
 keepalive = 5  # newsroom pollers keep their connections
 # Whose X-Forwarded-Proto gunicorn believes (the request's scheme; gunicorn never rewrites the client's
-# address). Behind the shipped nginx, compose.yaml names nginx's network. The client's address for the
-# audit is werkzeug's ProxyFix, set by TABULATOR_TRUSTED_PROXIES (api/settings.py).
+# address). compose.yaml sets `*`: there the app is reachable through nginx alone. The client's address
+# for the audit is werkzeug's ProxyFix, set by TABULATOR_TRUSTED_PROXIES (api/settings.py).
 forwarded_allow_ips = os.environ.get("TABULATOR_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("TABULATOR_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"

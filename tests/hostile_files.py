@@ -78,13 +78,19 @@ def _sheet(rows: bytes, dimension: str | None = None) -> list[bytes]:
 Pieces = list[bytes | tuple[bytes, int]]  # bytes, or (bytes, how many times over)
 
 
-def workbook(sheet: Pieces, strings: Pieces | None = None) -> bytes:
-    """An XLSX package: the parts Excel needs for one sheet and, if given, a string table."""
+def workbook(
+    sheet: Pieces, strings: Pieces | None = None, styles: bytes | None = None, book: str = ""
+) -> bytes:
+    """An XLSX package: the parts Excel needs for one sheet and, if given, a string table and styles;
+    `book` goes into the workbook part (a <workbookPr/>)."""
     overrides = [("/xl/workbook.xml", "sheet.main"), ("/xl/worksheets/sheet1.xml", "worksheet")]
     relations = [("rId1", "worksheet", "worksheets/sheet1.xml")]
     if strings is not None:
         overrides.append(("/xl/sharedStrings.xml", "sharedStrings"))
         relations.append(("rId2", "sharedStrings", "sharedStrings.xml"))
+    if styles is not None:
+        overrides.append(("/xl/styles.xml", "styles"))
+        relations.append(("rId3", "styles", "styles.xml"))
     types = "".join(
         f'<Override PartName="{part}" ContentType="{SPREADSHEET}.{kind}+xml"/>' for part, kind in overrides
     )
@@ -96,7 +102,7 @@ def workbook(sheet: Pieces, strings: Pieces | None = None) -> bytes:
         ],
         "_rels/.rels": [_relations([("rId1", "officeDocument", "xl/workbook.xml")])],
         "xl/workbook.xml": [
-            f'<workbook xmlns="{MAIN}" xmlns:r="{RELATIONSHIPS}"><sheets>'
+            f'<workbook xmlns="{MAIN}" xmlns:r="{RELATIONSHIPS}">{book}<sheets>'
             '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'.encode()
         ],
         "xl/_rels/workbook.xml.rels": [_relations(relations)],
@@ -104,6 +110,8 @@ def workbook(sheet: Pieces, strings: Pieces | None = None) -> bytes:
     }
     if strings is not None:
         members["xl/sharedStrings.xml"] = strings
+    if styles is not None:
+        members["xl/styles.xml"] = [f'<styleSheet xmlns="{MAIN}">'.encode() + styles + b"</styleSheet>"]
     return zip_archive(members)
 
 

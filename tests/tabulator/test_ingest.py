@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import gzip
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import openpyxl
 import pytest
 
+from tabulator.files import read_returns_file
 from tabulator.ingest import FileRefused, read_checkpoints_csv, read_returns_csv, read_returns_xlsx
+from tabulator.limits import ReadLimits
 from tabulator.ministry import BLOCK_COLUMNS, FIXED_COLUMNS, read_departements, read_ministry
 from tabulator.types import Issue
+from tests import hostile_files
 
 CANDIDATES = ("hamon", "valls")
 HEADER = "bureau,voters,blank,null,valid,hamon,valls,reported_at\n"
@@ -211,3 +215,214 @@ def test_an_open_primary_leaves_inscrits_empty():
     ministry = read_ministry((MINISTRY_HEADER + row).encode(), DEPARTEMENTS)
     assert ministry.batch.registered.tolist() == [-1]
     assert ministry.registry()[1][0].registered is None
+
+
+# Hostile files (issue 12, findings 2 and 3): each refused by its limit, at the first byte past it.
+
+HEADER_ROW = b"bureau,voters,blank,null,valid,hamon,valls\n"
+GOOD_ROW = b"75-01-0001,412,3,2,407,250,157\n"
+
+
+def refused_by(reader, data: bytes, *arguments) -> list[Issue]:
+    with pytest.raises(FileRefused) as refused:
+        reader(data, *arguments)
+    return refused.value.issues
+
+
+def test_a_gzip_bomb_is_refused_once_it_inflates_past_the_limit():
+    bomb = hostile_files.gzip_bomb()  # 1 MB, 1 GiB inflated
+    assert len(bomb) < 1_100_000
+    assert refused_by(read_returns_csv, bomb, CANDIDATES) == [
+        Issue(
+            "too_large_uncompressed",
+            "The file holds more than 67,108,864 bytes uncompressed, the most a file may hold. Split it into "
+            "smaller files.",
+        )
+    ]
+    # The layout is told from the first 200 bytes: a ministry-looking bomb is refused the same way.
+    ministry_bomb = (
+        gzip.compress(MINISTRY_HEADER.encode("latin-1"), mtime=0) + bomb[bomb.index(b"\x1f\x8b", 10) :]
+    )
+    assert [i.code for i in refused_by(read_returns_file, ministry_bomb, CANDIDATES, DEPARTEMENTS)] == [
+        "too_large_uncompressed"
+    ]
+
+
+def test_the_decompressed_limit_is_a_number_of_bytes_not_one_more():
+    data = gzip.compress(HEADER_ROW + GOOD_ROW)
+    exactly = ReadLimits(max_bytes=len(HEADER_ROW + GOOD_ROW))
+    assert read_returns_csv(data, CANDIDATES, limits=exactly).bureaux == ("75-01-0001",)
+    assert refused_by(
+        lambda d: read_returns_csv(d, CANDIDATES, limits=replace(exactly, max_bytes=exactly.max_bytes - 1)),
+        data,
+    ) == [
+        Issue(
+            "too_large_uncompressed",
+            "The file holds more than 73 bytes uncompressed, the most a file may hold. Split it into smaller "
+            "files.",
+        )
+    ]
+    plain = HEADER_ROW + GOOD_ROW
+    assert refused_by(lambda d: read_returns_csv(d, CANDIDATES, limits=ReadLimits(max_bytes=50)), plain) == [
+        Issue(
+            "too_large_uncompressed",
+            "The file holds 74 bytes uncompressed; a file may hold 50 bytes at most. Split it into smaller files.",
+        )
+    ]
+
+
+def test_a_header_of_200_000_columns_is_refused_before_it_is_parsed():
+    assert refused_by(read_returns_csv, hostile_files.wide_header(), CANDIDATES) == [
+        Issue(
+            "too_many_columns",
+            "Line 1, column 162: the header has 200,000 columns; a file may have 161 columns at most. Remove "
+            "the columns past the last candidate.",
+            line=1,
+            column=162,
+        )
+    ]
+    assert [i.code for i in refused_by(read_checkpoints_csv, hostile_files.wide_header())] == [
+        "too_many_columns"
+    ]
+
+
+def test_a_wide_header_within_the_limit_is_indexed_in_one_pass():
+    extra = ",".join(f"x{i}" for i in range(150))
+    data = f"bureau,voters,blank,null,valid,hamon,valls,{extra}\n75-01-0001,412,3,2,407,250,157{',' * 150}\n"
+    assert [(i.code, i.column) for i in refused_by(read_returns_csv, data.encode(), CANDIDATES)][:2] == [
+        ("unknown_candidate", 8),
+        ("unknown_candidate", 9),
+    ]
+
+
+def test_too_many_rows_are_refused_at_the_first_line_past_the_limit():
+    assert refused_by(read_returns_csv, hostile_files.many_rows(100_001), CANDIDATES) == [
+        Issue(
+            "too_many_rows",
+            "Line 100,002: a file may have a header and 100,000 rows at most. Split it into smaller files.",
+            line=100_002,
+        )
+    ]
+    assert len(read_returns_csv(hostile_files.many_rows(100_000), CANDIDATES)) == 100_000
+    three = ReadLimits(max_rows=3)
+    for ending in (b"\n", b"\r\n", b"\r"):
+        data = (HEADER_ROW + GOOD_ROW * 4).replace(b"\n", ending)
+        assert [
+            (i.code, i.line)
+            for i in refused_by(lambda d: read_returns_csv(d, CANDIDATES, limits=three), data)
+        ] == [("too_many_rows", 5)]
+        assert len(read_returns_csv(data[: -len(ending)].rsplit(ending, 1)[0], CANDIDATES, limits=three)) == 3
+
+
+def test_the_ministry_layout_has_the_same_limits():
+    data = (MINISTRY_HEADER + ministry_row() * 3).encode("latin-1")
+    assert [
+        (i.code, i.line) for i in refused_by(read_ministry, data, DEPARTEMENTS, ReadLimits(max_rows=2))
+    ] == [("too_many_rows", 4)]
+    assert [
+        (i.code, i.line, i.column)
+        for i in refused_by(read_ministry, data, DEPARTEMENTS, ReadLimits(max_columns=34))
+    ] == [("too_many_columns", 1, 35)]
+    assert len(read_ministry(data, DEPARTEMENTS, ReadLimits(max_rows=3, max_columns=35)).batch) == 3
+
+
+def test_an_xlsx_bomb_is_refused_by_its_declared_sizes_before_anything_is_inflated():
+    bomb = hostile_files.xlsx_bomb()  # 2 MB; its strings declare 2 GiB
+    assert len(bomb) < 2_200_000
+    assert refused_by(read_returns_xlsx, bomb, CANDIDATES) == [
+        Issue(
+            "too_large_uncompressed",
+            "The workbook holds 2,147,485,386 bytes uncompressed; a file may hold 67,108,864 bytes at most. "
+            "Split it into smaller files.",
+        )
+    ]
+    rows = b'<row><c t="inlineStr"><is><t>x</t></is></c></row>' * 20_000  # 1 MB
+    sheet_bomb = hostile_files.workbook([b"<worksheet><sheetData>", (rows, 128), b"</sheetData></worksheet>"])
+    assert [i.code for i in refused_by(read_returns_xlsx, sheet_bomb, CANDIDATES)] == [
+        "too_large_uncompressed"
+    ]
+
+
+def test_a_sparse_xlsx_is_refused_at_its_far_cell():
+    assert refused_by(read_returns_xlsx, hostile_files.sparse_xlsx("XFD2"), CANDIDATES) == [
+        Issue(
+            "too_many_columns",
+            "Line 2, column 16,384: a file may have 161 columns at most. Remove the columns past the last "
+            "candidate.",
+            line=2,
+            column=16_384,
+        )
+    ]
+    assert refused_by(read_returns_xlsx, hostile_files.sparse_xlsx("XFD1048576"), CANDIDATES) == [
+        Issue(
+            "too_many_rows",
+            "Line 1,048,576: a file may have a header and 100,000 rows at most. Split it into smaller files.",
+            line=1_048_576,
+        )
+    ]
+    # Empty cells past the limits are formatting, not data: they cost nothing and are not refused.
+    formatted = hostile_files.sparse_xlsx("XFD2").replace(b"<t>x</t>", b"<t></t>")
+    assert len(read_returns_xlsx(formatted, CANDIDATES)) == 500
+
+
+def test_xlsx_cells_are_the_text_a_clerk_sees():
+    strings = [
+        f'<sst xmlns="{hostile_files.MAIN}"><si><t>bureau</t></si><si><r><t>75-01-</t></r><r><t>0001</t></r>'.encode()
+        + "<rPh><t>ふりがな</t></rPh></si><si><t>2017-01-29T20:31:05+01:00</t></si></sst>".encode()
+    ]
+    header = "".join(
+        f'<c r="{column}1" t="inlineStr"><is><t>{name}</t></is></c>'
+        for column, name in zip(
+            "BCDEFGH", ["voters", "blank", "null", "valid", "hamon", "valls", "reported_at"], strict=True
+        )
+    )
+    sheet = (
+        f'<row r="1"><c r="A1" t="s"><v>0</v></c>{header}</row>'
+        '<row r="3"><c t="s"><v>1</v></c><c><v>412</v></c><c><v>3.0</v></c><c><v>2</v></c><c><v>407</v></c>'
+        '<c><v>250</v></c><c><v>157</v></c><c t="s"><v>2</v></c></row>'
+        '<row><c r="A4" t="inlineStr"><is><t>75-01-0002</t></is></c><c r="B4" t="b"><v>1</v></c>'
+        '<c r="C4" t="e"><v>#DIV/0!</v></c><c r="D4"><v>1.5</v></c><c r="E4" t="str"><v>=A1</v></c>'
+        '<c r="F4"><v>1E3</v></c><c r="G4" s="1"><v>42764.5</v></c><c r="H4" s="2"><v>42764.854895833</v></c></row>'
+    ).encode()
+    styles = (
+        b'<numFmts count="1"><numFmt numFmtId="164" formatCode="dd/mm/yyyy\\ hh:mm:ss"/></numFmts>'
+        b'<cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="164"/></cellXfs>'
+    )
+    data = hostile_files.workbook(hostile_files._sheet(sheet), strings, styles)
+    issues = refused_by(read_returns_xlsx, data, CANDIDATES)
+    assert [(i.line, i.column, i.message.rsplit("; got ", 1)[-1]) for i in issues] == [
+        (4, 2, "'TRUE'."),
+        (4, 3, "'#DIV/0!'."),
+        (4, 4, "'1.5'."),
+        (4, 5, "'=A1'."),
+        (4, 7, "'2017-01-29T12:00:00'."),
+        (4, 8, "'2017-01-29T20:31:03'."),
+    ]
+    good = data.replace(b'<row><c r="A4"', b'<row r="9"><c r="A9"')  # not the same zip: rebuilt below
+    assert good  # the row numbers of a good sheet: 3, the row of the first bureau
+    first = hostile_files.workbook(hostile_files._sheet(sheet.split(b'<row><c r="A4"')[0]), strings, styles)
+    batch = read_returns_xlsx(first, CANDIDATES)
+    assert (batch.bureaux, batch.lines, batch.counts.tolist()) == (("75-01-0001",), (3,), [[412, 3, 2, 407]])
+    assert batch.reported_at == (datetime(2017, 1, 29, 20, 31, 5, tzinfo=PARIS),)
+
+
+def test_broken_workbooks_are_unreadable_not_errors():
+    doctype = hostile_files.workbook(
+        [b'<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">]><worksheet><sheetData/></worksheet>']
+    )
+    for data in (b"PK\x03\x04garbage", doctype, hostile_files.workbook([b"<worksheet><sheetData>"])):
+        assert [i.code for i in refused_by(read_returns_xlsx, data, CANDIDATES)] == ["unreadable_file"]
+    bad_gzip = gzip.compress(GOOD_ROW)[:-12]
+    assert [i.code for i in refused_by(read_returns_csv, bad_gzip, CANDIDATES)] == ["unreadable_file"]
+
+
+def test_reading_past_its_deadline_is_refused_with_a_sentence():
+    assert refused_by(
+        lambda d: read_returns_csv(d, CANDIDATES, limits=ReadLimits(seconds=0)), HEADER_ROW + GOOD_ROW
+    ) == [
+        Issue(
+            "too_slow",
+            "Reading the file took more than the 0 seconds allowed; nothing of it was applied. Send it again "
+            "in a moment, or split it into smaller files.",
+        )
+    ]
