@@ -47,7 +47,7 @@ def xlsx_bomb(gigabytes: int = 2) -> bytes:
     return workbook(sheet, strings)
 
 
-def sparse_xlsx(far_cell: str = "XFD2", rows: int = 500) -> bytes:
+def sparse_xlsx(far_cell: str = "XFD2", rows: int = 500, far_value: str = "x") -> bytes:
     """A sheet of `rows` good rows that declares itself A1:XFD1048576 and has one value in `far_cell`:
     openpyxl padded every row to 16,384 cells."""
     header = "".join(
@@ -65,7 +65,7 @@ def sparse_xlsx(far_cell: str = "XFD2", rows: int = 500) -> bytes:
         for row in range(3, rows + 3)
     )
     far_row = int(far_cell.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-    far = f'<row r="{far_row}"><c r="{far_cell}" t="inlineStr"><is><t>x</t></is></c></row>'
+    far = f'<row r="{far_row}"><c r="{far_cell}" t="inlineStr"><is><t>{far_value}</t></is></c></row>'
     ordered = f'<row r="1">{header}</row>' + (far + body if far_row == 2 else body + far)
     return workbook(_sheet(ordered.encode(), dimension="A1:XFD1048576"))
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from api import create_app, store
 from api.settings import Settings
 from api.store import accounts
+from tabulator.limits import ReadLimits
 from tests.builders import AREAS, BUREAUX, SAMPLE
 from tests.conftest import table_contents
 
@@ -196,3 +197,41 @@ def test_bodies_of_any_shape_get_a_4xx_never_a_5xx(engine, service):
     )
     assert (huge.status_code, huge.get_json()["errors"][0]["code"]) == (413, "too_large")
     assert unchanged_except_audit(engine) == before
+
+
+def test_the_upload_limits_are_the_settings(engine, database_url, tmp_path):
+    """The route reads with the limits of its settings (TABULATOR_MAX_UPLOAD_ROWS and the others): a file
+    past one is refused with its rule, and nothing changes."""
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    limits = ReadLimits(max_rows=2, max_columns=8, seconds=30)
+    client = create_app(
+        Settings(database_url=database_url, instance_path=tmp_path, upload_limits=limits)
+    ).test_client()
+    headers = {"Authorization": f"Bearer {accounts.create_token(engine, 'clerk one', 'clerk')[1]}"}
+    before = unchanged_except_audit(engine)
+    rows = [
+        ",".join(GOOD_ROW),
+        ",".join(["13-01-0001", *GOOD_ROW[1:]]),
+        ",".join(["13-01-0002", *GOOD_ROW[1:]]),
+    ]
+    answer = upload(client, headers, ("\n".join([",".join(HEADER), *rows]) + "\n").encode())
+    assert (answer.status_code, answer.get_json()) == (
+        422,
+        {
+            "errors": [
+                {
+                    "code": "too_many_rows",
+                    "message": "Line 4: a file may have a header and 2 rows at most. Split it into smaller "
+                    "files.",
+                    "severity": "error",
+                    "line": 4,
+                }
+            ]
+        },
+    )
+    wide = upload(client, headers, ("\n".join([",".join([*HEADER, "a", "b"]), rows[0]]) + "\n").encode())
+    assert (wide.status_code, wide.get_json()["errors"][0]["code"]) == (422, "too_many_columns")
+    assert unchanged_except_audit(engine) == before
+    assert (
+        upload(client, headers, ("\n".join([",".join(HEADER), *rows[:2]]) + "\n").encode()).status_code == 201
+    )
