@@ -30,7 +30,9 @@ class Settings:
     # stale a "latest" answer can be (well under the 1 s freshness target) and spares a query per request.
     head_cache_seconds: float = 0.25
     static_folder: Path | None = None  # where to publish the latest documents as files (None: off)
-    max_upload_bytes: int = 32 * 1024 * 1024  # a national ministry file is about 20 MB uncompressed
+    max_upload_bytes: int = (
+        32 * 1024 * 1024
+    )  # as sent: a national round-1 ministry file is 38 MB raw, about 6 MB gzipped
     # Reverse proxies in front of the app (1 behind the shipped nginx): the client's address for the audit
     # is then read from the last N entries of X-Forwarded-For. 0 by default: a client can write that header
     # too, so it is believed only when every request comes through those proxies.

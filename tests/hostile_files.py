@@ -38,7 +38,7 @@ def many_rows(rows: int) -> bytes:
 def xlsx_bomb(gigabytes: int = 2) -> bytes:
     """A workbook with a good first sheet and a string table of one string, `gigabytes` GiB of `a`:
     about 2 MB for 2 GiB."""
-    sheet = _sheet(b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>')
+    sheet = sheet_part(b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>')
     strings = [
         f'<sst xmlns="{MAIN}"><si><t>'.encode(),
         (b"a" * MEGABYTE, gigabytes * 1024),
@@ -67,10 +67,10 @@ def sparse_xlsx(far_cell: str = "XFD2", rows: int = 500, far_value: str = "x") -
     far_row = int(far_cell.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     far = f'<row r="{far_row}"><c r="{far_cell}" t="inlineStr"><is><t>{far_value}</t></is></c></row>'
     ordered = f'<row r="1">{header}</row>' + (far + body if far_row == 2 else body + far)
-    return workbook(_sheet(ordered.encode(), dimension="A1:XFD1048576"))
+    return workbook(sheet_part(ordered.encode(), dimension="A1:XFD1048576"))
 
 
-def _sheet(rows: bytes, dimension: str | None = None) -> list[bytes]:
+def sheet_part(rows: bytes, dimension: str | None = None) -> list[bytes]:
     declared = f'<dimension ref="{dimension}"/>' if dimension else ""
     return [f'<worksheet xmlns="{MAIN}">{declared}<sheetData>'.encode(), rows, b"</sheetData></worksheet>"]
 

@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -261,8 +262,11 @@ def spinning_app() -> Flask:
 
 
 @pytest.fixture
-def spinning(database_url: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    """gunicorn, shipped config, one worker, a 3-second timeout, serving `spinning_app`."""
+def spinning(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """gunicorn, shipped config, one worker, a 3-second timeout, serving `spinning_app` (on SQLite only: what
+    is tested is the worker, not the database)."""
+    database = tmp_path / "tabulator.sqlite3"
+    shutil.copy(sqlite_template, database)
     port = free_port()
     log = tmp_path / "gunicorn.log"
     process = subprocess.Popen(
@@ -271,7 +275,11 @@ def spinning(database_url: str, tmp_path: Path) -> Iterator[tuple[str, subproces
             *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "3"),
             "tests.e2e.test_hostile_uploads:spinning_app()",
         ],
-        env={**os.environ, "TABULATOR_DATABASE_URL": database_url, "TABULATOR_INSTANCE_PATH": str(tmp_path)},
+        env={
+            **os.environ,
+            "TABULATOR_DATABASE_URL": f"sqlite:///{database}",
+            "TABULATOR_INSTANCE_PATH": str(tmp_path),
+        },
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         cwd=ROOT,

@@ -287,7 +287,7 @@ def test_a_header_of_200_000_columns_is_refused_before_it_is_parsed():
     ]
 
 
-def test_a_wide_header_within_the_limit_is_indexed_in_one_pass():
+def test_a_header_within_the_column_limit_names_each_unknown_column():
     extra = ",".join(f"x{i}" for i in range(150))
     data = f"bureau,voters,blank,null,valid,hamon,valls,{extra}\n75-01-0001,412,3,2,407,250,157{',' * 150}\n"
     assert [(i.code, i.column) for i in refused_by(read_returns_csv, data.encode(), CANDIDATES)][:2] == [
@@ -391,7 +391,7 @@ def test_xlsx_cells_are_the_text_a_clerk_sees():
         b'<numFmts count="1"><numFmt numFmtId="164" formatCode="dd/mm/yyyy\\ hh:mm:ss"/></numFmts>'
         b'<cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="164"/></cellXfs>'
     )
-    data = hostile_files.workbook(hostile_files._sheet(sheet), strings, styles)
+    data = hostile_files.workbook(hostile_files.sheet_part(sheet), strings, styles)
     issues = refused_by(read_returns_xlsx, data, CANDIDATES)
     assert [(i.line, i.column, i.message.rsplit("; got ", 1)[-1]) for i in issues] == [
         (4, 2, "'TRUE'."),
@@ -401,7 +401,9 @@ def test_xlsx_cells_are_the_text_a_clerk_sees():
         (4, 7, "'2017-01-29T12:00:00'."),
         (4, 8, "'2017-01-29T20:31:03'."),
     ]
-    first = hostile_files.workbook(hostile_files._sheet(sheet.split(b'<row><c r="A4"')[0]), strings, styles)
+    first = hostile_files.workbook(
+        hostile_files.sheet_part(sheet.split(b'<row><c r="A4"')[0]), strings, styles
+    )
     batch = read_returns_xlsx(first, CANDIDATES)
     assert (batch.bureaux, batch.lines, batch.counts.tolist()) == (("75-01-0001",), (3,), [[412, 3, 2, 407]])
     assert batch.reported_at == (datetime(2017, 1, 29, 20, 31, 5, tzinfo=PARIS),)
@@ -425,5 +427,16 @@ def test_reading_past_its_deadline_is_refused_with_a_sentence():
             "too_slow",
             "Reading the file took more than the 0 seconds allowed; nothing of it was applied. Send it again "
             "in a moment, or split it into smaller files.",
+        )
+    ]
+
+
+def test_a_workbook_listing_thousands_of_parts_is_refused_before_they_are_listed():
+    data = hostile_files.zip_archive({f"{number:06d}": [b""] for number in range(25_000)})
+    assert refused_by(read_returns_xlsx, data, CANDIDATES) == [
+        Issue(
+            "unreadable_file",
+            "The file is not a readable XLSX workbook (ValueError: a table of contents of 1,300,000 bytes, "
+            "more than any workbook needs).",
         )
     ]
