@@ -47,10 +47,11 @@ test: install ## Run the whole suite, on SQLite and on PostgreSQL (TABULATOR_TES
 fuzz: install ## The bad-input tests with a larger budget than CI's (schemathesis, hypothesis-made files)
 	TABULATOR_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest -n 2 tests/api/test_openapi_fuzz.py tests/api/test_bad_input.py
 
-lint: install ## ruff (lint and format check) and mypy on the pure core
+lint: install ## ruff (lint and format check), mypy on the pure core, the OpenAPI document's validity
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m tests.check_openapi
 
 format: install ## Format the code with ruff
 	$(BIN)/ruff format .

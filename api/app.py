@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, Operationa
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import auth, authority, cors, db, headers, limits, pages, public, store
+from api import auth, authority, cors, db, headers, limits, openapi, pages, public, store
 from api.change_tail import ChangeTails
 from api.fastpath import CachedDocuments
 from api.http import CURRENT, DocumentCache
@@ -37,12 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_REDOC_PATH="docs",
         OPENAPI_REDOC_URL=f"/static/{REDOC}",  # vendored: the docs work offline
-        API_SPEC_OPTIONS={
-            "info": {
-                "description": "Election results tabulated from versioned per-bureau returns. Every document "
-                "names its sequence, when its data was cut (as_of) and how many bureaux it covers."
-            }
-        },
+        API_SPEC_OPTIONS={"info": {"description": openapi.GUIDE}},
     )
     engine = db.make_engine(settings.database_url)
     app.extensions["tabulator"] = {
@@ -63,7 +58,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Outermost, so every layer (the audit, the rate limits) sees the client's address, not nginx's.
         proxies = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
-    api = TabulatorApi(app)
+    api = TabulatorApi(app, spec_kwargs={"extra_plugins": [openapi.Conventions(app)]})
+    openapi.register_components(api.spec)
     api.register_blueprint(public.blueprint)
     api.register_blueprint(authority.blueprint)
     app.register_blueprint(pages.blueprint)  # HTML pages: outside the API and its OpenAPI document

@@ -7,13 +7,13 @@ Clerks enter; only supervisors correct what a bureau already reported. Every att
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
-from flask_smorest import Blueprint
 
-from api import reference, schemas, store
+from api import examples, openapi, reference, schemas, store
 from api.auth import AuditDraft, requires, stored_with_the_write
 from api.db import reading
 from api.http import WHOLE
@@ -23,7 +23,7 @@ from tabulator.files import read_returns_file
 from tabulator.rules import NO_LIMIT, Scope
 from tabulator.types import Checkpoint, Return
 
-blueprint = Blueprint(
+blueprint = openapi.Blueprint(
     "authority",
     __name__,
     url_prefix="/api/v1",
@@ -31,6 +31,37 @@ blueprint = Blueprint(
 )
 ROUND = f"/elections/<election>/rounds/<{WHOLE}:number>"
 VERSION_TAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "description": 'The version of the bureau\'s return you hold (the `ETag` of a previous answer, `"3"`): '
+    "the write is refused (412) if another was recorded since.",
+    "schema": {"type": "string", "pattern": '^(W/)?"?[0-9]{1,9}"?$'},  # what VERSION_TAG reads
+    "example": '"3"',
+}
+
+
+def _reported(*statuses: int) -> Callable[[Any], Any]:
+    """A write's report: 200 when nothing new was published, 201 when something was, 202 when it waits."""
+    meanings = {
+        201: "Recorded and published: `sequence` is the new publication.",
+        202: "Taken, but not published: held for a supervisor's review (`held`) or waiting for a second "
+        "clerk's identical entry (`waiting`).",
+    }
+
+    def decorate(view: Any) -> Any:
+        for status in statuses:
+            view = blueprint.alt_response(
+                status,
+                schema=schemas.WriteReportSchema,
+                description=meanings[status],
+                headers={"ETag": "ETag"},
+                success=True,
+            )(view)
+        return view
+
+    return decorate
 
 
 def _engine() -> Any:
@@ -76,10 +107,20 @@ def _expected_version() -> int | None:
 
 @blueprint.route(f"{ROUND}/bureaux/<code>/return", methods=["PUT"])
 @requires("clerk")
-@blueprint.arguments(schemas.ReturnInputSchema)
-@blueprint.response(200, schemas.WriteReportSchema)
+@blueprint.arguments(schemas.ReturnInputSchema, example=examples.RETURN_INPUT)
+@blueprint.response(
+    200,
+    schemas.WriteReportSchema,
+    description="A correction recorded and published, or the same counts again (nothing changed).",
+    headers={"ETag": "ETag"},
+)
+@_reported(201, 202)
+@blueprint.answers("BadRequest", "NotFound", "Conflict", "StaleVersion", "Refused")
+@blueprint.doc(parameters=[IF_MATCH])
 def put_return(payload: dict[str, Any], election: str, number: int, code: str) -> Response:
-    """Enter a bureau's return. Re-sending the same counts changes nothing; other counts for a bureau that
+    """Enter a bureau's return.
+
+    Re-sending the same counts changes nothing; other counts for a bureau that
     has reported are a correction: supervisors only, with a `reason`. With double entry, a clerk's first
     entry answers 202 (`waiting`) until another person enters the same counts; the same person entering it
     again, with this token or another of theirs, is never the second entry: 202 again, still `waiting`,
@@ -122,10 +163,17 @@ def put_return(payload: dict[str, Any], election: str, number: int, code: str) -
 
 @blueprint.route(f"{ROUND}/bureaux/<code>/turnout/<time>", methods=["PUT"])
 @requires("clerk")
-@blueprint.arguments(schemas.CheckpointInputSchema)
-@blueprint.response(200, schemas.WriteReportSchema)
+@blueprint.arguments(schemas.CheckpointInputSchema, example={"voters": 187})
+@blueprint.response(
+    200, schemas.WriteReportSchema, description="A correction of the checkpoint, or the same count again."
+)
+@_reported(201)
+@blueprint.answers("BadRequest", "NotFound", "Conflict", "Refused")
 def put_checkpoint(payload: dict[str, Any], election: str, number: int, code: str, time: str) -> Response:
-    """Enter a bureau's voters so far at a time of day (12:00, 17:00)."""
+    """Enter a bureau's turnout checkpoint.
+
+    The bureau's votants so far at a time of day (12:00, 17:00): published at once in the turnout
+    documents. Correcting a checkpoint needs a `reason`."""
     batch = CheckpointBatch.of([Checkpoint(code, time, payload["voters"], payload.get("reported_at"))])
     report = store.record_checkpoints(
         _engine(), election, number, batch, author=g.actor.name, reason=payload.get("reason"), scope=_scope()
@@ -135,17 +183,25 @@ def put_checkpoint(payload: dict[str, Any], election: str, number: int, code: st
 
 @blueprint.route(f"{ROUND}/uploads", methods=["POST"])
 @requires("clerk")
-@blueprint.arguments(schemas.UploadFormSchema, location="form")
-@blueprint.arguments(schemas.UploadFileSchema, location="files")
-@blueprint.response(200, schemas.WriteReportSchema)
-def upload(form: dict[str, Any], files: dict[str, Any], election: str, number: int) -> Response:
-    """A file of returns (tabulator CSV, XLSX or the ministry's layout), applied wholly or not at all: the
+@blueprint.arguments(schemas.UploadSchema, location="multipart")
+@blueprint.response(
+    200,
+    schemas.WriteReportSchema,
+    description="Corrections recorded and published, or nothing new.",
+    headers={"ETag": "ETag"},
+)
+@_reported(201, 202)
+@blueprint.answers("BadRequest", "NotFound", "Conflict", "Refused")
+def upload(form: dict[str, Any], election: str, number: int) -> Response:
+    """Upload a file of returns.
+
+    tabulator CSV, XLSX or the ministry's layout, applied wholly or not at all: the
     answer is a report, or every error with its line, column and rule. A file larger than the service's
     limits (its size once decompressed, its rows, its columns) is refused as soon as one is passed."""
     settings = current_app.extensions["tabulator"]["settings"]
     candidates = store.candidate_codes(_engine(), election, number)
     batch = read_returns_file(
-        files["file"].read(), candidates, reference.departements(), settings.upload_limits
+        form["file"].read(), candidates, reference.departements(), settings.upload_limits
     )
     report = store.record_returns(
         _engine(),
@@ -165,9 +221,12 @@ def upload(form: dict[str, Any], files: dict[str, Any], election: str, number: i
 
 @blueprint.route(f"{ROUND}/review")
 @requires("supervisor")
-@blueprint.response(200, schemas.ReviewSchema)
+@blueprint.response(200, schemas.ReviewSchema, headers=openapi.NOT_STORED)
+@blueprint.answers("NotFound")
 def list_review(election: str, number: int) -> Response:
-    """Clerks' returns that wait: held for a warning, two clerks who disagree, or (double entry) a first
+    """Clerks' returns that wait for a decision.
+
+    Held for a warning, two clerks who disagree, or (double entry) a first
     entry waiting for its second; each beside its bureau's published return, if any (supervisors)."""
     response = jsonify(schemas.REVIEW.dump(review.waiting_list(_engine(), election, number)))
     response.headers["Cache-Control"] = "no-store"
@@ -176,10 +235,14 @@ def list_review(election: str, number: int) -> Response:
 
 @blueprint.route(f"{ROUND}/review/<{WHOLE}:entry_id>", methods=["POST"])
 @requires("supervisor")
-@blueprint.arguments(schemas.DecisionSchema)
-@blueprint.response(200, schemas.WriteReportSchema)
+@blueprint.arguments(schemas.DecisionSchema, example={"decision": "accept"})
+@blueprint.response(200, schemas.WriteReportSchema, description="The decision's report.")
+@_reported(201, 202)
+@blueprint.answers("BadRequest", "NotFound", "Conflict", "Refused")
 def decide(decision: dict[str, Any], election: str, number: int, entry_id: int) -> Response:
-    """Accept an entry (it is published as its bureau's return; the bureau's other waiting entries are
+    """Accept or reject a waiting entry.
+
+    Accept an entry (it is published as its bureau's return; the bureau's other waiting entries are
     set aside) or reject it. Accepting over a published return is a correction: give a `reason`."""
     report = review.decide(
         _engine(),
@@ -196,9 +259,12 @@ def decide(decision: dict[str, Any], election: str, number: int, entry_id: int) 
 @blueprint.route("/audit")
 @requires("supervisor")
 @blueprint.arguments(schemas.AuditQuerySchema, location="query", as_kwargs=True)
-@blueprint.response(200, schemas.AuditPageSchema)
+@blueprint.response(200, schemas.AuditPageSchema, headers=openapi.NOT_STORED)
+@blueprint.answers("BadRequest")
 def list_audit(**filters: Any) -> Response:
-    """Every write attempt, accepted or refused, oldest first (supervisors; a token of one election sees
+    """The audit log of writes.
+
+    Every write attempt, accepted or refused, oldest first (supervisors; a token of one election sees
     that election's writes only)."""
     entries = accounts.audit_rows(_engine(), **filters, election=g.actor.election)
     page = {"entries": entries, "next": entries[-1]["id"] if entries else filters["after"]}
@@ -209,16 +275,20 @@ def list_audit(**filters: Any) -> Response:
 
 @blueprint.route(ROUND, methods=["PATCH"])
 @requires("supervisor")
-@blueprint.arguments(schemas.RoundUpdateSchema)
-@blueprint.response(200, schemas.RoundSchema)
+@blueprint.arguments(schemas.RoundUpdateSchema, example={"status": "counting"})
+@blueprint.response(200, schemas.RoundSchema, description="Changed: the round as it is now.")
 @blueprint.alt_response(
     202,
     schema=schemas.ConfirmationSchema,
     description="The change waits for a second person's confirmation (four eyes).",
+    headers=openapi.NOT_STORED,
     success=True,
 )
+@blueprint.answers("BadRequest", "NotFound", "Conflict", "Refused")
 def update_round(changes: dict[str, Any], election: str, number: int) -> Response:
-    """Move the round through setup → voting → counting → complete → certified, set or lift its embargo
+    """Change a round: its status, embargo, test flag or review settings.
+
+    Move the round through setup → voting → counting → complete → certified, set or lift its embargo
     (`results_not_before`), mark it a test or not, choose how clerks' returns are reviewed: 200 with the
     round. A certified round changes no more (409).
 
@@ -257,10 +327,12 @@ def _confirmation(document: dict[str, Any], status: int) -> Response:
 
 @blueprint.route(f"{ROUND}/confirmations")
 @requires("supervisor")
-@blueprint.response(200, schemas.ConfirmationListSchema)
+@blueprint.response(200, schemas.ConfirmationListSchema, headers=openapi.NOT_STORED)
+@blueprint.answers("NotFound")
 def list_confirmations(election: str, number: int) -> Response:
-    """Changes of the round that wait for a second person and may still be confirmed, oldest first
-    (supervisors)."""
+    """Changes of the round that wait for a second person.
+
+    Those that may still be confirmed, oldest first (supervisors)."""
     pending = lifecycle.pending_confirmations(_engine(), election, number)
     response = jsonify(schemas.CONFIRMATIONS.dump(pending))
     response.headers["Cache-Control"] = "no-store"
@@ -269,12 +341,20 @@ def list_confirmations(election: str, number: int) -> Response:
 
 @blueprint.route(f"{ROUND}/confirmations/<{WHOLE}:confirmation_id>", methods=["POST"])
 @requires("supervisor")
-@blueprint.arguments(schemas.ConfirmationDecisionSchema)
-@blueprint.response(200, schemas.ConfirmationSchema)
+@blueprint.arguments(schemas.ConfirmationDecisionSchema, example={"decision": "confirm"})
+@blueprint.response(
+    200,
+    schemas.ConfirmationSchema,
+    description="Confirmed and applied, or cancelled.",
+    headers=openapi.NOT_STORED,
+)
+@blueprint.answers("BadRequest", "NotFound", "Conflict", "Refused")
 def decide_confirmation(
     decision: dict[str, Any], election: str, number: int, confirmation_id: int
 ) -> Response:
-    """Confirm a pending change of the round — it is applied at once — or cancel it (the asker may
+    """Confirm or cancel a pending change of the round (four eyes).
+
+    Confirm a pending change of the round — it is applied at once — or cancel it (the asker may
     withdraw their own). Confirming is for another person than the asker (403 `same_person`), before
     `expires_at` (409 `confirmation_expired`); a decided request answers 409 `already_decided`, a change
     the round no longer allows 409 (`bad_transition`, `round_certified`). Certifying a round with bureaux

@@ -14,10 +14,11 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -34,9 +35,9 @@ from tabulator.ingest import (
     read_returns_csv,
 )
 from tabulator.limits import ReadLimits
-from tabulator.ministry import read_ministry
+from tabulator.ministry import LEVELS, read_ministry
 from tabulator.spreadsheet import safe_row
-from tabulator.types import Election, Issue, Round
+from tabulator.types import ELECTION_TYPES, Election, Issue, Round
 
 PROGRESS_FROM = 5_000
 DEMO_FOLDER = Path("data/primaire-gauche-2017")  # rows: smaller files are recorded well within a second
@@ -190,7 +191,7 @@ def _record_with_progress(
     """One transaction; for a large file, a bar follows its stages (checked, stored, summed, published)."""
     file = options.pop("file")
 
-    def record(progress: Any = lambda stage: None) -> store.RecordReport:
+    def record(progress: Progress) -> store.RecordReport:
         return store.record_returns(
             context.engine,
             election,
@@ -201,48 +202,93 @@ def _record_with_progress(
             **options,
         )
 
-    if len(batch) < PROGRESS_FROM:
-        return _refuse_on_error(record, file)  # type: ignore[no-any-return]
-    label = f"Recording {len(batch):,} returns"
+    return _with_progress(len(batch), record, file)
+
+
+Progress = Callable[[str], None]
+T = TypeVar("T")
+
+
+def _with_progress(rows: int, work: Callable[[Progress], T], file: Path) -> T:
+    """Run a write, refused with its file's name; past PROGRESS_FROM rows, with a bar of its stages."""
+    if rows < PROGRESS_FROM:
+        return _refuse_on_error(lambda: work(lambda stage: None), file)  # type: ignore[no-any-return]
     with click.progressbar(
         length=len(store.STAGES),
-        label=label,
+        label=f"Recording {rows:,} returns",
         file=sys.stderr,
         show_pos=True,
         item_show_func=lambda stage: stage,
     ) as bar:
-        return _refuse_on_error(lambda: record(lambda stage: bar.update(1, stage)), file)  # type: ignore[no-any-return]
+        return _refuse_on_error(lambda: work(lambda stage: bar.update(1, stage)), file)  # type: ignore[no-any-return]
+
+
+CREATION_OPTIONS = {"--date": "round's date", "--name": "election's name", "--type": "election's type"}
 
 
 @main.command("import-ministry")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--election", required=True, help="Election id to create or complete.")
 @click.option("--round", "round_number", type=int, required=True)
-@click.option("--name", help="The election's name, when it is created.")
+@click.option("--name", help="The election's name (needed when the election is created).")
+@click.option(
+    "--type",
+    "election_type",
+    type=click.Choice(ELECTION_TYPES),
+    help="What the election is for (needed when the election is created).",
+)
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The round's date, e.g. 2017-05-07 (needed when the round is created: the file carries none).",
+)
 @click.pass_obj
-def import_ministry(context: Context, file: Path, election: str, round_number: int, name: str | None) -> None:
-    """Create the election, round, candidates and registry a ministry file describes, then ingest it."""
+def import_ministry(context: Context, file: Path, election: str, round_number: int, **given: Any) -> None:
+    """Create the election, round, candidates and registry a ministry file describes if they are missing,
+    and ingest its returns: all in one transaction, so that a refused file changes nothing."""
     started = time.perf_counter()
+    loaded, stored_date = store.stored_round(context.engine, election, round_number)
+    day = given["day"].date() if given["day"] else stored_date
+    needed = {"--date": day} | ({} if loaded else {"--name": given["name"], "--type": given["election_type"]})
+    if missing := [option for option, value in needed.items() if value is None]:
+        raise click.UsageError(
+            f"{election} round {round_number} is created from this file, which does not say its "
+            f"{', '.join(CREATION_OPTIONS[option] for option in missing)}: give {' '.join(missing)}."
+        )
+    assert day is not None  # asked for above when missing
     click.echo(f"Reading {file} ...", err=True)
     ministry = _refuse_on_error(
         lambda: read_ministry(file.read_bytes(), reference.departements(), context.read_limits),
         file,
     )
-    created = _refuse_on_error(
-        lambda: store.ensure_ministry_election(
-            context.engine, election, round_number, ministry, name=name or election
+    described = Election(
+        election,
+        given["name"] or election,
+        "",
+        LEVELS,
+        (Round(round_number, day, ministry.candidates),),
+        type=given["election_type"] or "primary",  # both unused: the election exists
+    )
+    done = _with_progress(
+        len(ministry.batch),
+        lambda progress: store.import_round(
+            context.engine,
+            described,
+            ministry.registry,
+            ministry.batch,
+            author="import-ministry",
+            thresholds=context.settings.thresholds,
+            progress=progress,
         ),
         file,
     )
-    if created:
+    if done.created:
         click.echo(
             f"Created {election} round {round_number}: {len(ministry.batch):,} bureaux, "
             f"{len(ministry.candidates)} candidates."
         )
-    report = _record_with_progress(
-        context, election, round_number, ministry.batch, author="import-ministry", reason=None, file=file
-    )
-    _print_report(str(file), report)
+    _print_report(str(file), done.report)
     _publish_if_configured(context, election, round_number)
     click.echo(f"Done in {time.perf_counter() - started:.1f} s.")
 

@@ -1,9 +1,9 @@
 """The read path at static-file speed: a cached document answered before Flask routes the request.
 
 When a worker already holds the rendered bytes of the latest sequence of a results, turnout or timeline
-document, and still trusts that sequence (`head_cache_seconds`), this WSGI layer answers from memory —
-the same `answer()` as the Flask views, so headers, 304s and gzip are identical. Anything else (a query
-string, a cache miss, a stale sequence, another path) goes to Flask unchanged.
+document, in JSON or CSV, and still trusts that sequence (`head_cache_seconds`), this WSGI layer answers
+from memory — the same `answer()` as the Flask views, so headers, 304s and gzip are identical. Anything
+else (a query string, a cache miss, a stale sequence, another path) goes to Flask unchanged.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from api.http import CURRENT, DocumentCache, answer, document_key
+from api.http import CSV, CURRENT, NEGOTIATED, VARY, DocumentCache, answer, document_key, wants_csv
 
+# As Flask routes them: `…/results/departement/75.csv` is the CSV of département 75 (the code stops short
+# of a final `.csv`), `…/results/departement/75` its JSON, which `Accept: text/csv` turns into CSV.
 DOCUMENT = re.compile(
     r"^/api/v1/elections/(?P<election>[^/]+)/rounds/(?P<number>\d{1,9})/"
-    r"(?:(?P<kind>results|turnout)(?:/(?P<level>[^/]+)/(?P<code>[^/]+))?|(?P<timeline>timeline))$"
+    r"(?:(?P<kind>results|turnout)(?:/(?P<level>[^/]+)/(?P<code>[^/]+?))?|(?P<timeline>timeline))"
+    r"(?P<csv>\.csv)?$"
 )
 STATUS = {200: "200 OK", 304: "304 Not Modified"}
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -35,18 +38,26 @@ class CachedDocuments:
         found = None
         if environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING"):
             found = DOCUMENT.match(environ.get("PATH_INFO", ""))
-        rendered = self._cached(found) if found else None
+        if found is None:
+            return self.flask_app(environ, start_response)
+        negotiated = not found["csv"]  # the JSON path: Accept picks the format
+        rendered = self._cached(found, as_csv=not negotiated or wants_csv(environ))
         if rendered is None:
             return self.flask_app(environ, start_response)
-        status, headers, body = answer(environ, rendered, self.cache_control)
+        vary = NEGOTIATED if negotiated else VARY
+        status, headers, body = answer(environ, rendered, self.cache_control, vary=vary)
         start_response(STATUS[status], [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
-    def _cached(self, found: re.Match[str]) -> Any:
+    def _cached(self, found: re.Match[str], *, as_csv: bool) -> Any:
         election, number = found["election"], int(found["number"])
         self.round_changes.check()  # an embargo set by another worker empties `heads` here
         head = self.heads.get((election, number))
         if head is None or head[0] <= time.monotonic():
             return None  # Flask asks the database for the latest sequence
-        resource = ("timeline",) if found["timeline"] else (found["kind"], found["level"], found["code"])
+        resource: tuple[str | None, ...] = (
+            ("timeline",) if found["timeline"] else (found["kind"], found["level"], found["code"])
+        )
+        if as_csv:
+            resource = (*resource, CSV)  # as `public._sequence_document` keys a CSV form
         return self.cache.get(document_key(election, number, head[1], resource))

@@ -20,13 +20,18 @@ from typing import Any
 
 from flask import Response, request
 from marshmallow import Schema
-from werkzeug.datastructures import Headers
+from werkzeug.datastructures import Headers, MIMEAccept
 from werkzeug.http import http_date, parse_accept_header, parse_date
 
 GZIP_FROM = 1_024  # bytes: smaller bodies gain nothing from compression
 CURRENT = "public, max-age={seconds}"
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
+JSON = "application/json"
+CSV = "text/csv"
+# A document's JSON path answers CSV to `Accept: text/csv`: caches must key its answers on Accept too.
+VARY = "Accept-Encoding"
+NEGOTIATED = "Accept, Accept-Encoding"
 
 # A path's whole number, as large as a database integer column holds; anything larger is no such resource
 # (404), not an overflow deep in the driver.
@@ -52,7 +57,10 @@ class Rendered:
 
     @cached_property
     def content_type_header(self) -> str:
-        text = self.content_type.startswith(("application/json", "text/"))
+        text = (
+            self.content_type.startswith(("application/json", "text/"))
+            and "charset=" not in self.content_type
+        )
         return f"{self.content_type}; charset=utf-8" if text else self.content_type
 
 
@@ -76,8 +84,19 @@ def rendered_bytes(
     return Rendered(body, tag, last_modified, content_type)
 
 
-def sequence_etag(sequence: int) -> str:
-    return f'W/"{sequence}"'
+def sequence_etag(sequence: int, variant: str = "") -> str:
+    """The sequence is the version. Another format of the same document (`variant`, e.g. `-csv`) has
+    its own tag: a cache that revalidates one of two stored variants picks the one its tag names
+    (RFC 9111 §4.3.4)."""
+    return f'W/"{sequence}{variant}"'
+
+
+def wants_csv(environ: dict[str, Any]) -> bool:
+    """Whether the client's Accept prefers CSV to JSON (`text/csv`, `text/*`); `*/*` or none means JSON."""
+    accept: str = environ.get("HTTP_ACCEPT", "")
+    if "csv" not in accept and "text/*" not in accept:
+        return False  # the common case, decided without parsing
+    return parse_accept_header(accept, MIMEAccept).best_match([JSON, CSV]) == CSV
 
 
 def not_modified(environ: dict[str, Any], etag: str, last_modified: datetime | None) -> bool:
@@ -94,24 +113,28 @@ def not_modified(environ: dict[str, Any], etag: str, last_modified: datetime | N
 
 
 def _validators(etag: str, last_modified: datetime | None) -> dict[str, str]:
-    headers = {"ETag": etag, "Vary": "Accept-Encoding"}
+    headers = {"ETag": etag}
     if last_modified is not None:
         headers["Last-Modified"] = http_date(last_modified)
     return headers
 
 
-def not_modified_response(etag: str, last_modified: datetime | None, cache_control: str) -> Response | None:
+def not_modified_response(
+    etag: str, last_modified: datetime | None, cache_control: str, *, vary: str = VARY
+) -> Response | None:
     """The 304 for a client that already holds this version, decided before any document is built."""
     if not not_modified(request.environ, etag, last_modified):
         return None
-    return Response(status=304, headers={**_validators(etag, last_modified), "Cache-Control": cache_control})
+    headers = {**_validators(etag, last_modified), "Vary": vary, "Cache-Control": cache_control}
+    return Response(status=304, headers=headers)
 
 
 def answer(
-    environ: dict[str, Any], rendered: Rendered, cache_control: str
+    environ: dict[str, Any], rendered: Rendered, cache_control: str, *, vary: str = VARY
 ) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, headers and body for a rendered document: 304 when the client holds it, gzip when accepted."""
-    items = [*rendered.validators.items(), ("Cache-Control", cache_control)]
+    """Status, headers and body for a rendered document: 304 when the client holds it, gzip when accepted.
+    `vary`: the request headers the answer depends on (NEGOTIATED where Accept picks the format)."""
+    items = [*rendered.validators.items(), ("Vary", vary), ("Cache-Control", cache_control)]
     if not_modified(environ, rendered.etag, rendered.last_modified):
         return 304, items, b""
     body = rendered.body
@@ -122,8 +145,8 @@ def answer(
     return 200, items, body
 
 
-def respond(rendered: Rendered, cache_control: str) -> Response:
-    status, items, body = answer(request.environ, rendered, cache_control)
+def respond(rendered: Rendered, cache_control: str, *, vary: str = VARY) -> Response:
+    status, items, body = answer(request.environ, rendered, cache_control, vary=vary)
     return Response(body or None, status=status, headers=_trusted(items))
 
 

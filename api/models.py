@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from tabulator.types import ELECTION_TYPES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -64,10 +66,15 @@ class Base(DeclarativeBase):
 
 class ElectionRow(Base):
     __tablename__ = "elections"
+    __table_args__ = (
+        CheckConstraint(f"type IN ({', '.join(repr(t) for t in ELECTION_TYPES)})", name="known_type"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # presidential, legislative, primary...: what the election is for (NIST's Election.Type is read from it).
+    type: Mapped[str] = mapped_column(String(20), default="primary", server_default="primary")
     organiser: Mapped[str] = mapped_column(String(200), default="")
     levels: Mapped[list[Any]]
     note: Mapped[str] = mapped_column(Text, default="")
@@ -107,13 +114,18 @@ class RoundRow(Base):
 
 class CandidateRow(Base):
     __tablename__ = "candidates"
-    __table_args__ = (UniqueConstraint("round_id", "code"), UniqueConstraint("round_id", "ballot_order"))
+    __table_args__ = (
+        UniqueConstraint("round_id", "code"),
+        UniqueConstraint("round_id", "ballot_order"),
+        CheckConstraint("sex IN ('M', 'F')", name="known_sex"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
     code: Mapped[str] = mapped_column(String(80))
     name: Mapped[str] = mapped_column(String(200))
     ballot_order: Mapped[int]
+    sex: Mapped[str | None] = mapped_column(String(1))  # M or F, as the ministry's files give it
 
 
 class AreaRow(Base):
@@ -125,6 +137,9 @@ class AreaRow(Base):
     level: Mapped[str] = mapped_column(String(40))
     code: Mapped[str] = mapped_column(String(80))
     name: Mapped[str] = mapped_column(String(200))
+    # The label of the file the area came from (the ministry's `Ardeche`, `4ème circonscription`), written
+    # back by the export in that file's layout; `name` is the one shown.
+    source_label: Mapped[str | None] = mapped_column(String(200))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
     position: Mapped[int]  # order of the registry: parents before children
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -73,6 +73,8 @@ TEXT: dict[str, dict[str, str]] = {
         "of_voters": "des votants",
         "bureaux": "Bureaux dépouillés",
         "as_of": "Données arrêtées à {as_of}, publiées à {published_at}",
+        "as_of_dated": "Données arrêtées le {as_of_date} à {as_of}, "
+        "publiées le {published_date} à {published_at}",
         "no_data": "Aucun résultat publié pour l’instant",
         "status": "Statut",
         "colon": "\u00a0:",
@@ -86,7 +88,8 @@ TEXT: dict[str, dict[str, str]] = {
         "children": "Détail par zone",
         "children_caption": "Résultats par {level}, cliquer sur un en-tête pour trier",
         "area": "Zone",
-        "search": "Rechercher une commune, une circonscription, un bureau",
+        "search": "Rechercher {what}",
+        "or": "ou",
         "search_button": "Rechercher",
         "search_title": "Recherche",
         "search_results": "{count} résultat(s) pour « {q} »",
@@ -124,6 +127,7 @@ TEXT: dict[str, dict[str, str]] = {
         "full_page": "Tous les résultats",
         "no_election": "Aucune élection n’est encore chargée.",
         "api": "Les données (API)",
+        "download": "Télécharger les données",
         "hours": "h",
         "minutes": "min",
         "seconds": "s",
@@ -147,6 +151,8 @@ TEXT: dict[str, dict[str, str]] = {
         "of_voters": "of voters",
         "bureaux": "Polling stations counted",
         "as_of": "Data as of {as_of}, published at {published_at} (Paris time)",
+        "as_of_dated": "Data as of {as_of} on {as_of_date}, published at {published_at} on {published_date} "
+        "(Paris time)",
         "no_data": "No results published yet",
         "status": "Status",
         "colon": ":",
@@ -160,7 +166,8 @@ TEXT: dict[str, dict[str, str]] = {
         "children": "By area",
         "children_caption": "Results by {level}; click a column header to sort",
         "area": "Area",
-        "search": "Search for an area or a polling station",
+        "search": "Search for {what}",
+        "or": "or",
         "search_button": "Search",
         "search_title": "Search",
         "search_results": "{count} result(s) for “{q}”",
@@ -198,6 +205,7 @@ TEXT: dict[str, dict[str, str]] = {
         "full_page": "All results",
         "no_election": "No election is loaded yet.",
         "api": "The data (API)",
+        "download": "Download the data",
         "hours": "h",
         "minutes": "min",
         "seconds": "s",
@@ -209,8 +217,25 @@ TEXT: dict[str, dict[str, str]] = {
         "bureau_level": "polling station",
     },
 }
+# What the search box finds, level by level, with the article each takes.
+SEARCHABLE: dict[str, dict[str, str]] = {
+    "fr": {
+        "region": "une région",
+        "departement": "un département",
+        "circonscription": "une circonscription",
+        "commune": "une commune",
+        "bureau": "un bureau",
+    },
+    "en": {
+        "region": "a region",
+        "departement": "a département",
+        "circonscription": "a constituency",
+        "commune": "a commune",
+        "bureau": "a polling station",
+    },
+}
 # What page.js needs to write the same words as the server.
-SCRIPT_TEXT = ("as_of", "no_data", "partial", "complete", "certified", "change_text")
+SCRIPT_TEXT = ("as_of", "as_of_dated", "no_data", "partial", "complete", "certified", "change_text")
 
 
 def _engine() -> Engine:
@@ -243,6 +268,30 @@ def clock(moment: str | None) -> str:
     if not moment:
         return "—"
     return datetime.fromisoformat(moment).astimezone(PARIS).strftime("%H:%M")
+
+
+def day(moment: str) -> str:
+    """An ISO time from a document as its date in Europe/Paris, written like the round's date."""
+    return datetime.fromisoformat(moment).astimezone(PARIS).strftime("%d/%m/%Y")
+
+
+def as_of_line(as_of: str | None, published_at: str | None, text: dict[str, str]) -> str:
+    """When the data was cut and when it was published: hours alone on the same day, else with the dates,
+    so that a round loaded days after its night does not read as published before it was cut."""
+    if not as_of:
+        return text["no_data"]
+    times = {"as_of": clock(as_of), "published_at": clock(published_at)}
+    if not published_at or day(as_of) == day(published_at):
+        return text["as_of"].format(**times)
+    return text["as_of_dated"].format(**times, as_of_date=day(as_of), published_date=day(published_at))
+
+
+def search_label(levels: Sequence[str], lang: str) -> str:
+    """The search box's label: the levels this election has below its top one, and the bureaux; never a
+    level it does not have (the 2017 primary has no communes)."""
+    things = [SEARCHABLE[lang].get(level, level) for level in (*levels[1:], "bureau")]
+    listed = f"{', '.join(things[:-1])} {TEXT[lang]['or']} {things[-1]}" if len(things) > 1 else things[0]
+    return TEXT[lang]["search"].format(what=listed)
 
 
 def duration(seconds: int, text: dict[str, str]) -> str:
@@ -282,6 +331,14 @@ class Page:
             return self.link(base)
         return self.link(f"{base}{quote(level, safe='')}/{quote(code or '', safe='')}")
 
+    def data_url(self, document: str, level: str | None = None, code: str | None = None) -> str:
+        """The CSV form of one of the API's documents (results, turnout, timeline, corrections) of an area:
+        what the page shows, for a spreadsheet."""
+        path = f"/api/v1/elections/{quote(self.election, safe='')}/rounds/{self.number}/{document}"
+        if level is not None and level != "national":
+            path += f"/{quote(level, safe='')}/{quote(code or '', safe='')}"
+        return f"{path}.csv"
+
     def switch(self, lang: str) -> str:
         """This page in another language."""
         query = {k: v for k, v in request.args.items() if k != "lang"}
@@ -297,6 +354,12 @@ class Page:
 
     def change(self, value: float | None) -> str:
         return percentage(value, self.lang, signed=True)
+
+    def as_of_line(self, document: dict[str, Any]) -> str:
+        return as_of_line(document.get("as_of"), document.get("published_at"), self.text)
+
+    def search_label(self, levels: Sequence[str]) -> str:
+        return search_label(levels, self.lang)
 
     def level_name(self, level: str) -> str:
         return self.text.get("bureau_level" if level == "bureau" else level, level)
@@ -399,6 +462,7 @@ def search(election: str, number: int) -> Response:
         page=page,
         election_name=index.name,
         round_date=round_.date,
+        levels=registry.levels,
         query=query,
         matches=matches[:SEARCH_LIMIT],
         total=len(matches),
@@ -435,7 +499,11 @@ def _read(election: str, number: int, level: str | None, code: str | None, *, ex
         view = open_view(connection, election, number)
         moment = datetime.now(UTC)
         round_ = view.round_
-        common = {"election_name": view.index.name, "round_date": round_.date}
+        common = {
+            "election_name": view.index.name,
+            "round_date": round_.date,
+            "levels": view.index.registry.levels,
+        }
         if round_.embargoed(moment):
             until = round_.results_not_before
             assert until is not None
@@ -460,7 +528,7 @@ class Evening:
     total: int
     lines: list[tuple[str, str, tuple[float, float] | None]]  # (candidate id, SVG points, last point)
     reported: str  # the bureaux reported, as a share of all, as SVG points
-    ticks: list[tuple[float, str]]  # (x, time label)
+    ticks: list[tuple[float, str, str]]  # (x, time label, text-anchor)
     width: int = 640
     height: int = 240
     left: int = 40
@@ -508,11 +576,25 @@ def _evening(document: dict[str, Any]) -> Evening | None:
     ]
     reported = points([100 * row["bureaux_reported"] / bureaux_total for row in rows])
     labels = {round(x(t)): clock(row["as_of"]) for t, row in zip(times, rows, strict=True)}
-    chosen = sorted(labels.items())
-    keep = [chosen[0], chosen[-1]] if len(chosen) > 1 else chosen
-    if len(chosen) > 2:
-        keep.insert(1, chosen[len(chosen) // 2])
-    return Evening(rows, total, lines, reported, [(float(t), label) for t, label in keep])
+    return Evening(rows, total, lines, reported, _time_ticks(sorted(labels.items())))
+
+
+# An "HH:MM" label at the chart's 12px is about 36 units wide (DejaVu Sans, chromium): a middle label needs
+# this much room from each end's label (its own half, the end label's whole width, a gap) or it is left out.
+TICK_ROOM = 60
+
+
+def _time_ticks(labels: list[tuple[int, str]]) -> list[tuple[float, str, str]]:
+    """The first, the last, and the one nearest the middle if it has room. The first label starts at its
+    point and the last ends at its own, so that neither runs past the chart's edges, at any width."""
+    if len(labels) == 1:
+        return [(float(labels[0][0]), labels[0][1], "middle")]
+    (first, first_label), (last, last_label) = labels[0], labels[-1]
+    ticks = [(float(first), first_label, "start")]
+    middle = min(labels[1:-1], key=lambda label: abs(label[0] - (first + last) / 2), default=None)
+    if middle is not None and first + TICK_ROOM <= middle[0] <= last - TICK_ROOM:
+        ticks.append((float(middle[0]), middle[1], "middle"))
+    return [*ticks, (float(last), last_label, "end")]
 
 
 @blueprint.app_template_filter("clock")

@@ -12,16 +12,18 @@ from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, current_app
-from flask_smorest import Blueprint
+from flask import Response, current_app, request
 from sqlalchemy import Engine
 
-from api import reference, schemas, store
+from api import csv_views, examples, openapi, reference, schemas, store
 from api.change_tail import ChangeTails
 from api.db import reading, reading_alone
 from api.http import (
+    CSV,
     IMMUTABLE,
+    NEGOTIATED,
     NO_CACHE,
+    VARY,
     WHOLE,
     DocumentCache,
     Rendered,
@@ -31,11 +33,12 @@ from api.http import (
     rendered_bytes,
     respond,
     sequence_etag,
+    wants_csv,
 )
 from api.store import exports, feeds, open_view, results_of, timeline, turnout_of
 from api.store.results import View
 
-blueprint = Blueprint(
+blueprint = openapi.Blueprint(
     "results",
     __name__,
     url_prefix="/api/v1",
@@ -43,6 +46,8 @@ blueprint = Blueprint(
 )
 ROUND = f"/elections/<election>/rounds/<{WHOLE}:number>"
 Build = Callable[[View], Any]
+# A document's CSV form, from the document's dict and the view it was read from (for the round's candidates).
+ToCsv = Callable[[dict[str, Any], View], bytes]
 
 
 def _engine() -> Engine:
@@ -109,20 +114,28 @@ def _sequence_document(
     number: int,
     sequence: int | None,
     *,
-    resource: Hashable,
+    resource: tuple[Hashable, ...],
     build: Build,
     schema: Any = None,
     content_type: str = "application/json",
+    as_csv: ToCsv | None = None,
+    vary: str = VARY,
 ) -> Response:
     """A document of one sequence: the latest one when `sequence` is None (short cache), else a snapshot
     (cached forever). A client that holds the latest sequence gets its 304 before anything is built.
-    `build` returns a dict (dumped through `schema` as JSON) or the bytes of another format."""
+    `build` returns a dict (dumped through `schema` as JSON, or written by `as_csv` as CSV, cached apart
+    under its own ETag) or the bytes of another format."""
     cache_control = _current_max_age() if sequence is None else IMMUTABLE
     refuse_during_embargo(election, number)
+    variant = ""
+    if as_csv is not None:  # the CSV form: cached apart, under its own ETag
+        resource, content_type, variant = (*resource, CSV), CSV, "-csv"
 
     def render_view(view: View) -> Rendered:
         document = build(view)
-        etag, modified = sequence_etag(view.publication.sequence), view.publication.published_at
+        etag, modified = sequence_etag(view.publication.sequence, variant), view.publication.published_at
+        if as_csv is not None:
+            document = as_csv(document, view)
         if isinstance(document, bytes):
             return rendered_bytes(document, etag=etag, last_modified=modified, content_type=content_type)
         return render(document, schema, etag=etag, last_modified=modified)
@@ -133,51 +146,91 @@ def _sequence_document(
                 document_key(election, number, sequence, resource),
                 lambda: render_view(open_view(connection, election, number, sequence)),
             )
-        return respond(rendered, cache_control)
+        return respond(rendered, cache_control, vary=vary)
     latest, published_at = _head(election, number)
     rendered = _cache().get(document_key(election, number, latest, resource))
     if rendered is None:
-        if early := not_modified_response(sequence_etag(latest), published_at, cache_control):
+        etag = sequence_etag(latest, variant)
+        if early := not_modified_response(etag, published_at, cache_control, vary=vary):
             return early
         with reading(_engine()) as connection:
             # Built from the round as it is now, which may be past the sequence this worker last saw.
             view = open_view(connection, election, number)
             rendered = render_view(view)
         _cache().put(document_key(election, number, view.publication.sequence, resource), rendered)
-    return respond(rendered, cache_control)
+    return respond(rendered, cache_control, vary=vary)
+
+
+def _negotiated(as_csv: ToCsv) -> dict[str, Any]:
+    """On a document's JSON path: its CSV form when the client's Accept prefers text/csv; either way the
+    answer varies with Accept."""
+    return {"as_csv": as_csv if wants_csv(request.environ) else None, "vary": NEGOTIATED}
+
+
+def _results_csv(document: dict[str, Any], view: View) -> bytes:
+    return csv_views.results_csv(document)
+
+
+def _turnout_csv(document: dict[str, Any], view: View) -> bytes:
+    return csv_views.turnout_csv(document)
+
+
+def _timeline_csv(document: dict[str, Any], view: View) -> bytes:
+    return csv_views.timeline_csv(document, view.round_.candidate_codes)
+
+
+def _corrections_csv(document: dict[str, Any], view: View) -> bytes:
+    return csv_views.corrections_csv(document, view.round_.candidate_codes)
 
 
 @blueprint.route("/elections")
-@blueprint.response(200, schemas.ElectionListSchema)
+@blueprint.response(200, schemas.ElectionListSchema, headers=openapi.CACHED)
+@blueprint.answers("NotModified")
 def list_elections() -> Response:
-    """The elections this service tabulates, with their rounds and candidates."""
+    """The elections this service tabulates.
+
+    Each with its area levels, its rounds (date, status, latest sequence) and their candidates in ballot
+    order: where a poller finds the election id and round numbers of every other path."""
     with reading(_engine()) as connection:
         document = {"elections": feeds.elections(connection)}
     return respond(render(document, schemas.ELECTION_LIST), _current_max_age())
 
 
 @blueprint.route("/elections/<election>")
-@blueprint.response(200, schemas.ElectionSchema)
+@blueprint.response(200, schemas.ElectionSchema, headers=openapi.CACHED)
+@blueprint.answers("NotModified", "NotFound")
 def show_election(election: str) -> Response:
-    """One election: its area levels, its rounds (date, status, latest sequence) and candidates."""
+    """One election.
+
+    Its name and organiser, its area levels top down (bureaux below the last), its rounds (date, status,
+    latest sequence) and their candidates."""
     with reading(_engine()) as connection:
         document = feeds.election(connection, election)
     return respond(render(document, schemas.ELECTION), _current_max_age())
 
 
 @blueprint.route(ROUND)
-@blueprint.response(200, schemas.RoundSchema)
+@blueprint.response(200, schemas.RoundSchema, headers=openapi.CACHED)
+@blueprint.answers("NotModified", "NotFound")
 def show_round(election: str, number: int) -> Response:
-    """One round: date, status, latest sequence, candidates in ballot order."""
+    """One round.
+
+    Its date, status, embargo (`results_not_before`), how clerks' returns are reviewed, its latest
+    sequence (null under an embargo) and its candidates in ballot order."""
     with reading(_engine()) as connection:
         document = feeds.round_document(connection, election, number)
     return respond(render(document, schemas.ROUND), _current_max_age())
 
 
 @blueprint.route(f"{ROUND}/current")
-@blueprint.response(200, schemas.CurrentSchema)
+@blueprint.response(200, schemas.CurrentSchema, headers=openapi.CACHED, example=examples.CURRENT)
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
 def show_current(election: str, number: int) -> Response:
-    """The latest sequence and its context. Tiny and never cached: poll it, then fetch what changed."""
+    """The latest sequence and its context: poll it, then fetch what changed.
+
+    A few hundred bytes, never cached (`Cache-Control: no-cache`), always the database's own latest
+    sequence: it never goes back. When `sequence` has moved since your last look, fetch the documents you
+    show; or send its `ETag` as `If-None-Match` and get a 304 while nothing changed."""
     # Always the database's own head, never a worker's trusted copy: a poller must never see the sequence
     # go back because its next request landed on another worker. One indexed row, then the rendered
     # document of that sequence if this worker has it.
@@ -194,17 +247,31 @@ def show_current(election: str, number: int) -> Response:
     return respond(rendered, NO_CACHE)
 
 
-@blueprint.route(f"{ROUND}/results")
-@blueprint.route(f"{ROUND}/results/<level>/<code>")
-@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/results")
-@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/results/<level>/<code>")
-@blueprint.response(200, schemas.ResultsDocumentSchema)
-def show_results(
-    election: str, number: int, sequence: int | None = None, level: str | None = None, code: str | None = None
-) -> Response:
-    """Results of the nation or of any area or bureau, with breadcrumbs and a row per child.
+RESULTS = (
+    f"{ROUND}/results",
+    f"{ROUND}/results/<level>/<code>",
+    f"{ROUND}/snapshots/<{WHOLE}:sequence>/results",
+    f"{ROUND}/snapshots/<{WHOLE}:sequence>/results/<level>/<code>",
+)
+TURNOUT = tuple(path.replace("/results", "/turnout") for path in RESULTS)
+TIMELINE = (f"{ROUND}/timeline", f"{ROUND}/snapshots/<{WHOLE}:sequence>/timeline")
+CORRECTIONS = (f"{ROUND}/corrections", f"{ROUND}/snapshots/<{WHOLE}:sequence>/corrections")
 
-    Under `snapshots/{sequence}`, the results as published then: they never change, cacheable forever."""
+
+def routes(paths: tuple[str, ...], *, suffix: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view on each path (with `suffix`, e.g. `.csv`, appended)."""
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        for path in paths:
+            view = blueprint.route(f"{path}{suffix}")(view)
+        return view
+
+    return register
+
+
+def _results(
+    election: str, number: int, sequence: int | None, level: str | None, code: str | None, **form: Any
+) -> Response:
     return _sequence_document(
         election,
         number,
@@ -212,19 +279,45 @@ def show_results(
         resource=("results", level, code),
         build=lambda view: results_of(view, level, code),
         schema=schemas.RESULTS,
+        **form,
     )
 
 
-@blueprint.route(f"{ROUND}/turnout")
-@blueprint.route(f"{ROUND}/turnout/<level>/<code>")
-@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/turnout")
-@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/turnout/<level>/<code>")
-@blueprint.response(200, schemas.TurnoutDocumentSchema)
-def show_turnout(
+@routes(RESULTS)
+@blueprint.response(200, schemas.ResultsDocumentSchema, headers=openapi.CACHED, example=examples.RESULTS)
+@blueprint.csv_form("results")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def show_results(
     election: str, number: int, sequence: int | None = None, level: str | None = None, code: str | None = None
 ) -> Response:
-    """The day's turnout checkpoints (12:00, 17:00), each like for like against the previous round at the
-    same hour; under `snapshots/{sequence}`, as published then."""
+    """Results, with a row per child area.
+
+    The results of the nation, of an area or of a bureau. The area's figures (bureaux reported, votants,
+    blancs, nuls, exprimés, each candidate's votes and shares, the leader, the change in turnout against the
+    previous round), its breadcrumbs (`parents`), a summary row per child area and, for a bureau, every
+    version of its return. Under `snapshots/{sequence}`: the results as published then, which never change.
+    `Accept: text/csv` (or `.csv` on the path) gives the CSV form."""
+    return _results(election, number, sequence, level, code, **_negotiated(_results_csv))
+
+
+@routes(RESULTS, suffix=".csv")
+@blueprint.csv_document("results")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def results_csv(
+    election: str, number: int, sequence: int | None = None, level: str | None = None, code: str | None = None
+) -> Response:
+    """Results as CSV: the area, then one row per child area.
+
+    Columns: `level`, `code`, `name`, `bureaux_reported`, `bureaux_total`, `voters`, then
+    `<candidate>_votes` and `<candidate>_pct_valid` for each candidate in ballot order, `leader`, and the
+    document's `sequence`, `as_of`, `published_at`, `status`, `test`. The same figures, ETag and caching
+    as the JSON."""
+    return _results(election, number, sequence, level, code, as_csv=_results_csv)
+
+
+def _turnout(
+    election: str, number: int, sequence: int | None, level: str | None, code: str | None, **form: Any
+) -> Response:
     return _sequence_document(
         election,
         number,
@@ -232,14 +325,42 @@ def show_turnout(
         resource=("turnout", level, code),
         build=lambda view: turnout_of(view, level, code),
         schema=schemas.TURNOUT,
+        **form,
     )
 
 
-@blueprint.route(f"{ROUND}/timeline")
-@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/timeline")
-@blueprint.response(200, schemas.TimelineDocumentSchema)
-def show_timeline(election: str, number: int, sequence: int | None = None) -> Response:
-    """One row per published sequence: bureaux reported, votants and each candidate's share, all evening."""
+@routes(TURNOUT)
+@blueprint.response(200, schemas.TurnoutDocumentSchema, headers=openapi.CACHED, example=examples.TURNOUT)
+@blueprint.csv_form("turnout")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def show_turnout(
+    election: str, number: int, sequence: int | None = None, level: str | None = None, code: str | None = None
+) -> Response:
+    """The day's turnout checkpoints.
+
+    Of the nation, or of an area. Votants at each checkpoint (12:00, 17:00) in the bureaux that reported it,
+    and the change like for like against the previous round at the same hour, on the bureaux reported in both
+    (`matched_bureaux`). Under `snapshots/{sequence}`: as published then. `Accept: text/csv` (or `.csv`) gives
+    the CSV form."""
+    return _turnout(election, number, sequence, level, code, **_negotiated(_turnout_csv))
+
+
+@routes(TURNOUT, suffix=".csv")
+@blueprint.csv_document("turnout")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def turnout_csv(
+    election: str, number: int, sequence: int | None = None, level: str | None = None, code: str | None = None
+) -> Response:
+    """Turnout as CSV: one row per checkpoint time.
+
+    Columns: the area's `level`, `code`, `name`, then `time`, `bureaux_reported`, `bureaux_total`,
+    `voters`, the like-for-like `matched_bureaux`, `matched_voters`, `matched_previous_voters`,
+    `change_pct` (empty in a first round), and the document's `sequence`, `as_of`, `published_at`,
+    `status`, `test`."""
+    return _turnout(election, number, sequence, level, code, as_csv=_turnout_csv)
+
+
+def _timeline(election: str, number: int, sequence: int | None, **form: Any) -> Response:
     return _sequence_document(
         election,
         number,
@@ -247,14 +368,34 @@ def show_timeline(election: str, number: int, sequence: int | None = None) -> Re
         resource=("timeline",),
         build=lambda view: timeline(view.connection, view),
         schema=schemas.TIMELINE,
+        **form,
     )
 
 
-@blueprint.route(f"{ROUND}/corrections")
-@blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/corrections")
-@blueprint.response(200, schemas.CorrectionsDocumentSchema)
-def show_corrections(election: str, number: int, sequence: int | None = None) -> Response:
-    """The round's corrections log: every correction with its time, bureau, old and new counts, and reason."""
+@routes(TIMELINE)
+@blueprint.response(200, schemas.TimelineDocumentSchema, headers=openapi.CACHED, example=examples.TIMELINE)
+@blueprint.csv_form("timeline")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def show_timeline(election: str, number: int, sequence: int | None = None) -> Response:
+    """The evening's curve: one row per published sequence.
+
+    For each publication up to this one: when, bureaux reported, the national votants, blancs, nuls,
+    exprimés and each candidate's votes and share. `Accept: text/csv` (or `.csv`) gives the CSV form."""
+    return _timeline(election, number, sequence, **_negotiated(_timeline_csv))
+
+
+@routes(TIMELINE, suffix=".csv")
+@blueprint.csv_document("timeline")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def timeline_csv(election: str, number: int, sequence: int | None = None) -> Response:
+    """The timeline as CSV: one row per publication.
+
+    Columns: `sequence`, `as_of`, `published_at`, `bureaux_reported`, `voters`, `blank`, `null`,
+    `valid`, `<candidate>_votes` and `<candidate>_pct_valid` for each candidate in ballot order, `test`."""
+    return _timeline(election, number, sequence, as_csv=_timeline_csv)
+
+
+def _corrections(election: str, number: int, sequence: int | None, **form: Any) -> Response:
     return _sequence_document(
         election,
         number,
@@ -262,42 +403,76 @@ def show_corrections(election: str, number: int, sequence: int | None = None) ->
         resource=("corrections",),
         build=feeds.corrections_of,
         schema=schemas.CORRECTIONS,
+        **form,
     )
+
+
+@routes(CORRECTIONS)
+@blueprint.response(
+    200, schemas.CorrectionsDocumentSchema, headers=openapi.CACHED, example=examples.CORRECTIONS
+)
+@blueprint.csv_form("corrections")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def show_corrections(election: str, number: int, sequence: int | None = None) -> Response:
+    """The round's corrections log.
+
+    Every correction of a published return up to this sequence, oldest first: its time, bureau, the counts
+    before and after, and the reason given. `Accept: text/csv` (or `.csv`) gives the CSV form."""
+    return _corrections(election, number, sequence, **_negotiated(_corrections_csv))
+
+
+@routes(CORRECTIONS, suffix=".csv")
+@blueprint.csv_document("corrections")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def corrections_csv(election: str, number: int, sequence: int | None = None) -> Response:
+    """The corrections log as CSV: one row per correction.
+
+    Columns: `bureau`, `name`, `version`, `sequence`, `reported_at`, `recorded_at`, the counts (`voters`,
+    `blank`, `null`, `valid`, `<candidate>_votes`), the counts replaced (`previous_…`), `reason`, `test`."""
+    return _corrections(election, number, sequence, as_csv=_corrections_csv)
 
 
 @blueprint.route(f"{ROUND}/changes")
 @blueprint.arguments(schemas.ChangesQuerySchema, location="query", as_kwargs=True)
-@blueprint.response(200, schemas.ChangesSchema)
+@blueprint.response(200, schemas.ChangesSchema, headers=openapi.CACHED, example=examples.CHANGES)
+@blueprint.answers("NotModified", "BadRequest", "Embargoed", "NotFound")
 def list_changes(election: str, number: int, since: str, limit: int) -> Response:
-    """Returns recorded or corrected after a cursor — for a correction, the counts it replaced and why.
+    """The change feed: returns recorded or corrected after a cursor.
 
-    Keep `next` and pass it as `since`: no change is missed, none is repeated. When `truncated` is true,
-    more changes wait; ask again at once.
-    """
+    Start with `since=0`. Keep the `next` of each answer and pass it as `since` next time: no change is
+    missed, none is repeated. When `truncated` is true, more changes wait: ask again at once. Each change
+    carries the bureau's counts and, for a correction, the counts it replaced (`previous`) and its
+    `reason`; `current_sequence` is the round's latest sequence when the page was read."""
     refuse_during_embargo(election, number)
     tails: ChangeTails = current_app.extensions["tabulator"]["change_tails"]
     return respond(tails.answer(_engine(), election, number, since, limit), NO_CACHE)
 
 
-def _ministry_csv(view: View) -> bytes:
-    return exports.ministry_csv(view, reference.departements())
-
-
 def _nist(view: View) -> dict[str, Any]:
-    about = feeds.election(view.connection, view.election_code)
-    return exports.nist_report(view, name=about["name"], organiser=about["organiser"])
+    return exports.nist_report(view)
 
 
 @blueprint.route(f"{ROUND}/export.csv")
 @blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/export.csv")
-@blueprint.response(200, content_type="text/csv")
-def export_csv(election: str, number: int, sequence: int | None = None) -> Response:
-    """Every reported bureau in the Interior Ministry's per-bureau layout (UTF-8, `;`, decimal comma).
+@blueprint.arguments(schemas.ExportQuerySchema, location="query", as_kwargs=True)
+@blueprint.response(200, openapi.CSV_SCHEMA, content_type="text/csv", headers=openapi.EXPORT_HEADERS)
+@blueprint.answers("NotModified", "BadRequest", "Embargoed", "NotFound")
+def export_csv(election: str, number: int, encoding: str, sequence: int | None = None) -> Response:
+    """The round per bureau, in the Interior Ministry's layout (CSV).
+
+    Every reported bureau in the Interior Ministry's per-bureau layout (Latin-1 unless asked for UTF-8,
+    `;`, decimal comma), in the ministry's order and with the labels of the file the round was imported
+    from: an imported ministry file comes back field for field.
 
     A test round's file starts with a `# TEST DATA` line, is named `…-TEST.csv` and answers
     `X-Tabulator-Test: true`: once saved and forwarded, nothing else says it is not real."""
     response = _sequence_document(
-        election, number, sequence, resource=("csv",), build=_ministry_csv, content_type="text/csv"
+        election,
+        number,
+        sequence,
+        resource=("csv", encoding),
+        build=lambda view: exports.ministry_csv(view, reference.departements(), encoding),
+        content_type=f"text/csv; charset={exports.ENCODINGS[encoding]}",
     )
     if response.status_code == 200:
         test = exports.is_test_export(_first_bytes(response, len(exports.TEST_MARK.encode())))
@@ -323,7 +498,11 @@ def _first_bytes(response: Response, size: int) -> bytes:
 
 @blueprint.route(f"{ROUND}/nist.json")
 @blueprint.route(f"{ROUND}/snapshots/<{WHOLE}:sequence>/nist.json")
-@blueprint.response(200, schemas.NistReportSchema)
+@blueprint.response(200, schemas.NistReportSchema, headers=openapi.CACHED)
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
 def export_nist(election: str, number: int, sequence: int | None = None) -> Response:
-    """The results as a NIST SP 1500-100 v2 ElectionReport (GpUnits for the areas, the round as a contest)."""
+    """The results as a NIST SP 1500-100 v2 ElectionReport.
+
+    GpUnits for the areas, the round as a contest. As of the round's latest sequence, or of `{sequence}` under
+    `snapshots/`: the same ETag and caching as the other documents, and the same embargo."""
     return _sequence_document(election, number, sequence, resource=("nist",), build=_nist)

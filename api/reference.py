@@ -1,13 +1,17 @@
-"""Reference data the project ships in `data/`: the département → région map of the ministry's files."""
+"""Reference data the project ships as package data: the département → région map of the ministry's files.
+
+Read through `importlib.resources`, so that it is found wherever the package is installed (a wheel, the
+image), not only beside a checkout.
+"""
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 
 from tabulator.ministry import Departement, read_departements
 
-DEPARTEMENTS = Path(__file__).resolve().parent.parent / "data" / "departements.csv"
+DEPARTEMENTS = files("tabulator") / "reference" / "departements.csv"
 
 
 @cache

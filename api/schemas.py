@@ -271,18 +271,40 @@ class ElectionListSchema(Schema):
 
 
 class ErrorSchema(Schema):
-    code = fields.String(required=True)
-    message = fields.String(required=True)
-    field = fields.String()
-    line = fields.Integer()
-    column = fields.Integer()
-    bureau = fields.String()
+    code = fields.String(
+        required=True, metadata={"description": "Stable, for programs: `not_found`, `votes_mismatch`…"}
+    )
+    message = fields.String(required=True, metadata={"description": "A sentence for the person."})
+    field = fields.String(metadata={"description": "The field or column at fault."})
+    line = fields.Integer(metadata={"description": "The file's line (1 is the header)."})
+    column = fields.Integer(metadata={"description": "The file's column (1 is the first)."})
+    bureau = fields.String(metadata={"description": "The bureau de vote concerned."})
+
+
+class RefusalSchema(ErrorSchema):
+    """An error of the envelope; a refused return or file also says how grave each is."""
+
+    severity = fields.String(
+        validate=validate.OneOf(["error", "warning"]),
+        metadata={"description": "`error` refuses the input; a `warning` alone would not."},
+    )
 
 
 class ErrorsSchema(Schema):
-    errors = fields.List(fields.Nested(ErrorSchema), required=True)
+    """The one error envelope of the API."""
+
+    errors = fields.List(fields.Nested(RefusalSchema), required=True)
     errors_total = fields.Integer(
         metadata={"description": "When there were more errors than listed (the first 1,000): how many."}
+    )
+
+
+class StaleVersionSchema(ErrorsSchema):
+    """412: the return changed since the version the client sent as If-Match."""
+
+    current_version = fields.Integer(
+        required=True,
+        metadata={"description": "The return's version now: check it, then send If-Match again."},
     )
 
 
@@ -291,14 +313,105 @@ class ChangesQuerySchema(Schema):
         load_default="0",
         metadata={"description": "A sequence number, or the `next` cursor of the previous page."},
     )
-    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+    limit = fields.Integer(
+        load_default=500,
+        validate=validate.Range(min=1, max=5000),
+        metadata={"description": "At most this many entries in the answer (1 to 5,000)."},
+    )
+
+
+class ExportQuerySchema(Schema):
+    encoding = fields.String(
+        load_default="latin-1",
+        validate=validate.OneOf(["latin-1", "utf-8"]),
+        metadata={
+            "description": "`latin-1` (ISO-8859-1), as the ministry writes its files, or `utf-8`. In "
+            "Latin-1 a character it lacks becomes its nearest form (’ → ', œ → oe)."
+        },
+    )
+
+
+def _nist_objects(data_key: str, description: str) -> fields.List[dict[str, object]]:
+    return fields.List(fields.Dict(), data_key=data_key, required=True, metadata={"description": description})
 
 
 class NistReportSchema(Schema):
-    """A NIST SP 1500-100 v2 `ElectionResults.ElectionReport` (see the standard's JSON schema)."""
+    """A NIST SP 1500-100 version 2 `ElectionResults.ElectionReport`, valid against NIST's own JSON schema
+    (usnistgov/ElectionResultsReporting, branch version2), which describes every object in it.
+
+    The areas are `GpUnit` ReportingUnits; the round is one `Election` with one `CandidateContest`. Votants
+    are `BallotsCast` (`Election.BallotCounts`), blancs the contest's `Undervotes` (`Contest.OtherCounts`),
+    nuls `BallotsRejected` (`Election.BallotCounts`)."""
 
     class Meta:
         unknown = "include"
+        ordered = True
+
+    type_ = fields.String(
+        data_key="@type", required=True, validate=validate.OneOf(["ElectionResults.ElectionReport"])
+    )
+    format = fields.String(
+        data_key="Format",
+        required=True,
+        validate=validate.OneOf(["summary-contest"]),
+        metadata={"description": "Counts per area, not per bureau."},
+    )
+    generated_date = fields.String(
+        data_key="GeneratedDate",
+        required=True,
+        metadata={
+            "description": "When the sequence was published, to the second with its offset (v2 allows no "
+            "fractions). 1970-01-01T00:00:00+00:00 at sequence 0, before anything was published.",
+            "example": "2017-01-29T21:17:04+00:00",
+        },
+    )
+    issuer = fields.String(
+        data_key="Issuer", required=True, metadata={"description": "The organiser, or the election's name."}
+    )
+    issuer_abbreviation = fields.String(
+        data_key="IssuerAbbreviation", required=True, metadata={"description": "The election's id."}
+    )
+    is_test = fields.Boolean(data_key="IsTest", required=True, metadata={"description": "A test round."})
+    test_type = fields.String(
+        data_key="TestType",
+        metadata={"description": "Only in a test round: what kind of test (a rehearsal)."},
+    )
+    notes = fields.String(
+        data_key="Notes", metadata={"description": "The sequence and its `as_of`, in words."}
+    )
+    sequence_start = fields.Integer(
+        data_key="SequenceStart",
+        required=True,
+        metadata={
+            "description": "1: the report is whole in one file (v2: part 1 of 1, not the publication)."
+        },
+    )
+    sequence_end = fields.Integer(data_key="SequenceEnd", required=True, metadata={"description": "1."})
+    external_identifier = _nist_objects(
+        "ExternalIdentifier",
+        "The publication: one identifier of OtherType `tabulator-sequence` whose Value is the sequence.",
+    )
+    status = fields.String(
+        data_key="Status",
+        required=True,
+        validate=validate.OneOf(["unofficial-partial", "unofficial-complete", "certified"]),
+        metadata={
+            "description": "unofficial-partial while bureaux are missing; certified only once the round is "
+            "certified with every bureau in; otherwise unofficial-complete."
+        },
+    )
+    vendor_application_id = fields.String(data_key="VendorApplicationId", required=True)
+    gp_unit = _nist_objects(
+        "GpUnit",
+        "One ReportingUnit per area, top down: country, then régions and départements (`other`, the level in "
+        "OtherType), circonscriptions (`congressional`), communes (`municipality`), each with "
+        "ComposingGpUnitIds, bureaux reported and total, votants and, when known, inscrits.",
+    )
+    election = _nist_objects(
+        "Election",
+        "One Election: the round, its Type (`general` for the State's elections, `primary`), its "
+        "BallotCounts per area, its Candidates and one CandidateContest with the votes per area.",
+    )
 
 
 # One instance per schema, reused for every dump: building a schema (and deep-copying its nested fields)
@@ -355,15 +468,17 @@ class CheckpointInputSchema(Schema):
     reason = fields.String(validate=validate.Length(max=2_000))
 
 
-class UploadFormSchema(Schema):
+class UploadSchema(Schema):
+    """A multipart/form-data body: the file and, for a correction, its reason."""
+
+    file = Upload(
+        required=True,
+        metadata={"description": "tabulator CSV, XLSX or the ministry's layout (plain or gzipped)."},
+    )
     reason = fields.String(
         validate=validate.Length(max=2_000),
         metadata={"description": "Required if the file corrects returns."},
     )
-
-
-class UploadFileSchema(Schema):
-    file = Upload(required=True, metadata={"description": "tabulator CSV, XLSX or the ministry's layout."})
 
 
 class WriteReportSchema(Schema):
@@ -459,19 +574,30 @@ class ReviewSchema(Schema):
 REVIEW = ReviewSchema()
 
 
+# A text filter compared in the database: PostgreSQL's text holds no NUL character, and refuses a query
+# that carries one; no name or path has one, so it is refused here (400), never there (500).
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain a NUL character.")
+
+
 class AuditQuerySchema(Schema):
-    actor = fields.String(metadata={"description": "The token's name."})
+    actor = fields.String(validate=NO_NUL, metadata={"description": "The token's name."})
     status = fields.Integer(
         validate=validate.Range(min=100, max=599), metadata={"description": "HTTP status of the answer."}
     )
-    path = fields.String(metadata={"description": "A prefix of the request path, e.g. an election's."})
+    path = fields.String(
+        validate=NO_NUL, metadata={"description": "A prefix of the request path, e.g. an election's."}
+    )
     since = fields.AwareDateTime(metadata={"description": "Entries from this time on."})
     after = fields.Integer(
         load_default=0,
         validate=validate.Range(min=0, max=2**31 - 1),
         metadata={"description": "The `next` of the previous page."},
     )
-    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+    limit = fields.Integer(
+        load_default=500,
+        validate=validate.Range(min=1, max=5000),
+        metadata={"description": "At most this many entries in the answer (1 to 5,000)."},
+    )
 
 
 class AuditEntrySchema(Schema):

@@ -31,7 +31,7 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEPARTEMENTS_CSV = REPO_ROOT / "data" / "departements.csv"
+DEPARTEMENTS_CSV = Path(__file__).resolve().parent / "reference" / "departements.csv"  # package data
 DEFAULT_OUT_DIR = REPO_ROOT / "data" / "primaire-gauche-2017"
 DEFAULT_SEED = 2017
 
@@ -184,9 +184,9 @@ The French left primary of 22 and 29 January 2017, in the election-folder format
 - The split over the 7,530 bureaux (7,208 after merges) is **synthetic**, and so are the final round-2
   counts, which were not published in full: plausible values from a seeded generator, adjusted to the
   published totals. The bureaux, their names and the reporting times are invented.
-- Areas: régions, départements and legislative circonscriptions (2012 map) from `data/departements.csv`;
-  the Français établis hors de France are left out (as far as we know the primary had no polling stations
-  abroad; the map keeps them).
+- Areas: régions, départements and legislative circonscriptions (2012 map) from
+  `tabulator/reference/departements.csv`; the Français établis hors de France are left out (as far as we
+  know the primary had no polling stations abroad; the map keeps them).
 - Population source (for spreading the bureaux): INSEE populations légales 2014 (population municipale, in
   force on 1 January 2017); latest census for the collectivités d'outre-mer; French voters registered abroad
   at the end of 2016. Entered by hand: individual values may be off by a little.

@@ -15,7 +15,8 @@ from typing import Any
 
 from tabulator.ingest import FileRefused
 from tabulator.registry import check_codes
-from tabulator.types import Area, Bureau, Candidate, Election, Round
+from tabulator.rules import error
+from tabulator.types import ELECTION_TYPES, Area, Bureau, Candidate, Election, Round
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,16 @@ def read_election_folder(folder: Path) -> ElectionFolder:
     become URLs and file names, and `../` in one must not reach the disk (the static publication)."""
     document = json.loads((folder / "election.json").read_text(encoding="utf-8"))
     election = election_from_json(document)
+    if election.type not in ELECTION_TYPES:
+        raise FileRefused(
+            [
+                error(
+                    "unknown_type",
+                    f"election.json: type {election.type!r} is not one of {', '.join(ELECTION_TYPES)}.",
+                    field="type",
+                )
+            ]
+        )
     areas = tuple(
         Area(row["level"], row["code"], row["name"], row["parent_code"] or None)
         for row in _rows(folder / "areas.csv")
@@ -78,6 +89,7 @@ def election_from_json(document: dict[str, Any]) -> Election:
         organiser=document.get("organiser", ""),
         levels=tuple(document["levels"]),
         note=document.get("note", ""),
+        type=document.get("type", "primary"),
         rounds=tuple(
             Round(
                 number=int(item["number"]),

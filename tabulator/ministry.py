@@ -2,8 +2,8 @@
 
 Only the first candidate block is named in the header; every row repeats the candidates' panel numbers
 and names in its blocks. The file has no région column: the région of each département comes from the
-map the project ships (`data/departements.csv`). A file can describe its own registry: areas from its
-code and label columns, candidates from its blocks.
+map the project ships (`tabulator/reference/departements.csv`). A file can describe its own registry:
+areas from its code and label columns (each keeping the file's own label), candidates from its blocks.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ FIXED_COLUMNS = (
 BLOCK_COLUMNS = ("N°Panneau", "Sexe", "Nom", "Prénom", "Voix", "% Voix/Ins", "% Voix/Exp")
 LEVELS = ("national", "region", "departement", "circonscription", "commune")
 NATIONAL = Area("national", "FR", "France", None)
+SEXES = ("M", "F", None)
 REGISTERED_COLUMN = 7  # Inscrits: empty in an open primary, which has no register
 COUNT_COLUMNS = {"voters": 10, "blank": 12, "null": 15, "valid": 18}
 (DEPT, DEPT_NAME, CIRC, CIRC_NAME, COMMUNE, COMMUNE_NAME, BUREAU) = range(7)
@@ -167,10 +168,21 @@ def _candidates(body: pd.DataFrame, blocks: list[int]) -> tuple[tuple[Candidate,
             slug(first.iloc[start + 2]),
             f"{first.iloc[start + 3]} {first.iloc[start + 2].title()}",
             int(first.iloc[start]) if first.iloc[start].isdigit() else position + 1,
+            first.iloc[start + 1] or None,
         )
         for position, start in enumerate(blocks)
     )
-    issues: list[Issue] = []
+    issues = [
+        error(
+            "bad_sex",
+            f"Line 2, column {start + 2}: Sexe is M, F or empty; got {candidate.sex!r}.",
+            field="Sexe",
+            line=2,
+            column=start + 2,
+        )
+        for start, candidate in zip(blocks, candidates, strict=True)
+        if candidate.sex not in SEXES
+    ]
     for start, candidate in zip(blocks, candidates, strict=True):
         differs = (body.iloc[:, start + 2] != body.iloc[0, start + 2]).to_numpy()
         issues += [
@@ -237,32 +249,45 @@ def _codes(
 def _areas(
     body: pd.DataFrame, codes: dict[str, npt.NDArray[np.str_]], departements: Mapping[str, Departement]
 ) -> tuple[Area, ...]:
+    """The reference map names the départements and their régions; each area keeps the file's own label
+    (`source_label`), which an export in this layout writes back."""
     by_code = {d.code: d for d in departements.values()}
     used = [by_code[code] for code in dict.fromkeys(codes["departement"].tolist())]
     regions = {d.region_code: d.region_name for d in sorted(used, key=lambda d: d.region_code)}
     areas = [NATIONAL]
     areas += [Area("region", code, name, NATIONAL.code) for code, name in regions.items()]
-    areas += [Area("departement", d.code, d.name, d.region_code) for d in sorted(used, key=lambda d: d.code)]
-    circs = (
-        pd.DataFrame(
-            {"code": codes["circonscription"], "dept": codes["departement"], "label": body.iloc[:, CIRC_NAME]}
-        )
-        .drop_duplicates("code")
-        .sort_values("code")
-    )
+    labels = _first_label(codes["departement"], body.iloc[:, DEPT_NAME])
     areas += [
-        Area("circonscription", str(row.code), f"{by_code[str(row.dept)].name}, {row.label}", str(row.dept))
+        Area("departement", d.code, d.name, d.region_code, str(labels.loc[d.code, "label"]))
+        for d in sorted(used, key=lambda d: d.code)
+    ]
+    circs = _first_label(codes["circonscription"], body.iloc[:, CIRC_NAME], parent=codes["departement"])
+    areas += [
+        Area(
+            "circonscription",
+            str(row.Index),
+            f"{by_code[str(row.parent)].name}, {row.label}",  # "4ème circonscription" of which département
+            str(row.parent),
+            str(row.label),
+        )
         for row in circs.itertuples()
     ]
-    communes = (
-        pd.DataFrame(
-            {"code": codes["commune"], "circ": codes["circonscription"], "label": body.iloc[:, COMMUNE_NAME]}
-        )
-        .drop_duplicates("code")
-        .sort_values("code")
-    )
-    areas += [Area("commune", str(row.code), str(row.label), str(row.circ)) for row in communes.itertuples()]
+    communes = _first_label(codes["commune"], body.iloc[:, COMMUNE_NAME], parent=codes["circonscription"])
+    areas += [
+        Area("commune", str(row.Index), str(row.label), str(row.parent), str(row.label))
+        for row in communes.itertuples()
+    ]
     return tuple(areas)
+
+
+def _first_label(
+    codes: npt.NDArray[np.str_], labels: pd.Series, parent: npt.NDArray[np.str_] | None = None
+) -> pd.DataFrame:
+    """Per code (sorted), the label of its first row, and its parent's code."""
+    frame = pd.DataFrame(
+        {"code": codes, "label": labels.to_numpy(), "parent": codes if parent is None else parent}
+    )
+    return frame.drop_duplicates("code").set_index("code").sort_index()
 
 
 def _bureaux(

@@ -11,12 +11,25 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+# What an election is for: stored with it, and told to the standards that ask (NIST's Election.Type).
+ELECTION_TYPES = (
+    "presidential",
+    "legislative",
+    "european",
+    "regional",
+    "departmental",
+    "municipal",
+    "referendum",
+    "primary",
+)
+
 
 @dataclass(frozen=True)
 class Candidate:
     id: str
     name: str
     ballot_order: int
+    sex: str | None = None  # M or F, as the ministry's files give it; unknown elsewhere
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,7 @@ class Election:
     levels: tuple[str, ...]
     rounds: tuple[Round, ...]
     note: str = ""
+    type: str = "primary"  # one of ELECTION_TYPES
 
     def round(self, number: int) -> Round:
         for candidate_round in self.rounds:
@@ -54,6 +68,9 @@ class Area:
     code: str
     name: str
     parent_code: str | None
+    # The label of the file the area came from, where it differs from `name` (the ministry's `Ardeche`,
+    # `4ème circonscription`): `name` is for display, this is written back by an export in that layout.
+    source_label: str | None = None
 
 
 @dataclass(frozen=True)

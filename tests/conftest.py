@@ -1,13 +1,16 @@
 """Database fixtures: every database test runs on SQLite and on a real PostgreSQL.
 
-PostgreSQL is part of the product: when it cannot be reached the tests fail, they are never skipped.
-Each pytest-xdist worker has its own PostgreSQL database; each test starts from empty tables.
+PostgreSQL is part of the product: the tests use the server at TABULATOR_TEST_POSTGRES_URL, or, when none
+answers there, a private server started for the run (tests/postgres_server.py); when neither can be had they
+fail, they are never skipped. Each pytest-xdist worker has its own PostgreSQL database; each test starts from
+empty tables.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +19,33 @@ from sqlalchemy import Engine, create_engine, text
 
 from api import db, store
 from api.models import Base
+from tests import postgres_server
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TABULATOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The run's folder for a private PostgreSQL: made by the controller, inherited by pytest-xdist's workers.
+PRIVATE_POSTGRES = "TABULATOR_TEST_PRIVATE_POSTGRES"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        os.environ[PRIVATE_POSTGRES] = tempfile.mkdtemp(prefix="tabulator-postgres-")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    private = postgres_server.started(Path(os.environ[PRIVATE_POSTGRES]))
+    if private is not None and not hasattr(config, "workerinput"):
+        terminalreporter.write_line(
+            f"PostgreSQL: nothing answered at {POSTGRES_ADMIN_URL} ({private['unreachable']}); the tests ran "
+            f"on a private server, {private['version']} from {private['bin']}, stopped at the end."
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        postgres_server.stop(Path(os.environ.pop(PRIVATE_POSTGRES)))
 
 
 def _worker() -> str:
@@ -36,8 +61,25 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    admin = create_engine(db.normalise_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
+def postgres_admin_url() -> str:
+    """TABULATOR_TEST_POSTGRES_URL when a server answers there, else the run's private server's."""
+    unreachable = postgres_server.unreachable(POSTGRES_ADMIN_URL)
+    if unreachable is None:
+        return POSTGRES_ADMIN_URL
+    try:
+        return postgres_server.shared_url(Path(os.environ[PRIVATE_POSTGRES]), unreachable)
+    except postgres_server.CannotStart as exc:
+        cannot_start = str(exc)
+    pytest.fail(
+        f"PostgreSQL is required: none answers at {POSTGRES_ADMIN_URL} ({unreachable}), "
+        f"and a private one could not start: {cannot_start}",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_admin_url: str) -> str:
+    admin = create_engine(db.normalise_url(postgres_admin_url), isolation_level="AUTOCOMMIT")
     name = f"tabulator_test_{_worker()}"
     try:
         with admin.connect() as connection:
@@ -45,11 +87,11 @@ def postgres_url() -> str:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         pytest.fail(
-            f"PostgreSQL is required and cannot be reached at {POSTGRES_ADMIN_URL}: {exc}", pytrace=False
+            f"PostgreSQL is required and cannot be reached at {postgres_admin_url}: {exc}", pytrace=False
         )
     finally:
         admin.dispose()
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
     db.upgrade(url)
     return url
 

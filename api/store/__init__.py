@@ -21,7 +21,15 @@ from api.store.common import (
     round_info,
     warm_indexes,
 )
-from api.store.elections import add_rounds, create_election, election_exists, ensure_ministry_election
+from api.store.elections import (
+    RoundImport,
+    add_rounds,
+    create_election,
+    election_exists,
+    ensure_ministry_election,
+    import_round,
+    stored_round,
+)
 from api.store.lifecycle import update_round, wipe_test_round
 from api.store.results import (
     View,
@@ -43,6 +51,7 @@ __all__ = [
     "NotFound",
     "RecordReport",
     "Refused",
+    "RoundImport",
     "RoundInfo",
     "StaleVersion",
     "View",
@@ -56,6 +65,7 @@ __all__ = [
     "exports",
     "feeds",
     "forget_indexes",
+    "import_round",
     "open_view",
     "record_checkpoints",
     "record_return",
@@ -63,6 +73,7 @@ __all__ = [
     "results_document",
     "results_of",
     "round_info",
+    "stored_round",
     "timeline",
     "timeline_document",
     "turnout_document",

@@ -200,8 +200,8 @@ def _build_index(
 ) -> ElectionIndex:
     raw = Raw(connection)
     area_rows = raw.rows(
-        "SELECT a.id, a.level, a.code, a.name, p.code FROM areas a LEFT JOIN areas p ON p.id = a.parent_id "
-        "WHERE a.election_id = ? ORDER BY a.position",
+        "SELECT a.id, a.level, a.code, a.name, p.code, a.source_label FROM areas a "
+        "LEFT JOIN areas p ON p.id = a.parent_id WHERE a.election_id = ? ORDER BY a.position",
         (election_id,),
     )
     area_code = {row[0]: row[2] for row in area_rows}
@@ -212,7 +212,7 @@ def _build_index(
     )
     registry = Registry.build(
         levels,
-        [Area(level, code_, name_, parent) for _, level, code_, name_, parent in area_rows],
+        [Area(level, code_, name_, parent, label) for _, level, code_, name_, parent, label in area_rows],
         [
             Bureau(code_, name_, area_code[area_id], registered, merged)
             for _, code_, name_, area_id, registered, merged in bureau_rows
@@ -239,7 +239,7 @@ ROUND = (
 )
 LOCKED_ROUND = ROUND.with_for_update(of=RoundRow)
 CANDIDATES = (
-    select(CandidateRow.id, CandidateRow.code, CandidateRow.name, CandidateRow.ballot_order)
+    select(CandidateRow.id, CandidateRow.code, CandidateRow.name, CandidateRow.ballot_order, CandidateRow.sex)
     .where(CandidateRow.round_id == bindparam("round_id"))
     .order_by(CandidateRow.ballot_order)
 )
@@ -260,7 +260,7 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
         election_id=row.election_id,
         number=row.number,
         date=row.date,
-        candidates=tuple(Candidate(c.code, c.name, c.ballot_order) for c in candidates),
+        candidates=tuple(Candidate(c.code, c.name, c.ballot_order, c.sex) for c in candidates),
         candidate_ids=tuple(c.id for c in candidates),
         previous_round_id=row.previous_round_id,
         sequence=row.sequence,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -10,10 +12,12 @@ from sqlalchemy import Connection, Engine, select
 from api.db import reading, writing
 from api.models import AreaRow, BureauRow, CandidateRow, ElectionRow, RoundRow
 from api.sql import Raw
-from api.store.common import Refused, now
+from api.store.common import RecordReport, Refused, forget_indexes, now, round_info
+from api.store.returns import STAGES, Writer, record_in
+from tabulator.batch import ReturnBatch
 from tabulator.ministry import LEVELS, MinistryFile
 from tabulator.registry import Registry, RegistryError, check_codes
-from tabulator.rules import error
+from tabulator.rules import DEFAULT_THRESHOLDS, Thresholds, error
 from tabulator.types import Area, Bureau, Election, Round
 
 
@@ -22,32 +26,41 @@ def create_election(
 ) -> int:
     """Store an election, its rounds and candidates and its registry. Refused if the id exists, or if a
     code is not one (`bad_code`: every loader, a folder or a ministry file, ends here)."""
+    registry = _checked_registry(election, areas, bureaux)
+    with writing(engine) as connection:
+        return _insert_election(connection, election, registry)
+
+
+def _checked_registry(election: Election, areas: Sequence[Area], bureaux: Sequence[Bureau]) -> Registry:
+    """The registry as a tree, checked before any write (and before the writers' lock: a national one
+    takes seconds to build)."""
     if issues := check_codes(election, areas, bureaux):
         raise Refused(issues)
     try:
-        registry = Registry.build(
-            election.levels, areas, bureaux
-        )  # a broken tree is refused before any write
+        return Registry.build(election.levels, areas, bureaux)
     except RegistryError as exc:
         raise Refused([error("bad_registry", f"The areas and bureaux do not form a tree: {exc}.")]) from None
-    with writing(engine) as connection:
-        if connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election.id)) is not None:
-            raise Refused([error("election_exists", f"The election {election.id!r} is already loaded.")])
-        election_id = connection.scalar(
-            ElectionRow.__table__.insert()
-            .values(
-                code=election.id,
-                name=election.name,
-                organiser=election.organiser,
-                levels=list(election.levels),
-                note=election.note,
-                registry_version=1,
-            )
-            .returning(ElectionRow.id)
+
+
+def _insert_election(connection: Connection, election: Election, registry: Registry) -> int:
+    if connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election.id)) is not None:
+        raise Refused([error("election_exists", f"The election {election.id!r} is already loaded.")])
+    election_id = connection.scalar(
+        ElectionRow.__table__.insert()
+        .values(
+            code=election.id,
+            name=election.name,
+            organiser=election.organiser,
+            type=election.type,
+            levels=list(election.levels),
+            note=election.note,
+            registry_version=1,
         )
-        assert election_id is not None
-        _insert_registry(connection, election_id, registry)
-        add_rounds(connection, election_id, election)
+        .returning(ElectionRow.id)
+    )
+    assert election_id is not None
+    _insert_registry(connection, election_id, registry)
+    add_rounds(connection, election_id, election)
     return election_id
 
 
@@ -58,7 +71,7 @@ def _insert_registry(connection: Connection, election_id: int, registry: Registr
     levels = registry.levels
     raw.insert_many(
         "areas",
-        ["id", "election_id", "level", "code", "name", "parent_id", "position"],
+        ["id", "election_id", "level", "code", "name", "source_label", "parent_id", "position"],
         [
             (
                 first_id + position,
@@ -66,6 +79,7 @@ def _insert_registry(connection: Connection, election_id: int, registry: Registr
                 area.level,
                 area.code,
                 area.name,
+                area.source_label,
                 None
                 if area.parent_code is None
                 else area_ids[(levels[levels.index(area.level) - 1], area.parent_code)],
@@ -139,7 +153,13 @@ def add_rounds(connection: Connection, election_id: int, election: Election) -> 
         connection.execute(
             CandidateRow.__table__.insert(),
             [
-                {"round_id": round_id, "code": c.id, "name": c.name, "ballot_order": c.ballot_order}
+                {
+                    "round_id": round_id,
+                    "code": c.id,
+                    "name": c.name,
+                    "ballot_order": c.ballot_order,
+                    "sex": c.sex,
+                }
                 for c in round_.candidates
             ],
         )
@@ -150,23 +170,91 @@ def election_exists(engine: Engine, code: str) -> bool:
         return connection.scalar(select(ElectionRow.id).where(ElectionRow.code == code)) is not None
 
 
+def stored_round(engine: Engine, election_code: str, number: int) -> tuple[bool, date | None]:
+    """Whether the election is loaded, and the date of its round `number` if that round is."""
+    with reading(engine) as connection:
+        election_id = connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election_code))
+        day = connection.scalar(
+            select(RoundRow.date).where(RoundRow.election_id == election_id, RoundRow.number == number)
+        )
+    return election_id is not None, day
+
+
+@dataclass(frozen=True)
+class RoundImport:
+    """What `import_round` did: created the `election` (its registry and round), only its `round`, or
+    neither (None); and the returns' report."""
+
+    created: str | None
+    report: RecordReport
+
+
+def import_round(
+    engine: Engine,
+    election: Election,
+    registry: Callable[[], tuple[Sequence[Area], Sequence[Bureau]]],
+    batch: ReturnBatch,
+    *,
+    author: str,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    progress: Callable[[str], None] = lambda stage: None,
+) -> RoundImport:
+    """A file that describes its own election (the ministry's): create what is missing of it — the
+    election with its registry and round, or the round alone — and record its returns, in one
+    transaction. A refused file leaves every table as it was.
+
+    `election` holds the one round the file is of; its name, type and date serve only what is created.
+    `registry` (the areas and bureaux the file describes) is built only when the election is new.
+    """
+    (round_,) = election.rounds
+    with reading(engine) as connection:
+        known = connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election.id))
+    checked = None if known is not None else _checked_registry(election, *registry())
+    created = None
+    try:
+        with writing(engine) as connection:
+            created = _create_missing(connection, election, checked)
+            stored = round_info(connection, election.id, round_.number, lock=True)
+            report = record_in(
+                connection, stored, batch, Writer(author), thresholds=thresholds, progress=progress
+            )
+    except BaseException:
+        if created is not None:
+            # The rolled-back election's registry and candidates were cached under ids that the next
+            # election may be given (SQLite reuses them).
+            forget_indexes()
+        raise
+    progress(STAGES[3])
+    return RoundImport(created, report)
+
+
+def _create_missing(connection: Connection, election: Election, checked: Registry | None) -> str | None:
+    election_id = connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election.id))
+    if election_id is None:
+        assert checked is not None  # elections are never deleted: one seen before is still there
+        _insert_election(connection, election, checked)
+        return "election"
+    (round_,) = election.rounds
+    number = connection.scalar(
+        select(RoundRow.number).where(RoundRow.election_id == election_id, RoundRow.number == round_.number)
+    )
+    if number is None:
+        add_rounds(connection, election_id, election)
+        return "round"
+    return None
+
+
 def ensure_ministry_election(
     engine: Engine, election_code: str, round_number: int, ministry: MinistryFile, *, name: str
 ) -> bool:
-    """Create the election, round and registry a ministry file describes, if they do not exist yet."""
+    """Create the election, round and registry a ministry file describes, if they do not exist yet, without
+    its returns (the benchmarks time the ingest apart). Dated today: a ministry file carries no date."""
     with reading(engine) as connection:
         exists = connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election_code))
-    # A ministry file carries no date: the round is dated by the day it is created.
     round_ = Round(round_number, now().date(), ministry.candidates)
-    election = Election(election_code, name, "", LEVELS, (round_,))
+    election = Election(election_code, name, "", LEVELS, (round_,), type="presidential")
     if exists is None:
         create_election(engine, election, *ministry.registry())
         return True
     with writing(engine) as connection:
-        known = connection.scalar(
-            select(RoundRow.id).where(RoundRow.election_id == exists, RoundRow.number == round_number)
-        )
-        if known is None:
-            add_rounds(connection, exists, election)
-            return True
-    return False
+        return _create_missing(connection, election, None) is not None

@@ -54,6 +54,7 @@ def _election(connection: Connection, row: Any) -> dict[str, Any]:
         "id": row.code,
         "name": row.name,
         "organiser": row.organiser,
+        "type": row.type,  # for the NIST report's Election.Type; not (yet) in the API's ElectionSchema
         "note": row.note,
         "levels": list(row.levels),
         "rounds": [

@@ -117,10 +117,8 @@ def test_the_2017_presidential_file_gives_the_official_national_figures(engine, 
         database_url,
         "import-ministry",
         PRESIDENTIAL_2017_ROUND_2,
-        "--election",
-        "presidentielle-2017",
-        "--round",
-        "2",
+        *("--election", "presidentielle-2017", "--round", "2", "--date", "2017-05-07"),
+        *("--type", "presidential", "--name", "Présidentielle 2017"),
     )
     assert result.exit_code == 0, result.output
     figures = store.results_document(engine, "presidentielle-2017", 2)["results"]

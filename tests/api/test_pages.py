@@ -9,7 +9,10 @@ from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 from api import create_app, store
+from api.pages import TEXT, as_of_line
+from api.pages import search_label as label_for
 from api.settings import Settings
+from tabulator import ministry
 from tabulator.ingest import read_checkpoints_csv
 from tests.api.test_primaire_2017 import ELECTION, FOLDER, replay_round_2, tabulator
 
@@ -77,6 +80,14 @@ def paris(moment: str) -> str:
     return datetime.fromisoformat(moment).astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M")
 
 
+def paris_day(moment: str) -> str:
+    return datetime.fromisoformat(moment).astimezone(ZoneInfo("Europe/Paris")).strftime("%d/%m/%Y")
+
+
+def search_label(html: str) -> str:
+    return re.search(r'<label for="q">([^<]*)</label>', html).group(1)
+
+
 def loaded(database_url: str, tmp_path, *, replay: bool):
     tabulator(database_url, "load-election", str(FOLDER), "--rounds", "1")
     app = create_app(Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0))
@@ -112,9 +123,12 @@ def test_the_pages_show_the_api_figures_at_2030(database_url, tmp_path):
     assert shown.attributes[(None, "bureaux_progress")]["value"] == "4322"
     assert shown.attributes[(None, "bureaux_progress")]["max"] == "7208"
     assert shown.fields[(None, "status")] == "partiel"
+    # The night's returns were cut on 29 January 2017 and published today: the line gives both dates.
     assert shown.fields[(None, "as_of_line")] == (
-        f"Données arrêtées à 20:29, publiées à {paris(api['published_at'])}"
+        f"Données arrêtées le 29/01/2017 à 20:29, "
+        f"publiées le {paris_day(api['published_at'])} à {paris(api['published_at'])}"
     )
+    assert search_label(html) == "Rechercher une région, un département, une circonscription ou un bureau"
     change = api["results"]["voters_change"]["like_for_like"]
     assert shown.fields[(None, "voters_change")] == (
         f"+{change['change_pct']:.2f}".replace(".", ",")
@@ -145,6 +159,11 @@ def test_the_pages_show_the_api_figures_at_2030(database_url, tmp_path):
         "1,101,180",
     )
     assert f'href="/elections/{ELECTION}/rounds/2/region/11?lang=en"' in english
+    assert shown.fields[(None, "as_of_line")] == (
+        f"Data as of 20:29 on 29/01/2017, "
+        f"published at {paris(api['published_at'])} on {paris_day(api['published_at'])} (Paris time)"
+    )
+    assert search_label(english) == "Search for a region, a département, a constituency or a polling station"
     assert f'href="{PAGE}"' in english  # the switch back to French
 
     # A bureau, as the API has it.
@@ -160,9 +179,11 @@ def test_the_pages_show_the_api_figures_at_2030(database_url, tmp_path):
     # The search finds areas and bureaux by name (without accents) or code.
     found = client.get(f"{PAGE}search?q=ile de france").get_data(as_text=True)
     assert f'href="/elections/{ELECTION}/rounds/2/region/11"' in found
+    assert search_label(found) == "Rechercher une région, un département, une circonscription ou un bureau"
     found = client.get(f"{PAGE}search?q=91-03-0002&lang=en").get_data(as_text=True)
     assert f'href="/elections/{ELECTION}/rounds/2/bureau/91-03-0002?lang=en"' in found
     assert "1 result(s)" in found
+    assert search_label(found) == "Search for a region, a département, a constituency or a polling station"
 
     # The embed: the block alone, framable.
     embed = client.get(f"/embed{PAGE}")
@@ -212,3 +233,40 @@ def test_test_rounds_embargoes_and_the_home_page(database_url, tmp_path):
         assert 3_590 <= remaining <= 3_601
     written = re.search(r'data-countdown="\d+"[^>]*>([^<]+)<', client.get(PAGE).get_data(as_text=True))
     assert re.fullmatch(r"1 h 00 min 0\d s|59 min 5\d s", written.group(1))  # the time left, written out
+
+
+def test_the_cut_and_publication_times_carry_their_dates_when_they_fall_on_different_days():
+    fr, en = TEXT["fr"], TEXT["en"]
+    # The same evening in Paris: the hours say it all.
+    assert as_of_line("2017-01-29T22:08:00+00:00", "2017-01-29T22:10:30+00:00", fr) == (
+        "Données arrêtées à 23:08, publiées à 23:10"
+    )
+    assert as_of_line("2017-01-29T22:08:00+00:00", "2017-01-29T22:10:30+00:00", en) == (
+        "Data as of 23:08, published at 23:10 (Paris time)"
+    )
+    # A round loaded days after its night: without the dates it would read as published before it was cut.
+    assert as_of_line("2017-01-29T22:08:00+00:00", "2017-02-01T19:18:00+00:00", fr) == (
+        "Données arrêtées le 29/01/2017 à 23:08, publiées le 01/02/2017 à 20:18"
+    )
+    assert as_of_line("2017-01-29T22:08:00+00:00", "2017-02-01T19:18:00+00:00", en) == (
+        "Data as of 23:08 on 29/01/2017, published at 20:18 on 01/02/2017 (Paris time)"
+    )
+    # Days are Paris days: 22:58 and 23:05 UTC fall on the same UTC day but either side of Paris's midnight.
+    assert as_of_line("2017-01-29T22:58:00+00:00", "2017-01-29T23:05:00+00:00", fr) == (
+        "Données arrêtées le 29/01/2017 à 23:58, publiées le 30/01/2017 à 00:05"
+    )
+    assert as_of_line(None, None, fr) == "Aucun résultat publié pour l’instant"
+
+
+def test_the_search_box_offers_the_levels_the_election_has():
+    primary = ("national", "region", "departement", "circonscription")
+    assert (
+        label_for(primary, "fr") == "Rechercher une région, un département, une circonscription ou un bureau"
+    )
+    assert label_for(ministry.LEVELS, "fr") == (
+        "Rechercher une région, un département, une circonscription, une commune ou un bureau"
+    )
+    assert label_for(ministry.LEVELS, "en") == (
+        "Search for a region, a département, a constituency, a commune or a polling station"
+    )
+    assert label_for(("national",), "fr") == "Rechercher un bureau"

@@ -250,3 +250,38 @@ def test_https_only_with_hsts_and_the_clients_own_address_in_the_audit(behind_ng
     assert [(row["actor"], row["remote_addr"], row["status"]) for row in accounts.audit_rows(engine)] == [
         ("clerk one", "127.0.0.2", 201)
     ]
+
+
+def test_csv_forms_pass_the_published_json_files_by(behind_nginx, engine):
+    """A published document is a JSON file nginx serves itself; its CSV form, by `.csv` or by
+    `Accept: text/csv`, only the app writes: nginx sends those on, and says its files vary with Accept."""
+    _, https_port, certificate, static = behind_nginx
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    batch = ReturnBatch.of([build_return("13-01-0001", votes={"hamon": 40, "valls": 60})], ("hamon", "valls"))
+    store.record_returns(engine, SAMPLE.id, 2, batch, author="clerk")
+    assert static_publication.publish(engine, SAMPLE.id, 2, static) == 1
+    path = f"{ROUND}/results/departement/13"
+
+    def get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+        return request(https_port, "GET", url, tls=certificate, headers=headers)
+
+    file = get(path)
+    by_suffix = get(f"{path}.csv")
+    by_accept = get(path, Accept="text/csv")
+    assert (file[0], file[1]["vary"], file[2]) == (
+        200,
+        "Accept, Accept-Encoding",
+        (static / path.lstrip("/")).read_bytes(),
+    )
+    for answer in (by_suffix, by_accept):
+        assert (answer[0], answer[1]["content-type"], answer[1]["etag"]) == (
+            200,
+            "text/csv; charset=utf-8",
+            'W/"1-csv"',
+        )
+    assert by_accept[2] == by_suffix[2]
+    assert (
+        by_suffix[2]
+        .splitlines()[1]
+        .startswith(b"departement,13,Bouches-du-Rh\xc3\xb4ne,1,3,100,40,40.0,60,60.0,valls,1,")
+    )

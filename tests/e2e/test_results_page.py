@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
 
@@ -97,7 +99,41 @@ def test_the_page_follows_the_replayed_night_without_a_reload(service, browser, 
     phone = browser.new_page(viewport={"width": 320, "height": 640})
     phone.goto(f"{base}{ROUND}")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 320
+    # page.js wrote the line the server writes: the night's date (2017) and today's publication, both shown.
+    as_of_line = "#results [data-field=as_of_line]"
+    assert page.locator(as_of_line).text_content() == phone.locator(as_of_line).text_content()
+    assert (
+        page.locator(as_of_line)
+        .text_content()
+        .startswith("Données arrêtées le 29/01/2017 à 20:29, publiées le ")
+    )
     phone.screenshot(path=artifacts / f"national-phone-320-{database}.png", full_page=True)
+
+
+def test_the_evening_chart_s_time_labels_fit_whole_at_every_width(service, browser, artifacts):
+    base, database_url = service
+    # The night in publications of five minutes each (600× with half-second ticks), without the waits.
+    engine = db.make_engine(database_url)
+    replay.play(engine, replay.read_night(FOLDER, 2, "20:30"), speed=600, sleep=lambda _: None)
+    engine.dispose()
+    timeline = api_json(base, "/timeline")["timeline"]
+    last = datetime.fromisoformat(timeline[-1]["as_of"]).astimezone(ZoneInfo("Europe/Paris"))
+    for width in (320, 375, 768, 1024, 1280):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(f"{base}{ROUND}")
+        page.locator(".chart svg").scroll_into_view_if_needed()
+        page.locator(".chart").screenshot(path=artifacts / f"chart-{width}.png")
+        chart = page.locator(".chart svg").bounding_box()
+        labels = page.locator(".chart svg text.time")
+        boxes = [labels.nth(i).bounding_box() for i in range(labels.count())]
+        texts = labels.all_text_contents()
+        assert texts[-1] == f"{last:%H:%M}", width  # the last publication's time, whole
+        for text, box in zip(texts, boxes, strict=True):
+            assert chart["x"] <= box["x"], (width, text, box, chart)
+            assert box["x"] + box["width"] <= chart["x"] + chart["width"], (width, text, box, chart)
+        for left, right in itertools.pairwise(boxes):
+            assert left["x"] + left["width"] < right["x"], (width, texts, boxes)  # no two labels overlap
+        page.close()
 
 
 def test_a_reader_drills_down_to_a_bureau_and_switches_to_english(service, browser):

@@ -107,7 +107,8 @@ def test_the_shipped_primary_passes():
     not PRESIDENTIAL_2017_ROUND_2.exists(), reason=f"real data absent: {PRESIDENTIAL_2017_ROUND_2}"
 )
 def test_every_code_of_the_2017_presidential_file_passes():
-    departements = read_departements((ROOT / "data" / "departements.csv").read_text(encoding="utf-8"))
+    shipped = ROOT / "tabulator" / "reference" / "departements.csv"
+    departements = read_departements(shipped.read_text(encoding="utf-8"))
     ministry = read_ministry(PRESIDENTIAL_2017_ROUND_2.read_bytes(), departements)
     areas, bureaux = ministry.registry()
     election = replace(

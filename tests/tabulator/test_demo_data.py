@@ -18,7 +18,7 @@ from tabulator.demo_data import write_election
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ELECTION_DIR = REPO_ROOT / "data" / "primaire-gauche-2017"
-DEPARTEMENTS_CSV = REPO_ROOT / "data" / "departements.csv"
+DEPARTEMENTS_CSV = REPO_ROOT / "tabulator" / "reference" / "departements.csv"
 COUNTS = ("voters", "blank", "null", "valid")
 
 Row = dict[str, str]

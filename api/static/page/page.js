@@ -39,6 +39,14 @@
     clockFormat.formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
     return parts.hour + ":" + parts.minute;
   }
+  var dayFormat = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Europe/Paris", day: "2-digit", month: "2-digit", year: "numeric"
+  });
+  function day(iso) {
+    var parts = {};
+    dayFormat.formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.day + "/" + parts.month + "/" + parts.year;
+  }
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
   }
@@ -50,13 +58,21 @@
     return found;
   }
 
+  // Hours alone when the data was cut and published on the same day, else with the dates (as pages.py).
+  function asOfLine(doc, words) {
+    if (!doc.as_of) return words.no_data;
+    var values = { as_of: clock(doc.as_of), published_at: clock(doc.published_at) };
+    if (!doc.published_at || day(doc.as_of) === day(doc.published_at)) return fill(words.as_of, values);
+    values.as_of_date = day(doc.as_of);
+    values.published_date = day(doc.published_at);
+    return fill(words.as_of_dated, values);
+  }
+
   function update(block, doc, words) {
     var lang = block.dataset.lang;
     var results = doc.results;
     block.dataset.sequence = String(doc.sequence);
-    setText(block, '[data-field="as_of_line"]', doc.as_of
-      ? fill(words.as_of, { as_of: clock(doc.as_of), published_at: clock(doc.published_at) })
-      : words.no_data);
+    setText(block, '[data-field="as_of_line"]', asOfLine(doc, words));
     var status = setText(block, '[data-field="status"]', words[doc.status] || doc.status);
     if (status) status.dataset.status = doc.status;
     var banner = block.querySelector('[data-field="test"]');
