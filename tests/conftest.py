@@ -96,6 +96,28 @@ def postgres_url(postgres_admin_url: str) -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def _engines_disposed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every engine a test makes (its apps' included) gives its connections back when the test ends.
+
+    An app's engine would otherwise live as long as the process: the registries it builds are frozen out
+    of the garbage collector (`gc.freeze`), and with them the engine, its pool and up to ten PostgreSQL
+    connections each — a few hundred tests exhaust the server's `max_connections`.
+    """
+    made: list[Engine] = []
+    make = db.make_engine
+
+    def tracked(*args: object, **kwargs: object) -> Engine:
+        engine = make(*args, **kwargs)  # type: ignore[arg-type]
+        made.append(engine)
+        return engine
+
+    monkeypatch.setattr(db, "make_engine", tracked)
+    yield
+    for engine in made:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     store.forget_indexes()  # ids restart with each test's empty tables
