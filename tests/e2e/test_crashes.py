@@ -165,7 +165,10 @@ def test_the_service_killed_during_writes_keeps_every_acknowledged_return(databa
     watcher = threading.Thread(target=poller)
     for thread in [*clerks, watcher]:
         thread.start()
-    time.sleep(2.0)
+    # Kill once writes are flowing (a loaded machine may take seconds for the first), long before the end.
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 50 and time.monotonic() < deadline:
+        time.sleep(0.05)
     service.kill()  # kill -9, master and workers, with writes in flight
     for thread in clerks:
         thread.join()
