@@ -185,41 +185,50 @@ READ_CHUNK = 64 * 1024
 def _digest_of_anonymous_body() -> str:
     """Size, SHA-256 and the first characters of what an unauthenticated request sent, read as a stream
     (never held whole) up to the upload limit."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit is not None and (request.content_length or 0) > limit:
-        return f"{request.content_length:,} bytes, over the {limit:,}-byte limit: not read"
-    digest, head, size = hashlib.sha256(), b"", 0
+    if refused := _over_the_limit():
+        return refused
     try:
-        while chunk := request.stream.read(READ_CHUNK):
-            digest.update(chunk)
-            head, size = head or chunk[: ANONYMOUS_EXCERPT * 4], size + len(chunk)
+        size, digest, head = _hashed(request.stream)
     except RequestEntityTooLarge:
-        return f"over the {limit:,}-byte limit: not read"
+        return f"over the {current_app.config.get('MAX_CONTENT_LENGTH'):,}-byte limit: not read"
     excerpt = head.decode("utf-8", "replace")[:ANONYMOUS_EXCERPT]
-    return f"{size:,} bytes, sha256 {digest.hexdigest()}, unauthenticated; begins {excerpt!r}"
+    return f"{size:,} bytes, sha256 {digest}, unauthenticated; begins {excerpt!r}"
 
 
 def _what_was_sent() -> str:
     """The JSON body as sent (the token never: it travels in a header), or each file's name, size, SHA-256.
     A body over the limit is not kept: with a Content-Length, it is known before reading; a chunked body
     has none, and werkzeug stops reading it at the limit, in the route or here."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit is not None and (request.content_length or 0) > limit:
-        return f"{request.content_length:,} bytes, over the {limit:,}-byte limit: not read"
+    if refused := _over_the_limit():
+        return refused
     try:
         files = [_file_digest(upload) for upload in request.files.values()]
         return "; ".join(files) if files else request.get_data(as_text=True)[:65_536]
     except RequestEntityTooLarge:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
         return f"a chunked body over the {limit:,}-byte limit: read up to the limit, not kept"
 
 
-def _file_digest(upload: FileStorage) -> str:
-    """Hashed a piece at a time: an upload is never held whole for its audit. From its start: the route
-    has read it already."""
-    digest, size = hashlib.sha256(), 0
-    upload.seek(0)
-    while chunk := upload.read(READ_CHUNK):
+def _over_the_limit() -> str | None:
+    """What the audit says of a body whose declared length is over the limit (it is never read)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
+        return f"{request.content_length:,} bytes, over the {limit:,}-byte limit: not read"
+    return None
+
+
+def _hashed(stream: Any) -> tuple[int, str, bytes]:
+    """Size, SHA-256 and first bytes of a stream, read a piece at a time: never held whole."""
+    digest, head, size = hashlib.sha256(), b"", 0
+    while chunk := stream.read(READ_CHUNK):
         digest.update(chunk)
-        size += len(chunk)
+        head, size = head or chunk[: ANONYMOUS_EXCERPT * 4], size + len(chunk)
+    return size, digest.hexdigest(), head
+
+
+def _file_digest(upload: FileStorage) -> str:
+    """From the file's start: the route has read it already."""
     upload.seek(0)
-    return f"{upload.filename}: {size} bytes, sha256 {digest.hexdigest()}"
+    size, digest, _ = _hashed(upload)
+    upload.seek(0)
+    return f"{upload.filename}: {size} bytes, sha256 {digest}"
