@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO := data/primaire-gauche-2017
 
 .DEFAULT_GOAL := help
-.PHONY: help install run demo test fuzz lint format bench loadtest data clean
+.PHONY: help install run demo test fuzz lint format bench loadtest anomalies data clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench: install ## Ingest, API (gunicorn, wrk, nginx) and write-path benchmarks o
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.writes
+
+anomalies: install ## Warnings on the real 2017 round 2 with planted slips: share caught per kind, clean returns flagged
+	$(BIN)/python -m bench.anomalies
 
 loadtest: install ## Election night on PostgreSQL: two app nodes, returns at 100/s, 200 pollers (LOADTEST_SECONDS)
 	$(BIN)/python -m bench.loadtest

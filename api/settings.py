@@ -7,6 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tabulator.anomalies import (
+    DEVIATION,
+    DUPLICATE_MIN_VOTERS,
+    MIN_PEERS,
+    SWAP_DEVIATION,
+    SWAP_FIT,
+    AnomalyThresholds,
+)
 from tabulator.limits import DEFAULT_LIMITS, ReadLimits
 from tabulator.rules import Thresholds
 
@@ -66,6 +74,17 @@ class Settings:
                 blank_share=_share(environ, "TABULATOR_WARN_BLANK_SHARE", 0.03),
                 null_share=_share(environ, "TABULATOR_WARN_NULL_SHARE", 0.03),
                 jump_factor=_number(environ, "TABULATOR_WARN_JUMP_FACTOR", 3.0, minimum=1.0),
+                anomalies=AnomalyThresholds(
+                    min_peers=int(_number(environ, "TABULATOR_WARN_MIN_PEERS", MIN_PEERS, minimum=1)),
+                    deviation=_number(environ, "TABULATOR_WARN_DEVIATION", DEVIATION, minimum=1.0),
+                    swap_deviation=_number(
+                        environ, "TABULATOR_WARN_SWAP_DEVIATION", SWAP_DEVIATION, minimum=1.0
+                    ),
+                    swap_fit=_number(environ, "TABULATOR_WARN_SWAP_FIT", SWAP_FIT, minimum=0.1),
+                    duplicate_min_voters=int(
+                        _number(environ, "TABULATOR_WARN_DUPLICATE_MIN_VOTERS", DUPLICATE_MIN_VOTERS)
+                    ),
+                ),
             ),
             cache_max_age=int(_number(environ, "TABULATOR_CACHE_MAX_AGE", 2)),
             max_upload_bytes=int(

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from tabulator.anomalies import DEFAULT_ANOMALY_THRESHOLDS, AnomalyThresholds, Judged
 from tabulator.batch import UNKNOWN, CheckpointBatch, IntArray, ReturnBatch
 from tabulator.registry import Registry
 from tabulator.types import Issue, Severity
@@ -50,9 +51,10 @@ class Warnings:
 class Thresholds:
     """When an accepted return is flagged for a second look (settings may change them)."""
 
-    blank_share: float = 0.03
+    blank_share: float = 0.03  # fixed shares: only for returns with too few peers to compare with
     null_share: float = 0.03
     jump_factor: float = 3.0
+    anomalies: AnomalyThresholds = DEFAULT_ANOMALY_THRESHOLDS
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -267,8 +269,11 @@ def check_counts(
     previous_voters: IntArray | None = None,
     checkpoint_max: IntArray | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    judged: Judged | None = None,
 ) -> tuple[list[Issue], Warnings]:
-    """Errors and warnings of the counts of bureaux already located."""
+    """Errors and warnings of the counts of bureaux already located. `judged`: the rows compared with
+    their peers (`tabulator.anomalies.check_returns`); without it, or for a row with too few peers, the
+    fixed blank and null shares of `thresholds` flag instead."""
     counts, voters = batch.counts, batch.voters
     blank, null, valid = counts[:, 1], counts[:, 2], counts[:, 3]
     registered = np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows])
@@ -317,16 +322,21 @@ def check_counts(
                 "at a turnout checkpoint of this bureau."
             ),
         )
-    return errors, _warnings(batch, previous_voters, thresholds)
+    return errors, _warnings(batch, previous_voters, thresholds, judged)
 
 
-def _warnings(batch: ReturnBatch, previous_voters: IntArray | None, thresholds: Thresholds) -> Warnings:
+def _warnings(
+    batch: ReturnBatch, previous_voters: IntArray | None, thresholds: Thresholds, judged: Judged | None
+) -> Warnings:
     voters, blank, null = batch.voters, batch.counts[:, 1], batch.counts[:, 2]
+    # A fixed share fires on 99 % of a real second round (blancs 8.5 % of votants): it is kept only for
+    # the returns that have no peers yet to be compared with.
+    fixed = np.ones(len(batch), bool) if judged is None else ~judged.compared
     rules = [
         (
             "blank_share_high",
             "blank",
-            (voters > 0) & (blank >= thresholds.blank_share * voters),
+            fixed & (voters > 0) & (blank >= thresholds.blank_share * voters),
             lambda i: (
                 f"blancs are {100 * blank[i] / voters[i]:.1f} % of votants "
                 f"(flagged from {100 * thresholds.blank_share:g} %)."
@@ -335,7 +345,7 @@ def _warnings(batch: ReturnBatch, previous_voters: IntArray | None, thresholds: 
         (
             "null_share_high",
             "null",
-            (voters > 0) & (null >= thresholds.null_share * voters),
+            fixed & (voters > 0) & (null >= thresholds.null_share * voters),
             lambda i: (
                 f"nuls are {100 * null[i] / voters[i]:.1f} % of votants "
                 f"(flagged from {100 * thresholds.null_share:g} %)."
@@ -362,7 +372,33 @@ def _warnings(batch: ReturnBatch, previous_voters: IntArray | None, thresholds: 
         issues += _flag(
             batch, mask, code, field, explain, severity=Severity.WARNING, limit=DESCRIBED_WARNINGS
         )
-    return Warnings({code: mask for code, _, mask, _ in rules if mask.any()}, issues)
+    flagged = {code: mask for code, _, mask, _ in rules if mask.any()}
+    if judged is not None:
+        _add_findings(batch, judged, flagged, issues)
+    return Warnings(flagged, issues)
+
+
+def _add_findings(
+    batch: ReturnBatch, judged: Judged, flagged: dict[str, npt.NDArray[np.bool_]], issues: list[Issue]
+) -> None:
+    """The peers' findings as warnings, the first DESCRIBED_WARNINGS of each code described."""
+    described: dict[str, int] = {}
+    for position, findings in enumerate(judged.findings):
+        for finding in findings:
+            flagged.setdefault(finding.code, np.zeros(len(batch), bool))[position] = True
+            described[finding.code] = described.get(finding.code, 0) + 1
+            if described[finding.code] <= DESCRIBED_WARNINGS:
+                issues.append(
+                    Issue(
+                        finding.code,
+                        f"{where(batch.lines[position], batch.bureaux[position])}{finding.message}",
+                        Severity.WARNING,
+                        field=finding.field,
+                        line=batch.lines[position],
+                        column=batch.columns.get(finding.field),
+                        bureau=batch.bureaux[position],
+                    )
+                )
 
 
 def _flag(

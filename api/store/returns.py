@@ -15,6 +15,8 @@ from api.db import write_together, writing
 from api.sql import Raw
 from api.store import entries as waiting
 from api.store.common import (
+    CURRENT_VERSION,
+    EVERY_SEQUENCE,
     ElectionIndex,
     RecordReport,
     Refused,
@@ -34,6 +36,7 @@ from api.store.common import (
     voters_query,
 )
 from tabulator.aggregation import RESULT_FIELDS, contributions
+from tabulator.anomalies import Judged, PreviousRound, check_returns, count_rows
 from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch
 from tabulator.registry import Registry
 from tabulator.rules import (
@@ -178,6 +181,15 @@ def record_in(
         previous_voters=previous,
         checkpoint_max=checkpoint_max,
         thresholds=thresholds,
+        judged=_judge_against_peers(
+            raw,
+            round_,
+            index,
+            batch,
+            rows,
+            thresholds=thresholds,
+            before=_previous_round_info(connection, round_),
+        ),
     )
     registered = np.where(batch.registered != UNKNOWN, batch.registered, index.registry.registered[rows])
     changed = ~stored.exists | _differs(batch, registered, stored)
@@ -252,6 +264,82 @@ def record_in(
         replaced_voters=np.where(stored.exists, stored.counts[:, 0], UNKNOWN)[positions],
     )
     return report
+
+
+PEER_LEVEL = "departement"  # a return is compared with the bureaux of its département (else its election's)
+
+
+def _judge_against_peers(
+    raw: Raw,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    batch: ReturnBatch,
+    rows: IntArray,
+    *,
+    thresholds: Thresholds,
+    before: RoundInfo | None,
+) -> Judged:
+    """The batch's rows (all located) against the current returns of the other bureaux of the
+    départements it touches. Reading them is one more round trip (the whole round's current returns
+    once the départements hold more bureaux than `bureau_filter` lists)."""
+    registry = index.registry
+    column = registry.levels.index(PEER_LEVEL) if PEER_LEVEL in registry.levels else 0
+    areas = registry.ancestors[rows, column]
+    in_areas = np.isin(registry.ancestors[:, column], areas) & registry.counted
+    in_areas[rows] = False  # a bureau is not its own peer (a correction replaces its return)
+    peer_rows = np.flatnonzero(in_areas)
+    peer_ids = index.bureau_ids[peer_rows]
+    found = raw.rows_together(_peer_queries(round_, peer_ids)) if len(peer_ids) else ([], [])
+    stored = stored_from(round_, peer_ids, *found)
+    registered = np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows])
+    past = _previous_round(raw, before, index.bureau_ids[rows], peer_ids[stored.exists])
+    return check_returns(
+        count_rows(registered, batch.counts, batch.votes),
+        batch.bureaux,
+        areas,
+        peers=count_rows(stored.registered, stored.counts, stored.votes)[stored.exists],
+        peer_bureaux=[registry.bureaux[row].code for row in peer_rows[stored.exists].tolist()],
+        peer_areas=registry.ancestors[peer_rows[stored.exists], column],
+        candidates=round_.candidate_codes,
+        thresholds=thresholds.anomalies,
+        previous=past,
+    )
+
+
+def _previous_round_info(connection: Connection, round_: RoundInfo) -> RoundInfo | None:
+    if round_.previous_round_id is None:
+        return None
+    return round_by_id(connection, round_.previous_round_id, lock=False)
+
+
+def _previous_round(
+    raw: Raw, before: RoundInfo | None, bureau_ids: IntArray, peer_ids: IntArray
+) -> PreviousRound | None:
+    """The previous round's count rows of the batch's bureaux then of their peers (voters UNKNOWN where a
+    bureau did not report then), with that round's candidates."""
+    if before is None:
+        return None
+    every = np.concatenate([bureau_ids, peer_ids])
+    stored = stored_from(before, every, *raw.rows_together(_peer_queries(before, every)))
+    counts = np.where(stored.exists[:, None], stored.counts, UNKNOWN)
+    then = count_rows(stored.registered, counts, stored.votes)
+    return PreviousRound(then[: len(bureau_ids)], then[len(bureau_ids) :], before.candidate_codes)
+
+
+def _peer_queries(round_: RoundInfo, peer_ids: IntArray) -> list[tuple[str, tuple[object, ...]]]:
+    """`stored_queries` bounded by the peers' range of ids: a département's bureaux are created together,
+    so the range holds few others (`stored_from` keeps only the peers), where listing thousands of ids
+    would make `bureau_filter` read the whole round for every clerk's return."""
+    bounds = (round_.id, int(peer_ids.min()), int(peer_ids.max()), EVERY_SEQUENCE)
+    where = f"v.round_id = ? AND v.bureau_id BETWEEN ? AND ? AND {CURRENT_VERSION.format(t='v')}"
+    return [
+        (
+            'SELECT v.bureau_id, v.version, v.voters, v.blank, v."null", v.valid, coalesce(v.registered, -1) '
+            f"FROM return_versions v WHERE {where}",
+            bounds,
+        ),
+        (f"SELECT v.bureau_id, v.candidate_id, v.votes FROM return_votes v WHERE {where}", bounds),
+    ]
 
 
 def _refuse_outside(

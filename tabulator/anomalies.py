@@ -1,0 +1,641 @@
+"""Warnings that compare a return with what is expected of it: its peers already reported and its own
+previous round, plus a few cheap signatures of the slips that happen on election nights.
+
+A fixed share ("blancs above 3 % of votants") flags 99 % of a real second round, where blancs were 8.5 %
+nationally: a warning that fires on everything catches nothing. Here each measure of a return (turnout,
+blank and null shares of votants, each candidate's share of exprimés) is compared two ways:
+
+- with its peers: the median of the bureaux already reported in its département (the nation's while the
+  département has fewer than `min_peers`) and a robust spread (1.4826 × the median absolute deviation), to
+  which the return's own sampling noise is added: a share p measured on n ballots wobbles by
+  sqrt(p (1 - p) / n), so a 20-voter bureau with 25 % blancs where the median is 8 % is ordinary;
+- with its past, when the bureau has a previous round: what that round predicts, learned from the peers that
+  have both rounds. With enough of them it is a linear transfer (each share of this round as a weighted sum of
+  the shares of the previous one: in 2017 a commune's first round predicts its Macron share within 3.7
+  points, where its département's bureaux spread over 9.6); with fewer, the previous figure plus the peers'
+  median change.
+
+A measure is unusual only when it is unusual both ways, so a city bureau in a rural département, already
+unlike its neighbours at the previous round, is left alone. The signatures of slips use the sharpest
+comparison known: two columns that are unusual as typed and ordinary once swapped; a count about ten times
+(or a tenth of) what is expected, judged on a log scale with the count's Poisson noise; blancs and nuls
+swapped, judged on their log ratio, which a swap reverses (log(blancs / nuls) is 1.1 in the median bureau of
+the 2017 second round, with a spread between bureaux of 0.3 beyond chance); a sheet identical to another
+bureau's of the same area.
+
+Everything here is plain numpy over count rows; `tabulator.rules` turns the findings into issues.
+A count row is [registered, voters, blank, null, valid, votes of each candidate...], registered UNKNOWN
+(-1) where not known.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from tabulator.batch import UNKNOWN, BoolArray, IntArray
+
+FloatArray = npt.NDArray[np.float64]
+FIXED_MEASURES = ("turnout", "blank", "null")  # then one measure per candidate
+REGISTERED, VOTERS, BLANK, NULL, VALID = range(5)
+MAD_TO_SIGMA = 1.4826  # the MAD of a normal distribution is 0.6745 sigma
+# Shares are never known better than this between bureaux: without a floor, a département where every
+# bureau reported 0 nuls would flag the first bureau with one.
+MIN_SPREAD = 0.004
+MIN_RATIO_SPREAD = 0.15  # the same floor for log(blancs / nuls), beyond the counts' own noise
+TENFOLD = (6.0, 16.0)  # a count this many times its expected value is a digit added (or, inverted, dropped)
+SWAP_GAIN = 3.0  # a swap put right is at least this many times less unusual than as typed
+SWAP_CONTRAST = 1.2  # expected shares closer than this ratio cannot reveal a swap
+FIT_PER_REGRESSOR = 3  # a linear transfer is learned from at least this many peers per coefficient
+
+# Defaults measured with `make anomalies` on the real 2017 round 2 (see docs/warnings.md for the rates each
+# gives): the share of clean returns flagged is held under 1 %, and the catches follow.
+MIN_PEERS = 30  # fewer peers in the département: the nation's; fewer in the nation: no share check
+DEVIATION = 6.0  # |z| from which a share is unusual (against peers and, when known, against its own past)
+SWAP_DEVIATION = 5.0  # a pair of measures this unusual (root of the sum of squares) that fits ...
+SWAP_FIT = 2.0  # ... within this once swapped is a swap
+RATIO_DEVIATION = 4.5  # |z| of log(blancs / nuls) from which, if reversing it fits, blancs and nuls swapped
+TENFOLD_DEVIATION = 4.0  # |z| on a log scale from which a count near ten times its expected one is a slip
+DUPLICATE_MIN_VOTERS = 150  # smaller returns may coincide by chance
+
+
+@dataclass(frozen=True)
+class AnomalyThresholds:
+    min_peers: int = MIN_PEERS
+    deviation: float = DEVIATION
+    swap_deviation: float = SWAP_DEVIATION
+    swap_fit: float = SWAP_FIT
+    ratio_deviation: float = RATIO_DEVIATION
+    tenfold_deviation: float = TENFOLD_DEVIATION
+    duplicate_min_voters: int = DUPLICATE_MIN_VOTERS
+
+
+DEFAULT_ANOMALY_THRESHOLDS = AnomalyThresholds()
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median, robust spread and number of known values of each measure over a set of returns."""
+
+    median: FloatArray
+    scale: FloatArray
+    count: npt.NDArray[np.int64]
+    label: str  # "the département", "the nation"
+
+
+@dataclass(frozen=True)
+class RatioSpread:
+    """The peers' median of log(blancs / nuls) and its spread beyond the counts' own noise."""
+
+    median: float
+    scale: float
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a bureau's previous round makes expected of each of its measures now, with the spread of the
+    peers around that prediction; NaN where nothing is expected (no previous return, or a new candidate)."""
+
+    shares: FloatArray
+    scale: FloatArray
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a return is compared with. `area` and `nation`: spreads of the peers' measures; `ratio`: of their
+    log(blancs / nuls); `expected`: what this bureau's previous round predicts; `previous`: its
+    previous-round measures in this round's layout (NaN where unknown), quoted in the messages; `seen`:
+    signatures of the other bureaux' returns of the round."""
+
+    candidates: tuple[str, ...]
+    area: Spread | None = None
+    nation: Spread | None = None
+    ratio: RatioSpread | None = None
+    expected: Expectation | None = None
+    previous: FloatArray | None = None
+    seen: Mapping[tuple[int, ...], str] | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    field: str
+    score: float  # how unusual (|z|, or a large number for an exact signature): a supervisor's sort key
+    message: str
+
+
+def measures(rows: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Shares (rows, 3 + candidates) and the ballots each is measured on; NaN where the denominator is
+    zero or unknown. Scaling a row's counts leaves its shares unchanged."""
+    rows = np.atleast_2d(rows).astype(np.float64)
+    registered = np.where(rows[:, REGISTERED] == UNKNOWN, 0.0, rows[:, REGISTERED])
+    voters, valid = rows[:, VOTERS], rows[:, VALID]
+    numerators = np.column_stack([voters, rows[:, BLANK], rows[:, NULL], rows[:, VALID + 1 :]])
+    sizes = np.column_stack(
+        [registered, voters, voters, np.repeat(valid[:, None], rows.shape[1] - VALID - 1, axis=1)]
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(sizes > 0, numerators / np.where(sizes > 0, sizes, 1.0), np.nan)
+    return shares, sizes
+
+
+def blank_null_ratio(rows: IntArray) -> tuple[FloatArray, FloatArray]:
+    """log((blancs + ½) / (nuls + ½)) of each row and its Poisson variance, 1 / (blancs + ½) + 1 / (nuls + ½):
+    the half keeps a bureau with no nuls finite, and its noise honest."""
+    rows = np.atleast_2d(rows).astype(np.float64)
+    blank, null = rows[:, BLANK] + 0.5, rows[:, NULL] + 0.5
+    return np.log(blank / null), 1 / blank + 1 / null
+
+
+def _nanmedian(values: FloatArray, axis: int = 0) -> FloatArray:
+    # nanmedian warns on an all-NaN column; such a column simply has no reference.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmedian(values, axis=axis), np.float64)
+
+
+def spread_of(shares: FloatArray, label: str) -> Spread:
+    """Robust centre and spread of each column (NaN ignored). Cost: a median per column, O(rows)."""
+    count = (~np.isnan(shares)).sum(axis=0)
+    if not len(shares) or not count.any():
+        empty = np.full(shares.shape[1], np.nan)
+        return Spread(empty, empty, count, label)
+    median = _nanmedian(shares)
+    return Spread(median, MAD_TO_SIGMA * _nanmedian(np.abs(shares - median)), count, label)
+
+
+def ratio_spread(rows: IntArray, min_peers: int) -> RatioSpread | None:
+    """The peers' log(blancs / nuls): the median, and the spread between bureaux less the typical peer's
+    own Poisson noise (which each return's check adds back for itself). None below `min_peers` peers."""
+    rows = np.atleast_2d(rows)
+    voting = rows[rows[:, VOTERS] > 0] if len(rows) else rows
+    if len(voting) < min_peers:
+        return None
+    ratio, noise = blank_null_ratio(voting)
+    median = float(np.median(ratio))
+    spread = MAD_TO_SIGMA * float(np.median(np.abs(ratio - median)))
+    return RatioSpread(median, float(np.sqrt(max(spread**2 - float(np.median(noise)), MIN_RATIO_SPREAD**2))))
+
+
+@dataclass(frozen=True)
+class PastModel:
+    """How this round's measures follow from the previous round's, learned from the peers that have both.
+    `weights`: a linear transfer (intercept, then one row per previous measure) when enough peers had
+    both rounds to learn it; `shift`: the median change of each measure that exists in both rounds."""
+
+    weights: FloatArray | None
+    weights_scale: FloatArray | None
+    shift: FloatArray
+    shift_scale: FloatArray
+
+    def expect(self, then: FloatArray, then_same: FloatArray) -> Expectation | None:
+        """The expectation for a bureau whose previous round measured `then` (that round's layout) and
+        `then_same` (this round's layout); None when it had no return then."""
+        if np.isnan(then_same[: VALID - 1]).all():
+            return None
+        if self.weights is not None and self.weights_scale is not None and not np.isnan(then).any():
+            predicted = np.clip(np.concatenate([[1.0], then]) @ self.weights, 0.0, 1.0)
+            return Expectation(predicted, self.weights_scale)
+        return Expectation(then_same + self.shift, self.shift_scale)
+
+
+def learn_past(now: FloatArray, then: FloatArray, then_same: FloatArray, min_peers: int) -> PastModel | None:
+    """The peers' `PastModel`: `now` their measures, `then` their previous round's (its own layout),
+    `then_same` the same in this round's layout. None with fewer than `min_peers` peers that have both.
+    Cost: a least-squares fit, O(peers × previous measures²)."""
+    both = ~np.isnan(now).all(axis=1) & ~np.isnan(then_same[:, : VALID - 1]).all(axis=1)
+    if int(both.sum()) < min_peers:
+        return None
+    change = spread_of(now[both] - then_same[both], "")
+    complete = both & ~np.isnan(now).any(axis=1) & ~np.isnan(then).any(axis=1)
+    weights = weights_scale = None
+    if int(complete.sum()) >= max(min_peers, FIT_PER_REGRESSOR * (then.shape[1] + 1)):
+        inputs = np.column_stack([np.ones(int(complete.sum())), then[complete]])
+        weights = np.asarray(np.linalg.lstsq(inputs, now[complete], rcond=None)[0], np.float64)
+        weights_scale = MAD_TO_SIGMA * np.median(np.abs(now[complete] - inputs @ weights), axis=0)
+    return PastModel(weights, weights_scale, change.median, change.scale)
+
+
+def field_names(candidates: Sequence[str]) -> tuple[str, ...]:
+    return ("voters", "blank", "null", *candidates)
+
+
+def signature(row: IntArray) -> tuple[int, ...]:
+    """What two returns share when one sheet was typed twice: every count but the registered."""
+    return tuple(int(value) for value in np.asarray(row)[VOTERS:])
+
+
+def check_return(
+    row: IntArray, bureau: str, context: Context, thresholds: AnomalyThresholds = DEFAULT_ANOMALY_THRESHOLDS
+) -> list[Finding]:
+    """The warnings of one return (a count row) in its context."""
+    return _check(np.atleast_2d(row), [bureau], [context], thresholds)[0]
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """Each row's measures and how unusual they are, against its peers and against its past."""
+
+    rows: IntArray
+    shares: FloatArray
+    sizes: FloatArray
+    median: FloatArray  # the peers' median (département, else nation), NaN where too few peers
+    scale: FloatArray
+    peers: FloatArray  # z against the peers, NaN where no reference
+    expected: FloatArray  # what the past predicts, NaN where unknown
+    expected_scale: FloatArray
+    past: FloatArray  # z against the past, NaN where unknown
+    labels: list[list[str]]
+
+    @property
+    def reference(self) -> tuple[FloatArray, FloatArray]:
+        """The sharpest expectation known for each measure: the past's where known, else the peers'."""
+        known = ~np.isnan(self.expected)
+        return np.where(known, self.expected, self.median), np.where(known, self.expected_scale, self.scale)
+
+    @property
+    def best(self) -> FloatArray:
+        """z against that sharpest expectation, signed (0 where none): slips move a count far; this is
+        what finds them."""
+        return np.nan_to_num(np.where(np.isnan(self.past), self.peers, self.past))
+
+    @property
+    def score(self) -> FloatArray:
+        """Unusual only when unusual both ways (or the one way that is known); 0 where neither is."""
+        return np.nan_to_num(np.fmin(np.abs(self.peers), np.abs(self.past)))
+
+
+def _check(
+    rows: IntArray, bureaux: Sequence[str], contexts: Sequence[Context], thresholds: AnomalyThresholds
+) -> list[list[Finding]]:
+    """Every row against its own context, the arithmetic vectorised: a ministry file has 70,000 rows, nearly
+    all ordinary, and only the rows with a finding cost a Python loop."""
+    fit = _fit(rows, contexts, thresholds)
+    findings: list[list[Finding]] = [[] for _ in range(len(rows))]
+    explained: list[set[int]] = [set() for _ in range(len(rows))]
+    for position, finding, measured in [
+        *_duplicates(rows, bureaux, contexts, thresholds),
+        *_blank_null_swaps(fit, contexts, thresholds),
+        *_candidate_swaps(fit, contexts, thresholds),
+        *_tenfold_counts(fit, contexts, thresholds),
+        *_unusual(fit, contexts, thresholds),
+    ]:
+        if not measured & explained[position] or finding.code == "same_as_other_bureau":
+            findings[position].append(finding)
+            explained[position] |= measured
+    return findings
+
+
+def _fit(rows: IntArray, contexts: Sequence[Context], thresholds: AnomalyThresholds) -> _Fit:
+    shares, sizes = measures(rows)
+    width = shares.shape[1]
+    median, scale = np.full_like(shares, np.nan), np.full_like(shares, np.nan)
+    expected, expected_scale = np.full_like(shares, np.nan), np.full_like(shares, np.nan)
+    labels = [[""] * width for _ in contexts]
+    for position, context in enumerate(contexts):
+        for spread in (context.nation, context.area):  # the area, when usable, overrides the nation
+            if spread is None:
+                continue
+            usable = spread.count >= thresholds.min_peers
+            median[position, usable] = spread.median[usable]
+            scale[position, usable] = spread.scale[usable]
+            for i in np.flatnonzero(usable).tolist():
+                labels[position][i] = spread.label
+        if context.expected is not None:
+            expected[position], expected_scale[position] = context.expected.shares, context.expected.scale
+    return _Fit(
+        rows,
+        shares,
+        sizes,
+        median,
+        scale,
+        _z(shares, sizes, median, scale),
+        expected,
+        expected_scale,
+        _z(shares, sizes, expected, expected_scale),
+        labels,
+    )
+
+
+def _z(shares: FloatArray, sizes: FloatArray, median: FloatArray, scale: FloatArray) -> FloatArray:
+    """Deviation in spreads: between-bureau spread and the return's binomial noise added in variance."""
+    centre = np.clip(median, 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        noise = centre * (1 - centre) / sizes
+        return (shares - median) / np.sqrt(np.fmax(scale, MIN_SPREAD) ** 2 + noise)
+
+
+_Found = tuple[int, Finding, set[int]]  # the row, the finding, the measures it explains
+
+
+def _duplicates(
+    rows: IntArray, bureaux: Sequence[str], contexts: Sequence[Context], thresholds: AnomalyThresholds
+) -> list[_Found]:
+    found: list[_Found] = []
+    for position, (row, bureau, context) in enumerate(zip(rows, bureaux, contexts, strict=True)):
+        if row[VOTERS] < thresholds.duplicate_min_voters:
+            continue
+        other = (context.seen or {}).get(signature(row))
+        if other is not None and other != bureau:
+            message = (
+                f"every count is identical to bureau {other}'s return of this round: the same sheet typed "
+                "twice, or under the wrong bureau's code?"
+            )
+            found.append((position, Finding("same_as_other_bureau", "voters", float("inf"), message), set()))
+    return found
+
+
+def _blank_null_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: AnomalyThresholds) -> list[_Found]:
+    """log(blancs / nuls) far below the peers' and ordinary once reversed: a swap reverses the ratio and
+    leaves everything else as it was, so the ratio is what tells it from chance."""
+    ratio, noise = blank_null_ratio(fit.rows)
+    median = np.array([np.nan if c.ratio is None else c.ratio.median for c in contexts])
+    spread = np.array([np.nan if c.ratio is None else c.ratio.scale for c in contexts])
+    deviation = np.sqrt(spread**2 + noise)
+    typed, reversed_ = (ratio - median) / deviation, (-ratio - median) / deviation
+    with np.errstate(invalid="ignore"):
+        suspect = (np.abs(typed) > thresholds.ratio_deviation) & (np.abs(reversed_) < thresholds.swap_fit)
+    found = []
+    for position in np.flatnonzero(suspect).tolist():
+        context, shares = contexts[position], fit.shares[position]
+        reference = fit.reference[0][position]
+        message = (
+            f"blancs {_pc(shares[1])} and nuls {_pc(shares[2])} here; {_pc(reference[1])} and "
+            f"{_pc(reference[2])} expected{_then(1, 2, context)}: the two columns look swapped."
+        )
+        score = float(abs(typed[position]))
+        found.append((position, Finding("blank_null_swapped", "blank", score, message), {1, 2}))
+    return found
+
+
+def _candidate_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: AnomalyThresholds) -> list[_Found]:
+    """Pairs of candidates unusual as typed and ordinary once swapped (both on the same exprimés)."""
+    best = fit.best
+    reference = fit.reference[0]
+    found = []
+    first = len(FIXED_MEASURES)
+    for i in range(first, fit.shares.shape[1]):
+        for j in range(i + 1, fit.shares.shape[1]):
+            typed = best[:, i] ** 2 + best[:, j] ** 2
+            low, high = np.fmin(reference[:, i], reference[:, j]), np.fmax(reference[:, i], reference[:, j])
+            with np.errstate(invalid="ignore"):
+                suspect = (best[:, i] * best[:, j] < 0) & (typed > thresholds.swap_deviation**2)
+                suspect &= high >= SWAP_CONTRAST * low  # closer expected shares cannot reveal a swap
+            for position in np.flatnonzero(suspect).tolist():
+                if _fits_swapped(fit, position, (i, j), float(np.sqrt(typed[position])), thresholds):
+                    found.append(
+                        _swap_finding(
+                            fit,
+                            contexts[position],
+                            position=position,
+                            pair=(i, j),
+                            score=float(np.sqrt(typed[position])),
+                        )
+                    )
+    return found
+
+
+def _fits_swapped(
+    fit: _Fit, position: int, pair: tuple[int, int], typed: float, thresholds: AnomalyThresholds
+) -> bool:
+    """Swapped back, the pair is ordinary, or far less unusual than as typed: a prediction's spread is
+    learned from the typical bureau, and a bureau far from it as typed may stay a little off once put
+    right."""
+    reference, scale = (values[position] for values in fit.reference)
+    shares, sizes = fit.shares[position], fit.sizes[position]
+    typed_order, swapped_order = np.array(pair), np.array(pair[::-1])
+    again = _z(shares[swapped_order], sizes[typed_order], reference[typed_order], scale[typed_order])
+    return bool(np.sqrt(np.sum(np.nan_to_num(again) ** 2)) < max(thresholds.swap_fit, typed / SWAP_GAIN))
+
+
+def _swap_finding(
+    fit: _Fit, context: Context, *, position: int, pair: tuple[int, int], score: float
+) -> _Found:
+    i, j = pair
+    names = field_names(context.candidates)
+    shares, reference = fit.shares[position], fit.reference[0][position]
+    message = (
+        f"{names[i]} {_pc(shares[i])} and {names[j]} {_pc(shares[j])} here; {_pc(reference[i])} and "
+        f"{_pc(reference[j])} expected{_then(i, j, context)}: the two columns look swapped."
+    )
+    return position, Finding("candidates_swapped", names[i], score, message), {i, j}
+
+
+def _tenfold_counts(fit: _Fit, contexts: Sequence[Context], thresholds: AnomalyThresholds) -> list[_Found]:
+    """About ten times (or a tenth of) the count the other counts imply. With the arithmetic kept right the
+    others are untouched, so expected = e / (1 - e) × (the others' total) for an expected share e; judged
+    on a log scale, with the spread relative to e and the expected count's Poisson noise, so that 14 nuls
+    typed as 1 is found as surely as 140 typed as 1,400."""
+    counts = fit.shares * fit.sizes
+    z, ratio, expected = _log_deviation(counts, fit.sizes, *fit.reference)
+    against_peers = _log_deviation(counts, fit.sizes, fit.median, fit.scale)[0]
+    with np.errstate(invalid="ignore"):
+        near_ten = ((ratio >= TENFOLD[0]) & (ratio <= TENFOLD[1])) | (
+            (ratio * TENFOLD[1] >= 1) & (ratio * TENFOLD[0] <= 1)
+        )
+        # Beyond the threshold both ways where both are known: a prediction from a 30-voter commune's
+        # previous round can be far off, a slip is far from both.
+        both = np.fmin(np.abs(z), np.abs(against_peers))
+        suspect = near_ten & (both > thresholds.tenfold_deviation) & (expected >= 1)
+    suspect[:, 0] = False  # turnout has no count of its own: votants move with the slipped count
+    found = []
+    for position, i in zip(*np.nonzero(suspect), strict=True):
+        context = contexts[position]
+        times = "10" if ratio[position, i] > 1 else "0.1"
+        tail = f": about {times} times the count expected ({expected[position, i]:.0f})"
+        at = (int(position), int(i))
+        finding = _described(fit, context, at, "tenfold_count", score=float(abs(z[at])), tail=tail)
+        found.append((int(position), finding, {int(i)}))
+    return found
+
+
+def _log_deviation(
+    counts: FloatArray, sizes: FloatArray, reference: FloatArray, scale: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """z of each count's odds (count / the others on the same ballots) on a log scale against the odds of
+    its expected share e; their ratio; and the count e implies. With the arithmetic kept right a digit
+    slip multiplies the odds by ten exactly. The variance is the binomial one of a log odds on n ballots,
+    1 / (n e (1 - e)), plus the spread between bureaux carried to that scale, (s / (e (1 - e)))²."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        others = sizes - counts
+        expected_odds = reference / (1 - reference)
+        spread = reference * (1 - reference)
+        variance = 1 / (sizes * spread) + (np.fmax(scale, MIN_SPREAD) / spread) ** 2
+        z = (np.log((counts + 0.5) / (others + 0.5)) - np.log(expected_odds)) / np.sqrt(variance)
+        return z, counts / (expected_odds * others), expected_odds * others
+
+
+UNUSUAL = ("turnout_unusual", "blank_share_unusual", "null_share_unusual")
+
+
+def _unusual(fit: _Fit, contexts: Sequence[Context], thresholds: AnomalyThresholds) -> list[_Found]:
+    score = fit.score
+    found = []
+    for position, i in zip(*np.nonzero(score > thresholds.deviation), strict=True):
+        code = UNUSUAL[i] if i < len(UNUSUAL) else "vote_share_unusual"
+        at = (int(position), int(i))
+        finding = _described(fit, contexts[position], at, code, score=float(score[at]), tail="")
+        found.append((int(position), finding, {int(i)}))
+    return found
+
+
+def _described(
+    fit: _Fit, context: Context, at: tuple[int, int], code: str, *, score: float, tail: str
+) -> Finding:
+    """ "blancs 34.1 % here; 8.3 % (median) in the département; 9.0 % expected from this bureau's previous
+    round (1.9 %)": the figures behind the warning."""
+    position, i = at
+    names = field_names(context.candidates)
+    text = f"{_what(i, names)} {_pc(fit.shares[position, i])} here"
+    if not np.isnan(fit.peers[position, i]):
+        text += f"; {_pc(fit.median[position, i])} (median) in {fit.labels[position][i]}"
+    if not np.isnan(fit.past[position, i]):
+        text += f"; {_pc(fit.expected[position, i])} expected from this bureau's previous round"
+        if context.previous is not None and not np.isnan(context.previous[i]):
+            text += f" ({_pc(context.previous[i])})"
+    return Finding(code, names[i], score, f"{text}{tail}.")
+
+
+def _what(i: int, names: tuple[str, ...]) -> str:
+    return ("turnout", "blancs", "nuls")[i] if i < len(FIXED_MEASURES) else names[i]
+
+
+def _then(i: int, j: int, context: Context) -> str:
+    """The previous round's figures, when the bureau has them."""
+    previous = context.previous
+    if previous is None or np.isnan(previous[i]) or np.isnan(previous[j]):
+        return ""
+    return f"; {_pc(previous[i])} and {_pc(previous[j])} in this bureau's previous round"
+
+
+def _pc(share: float) -> str:
+    return "unknown" if np.isnan(share) else f"{100 * share:.1f} %"
+
+
+def count_rows(registered: IntArray, counts: IntArray, votes: IntArray) -> IntArray:
+    """Count rows from a batch's columns (registered, [voters, blank, null, valid], votes)."""
+    return np.column_stack([registered, counts, votes]).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The findings of each row of a batch, and which rows had enough peers to be compared at all (the
+    others are left to the fixed shares of `tabulator.rules`)."""
+
+    findings: list[list[Finding]]
+    compared: BoolArray
+
+
+@dataclass(frozen=True)
+class PreviousRound:
+    """The previous round's count rows of a batch's bureaux and of their peers (voters UNKNOWN where a
+    bureau had no return then), and that round's candidates."""
+
+    rows: IntArray
+    peers: IntArray
+    candidates: tuple[str, ...]
+
+
+def check_returns(
+    rows: IntArray,
+    bureaux: Sequence[str],
+    areas: IntArray,
+    *,
+    peers: IntArray,
+    peer_bureaux: Sequence[str],
+    peer_areas: IntArray,
+    candidates: tuple[str, ...],
+    thresholds: AnomalyThresholds = DEFAULT_ANOMALY_THRESHOLDS,
+    previous: PreviousRound | None = None,
+) -> Judged:
+    """A batch's rows against the current returns of the other bureaux of their areas (`peers`) and against
+    each other (a file's rows are each other's peers), and, with `previous`, against what their previous
+    round predicts. Cost: a median and a least-squares fit per area touched, then O(rows × measures²)."""
+    pool = np.concatenate([peers.reshape(-1, rows.shape[1]), rows])
+    pool_areas = np.concatenate([peer_areas, areas])
+    shares = measures(pool)[0] if len(pool) else np.empty((0, len(FIXED_MEASURES) + len(candidates)))
+    nation = spread_of(shares, "the bureaux reported")
+    # A sheet typed under the wrong code is a neighbour's: looked for in the same area only, where two
+    # returns of 150 votants or more agree by chance far less often than across a nation's 70,000.
+    seen: dict[int, dict[tuple[int, ...], str]] = defaultdict(dict)
+    for code, pool_row, area in zip([*peer_bureaux, *bureaux], pool, pool_areas.tolist(), strict=True):
+        seen[area].setdefault(signature(pool_row), code)
+    touched = np.unique(areas).tolist()
+    contexts = {
+        area: Context(
+            candidates,
+            area=spread_of(shares[pool_areas == area], "the département"),
+            nation=nation,
+            ratio=ratio_spread(pool[pool_areas == area], thresholds.min_peers)
+            or ratio_spread(pool, thresholds.min_peers),
+            seen=seen[area],
+        )
+        for area in touched
+    }
+    row_contexts = [contexts[area] for area in areas.tolist()]
+    if previous is not None:
+        row_contexts = _with_past(
+            shares,
+            pool_areas=pool_areas,
+            rows=rows,
+            areas=areas,
+            contexts=row_contexts,
+            previous=previous,
+            thresholds=thresholds,
+        )
+    peers_known = {area: int((~np.isnan(shares[pool_areas == area, BLANK - 1])).sum()) for area in touched}
+    reported = int((~np.isnan(shares[:, BLANK - 1])).sum())
+    compared: BoolArray = np.array(
+        [max(peers_known[area], reported) >= thresholds.min_peers for area in areas.tolist()], np.bool_
+    ).reshape(len(rows))
+    return Judged(_check(rows, bureaux, row_contexts, thresholds), compared)
+
+
+def _with_past(
+    shares: FloatArray,
+    *,
+    pool_areas: IntArray,
+    rows: IntArray,
+    areas: IntArray,
+    contexts: list[Context],
+    previous: PreviousRound,
+    thresholds: AnomalyThresholds,
+) -> list[Context]:
+    """Each row's context with what its previous round predicts, learned in its area (else in the pool)."""
+    then_rows = np.concatenate([previous.peers.reshape(-1, previous.rows.shape[1]), previous.rows])
+    then = measures(then_rows)[0]
+    then[then_rows[:, VOTERS] == UNKNOWN] = np.nan
+    then_same = same_layout(then, previous.candidates, contexts[0].candidates if contexts else ())
+    everywhere = learn_past(shares, then, then_same, thresholds.min_peers)
+    models = {
+        area: learn_past(shares[here], then[here], then_same[here], thresholds.min_peers) or everywhere
+        for area in np.unique(areas).tolist()
+        for here in [pool_areas == area]
+    }
+    offset = len(then) - len(rows)
+    result = []
+    for position, (area, context) in enumerate(zip(areas.tolist(), contexts, strict=True)):
+        model = models[area]
+        own, own_same = then[offset + position], then_same[offset + position]
+        expected = None if model is None else model.expect(own, own_same)
+        result.append(replace(context, expected=expected, previous=own_same))
+    return result
+
+
+def same_layout(
+    then: FloatArray, previous_candidates: Sequence[str], candidates: Sequence[str]
+) -> FloatArray:
+    """Previous-round measures in this round's layout: a candidate who did not stand then has none (NaN)."""
+    result = np.full((len(then), len(FIXED_MEASURES) + len(candidates)), np.nan)
+    result[:, : len(FIXED_MEASURES)] = then[:, : len(FIXED_MEASURES)]
+    for k, candidate in enumerate(candidates):
+        if candidate in previous_candidates:
+            result[:, len(FIXED_MEASURES) + k] = then[
+                :, len(FIXED_MEASURES) + list(previous_candidates).index(candidate)
+            ]
+    return result
