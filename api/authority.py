@@ -221,14 +221,30 @@ def upload(form: dict[str, Any], election: str, number: int) -> Response:
 
 @blueprint.route(f"{ROUND}/review")
 @requires("supervisor")
+@blueprint.arguments(schemas.ReviewQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, schemas.ReviewSchema, headers=openapi.NOT_STORED)
-@blueprint.answers("NotFound")
-def list_review(election: str, number: int) -> Response:
+@blueprint.answers("NotFound", "BadRequest")
+def list_review(election: str, number: int, **query: Any) -> Response:
     """Clerks' returns that wait for a decision.
 
-    Held for a warning, two clerks who disagree, or (double entry) a first
-    entry waiting for its second; each beside its bureau's published return, if any (supervisors)."""
-    response = jsonify(schemas.REVIEW.dump(review.waiting_list(_engine(), election, number)))
+    Held for a warning, two clerks who disagree, or (double entry) a first entry waiting for its second;
+    each beside its bureau's published return, if any, with its warnings in full (supervisors). Filter by
+    warning code; sort by how unusual (`?order=unusual`)."""
+    response = jsonify(schemas.REVIEW.dump(review.waiting_list(_engine(), election, number, **query)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.route(f"{ROUND}/warnings")
+@requires("supervisor")
+@blueprint.response(200, schemas.WarningCountsSchema, headers=openapi.NOT_STORED)
+@blueprint.answers("NotFound")
+def count_warnings(election: str, number: int) -> Response:
+    """The round's warnings by code.
+
+    For each warning code, how many published returns trip it now (naming the first bureaux) and how many
+    entries wait with it (supervisors)."""
+    response = jsonify(schemas.WARNING_COUNTS.dump(review.warning_counts(_engine(), election, number)))
     response.headers["Cache-Control"] = "no-store"
     return response
 

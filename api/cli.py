@@ -25,7 +25,7 @@ import click
 from api import db, reference, static_publication, store
 from api import replay as replaying
 from api.settings import Settings, SettingsError
-from api.store import accounts, audit_chain
+from api.store import accounts, audit_chain, review
 from tabulator.batch import ReturnBatch
 from tabulator.election_folder import read_election_folder
 from tabulator.files import read_returns_file
@@ -347,6 +347,28 @@ def _pct(value: float | None, *, signed: bool = False) -> str:
     if value is None:
         return "—"
     return f"{value:+.2f} %" if signed else f"{value:.2f} %"
+
+
+@main.command()
+@click.option("--election", required=True)
+@click.option("--round", "round_number", type=int, required=True)
+@click.pass_obj
+def warnings(context: Context, *, election: str, round_number: int) -> None:
+    """The round's warnings by code: published returns that trip each (the first named), entries waiting."""
+    try:
+        counts = review.warning_counts(context.engine, election, round_number)
+    except store.NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"{election} round {round_number}, sequence {counts['sequence']}: {counts['published_flagged']:,} "
+        f"published returns and {counts['waiting_flagged']:,} waiting entries with a warning."
+    )
+    for code, found in counts["by_code"].items():
+        more = ", …" if found["published"] > len(found["first"]) else ""
+        click.echo(
+            f"  {code:<24}{found['published']:>8,} published{found['waiting']:>8,} waiting"
+            f"  {', '.join(found['first'])}{more}"
+        )
 
 
 @main.command("publish-static")
@@ -698,6 +720,9 @@ def _print_report(label: str, report: store.RecordReport) -> None:
         f"{label}: {report.created:,} created, {report.corrected:,} corrected, "
         f"{report.unchanged:,} unchanged, {report.flagged:,} flagged; {sequence}."
     )
+    for code, found in report.by_code.items():
+        more = ", …" if found["count"] > len(found["first"]) else ""
+        click.echo(f"  {found['count']:,} {code}: {', '.join(found['first'])}{more}")
     for issue in report.warnings[:20]:
         click.echo(f"  warning [{issue.code}] {issue.message}")
 

@@ -195,6 +195,8 @@ class ReturnVersionRow(Base):
     author: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     warnings: Mapped[str] = mapped_column(String(200), default="")  # codes of the warnings it tripped
+    # JSON [{code, field, message, score}] of those warnings; "" where none
+    warning_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     sequence: Mapped[int]  # the publication that first included it
 
 
@@ -379,6 +381,7 @@ class EntryRow(Base):
     registered: Mapped[int | None]
     votes: Mapped[str] = mapped_column(Text)  # JSON: {candidate code: votes}
     warnings: Mapped[str] = mapped_column(String(200), default="")
+    warning_notes: Mapped[str] = mapped_column(Text, default="", server_default="")  # as in ReturnVersion
     reported_at: Mapped[datetime | None]
     entered_at: Mapped[datetime]
     author: Mapped[str] = mapped_column(String(200))

@@ -124,6 +124,19 @@ class ReturnCountsSchema(Schema):
     votes = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
+class WarningNoteSchema(Schema):
+    code = fields.String(required=True)
+    field = fields.String(required=True, metadata={"description": "The count it is about."})
+    message = fields.String(required=True, metadata={"description": "The sentence, with its figures."})
+    score = fields.Float(
+        required=True,
+        metadata={
+            "description": "How unusual: the deviation in spreads (100 for a sheet identical to another "
+            "bureau's; 0 for a fixed-share warning)."
+        },
+    )
+
+
 class ReturnVersionSchema(ReturnCountsSchema):
     version = count("1 for the first report, then one more per correction.")
     sequence = count("The publication that first included this version.")
@@ -131,6 +144,11 @@ class ReturnVersionSchema(ReturnCountsSchema):
     recorded_at = fields.String(required=True)
     reason = fields.String(allow_none=True, required=True, metadata={"description": "Why it was corrected."})
     warnings = fields.List(fields.String(), required=True)
+    warning_notes = fields.List(
+        fields.Nested(WarningNoteSchema),
+        required=True,
+        metadata={"description": "Each warning of this version in full: the sentence with its figures."},
+    )
 
 
 class ResultsDocumentSchema(ContextSchema):
@@ -198,6 +216,11 @@ class ChangeItemSchema(Schema):
         metadata={"description": "For a correction: the counts it replaced."},
     )
     reason = fields.String(allow_none=True, required=True)
+    warnings = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "The warning codes this version tripped; the bureau's document says why."},
+    )
 
 
 class CorrectionsDocumentSchema(ContextSchema):
@@ -481,6 +504,11 @@ class UploadSchema(Schema):
     )
 
 
+class CodeCountSchema(Schema):
+    count = fields.Integer(required=True)
+    first = fields.List(fields.String(), required=True, metadata={"description": "The first bureaux (5)."})
+
+
 class WriteReportSchema(Schema):
     created = fields.Integer(required=True)
     corrected = fields.Integer(required=True)
@@ -506,6 +534,12 @@ class WriteReportSchema(Schema):
         metadata={"description": "For one return: its version now; send it as If-Match next time."},
     )
     warnings = fields.List(fields.Nested(ErrorSchema), required=True)
+    by_code = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(CodeCountSchema),
+        required=True,
+        metadata={"description": "Per warning code: how many returns tripped it, and the first bureaux."},
+    )
 
 
 WRITE_REPORT = WriteReportSchema()
@@ -553,6 +587,18 @@ class EntrySchema(CountsSchema):
     )
     registered = fields.Integer(allow_none=True, required=True)
     warnings = fields.List(fields.String(), required=True)
+    warning_notes = fields.List(
+        fields.Nested(WarningNoteSchema),
+        required=True,
+        metadata={"description": "Each warning in full: the sentence with its figures, and its score."},
+    )
+    unusual = fields.Float(
+        required=True,
+        metadata={
+            "description": "The highest score of its warnings (0 for a fixed-share warning or none): "
+            "`?order=unusual` sorts by it."
+        },
+    )
     reported_at = fields.DateTime(allow_none=True, required=True)
     entered_at = fields.DateTime(required=True)
     published = fields.Nested(
@@ -568,7 +614,49 @@ class ReviewSchema(Schema):
     round = fields.Integer(required=True)
     flagged_returns = fields.String(required=True)
     double_entry = fields.Boolean(required=True)
+    by_code = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "Waiting entries per warning code, whatever the filter."},
+    )
     entries = fields.List(fields.Nested(EntrySchema), required=True)
+
+
+class CodeWarningsSchema(Schema):
+    published = fields.Integer(required=True, metadata={"description": "Published returns that trip it now."})
+    waiting = fields.Integer(required=True, metadata={"description": "Waiting entries (GET …/review)."})
+    first = fields.List(
+        fields.String(), required=True, metadata={"description": "The first such bureaux published (5)."}
+    )
+
+
+class WarningCountsSchema(Schema):
+    election = fields.String(required=True)
+    round = fields.Integer(required=True)
+    sequence = fields.Integer(required=True)
+    published_flagged = fields.Integer(
+        required=True, metadata={"description": "Published returns with at least one warning."}
+    )
+    waiting_flagged = fields.Integer(
+        required=True, metadata={"description": "Waiting entries with at least one warning."}
+    )
+    by_code = fields.Dict(keys=fields.String(), values=fields.Nested(CodeWarningsSchema), required=True)
+
+
+WARNING_COUNTS = WarningCountsSchema()
+WARNING_CODE = validate.Regexp(r"^[a-z_]{1,40}$", error="must be a warning code, like blank_null_swapped.")
+
+
+class ReviewQuerySchema(Schema):
+    warning = fields.String(
+        validate=WARNING_CODE, metadata={"description": "Only the entries that tripped this warning."}
+    )
+    order = fields.String(
+        load_default="arrival",
+        validate=validate.OneOf(("arrival", "unusual")),
+        metadata={"description": "`arrival` (oldest first) or `unusual` (highest score first)."},
+    )
 
 
 REVIEW = ReviewSchema()

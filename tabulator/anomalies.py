@@ -52,16 +52,18 @@ TENFOLD = (6.0, 16.0)  # a count this many times its expected value is a digit a
 SWAP_GAIN = 3.0  # a swap put right is at least this many times less unusual than as typed
 SWAP_CONTRAST = 1.2  # expected shares closer than this ratio cannot reveal a swap
 FIT_PER_REGRESSOR = 3  # a linear transfer is learned from at least this many peers per coefficient
+OUTLIER = 4.0  # peers further than this many spreads from a first fit are left out of the second
 
 # Defaults measured with `make anomalies` on the real 2017 round 2 (see docs/warnings.md for the rates each
 # gives): the share of clean returns flagged is held under 1 %, and the catches follow.
 MIN_PEERS = 30  # fewer peers in the département: the nation's; fewer in the nation: no share check
-DEVIATION = 6.0  # |z| from which a share is unusual (against peers and, when known, against its own past)
+DEVIATION = 7.0  # |z| from which a share is unusual (against peers and, when known, against its own past)
 SWAP_DEVIATION = 5.0  # a pair of measures this unusual (root of the sum of squares) that fits ...
 SWAP_FIT = 2.0  # ... within this once swapped is a swap
 RATIO_DEVIATION = 4.5  # |z| of log(blancs / nuls) from which, if reversing it fits, blancs and nuls swapped
-TENFOLD_DEVIATION = 4.0  # |z| on a log scale from which a count near ten times its expected one is a slip
+TENFOLD_DEVIATION = 5.0  # |z| on a log scale from which a count near ten times its expected one is a slip
 DUPLICATE_MIN_VOTERS = 150  # smaller returns may coincide by chance
+SIGNATURE_SCORE = 100.0  # an exact signature is surer than any deviation: first in a supervisor's queue
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ class Context:
 class Finding:
     code: str
     field: str
-    score: float  # how unusual (|z|, or a large number for an exact signature): a supervisor's sort key
+    score: float  # how unusual (|z|, or SIGNATURE_SCORE for an exact signature): a supervisor's sort key
     message: str
 
 
@@ -201,7 +203,7 @@ class PastModel:
         if self.weights is not None and self.weights_scale is not None and not np.isnan(then).any():
             predicted = np.clip(np.concatenate([[1.0], then]) @ self.weights, 0.0, 1.0)
             return Expectation(predicted, self.weights_scale)
-        return Expectation(then_same + self.shift, self.shift_scale)
+        return Expectation(np.clip(then_same + self.shift, 0.0, 1.0), self.shift_scale)
 
 
 def learn_past(now: FloatArray, then: FloatArray, then_same: FloatArray, min_peers: int) -> PastModel | None:
@@ -215,10 +217,23 @@ def learn_past(now: FloatArray, then: FloatArray, then_same: FloatArray, min_pee
     complete = both & ~np.isnan(now).any(axis=1) & ~np.isnan(then).any(axis=1)
     weights = weights_scale = None
     if int(complete.sum()) >= max(min_peers, FIT_PER_REGRESSOR * (then.shape[1] + 1)):
-        inputs = np.column_stack([np.ones(int(complete.sum())), then[complete]])
-        weights = np.asarray(np.linalg.lstsq(inputs, now[complete], rcond=None)[0], np.float64)
-        weights_scale = MAD_TO_SIGMA * np.median(np.abs(now[complete] - inputs @ weights), axis=0)
+        weights, weights_scale = _robust_fit(then[complete], now[complete])
     return PastModel(weights, weights_scale, change.median, change.scale)
+
+
+def _robust_fit(inputs: FloatArray, outputs: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Least squares, then again without the rows far from the first fit: a slip among the peers (a share
+    ten times too high) would otherwise pull every prediction of its area towards itself."""
+    inputs = np.column_stack([np.ones(len(inputs)), inputs])
+    kept: BoolArray = np.ones(len(inputs), bool)
+    for _ in range(2):
+        weights = np.asarray(np.linalg.lstsq(inputs[kept], outputs[kept], rcond=None)[0], np.float64)
+        residuals = np.abs(outputs - inputs @ weights)
+        scale = MAD_TO_SIGMA * np.median(residuals[kept], axis=0)
+        kept = np.asarray((residuals <= OUTLIER * np.fmax(scale, MIN_SPREAD)).all(axis=1), np.bool_)
+        if kept.sum() < inputs.shape[1] * FIT_PER_REGRESSOR:
+            break
+    return weights, scale
 
 
 def field_names(candidates: Sequence[str]) -> tuple[str, ...]:
@@ -346,15 +361,23 @@ def _duplicates(
                 f"every count is identical to bureau {other}'s return of this round: the same sheet typed "
                 "twice, or under the wrong bureau's code?"
             )
-            found.append((position, Finding("same_as_other_bureau", "voters", float("inf"), message), set()))
+            found.append(
+                (position, Finding("same_as_other_bureau", "voters", SIGNATURE_SCORE, message), set())
+            )
     return found
 
 
 def _blank_null_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: AnomalyThresholds) -> list[_Found]:
-    """log(blancs / nuls) far below the peers' and ordinary once reversed: a swap reverses the ratio and
-    leaves everything else as it was, so the ratio is what tells it from chance."""
+    """log(blancs / nuls) far from what is expected and ordinary once reversed, with both shares ordinary
+    once put back: a swap reverses the ratio and leaves everything else as it was, so the ratio is what
+    tells it from chance, and the levels what tell it from a count slipped by a digit. Expected: the
+    ratio of the shares the bureau's past predicts, where known, else the peers' median ratio."""
     ratio, noise = blank_null_ratio(fit.rows)
-    median = np.array([np.nan if c.ratio is None else c.ratio.median for c in contexts])
+    reference = fit.reference[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        from_past = np.log(fit.expected[:, 1] / fit.expected[:, 2])
+    from_peers = np.array([np.nan if c.ratio is None else c.ratio.median for c in contexts])
+    median = np.where(np.isfinite(from_past), from_past, from_peers)
     spread = np.array([np.nan if c.ratio is None else c.ratio.scale for c in contexts])
     deviation = np.sqrt(spread**2 + noise)
     typed, reversed_ = (ratio - median) / deviation, (-ratio - median) / deviation
@@ -362,13 +385,14 @@ def _blank_null_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: Anomal
         suspect = (np.abs(typed) > thresholds.ratio_deviation) & (np.abs(reversed_) < thresholds.swap_fit)
     found = []
     for position in np.flatnonzero(suspect).tolist():
-        context, shares = contexts[position], fit.shares[position]
-        reference = fit.reference[0][position]
-        message = (
-            f"blancs {_pc(shares[1])} and nuls {_pc(shares[2])} here; {_pc(reference[1])} and "
-            f"{_pc(reference[2])} expected{_then(1, 2, context)}: the two columns look swapped."
-        )
         score = float(abs(typed[position]))
+        if not _fits_swapped(fit, position, (1, 2), score, thresholds):
+            continue
+        context, shares = contexts[position], fit.shares[position]
+        message = (
+            f"blancs {_pc(shares[1])} and nuls {_pc(shares[2])} here; {_pc(reference[position, 1])} and "
+            f"{_pc(reference[position, 2])} expected{_then(1, 2, context)}: the two columns look swapped."
+        )
         found.append((position, Finding("blank_null_swapped", "blank", score, message), {1, 2}))
     return found
 
@@ -432,26 +456,45 @@ def _tenfold_counts(fit: _Fit, contexts: Sequence[Context], thresholds: AnomalyT
     on a log scale, with the spread relative to e and the expected count's Poisson noise, so that 14 nuls
     typed as 1 is found as surely as 140 typed as 1,400."""
     counts = fit.shares * fit.sizes
-    z, ratio, expected = _log_deviation(counts, fit.sizes, *fit.reference)
+    slip = _ten_times(fit)
     against_peers = _log_deviation(counts, fit.sizes, fit.median, fit.scale)[0]
     with np.errstate(invalid="ignore"):
-        near_ten = ((ratio >= TENFOLD[0]) & (ratio <= TENFOLD[1])) | (
-            (ratio * TENFOLD[1] >= 1) & (ratio * TENFOLD[0] <= 1)
-        )
         # Beyond the threshold both ways where both are known: a prediction from a 30-voter commune's
         # previous round can be far off, a slip is far from both.
-        both = np.fmin(np.abs(z), np.abs(against_peers))
-        suspect = near_ten & (both > thresholds.tenfold_deviation) & (expected >= 1)
-    suspect[:, 0] = False  # turnout has no count of its own: votants move with the slipped count
+        both = np.fmin(np.abs(slip.z), np.abs(against_peers))
+        suspect = slip.near & (both > thresholds.tenfold_deviation)
     found = []
     for position, i in zip(*np.nonzero(suspect), strict=True):
-        context = contexts[position]
-        times = "10" if ratio[position, i] > 1 else "0.1"
-        tail = f": about {times} times the count expected ({expected[position, i]:.0f})"
         at = (int(position), int(i))
-        finding = _described(fit, context, at, "tenfold_count", score=float(abs(z[at])), tail=tail)
-        found.append((int(position), finding, {int(i)}))
+        found.append((at[0], slip.finding(fit, contexts[at[0]], at, float(abs(slip.z[at]))), {at[1]}))
     return found
+
+
+@dataclass(frozen=True)
+class _TenTimes:
+    """Each count against the sharpest expectation known: z of its log odds, and whether it is about ten
+    times (or a tenth of) the count expected."""
+
+    z: FloatArray
+    ratio: FloatArray
+    expected: FloatArray
+    near: BoolArray
+
+    def finding(self, fit: _Fit, context: Context, at: tuple[int, int], score: float) -> Finding:
+        times = "10" if self.ratio[at] > 1 else "0.1"
+        tail = f": about {times} times the count expected ({self.expected[at]:.0f})"
+        return _described(fit, context, at, "tenfold_count", score=score, tail=tail)
+
+
+def _ten_times(fit: _Fit) -> _TenTimes:
+    z, ratio, expected = _log_deviation(fit.shares * fit.sizes, fit.sizes, *fit.reference)
+    with np.errstate(invalid="ignore"):
+        near = ((ratio >= TENFOLD[0]) & (ratio <= TENFOLD[1])) | (
+            (ratio * TENFOLD[1] >= 1) & (ratio * TENFOLD[0] <= 1)
+        )
+        near &= expected >= 1
+    near[:, 0] = False  # turnout has no count of its own: votants move with the slipped count
+    return _TenTimes(z, ratio, expected, np.asarray(near, np.bool_))
 
 
 def _log_deviation(
@@ -474,13 +517,19 @@ UNUSUAL = ("turnout_unusual", "blank_share_unusual", "null_share_unusual")
 
 
 def _unusual(fit: _Fit, contexts: Sequence[Context], thresholds: AnomalyThresholds) -> list[_Found]:
+    """Shares unusual both ways; one that is also about ten times its expected count is named a digit slip,
+    which says what to check on the sheet."""
     score = fit.score
+    slip = _ten_times(fit)
     found = []
     for position, i in zip(*np.nonzero(score > thresholds.deviation), strict=True):
-        code = UNUSUAL[i] if i < len(UNUSUAL) else "vote_share_unusual"
         at = (int(position), int(i))
-        finding = _described(fit, contexts[position], at, code, score=float(score[at]), tail="")
-        found.append((int(position), finding, {int(i)}))
+        if slip.near[at]:
+            finding = slip.finding(fit, contexts[at[0]], at, float(score[at]))
+        else:
+            code = UNUSUAL[i] if i < len(UNUSUAL) else "vote_share_unusual"
+            finding = _described(fit, contexts[at[0]], at, code, score=float(score[at]), tail="")
+        found.append((at[0], finding, {at[1]}))
     return found
 
 
@@ -606,18 +655,24 @@ def _with_past(
     previous: PreviousRound,
     thresholds: AnomalyThresholds,
 ) -> list[Context]:
-    """Each row's context with what its previous round predicts, learned in its area (else in the pool)."""
+    """Each row's context with what its previous round predicts, learned in its area (else in the pool),
+    from the returns already stored when they are enough: a return judged is not its own peer, and one
+    slip among 40 peers would pull its own prediction halfway to itself. A file judged alone (an import)
+    learns from its own rows."""
     then_rows = np.concatenate([previous.peers.reshape(-1, previous.rows.shape[1]), previous.rows])
     then = measures(then_rows)[0]
     then[then_rows[:, VOTERS] == UNKNOWN] = np.nan
     then_same = same_layout(then, previous.candidates, contexts[0].candidates if contexts else ())
-    everywhere = learn_past(shares, then, then_same, thresholds.min_peers)
-    models = {
-        area: learn_past(shares[here], then[here], then_same[here], thresholds.min_peers) or everywhere
-        for area in np.unique(areas).tolist()
-        for here in [pool_areas == area]
-    }
     offset = len(then) - len(rows)
+    stored = np.arange(len(then)) < offset
+
+    def learn(where: BoolArray) -> PastModel | None:
+        return learn_past(
+            shares[where & stored], then[where & stored], then_same[where & stored], thresholds.min_peers
+        ) or learn_past(shares[where], then[where], then_same[where], thresholds.min_peers)
+
+    everywhere = learn(np.ones(len(then), bool))
+    models = {area: learn(pool_areas == area) or everywhere for area in np.unique(areas).tolist()}
     result = []
     for position, (area, context) in enumerate(zip(areas.tolist(), contexts, strict=True)):
         model = models[area]

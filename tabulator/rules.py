@@ -7,9 +7,10 @@ the rows that break a rule cost any Python.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -23,6 +24,7 @@ from tabulator.types import Issue, Severity
 TOTALS_ROW = re.compile(r"^\s*(total|totaux|ensemble|france)\b", re.IGNORECASE)
 CHECKPOINT_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 NOT_FOUND = -1
+FIRST_NAMED = 5  # bureaux named per warning code in a summary
 DESCRIBED_WARNINGS = 50  # per rule: a ministry file can flag 90,000 bureaux; a clerk reads the first ones
 
 
@@ -32,6 +34,9 @@ class Warnings:
 
     flagged: dict[str, npt.NDArray[np.bool_]]
     issues: list[Issue]
+    # Each flagged row's warnings in full ({code, field, message, score}), kept with its version so that a
+    # supervisor reads why it was flagged and sorts a queue by how unusual each return is.
+    notes: dict[int, list[dict[str, object]]] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -45,6 +50,20 @@ class Warnings:
         for code, mask in self.flagged.items():
             codes[mask] = np.where(codes[mask] == "", code, codes[mask] + "," + code)
         return list(codes)
+
+    def by_code(self, bureaux: Sequence[str], first: int = FIRST_NAMED) -> dict[str, dict[str, object]]:
+        """How many rows tripped each code, and the first bureaux that did (an import's summary)."""
+        return {
+            code: {
+                "count": int(mask.sum()),
+                "first": [bureaux[i] for i in np.flatnonzero(mask)[:first].tolist()],
+            }
+            for code, mask in sorted(self.flagged.items())
+        }
+
+    def notes_by_row(self, rows: int) -> list[str]:
+        """The full warnings of each row as JSON ("" for a row without any), stored with the return."""
+        return [json.dumps(self.notes[i], ensure_ascii=False) if i in self.notes else "" for i in range(rows)]
 
 
 @dataclass(frozen=True)
@@ -332,7 +351,7 @@ def _warnings(
     # A fixed share fires on 99 % of a real second round (blancs 8.5 % of votants): it is kept only for
     # the returns that have no peers yet to be compared with.
     fixed = np.ones(len(batch), bool) if judged is None else ~judged.compared
-    rules = [
+    rules: list[tuple[str, str, npt.NDArray[np.bool_], Callable[[int], str]]] = [
         (
             "blank_share_high",
             "blank",
@@ -368,24 +387,39 @@ def _warnings(
             )
         )
     issues = []
-    for code, field, mask, explain in rules:
+    notes: dict[int, list[dict[str, object]]] = {}
+    for code, field_name, mask, explain in rules:
         issues += _flag(
-            batch, mask, code, field, explain, severity=Severity.WARNING, limit=DESCRIBED_WARNINGS
+            batch, mask, code, field_name, explain, severity=Severity.WARNING, limit=DESCRIBED_WARNINGS
         )
+        for i in np.flatnonzero(mask).tolist():
+            # A fixed rule has no measure of how unusual: it sorts after every compared finding.
+            notes.setdefault(i, []).append(_note(code, field_name, explain(i), 0.0))
     flagged = {code: mask for code, _, mask, _ in rules if mask.any()}
     if judged is not None:
-        _add_findings(batch, judged, flagged, issues)
-    return Warnings(flagged, issues)
+        _add_findings(batch, judged, flagged, issues, notes)
+    return Warnings(flagged, issues, notes)
+
+
+def _note(code: str, field_name: str, message: str, score: float) -> dict[str, object]:
+    return {"code": code, "field": field_name, "message": message, "score": round(score, 1)}
 
 
 def _add_findings(
-    batch: ReturnBatch, judged: Judged, flagged: dict[str, npt.NDArray[np.bool_]], issues: list[Issue]
+    batch: ReturnBatch,
+    judged: Judged,
+    flagged: dict[str, npt.NDArray[np.bool_]],
+    issues: list[Issue],
+    notes: dict[int, list[dict[str, object]]],
 ) -> None:
     """The peers' findings as warnings, the first DESCRIBED_WARNINGS of each code described."""
     described: dict[str, int] = {}
     for position, findings in enumerate(judged.findings):
         for finding in findings:
             flagged.setdefault(finding.code, np.zeros(len(batch), bool))[position] = True
+            notes.setdefault(position, []).append(
+                _note(finding.code, finding.field, finding.message, finding.score)
+            )
             described[finding.code] = described.get(finding.code, 0) + 1
             if described[finding.code] <= DESCRIBED_WARNINGS:
                 issues.append(

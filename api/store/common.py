@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -108,6 +109,7 @@ class RecordReport:
     version: int | None = None  # for a single return: the version its bureau's return is now at
     warnings: list[Issue] = field(default_factory=list)  # the first ones of each rule, described
     sequence: int | None = None  # None when nothing changed
+    by_code: dict[str, dict[str, Any]] = field(default_factory=dict)  # per warning: count, first bureaux
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +122,7 @@ class RecordReport:
             "version": self.version,
             "sequence": self.sequence,
             "warnings": [issue.as_dict() for issue in self.warnings],
+            "by_code": self.by_code,
         }
 
 
@@ -455,3 +458,9 @@ def refuse_if_certified(round_: RoundInfo) -> None:
                 )
             ]
         )
+
+
+def warning_notes(text: str) -> list[dict[str, Any]]:
+    """The warnings in full as stored with a version or an entry ("" where there were none)."""
+    notes: list[dict[str, Any]] = json.loads(text) if text else []
+    return notes

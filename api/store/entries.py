@@ -38,9 +38,10 @@ SECOND_PERSON_NEEDED = "second_person_needed"
 ENTRY_COLUMNS = (
     'e.id, e.bureau_id, e.status, e.author, e.voters, e.blank, e."null", e.valid, e.registered, e.votes, '
     "e.warnings, e.reported_at, e.entered_at, e.base_version, e.decided_at, e.decided_by, "
-    "e.decision_reason, e.sequence, coalesce(e.person, e.author)"
+    "e.decision_reason, e.sequence, coalesce(e.person, e.author), e.warning_notes"
 )
 PERSON = 18  # its position
+NOTES = 19
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Entry:
     registered: int | None
     votes: dict[str, int]
     warnings: str
+    notes: str = ""  # the warnings in full, JSON
 
     def same_counts(self, other: Entry) -> bool:
         return (self.counts, self.registered, self.votes) == (other.counts, other.registered, other.votes)
@@ -193,7 +195,7 @@ def _second_entry(routing: Routing, i: int, row: Entry, others: list[Entry]) -> 
 
 
 def as_entries(
-    batch: ReturnBatch, bureau_ids: IntArray, registered: IntArray, warning_codes: list[str]
+    batch: ReturnBatch, bureau_ids: IntArray, registered: IntArray, warning_codes: list[str], notes: list[str]
 ) -> list[Entry]:
     return [
         Entry(
@@ -206,6 +208,7 @@ def as_entries(
             registered=None if registered[i] == UNKNOWN else int(registered[i]),
             votes=dict(zip(batch.candidate_ids, (int(v) for v in batch.votes[i]), strict=True)),
             warnings=warning_codes[i],
+            notes=notes[i],
         )
         for i in range(len(batch))
     ]
@@ -251,6 +254,7 @@ def write_entries(
             "registered",
             "votes",
             "warnings",
+            "warning_notes",
             "reported_at",
             "entered_at",
             "author",
@@ -268,6 +272,7 @@ def write_entries(
                 rows[i].registered,
                 json.dumps(rows[i].votes),
                 rows[i].warnings,
+                rows[i].notes,
                 raw.time(batch.reported_at[i]) if batch.reported_at[i] else None,
                 recorded,
                 author,
@@ -306,4 +311,5 @@ def _entry(row: tuple[Any, ...]) -> Entry:
         registered=row[8],
         votes=votes,
         warnings=row[10],
+        notes=row[NOTES],
     )

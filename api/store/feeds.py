@@ -174,7 +174,7 @@ def emptied_between(connection: Connection, round_id: int, after_sequence: int, 
 
 
 VERSION_COLUMNS = (
-    'bureau_id, version, sequence, voters, blank, "null", valid, reported_at, recorded_at, reason'
+    'bureau_id, version, sequence, voters, blank, "null", valid, reported_at, recorded_at, reason, warnings'
 )
 
 
@@ -198,7 +198,19 @@ def _items(
     votes = _votes(raw, round_, [(row[0], row[1]) for row in rows] + replaced)
     previous = _previous_counts(raw, round_, replaced)
     items = []
-    for bureau_id, version, sequence, voters, blank, null, valid, reported_at, recorded_at, reason in rows:
+    for (
+        bureau_id,
+        version,
+        sequence,
+        voters,
+        blank,
+        null,
+        valid,
+        reported_at,
+        recorded_at,
+        reason,
+        flags,
+    ) in rows:
         bureau = index.registry.bureaux[index.bureau_position[bureau_id]]
         before = previous.get((bureau_id, version - 1))
         items.append(
@@ -219,6 +231,7 @@ def _items(
                 },
                 "previous": None if before is None else {**before, "votes": votes[(bureau_id, version - 1)]},
                 "reason": reason,
+                "warnings": [code for code in flags.split(",") if code],
             }
         )
     return items

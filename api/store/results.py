@@ -29,6 +29,7 @@ from api.store.common import (
     round_info,
     stored_returns,
     voters_in_round,
+    warning_notes,
 )
 from tabulator.aggregation import (
     RESULT_FIELDS,
@@ -361,8 +362,9 @@ def _versions(view: View, bureau_id: int) -> list[dict[str, Any]]:
     ):
         votes[version][codes[candidate_id]] = count
     rows = raw.rows(
-        'SELECT version, sequence, voters, blank, "null", valid, reported_at, recorded_at, reason, warnings '
-        "FROM return_versions WHERE round_id = ? AND bureau_id = ? AND sequence <= ? ORDER BY version",
+        'SELECT version, sequence, voters, blank, "null", valid, reported_at, recorded_at, reason, warnings, '
+        "warning_notes FROM return_versions WHERE round_id = ? AND bureau_id = ? AND sequence <= ? "
+        "ORDER BY version",
         (view.round_.id, bureau_id, view.publication.sequence),
     )
     return [
@@ -378,8 +380,21 @@ def _versions(view: View, bureau_id: int) -> list[dict[str, Any]]:
             "recorded_at": _iso(Raw.read_time(recorded_at)),
             "reason": reason,
             "warnings": [code for code in flags.split(",") if code],
+            "warning_notes": warning_notes(notes),
         }
-        for version, sequence, voters, blank, null, valid, reported_at, recorded_at, reason, flags in rows
+        for (
+            version,
+            sequence,
+            voters,
+            blank,
+            null,
+            valid,
+            reported_at,
+            recorded_at,
+            reason,
+            flags,
+            notes,
+        ) in rows
     ]
 
 

@@ -203,11 +203,16 @@ def record_in(
     if errors:
         raise Refused(errors)
     progress(STAGES[0])
-    codes = warnings.codes_by_row(len(batch))
-    report = RecordReport(flagged=warnings.count, warnings=warnings.issues, unchanged=int((~changed).sum()))
+    codes, notes = warnings.codes_by_row(len(batch)), warnings.notes_by_row(len(batch))
+    report = RecordReport(
+        flagged=warnings.count,
+        warnings=warnings.issues,
+        unchanged=int((~changed).sum()),
+        by_code=warnings.by_code(batch.bureaux),
+    )
     authors = [writer.author] * len(batch)
     if not writer.reviewed and changed.any() and (round_.double_entry or round_.flagged_returns == "hold"):
-        entries = waiting.as_entries(batch, bureau_ids, registered, codes)
+        entries = waiting.as_entries(batch, bureau_ids, registered, codes, notes)
         routing = waiting.divert(
             raw,
             round_,
@@ -240,6 +245,7 @@ def record_in(
         registered[positions],
         [reasons[i] if stored.exists[i] else None for i in positions.tolist()],
         [codes[i] for i in positions.tolist()],
+        [notes[i] for i in positions.tolist()],
         [authors[i] for i in positions.tolist()],
     )
     delta = _contribution_delta(batch, positions, registered, previous, stored)
@@ -479,6 +485,7 @@ class NewVersions:
     registered: IntArray
     reasons: list[str | None]
     warnings: list[str]
+    notes: list[str]
     authors: list[str]
 
 
@@ -508,6 +515,7 @@ def _append_versions(raw: Raw, new: NewVersions, *, recorded_at: datetime, seque
             "author",
             "reason",
             "warnings",
+            "warning_notes",
             "sequence",
         ],
         list(
@@ -522,6 +530,7 @@ def _append_versions(raw: Raw, new: NewVersions, *, recorded_at: datetime, seque
                 new.authors,
                 new.reasons,
                 new.warnings,
+                new.notes,
                 repeat(sequence),
             )
         ),

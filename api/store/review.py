@@ -6,6 +6,7 @@ See `api.store.entries` for how a clerk's return comes to wait.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ from api.db import reading, writing
 from api.models import WAITING_STATUSES
 from api.sql import Raw
 from api.store.common import (
+    CURRENT_VERSION,
+    EVERY_SEQUENCE,
     NotFound,
     RecordReport,
     Refused,
@@ -23,20 +26,26 @@ from api.store.common import (
     refuse_if_certified,
     round_info,
     stored_returns,
+    warning_notes,
 )
-from api.store.entries import ENTRY_COLUMNS, PERSON
+from api.store.entries import ENTRY_COLUMNS, NOTES, PERSON
 from api.store.returns import Writer, record_in
 from tabulator.batch import ReturnBatch
-from tabulator.rules import error
+from tabulator.rules import FIRST_NAMED, error
 from tabulator.types import Return
 
 WAITING = f"status IN ({', '.join(repr(status) for status in WAITING_STATUSES)})"
-CODE = PERSON + 1  # the bureau's code, after ENTRY_COLUMNS
+CODE = NOTES + 1  # the bureau's code, after ENTRY_COLUMNS
+ORDERS = ("arrival", "unusual")  # oldest first; or the most unusual first (then oldest)
 
 
-def waiting_list(engine: Engine, election_code: str, number: int) -> dict[str, Any]:
-    """What waits for a supervisor (held, disputed) and for a second clerk, oldest first, each entry beside
-    the bureau's published return if it has one."""
+def waiting_list(
+    engine: Engine, election_code: str, number: int, *, warning: str | None = None, order: str = "arrival"
+) -> dict[str, Any]:
+    """What waits for a supervisor (held, disputed) and for a second clerk, each entry beside the bureau's
+    published return if it has one: oldest first, or (`order="unusual"`) the most unusual first, by the
+    highest score of its warnings. `warning`: only the entries that tripped that warning code. `by_code`:
+    how many waiting entries tripped each code, whatever the filter."""
     with reading(engine) as connection:
         round_ = round_info(connection, election_code, number)
         raw = Raw(connection)
@@ -45,14 +54,60 @@ def waiting_list(engine: Engine, election_code: str, number: int) -> dict[str, A
             f"WHERE e.round_id = ? AND e.{WAITING} ORDER BY e.id",
             (round_.id,),
         )
+        by_code = Counter(code for row in rows for code in _codes(row[10]))
+        if warning is not None:
+            rows = [row for row in rows if warning in _codes(row[10])]
         published = _published(raw, round_, sorted({row[1] for row in rows}))
+    entries = [_entry_document(row, published.get(row[1])) for row in rows]
+    if order == "unusual":
+        entries.sort(key=lambda entry: -entry["unusual"])  # stable: the oldest first among equals
     return {
         "election": election_code,
         "round": number,
         "double_entry": round_.double_entry,
         "flagged_returns": round_.flagged_returns,
-        "entries": [_entry_document(row, published.get(row[1])) for row in rows],
+        "by_code": dict(sorted(by_code.items())),
+        "entries": entries,
     }
+
+
+def warning_counts(engine: Engine, election_code: str, number: int) -> dict[str, Any]:
+    """Per warning code: the bureaux whose published return trips it now (the first named, in publication
+    order) and the entries waiting with it. A supervisor's view of the night's warnings at a glance."""
+    with reading(engine) as connection:
+        round_ = round_info(connection, election_code, number)
+        raw = Raw(connection)
+        published = raw.rows(
+            "SELECT b.code, v.warnings FROM return_versions v JOIN bureaux b ON b.id = v.bureau_id "
+            f"WHERE v.round_id = ? AND v.warnings <> '' AND {CURRENT_VERSION.format(t='v')} "
+            "ORDER BY v.sequence, b.code",
+            (round_.id, EVERY_SEQUENCE),
+        )
+        waiting = raw.rows(
+            f"SELECT e.warnings FROM entries e WHERE e.round_id = ? AND e.{WAITING} AND e.warnings <> ''",
+            (round_.id,),
+        )
+    by_code: dict[str, dict[str, Any]] = {}
+    for bureau, flags in published:
+        for code in _codes(flags):
+            found = by_code.setdefault(code, {"published": 0, "waiting": 0, "first": []})
+            found["published"] += 1
+            if len(found["first"]) < FIRST_NAMED:
+                found["first"].append(bureau)
+    for code, count in Counter(code for (flags,) in waiting for code in _codes(flags)).items():
+        by_code.setdefault(code, {"published": 0, "waiting": 0, "first": []})["waiting"] = count
+    return {
+        "election": election_code,
+        "round": number,
+        "sequence": round_.sequence,
+        "published_flagged": len(published),
+        "waiting_flagged": len(waiting),
+        "by_code": dict(sorted(by_code.items())),
+    }
+
+
+def _codes(flags: str) -> list[str]:
+    return [code for code in flags.split(",") if code]
 
 
 def _published(raw: Raw, round_: RoundInfo, bureau_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -74,6 +129,7 @@ def _published(raw: Raw, round_: RoundInfo, bureau_ids: list[int]) -> dict[int, 
 
 
 def _entry_document(row: tuple[Any, ...], published: dict[str, Any] | None) -> dict[str, Any]:
+    notes = warning_notes(row[NOTES])
     return {
         "id": row[0],
         "bureau": row[CODE],
@@ -86,7 +142,9 @@ def _entry_document(row: tuple[Any, ...], published: dict[str, Any] | None) -> d
         "valid": row[7],
         "registered": row[8],
         "votes": json.loads(row[9]),
-        "warnings": [code for code in row[10].split(",") if code],
+        "warnings": _codes(row[10]),
+        "warning_notes": notes,
+        "unusual": max((note["score"] for note in notes), default=0.0),
         "reported_at": Raw.read_time(row[11]),
         "entered_at": Raw.read_time(row[12]),
         "published": published,
