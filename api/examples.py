@@ -152,6 +152,7 @@ CORRECTION = {
     "counts": {"voters": 512, "blank": 4, "null": 3, "valid": 505, "votes": {"hamon": 301, "valls": 204}},
     "previous": _BEFORE,
     "reason": "Procès-verbal re-read: 10 ballots counted for the wrong candidate",
+    "warnings": [],
 }
 CORRECTIONS = {**CONTEXT, "corrections": [CORRECTION]}
 
@@ -177,6 +178,7 @@ CHANGES = {
             "counts": {"voters": 88, "blank": 1, "null": 0, "valid": 87, "votes": {"hamon": 49, "valls": 38}},
             "previous": None,
             "reason": None,
+            "warnings": [],
         },
     ],
 }
@@ -199,6 +201,7 @@ WRITE_REPORT = {
     "sequence": 413,
     "version": 1,
     "warnings": [],
+    "by_code": {},
 }
 
 CSV = {

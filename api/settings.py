@@ -11,8 +11,10 @@ from tabulator.anomalies import (
     DEVIATION,
     DUPLICATE_MIN_VOTERS,
     MIN_PEERS,
+    RATIO_DEVIATION,
     SWAP_DEVIATION,
     SWAP_FIT,
+    TENFOLD_DEVIATION,
     AnomalyThresholds,
 )
 from tabulator.limits import DEFAULT_LIMITS, ReadLimits
@@ -81,6 +83,12 @@ class Settings:
                         environ, "TABULATOR_WARN_SWAP_DEVIATION", SWAP_DEVIATION, minimum=1.0
                     ),
                     swap_fit=_number(environ, "TABULATOR_WARN_SWAP_FIT", SWAP_FIT, minimum=0.1),
+                    ratio_deviation=_number(
+                        environ, "TABULATOR_WARN_RATIO_DEVIATION", RATIO_DEVIATION, minimum=1.0
+                    ),
+                    tenfold_deviation=_number(
+                        environ, "TABULATOR_WARN_TENFOLD_DEVIATION", TENFOLD_DEVIATION, minimum=1.0
+                    ),
                     duplicate_min_voters=int(
                         _number(environ, "TABULATOR_WARN_DUPLICATE_MIN_VOTERS", DUPLICATE_MIN_VOTERS)
                     ),

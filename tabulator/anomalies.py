@@ -198,7 +198,7 @@ class PastModel:
     def expect(self, then: FloatArray, then_same: FloatArray) -> Expectation | None:
         """The expectation for a bureau whose previous round measured `then` (that round's layout) and
         `then_same` (this round's layout); None when it had no return then."""
-        if np.isnan(then_same[: VALID - 1]).all():
+        if np.isnan(then_same[: len(FIXED_MEASURES)]).all():
             return None
         if self.weights is not None and self.weights_scale is not None and not np.isnan(then).any():
             predicted = np.clip(np.concatenate([[1.0], then]) @ self.weights, 0.0, 1.0)
@@ -210,7 +210,7 @@ def learn_past(now: FloatArray, then: FloatArray, then_same: FloatArray, min_pee
     """The peers' `PastModel`: `now` their measures, `then` their previous round's (its own layout),
     `then_same` the same in this round's layout. None with fewer than `min_peers` peers that have both.
     Cost: a least-squares fit, O(peers × previous measures²)."""
-    both = ~np.isnan(now).all(axis=1) & ~np.isnan(then_same[:, : VALID - 1]).all(axis=1)
+    both = ~np.isnan(now).all(axis=1) & ~np.isnan(then_same[:, : len(FIXED_MEASURES)]).all(axis=1)
     if int(both.sum()) < min_peers:
         return None
     change = spread_of(now[both] - then_same[both], "")

@@ -86,6 +86,7 @@ def test_role_boundaries(engine, authority):
             "sequence": 1,
             "version": 1,
             "warnings": [],
+            "by_code": {},
         },
     )
     again = client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer(tokens["clerk"]))

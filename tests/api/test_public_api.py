@@ -132,6 +132,7 @@ def test_the_bureau_page_lists_its_versions_and_its_parents(client, engine):
                 "recorded_at": ANY_TIME,
                 "reason": None,
                 "warnings": [],
+                "warning_notes": [],
             },
             {
                 "version": 2,
@@ -145,6 +146,7 @@ def test_the_bureau_page_lists_its_versions_and_its_parents(client, engine):
                 "recorded_at": ANY_TIME,
                 "reason": "Hamon/Valls swapped",
                 "warnings": [],
+                "warning_notes": [],
             },
         ],
     }
@@ -279,6 +281,7 @@ def test_the_change_feed_pages_through_corrections_without_missing_or_repeating(
                 "votes": {"hamon": 250, "valls": 157},
             },
             "reason": "Recount of one ballot",
+            "warnings": [],
         }
     ]
 
@@ -386,6 +389,7 @@ def test_the_corrections_log_shows_old_and_new_counts_and_why(client, engine):
                 "votes": {"hamon": 40, "valls": 60},
             },
             "reason": "Hamon/Valls swapped",
+            "warnings": [],
         }
     ]
     assert client.get(f"{ROUND}/snapshots/2/corrections").get_json()["corrections"] == []

@@ -65,7 +65,18 @@ def unchanged_except_audit(engine):
     return {name: rows for name, rows in table_contents(engine).items() if not name.startswith("audit")}
 
 
-def report(*, created=0, unchanged=0, flagged=0, held=0, waiting=0, sequence=None, version=0, warnings=()):
+def report(
+    *,
+    created=0,
+    unchanged=0,
+    flagged=0,
+    held=0,
+    waiting=0,
+    sequence=None,
+    version=0,
+    warnings=(),
+    by_code=None,
+):
     return {
         "created": created,
         "corrected": 0,
@@ -76,6 +87,7 @@ def report(*, created=0, unchanged=0, flagged=0, held=0, waiting=0, sequence=Non
         "sequence": sequence,
         "version": version,
         "warnings": list(warnings),
+        "by_code": by_code or {},
     }
 
 
@@ -85,18 +97,41 @@ BLANK_WARNING = {
     "bureau": "75-01-0001",
     "field": "blank",
 }
+# The report's count of it: one return, and the bureau named first.
+BLANK_BY_CODE = {"blank_share_high": {"count": 1, "first": ["75-01-0001"]}}
+# The same warning as kept with the entry: its sentence without the bureau, and no score (a fixed share).
+BLANK_NOTE = {
+    "code": "blank_share_high",
+    "field": "blank",
+    "message": "blancs are 4.9 % of votants (flagged from 3 %).",
+    "score": 0.0,
+}
 
 
-def entry(id_, author, counts, status, *, warnings=(), published=None, person=None):
+def entry(
+    id_,
+    author,
+    counts,
+    status,
+    *,
+    warnings=(),
+    notes=(),
+    unusual=0.0,
+    published=None,
+    person=None,
+    bureau="75-01-0001",
+):
     return {
         "id": id_,
-        "bureau": "75-01-0001",
+        "bureau": bureau,
         "status": status,
         "author": author,
         "person": person or author,  # a token that names nobody stands for its own person
         **{key: counts[key] for key in ("voters", "blank", "null", "valid", "votes")},
         "registered": None,
         "warnings": list(warnings),
+        "warning_notes": list(notes),
+        "unusual": unusual,
         "reported_at": None,
         "entered_at": ANY_TIME,
         "published": published,
@@ -148,11 +183,11 @@ def test_a_flagged_return_is_held_until_a_supervisor_accepts_it(setup, engine):
     held = client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk"])
     assert (held.status_code, held.get_json()) == (
         202,
-        report(flagged=1, held=1, warnings=[BLANK_WARNING]),
+        report(flagged=1, held=1, warnings=[BLANK_WARNING], by_code=BLANK_BY_CODE),
     )
     assert client.get(f"{ROUND}/results").get_json() == national  # nothing of it reaches the public
     again = client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk"])
-    assert again.get_json() == report(unchanged=1, flagged=1, warnings=[BLANK_WARNING])
+    assert again.get_json() == report(unchanged=1, flagged=1, warnings=[BLANK_WARNING], by_code=BLANK_BY_CODE)
 
     assert client.get(f"{ROUND}/review", headers=tokens["clerk"]).status_code == 403
     listing = client.get(f"{ROUND}/review", headers=tokens["supervisor"]).get_json()
@@ -161,7 +196,10 @@ def test_a_flagged_return_is_held_until_a_supervisor_accepts_it(setup, engine):
         "round": 2,
         "flagged_returns": "hold",
         "double_entry": False,
-        "entries": [entry(1, "clerk one", MANY_BLANK, "held", warnings=["blank_share_high"])],
+        "by_code": {"blank_share_high": 1},
+        "entries": [
+            entry(1, "clerk one", MANY_BLANK, "held", warnings=["blank_share_high"], notes=[BLANK_NOTE])
+        ],
     }
     assert (
         client.post(f"{ROUND}/review/1", json={"decision": "accept"}, headers=tokens["clerk"]).status_code
@@ -174,7 +212,7 @@ def test_a_flagged_return_is_held_until_a_supervisor_accepts_it(setup, engine):
     )
     assert (accepted.status_code, accepted.get_json()) == (
         201,
-        report(created=1, flagged=1, sequence=1, version=1, warnings=[BLANK_WARNING]),
+        report(created=1, flagged=1, sequence=1, version=1, warnings=[BLANK_WARNING], by_code=BLANK_BY_CODE),
     )
     assert client.get(f"{ROUND}/results").get_json()["bureaux_reported"] == 1
     assert authors(engine) == [("clerk one, accepted by supervisor one", 1, "blank_share_high")]
@@ -220,10 +258,16 @@ def test_a_round_may_publish_flagged_returns_with_their_flag(setup, engine):
     published = client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk"])
     assert (published.status_code, published.get_json()) == (
         201,
-        report(created=1, flagged=1, sequence=2, version=1, warnings=[BLANK_WARNING]),
+        report(created=1, flagged=1, sequence=2, version=1, warnings=[BLANK_WARNING], by_code=BLANK_BY_CODE),
     )
     bureau = client.get(f"{ROUND}/results/bureau/75-01-0001").get_json()
-    assert [(v["version"], v["warnings"]) for v in bureau["versions"]] == [(1, ["blank_share_high"])]
+    assert [(v["version"], v["warnings"], v["warning_notes"]) for v in bureau["versions"]] == [
+        (1, ["blank_share_high"], [BLANK_NOTE])
+    ]
+    changes = client.get(f"{ROUND}/changes", query_string={"since": "0"}).get_json()["changes"]
+    assert [(c["bureau"], c["version"], c["warnings"]) for c in changes] == [
+        ("75-01-0001", 1, ["blank_share_high"])
+    ]
     assert entry_statuses(engine) == []
 
 
@@ -287,10 +331,10 @@ def test_two_clerks_who_agree_on_a_flagged_return_still_wait_for_review(setup, e
     second = client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk2"])
     assert (second.status_code, second.get_json()) == (
         202,
-        report(flagged=1, held=1, warnings=[BLANK_WARNING]),
+        report(flagged=1, held=1, warnings=[BLANK_WARNING], by_code=BLANK_BY_CODE),
     )
     assert waiting(client, tokens) == [
-        entry(2, "clerk two", MANY_BLANK, "held", warnings=["blank_share_high"])
+        entry(2, "clerk two", MANY_BLANK, "held", warnings=["blank_share_high"], notes=[BLANK_NOTE])
     ]
     assert entry_statuses(engine) == [
         (1, "clerk one", "matched", "clerk two", None),
@@ -304,7 +348,15 @@ def test_accepting_an_entry_over_a_published_return_is_a_correction_with_a_reaso
     client.put(BUREAU, json=GOOD, headers=tokens["clerk2"])
     published = {"version": 1, **{key: GOOD[key] for key in ("voters", "blank", "null", "valid", "votes")}}
     assert waiting(client, tokens) == [
-        entry(1, "clerk one", MANY_BLANK, "held", warnings=["blank_share_high"], published=published)
+        entry(
+            1,
+            "clerk one",
+            MANY_BLANK,
+            "held",
+            warnings=["blank_share_high"],
+            notes=[BLANK_NOTE],
+            published=published,
+        )
     ]
     before = client.get(f"{ROUND}/results").get_json()
     no_reason = client.post(f"{ROUND}/review/1", json={"decision": "accept"}, headers=tokens["supervisor"])
@@ -321,7 +373,10 @@ def test_accepting_an_entry_over_a_published_return_is_a_correction_with_a_reaso
     )
     assert (corrected.status_code, corrected.get_json()) == (
         200,
-        {**report(flagged=1, sequence=2, version=2, warnings=[BLANK_WARNING]), "corrected": 1},
+        {
+            **report(flagged=1, sequence=2, version=2, warnings=[BLANK_WARNING], by_code=BLANK_BY_CODE),
+            "corrected": 1,
+        },
     )
     assert authors(engine) == [
         ("clerk two", 1, ""),
@@ -422,4 +477,114 @@ def test_two_people_who_disagree_are_held_even_when_one_of_them_sends_again(setu
     assert waiting(client, tokens) == [
         entry(1, "alice desk", GOOD, "mismatch", person="Alice Martin"),
         entry(2, "bruno desk", other, "mismatch", person="Bruno Petit"),
+    ]
+
+
+MANY_NULL = {"voters": 412, "blank": 3, "null": 20, "valid": 389, "votes": {"hamon": 240, "valls": 149}}
+MANY_BOTH = {"voters": 412, "blank": 20, "null": 20, "valid": 372, "votes": {"hamon": 200, "valls": 172}}
+NULL_NOTE = {
+    "code": "null_share_high",
+    "field": "null",
+    "message": "nuls are 4.9 % of votants (flagged from 3 %).",
+    "score": 0.0,
+}
+
+
+def test_the_review_lists_only_the_entries_of_one_warning_and_counts_every_code(setup):
+    client, tokens = setup
+    for bureau, counts in [("75-01-0001", MANY_BLANK), ("75-01-0002", MANY_NULL), ("75-02-0001", MANY_BOTH)]:
+        held = client.put(f"{ROUND}/bureaux/{bureau}/return", json=counts, headers=tokens["clerk"])
+        assert (held.status_code, held.get_json()["held"]) == (202, 1)
+    listing = client.get(
+        f"{ROUND}/review", query_string={"warning": "blank_share_high"}, headers=tokens["supervisor"]
+    ).get_json()
+    assert listing == {
+        "election": "mini-primaire",
+        "round": 2,
+        "flagged_returns": "hold",
+        "double_entry": False,
+        # Every waiting entry is counted, whatever the filter: the null-only entry of 75-01-0002 too.
+        "by_code": {"blank_share_high": 2, "null_share_high": 2},
+        "entries": [
+            entry(1, "clerk one", MANY_BLANK, "held", warnings=["blank_share_high"], notes=[BLANK_NOTE]),
+            entry(
+                3,
+                "clerk one",
+                MANY_BOTH,
+                "held",
+                warnings=["blank_share_high", "null_share_high"],
+                notes=[BLANK_NOTE, NULL_NOTE],
+                bureau="75-02-0001",
+            ),
+        ],
+    }
+
+
+SAME_AS_PUBLISHED = {
+    "code": "same_as_other_bureau",
+    "field": "voters",
+    "message": "every count is identical to bureau 75-01-0001's return of this round: the same sheet typed "
+    "twice, or under the wrong bureau's code?",
+    "score": 100.0,
+}
+
+
+def test_the_most_unusual_entry_comes_first_when_asked(setup):
+    """A fixed-share warning scores 0; a sheet identical to a neighbour's published one scores 100, the
+    highest there is: entered second, it is listed first by `?order=unusual`."""
+    client, tokens = setup
+    client.put(BUREAU, json=GOOD, headers=tokens["supervisor"])  # published at once
+    for bureau, counts in [("75-01-0002", MANY_BLANK), ("75-02-0001", GOOD)]:
+        held = client.put(f"{ROUND}/bureaux/{bureau}/return", json=counts, headers=tokens["clerk"])
+        assert (held.status_code, held.get_json()["held"]) == (202, 1)
+    blank = entry(
+        1,
+        "clerk one",
+        MANY_BLANK,
+        "held",
+        warnings=["blank_share_high"],
+        notes=[BLANK_NOTE],
+        bureau="75-01-0002",
+    )
+    copied = entry(
+        2,
+        "clerk one",
+        GOOD,
+        "held",
+        warnings=["same_as_other_bureau"],
+        notes=[SAME_AS_PUBLISHED],
+        unusual=100.0,
+        bureau="75-02-0001",
+    )
+
+    def listed(order: str) -> dict:
+        return client.get(
+            f"{ROUND}/review", query_string={"order": order}, headers=tokens["supervisor"]
+        ).get_json()
+
+    by_arrival, by_score = listed("arrival"), listed("unusual")
+    assert (by_arrival["entries"], by_arrival["by_code"]) == (
+        [blank, copied],
+        {"blank_share_high": 1, "same_as_other_bureau": 1},
+    )
+    assert by_score == {**by_arrival, "entries": [copied, blank]}
+
+
+def bad_argument(field: str, message: str) -> dict:
+    return {"errors": [{"code": "bad_argument", "field": field, "message": message}]}
+
+
+def test_a_review_order_or_warning_it_does_not_know_is_refused_and_changes_nothing(setup, engine):
+    client, tokens = setup
+    client.put(BUREAU, json=MANY_BLANK, headers=tokens["clerk"])
+    before = table_contents(engine)
+    sideways = client.get(f"{ROUND}/review?order=sideways", headers=tokens["supervisor"])
+    dropped = client.get(f"{ROUND}/review?warning=DROP%20TABLE", headers=tokens["supervisor"])
+    assert [(sideways.status_code, sideways.get_json()), (dropped.status_code, dropped.get_json())] == [
+        (400, bad_argument("order", "order: Must be one of: arrival, unusual.")),
+        (400, bad_argument("warning", "warning: must be a warning code, like blank_null_swapped.")),
+    ]
+    assert table_contents(engine) == before
+    assert waiting(client, tokens) == [
+        entry(1, "clerk one", MANY_BLANK, "held", warnings=["blank_share_high"], notes=[BLANK_NOTE])
     ]

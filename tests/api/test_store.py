@@ -49,6 +49,7 @@ def test_a_new_return_is_summed_into_every_ancestor_and_published(loaded):
         "version": 1,
         "sequence": 1,
         "warnings": [],
+        "by_code": {},
     }
     document = store.results_document(loaded, SAMPLE.id, 2, "departement", "75")
     assert document == {

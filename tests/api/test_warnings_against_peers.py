@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import Engine
 
-from api import store
+from api import create_app, store
+from api.cli import main
+from api.settings import Settings
+from api.store import accounts
 from tabulator.anomalies import AnomalyThresholds
 from tabulator.batch import ReturnBatch
 from tabulator.rules import Thresholds
@@ -63,3 +67,123 @@ def test_a_sheet_typed_under_a_second_bureau_is_flagged_with_the_first_bureau_na
     ]
     stored = {row["bureau_id"]: row["warnings"] for row in table_contents(loaded)["return_versions"]}
     assert sorted(stored.values()) == ["", "", "same_as_other_bureau"]
+
+
+# Where the warnings are seen: with each version, in the change feed, counted by code for a supervisor, and
+# in an import's summary.
+
+ROUND = "/api/v1/elections/mini-primaire/rounds/2"
+DUPLICATE_NOTE = {
+    "code": "same_as_other_bureau",
+    "field": "voters",
+    "message": "every count is identical to bureau 13-01-0001's return of this round: the same sheet typed "
+    "twice, or under the wrong bureau's code?",
+    "score": 100.0,
+}
+
+
+@pytest.fixture
+def flagged_night(loaded: Engine, database_url, tmp_path):
+    """Two ordinary returns of the Bouches-du-Rhône, then the first one's sheet typed under a third bureau,
+    published with its warning; and a client with a supervisor's token."""
+    record(
+        loaded,
+        build_return("13-01-0001", votes={"hamon": 240, "valls": 150}, blank=20, null=2),
+        build_return("13-01-0002", votes={"hamon": 220, "valls": 139}, blank=19, null=2),
+    )
+    record(loaded, build_return("13-01-0003", votes={"hamon": 240, "valls": 150}, blank=20, null=2))
+    settings = Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
+    client = create_app(settings).test_client()
+    token = accounts.create_token(loaded, "supervisor one", "supervisor")[1]
+    return client, {"Authorization": f"Bearer {token}"}
+
+
+def test_each_version_of_a_bureau_carries_its_warnings_in_full(flagged_night):
+    client, _ = flagged_night
+    versions = client.get(f"{ROUND}/results/bureau/13-01-0003").get_json()["versions"]
+    assert [(v["version"], v["warnings"], v["warning_notes"]) for v in versions] == [
+        (1, ["same_as_other_bureau"], [DUPLICATE_NOTE])
+    ]
+    clean = client.get(f"{ROUND}/results/bureau/13-01-0001").get_json()["versions"]
+    assert [(v["warnings"], v["warning_notes"]) for v in clean] == [([], [])]
+
+
+def test_the_change_feed_names_each_versions_warnings(flagged_night):
+    client, _ = flagged_night
+    changes = client.get(f"{ROUND}/changes?since=0").get_json()["changes"]
+    assert [(c["bureau"], c["sequence"], c["warnings"]) for c in changes] == [
+        ("13-01-0001", 1, []),
+        ("13-01-0002", 1, []),
+        ("13-01-0003", 2, ["same_as_other_bureau"]),
+    ]
+
+
+def test_a_supervisor_counts_the_rounds_warnings_by_code(flagged_night):
+    client, supervisor = flagged_night
+    response = client.get(f"{ROUND}/warnings", headers=supervisor)
+    assert (response.status_code, response.headers["Cache-Control"], response.get_json()) == (
+        200,
+        "no-store",
+        {
+            "election": "mini-primaire",
+            "round": 2,
+            "sequence": 2,
+            "published_flagged": 1,
+            "waiting_flagged": 0,
+            "by_code": {"same_as_other_bureau": {"published": 1, "waiting": 0, "first": ["13-01-0003"]}},
+        },
+    )
+    assert client.get(f"{ROUND}/warnings").status_code == 401
+
+
+def test_the_write_report_counts_its_warnings_by_code_and_names_the_first_bureaux(loaded):
+    report = record(
+        loaded,
+        *(
+            build_return(code, votes={"hamon": 240 + k, "valls": 150}, blank=20, null=2)
+            for k, code in enumerate(("75-01-0001", "75-01-0002", "75-02-0001"))
+        ),
+        thresholds=Thresholds(),  # too few peers: the fixed shares flag every one
+    )
+    assert report.as_dict()["by_code"] == {
+        "blank_share_high": {"count": 3, "first": ["75-01-0001", "75-01-0002", "75-02-0001"]},
+    }
+
+
+def test_the_cli_prints_the_rounds_warnings_by_code(flagged_night, database_url):
+    counted = CliRunner().invoke(
+        main,
+        ["warnings", "--election", "mini-primaire", "--round", "2"],
+        env={"TABULATOR_DATABASE_URL": database_url},
+    )
+    assert (counted.exit_code, counted.output) == (
+        0,
+        "mini-primaire round 2, sequence 2: 1 published returns and 0 waiting entries with a warning.\n"
+        "  same_as_other_bureau           1 published       0 waiting  13-01-0003\n",
+    )
+
+
+def test_a_second_rounds_return_is_compared_with_its_own_first_round(loaded):
+    first_round = [
+        build_return(code, votes={"montebourg": 100, "hamon": 150, "valls": 150 + k}, blank=4, null=2)
+        for k, code in enumerate(("13-01-0001", "13-01-0002", "13-01-0003"))
+    ]
+    store.record_returns(
+        loaded, SAMPLE.id, 1, ReturnBatch.of(first_round, SAMPLE.round(1).candidate_ids), author="clerk"
+    )
+    record(
+        loaded,
+        build_return("13-01-0001", votes={"hamon": 240, "valls": 160}, blank=4, null=2),
+        build_return("13-01-0002", votes={"hamon": 239, "valls": 162}, blank=4, null=2),
+    )
+    # Its hamon and valls typed in each other's column: ordinary for the département's spread, not for
+    # what its own first round predicts (the peers' median change since then, added to its own figures).
+    report = record(loaded, build_return("13-01-0003", votes={"hamon": 162, "valls": 240}, blank=4, null=2))
+    assert [(w.code, w.message) for w in report.warnings] == [
+        (
+            "candidates_swapped",
+            # Expected: 37.3 % + 22.3 points (the median of +22.5 and +22.2) and 37.8 % + 2.6 points.
+            "Bureau 13-01-0003: hamon 40.3 % and valls 59.7 % here; 59.7 % and 40.4 % expected; 37.3 % and "
+            "37.8 % in this bureau's previous round: the two columns look swapped.",
+        )
+    ]
