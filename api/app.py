@@ -170,7 +170,7 @@ def _register_errors(app: Flask) -> None:
         errors = [
             {"code": "bad_argument", "message": f"{field}: {' '.join(texts)}", "field": field}
             for fields in messages.values()
-            for field, texts in fields.items()
+            for field, texts in _field_messages(fields)
         ]
         return jsonify({"errors": errors or [{"code": "bad_argument", "message": "Malformed request."}]}), 400
 
@@ -213,3 +213,16 @@ def _register_errors(app: Flask) -> None:
         # Logged in full for the operators; the client gets the envelope, never a traceback or SQL.
         current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
         return envelope(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+def _field_messages(messages: dict[str, Any], prefix: str = "") -> list[tuple[str, list[str]]]:
+    """marshmallow's messages as (field path, texts): a nested object's by dotted path
+    (`warning_thresholds.blank_share`), a list's items by index."""
+    found: list[tuple[str, list[str]]] = []
+    for name, texts in messages.items():
+        path = f"{prefix}{name}"
+        if isinstance(texts, dict):
+            found += _field_messages(texts, f"{path}.")
+        else:
+            found.append((path, [str(text) for text in texts]))
+    return found

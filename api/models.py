@@ -107,6 +107,8 @@ class RoundRow(Base):
     flagged_returns: Mapped[str] = mapped_column(String(10), default="hold", server_default="hold")
     # Publish a clerk's return only once a second clerk has entered the same counts.
     double_entry: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # JSON {name: value} of the round's own warning thresholds (tabulator.rules.THRESHOLD_RANGES); "" for none
+    warning_thresholds: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The latest published sequence and the time of the newest return it includes.
     sequence: Mapped[int] = mapped_column(default=0)
     as_of: Mapped[datetime | None]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import RAISE, Schema, fields, validate
 
-from tabulator.rules import MAX_COUNT
+from tabulator.rules import MAX_COUNT, THRESHOLD_RANGES, WHOLE_THRESHOLDS
 
 STATUS = validate.OneOf(["partial", "complete", "certified"])
 
@@ -265,6 +265,12 @@ class RoundSchema(Schema):
     double_entry = fields.Boolean(
         required=True,
         metadata={"description": "A clerk's return is published once a second clerk enters the same counts."},
+    )
+    warning_thresholds = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        required=True,
+        metadata={"description": "The round's own warning thresholds; {}: the service's settings."},
     )
     sequence = fields.Integer(
         allow_none=True,
@@ -710,6 +716,21 @@ class AuditPageSchema(Schema):
 AUDIT_PAGE = AuditPageSchema()
 
 
+def _threshold_field(name: str, low: float, high: float) -> fields.Field:
+    limits = {
+        "validate": validate.Range(min=low, max=high),
+        "metadata": {"description": f"From {low} to {high}."},
+    }
+    return fields.Integer(strict=True, **limits) if name in WHOLE_THRESHOLDS else fields.Float(**limits)
+
+
+# A round's own warning thresholds: any of tabulator.rules.THRESHOLD_RANGES, each within its range.
+WarningThresholdsSchema = Schema.from_dict(
+    {name: _threshold_field(name, *limits) for name, limits in THRESHOLD_RANGES.items()},
+    name="WarningThresholdsSchema",
+)
+
+
 class RoundUpdateSchema(Schema):
     """What a supervisor may change of a round."""
 
@@ -726,6 +747,14 @@ class RoundUpdateSchema(Schema):
         metadata={"description": "Clerks' returns with a warning: hold them for review, or publish them."},
     )
     double_entry = fields.Boolean(metadata={"description": "Publish a clerk's return once two clerks agree."})
+    warning_thresholds = fields.Nested(
+        WarningThresholdsSchema,
+        allow_none=True,
+        metadata={
+            "description": "The round's own warning thresholds (docs/warnings.md), replacing those set "
+            "before; null gives the service's settings back."
+        },
+    )
     reason = fields.String(
         validate=validate.Length(max=2_000),
         metadata={

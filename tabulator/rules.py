@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -77,6 +78,36 @@ class Thresholds:
 
 
 DEFAULT_THRESHOLDS = Thresholds()
+
+# What a round may set for itself (its own night: a first round with 1 % blancs, a referendum), with the
+# range each must lie in; the rest stay the service's settings.
+THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
+    "blank_share": (0.0, 1.0),
+    "null_share": (0.0, 1.0),
+    "jump_factor": (1.0, 1_000.0),
+    "min_peers": (1, 100_000),
+    "deviation": (1.0, 100.0),
+    "swap_deviation": (1.0, 100.0),
+    "swap_fit": (0.1, 100.0),
+    "ratio_deviation": (1.0, 100.0),
+    "tenfold_deviation": (1.0, 100.0),
+    "duplicate_min_voters": (0, 10_000_000),
+}
+WHOLE_THRESHOLDS = {"min_peers", "duplicate_min_voters"}
+
+
+def with_overrides(thresholds: Thresholds, overrides: Mapping[str, float]) -> Thresholds:
+    """`thresholds` with a round's own values (names of THRESHOLD_RANGES, already checked) in place."""
+    anomaly_names = {f.name for f in fields(AnomalyThresholds)}
+    mine: dict[str, Any] = {name: value for name, value in overrides.items() if name not in anomaly_names}
+    theirs: dict[str, Any] = {
+        name: int(value) if name in WHOLE_THRESHOLDS else value
+        for name, value in overrides.items()
+        if name in anomaly_names
+    }
+    return replace(thresholds, **mine, anomalies=replace(thresholds.anomalies, **theirs))
+
+
 # No polling station counts a million ballots: a larger figure is a typing or file error, and refusing it
 # keeps every sum of 70,000 bureaux far inside the database's integers.
 MAX_COUNT = 999_999

@@ -82,6 +82,7 @@ class RoundInfo:
     results_not_before: datetime | None = None
     flagged_returns: str = "hold"  # a clerk's return with a warning: 'hold' for review, or 'publish'
     double_entry: bool = False
+    warning_thresholds: dict[str, float] = field(default_factory=dict)  # the round's own, by name
     registry_version: int = 0  # of the election's registry, read with the round: see `election_index`
     polls_close: datetime | None = None
 
@@ -273,6 +274,7 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
         results_not_before=row.results_not_before,
         flagged_returns=row.flagged_returns,
         double_entry=row.double_entry,
+        warning_thresholds=round_thresholds(row.warning_thresholds),
         registry_version=row.registry_version,
         polls_close=row.polls_close,
     )
@@ -293,13 +295,19 @@ def known_round(connection: Connection, election_code: str, number: int) -> Roun
 
 # What of a round changes, read under its lock. SQLite has no FOR UPDATE: its writer holds the database.
 LOCKED_STATE = (
-    "SELECT sequence, as_of, status, test, results_not_before, flagged_returns, double_entry FROM rounds "
-    "WHERE id = ?"
+    "SELECT sequence, as_of, status, test, results_not_before, flagged_returns, double_entry, "
+    "warning_thresholds FROM rounds WHERE id = ?"
 )
 
 
+def round_thresholds(text: str) -> dict[str, float]:
+    """A round's own warning thresholds as stored ("" where it has none)."""
+    found: dict[str, float] = json.loads(text) if text else {}
+    return found
+
+
 def with_state(round_: RoundInfo, row: tuple[Any, ...]) -> RoundInfo:
-    sequence, as_of, status, test, results_not_before, flagged_returns, double_entry = row
+    sequence, as_of, status, test, results_not_before, flagged_returns, double_entry, thresholds = row
     return replace(
         round_,
         sequence=sequence,
@@ -309,6 +317,7 @@ def with_state(round_: RoundInfo, row: tuple[Any, ...]) -> RoundInfo:
         results_not_before=Raw.read_time(results_not_before),
         flagged_returns=flagged_returns,
         double_entry=bool(double_entry),
+        warning_thresholds=round_thresholds(thresholds),
     )
 
 

@@ -11,7 +11,16 @@ from sqlalchemy import Connection, select
 
 from api.models import CandidateRow, ElectionRow, RoundRow
 from api.sql import Raw
-from api.store.common import BadArgument, ElectionIndex, NotFound, RoundInfo, election_index, now, round_info
+from api.store.common import (
+    BadArgument,
+    ElectionIndex,
+    NotFound,
+    RoundInfo,
+    election_index,
+    now,
+    round_info,
+    round_thresholds,
+)
 from api.store.results import View, context, open_view
 
 CURSOR = re.compile(r"^(\d{1,12})(?::(\d{1,12}))?$")
@@ -69,6 +78,7 @@ def _election(connection: Connection, row: Any) -> dict[str, Any]:
                 "results_not_before": r.results_not_before.isoformat() if r.results_not_before else None,
                 "flagged_returns": r.flagged_returns,
                 "double_entry": r.double_entry,
+                "warning_thresholds": round_thresholds(r.warning_thresholds),
                 "candidates": candidates[r.id],
             }
             for r in rounds

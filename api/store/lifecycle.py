@@ -12,6 +12,7 @@ for a request.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,6 +92,11 @@ def _apply(
     """Write the round's new values and publish them as a new sequence; the round as it now is."""
     if not values:
         return round_
+    if "warning_thresholds" in values:  # stored as JSON; null (or {}) gives the service's settings back
+        values = {
+            **values,
+            "warning_thresholds": json.dumps(values["warning_thresholds"] or {}, sort_keys=True),
+        }
     connection.execute(update(RoundRow).where(RoundRow.id == round_.id).values(**values))
     changed = round_info(connection, election_code, round_.number, lock=True)
     publish(

@@ -53,6 +53,7 @@ from tabulator.rules import (
     error,
     locate_bureaux,
     where,
+    with_overrides,
 )
 from tabulator.types import Issue, Return
 
@@ -101,6 +102,10 @@ def record_returns(
 Then = Callable[[Raw, RecordReport], None]
 
 
+def _write_nothing(raw: Raw, report: RecordReport) -> None:
+    """A write with nothing to add to its transaction (the command line's, a review's)."""
+
+
 def record_return(
     engine: Engine,
     election_code: str,
@@ -110,7 +115,7 @@ def record_return(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     expected_version: int | None = None,
-    then: Then | None = None,
+    then: Then = _write_nothing,
 ) -> RecordReport:
     """One bureau's return as a clerk types it, its candidates by name: checked against the round's
     candidates in the same transaction that records it. Concurrent returns share a transaction (each its
@@ -162,13 +167,13 @@ def record_in(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     progress: Callable[[str], None] = lambda stage: None,
     expected_version: int | None = None,
-    then: Then | None = None,
+    then: Then = _write_nothing,
 ) -> RecordReport:
     """`record_returns` inside a transaction that holds the round's lock. `then` writes with the return
     (the service's audit row), in the same round trip when it can."""
-    then = then or (lambda raw, report: None)
     recorded_at = now()
     refuse_if_certified(round_)
+    thresholds = with_overrides(thresholds, round_.warning_thresholds)
     index = election_index(connection, round_.election_id, round_.registry_version)
     rows = _registry_rows(round_, index, batch, thresholds, scope=writer.scope, moment=recorded_at)
     raw = Raw(connection)

@@ -187,3 +187,69 @@ def test_a_second_rounds_return_is_compared_with_its_own_first_round(loaded):
             "37.8 % in this bureau's previous round: the two columns look swapped.",
         )
     ]
+
+
+# A round's own thresholds
+
+
+@pytest.fixture
+def night_tokens(loaded: Engine, database_url, tmp_path):
+    settings = Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
+    client = create_app(settings).test_client()
+    tokens = {
+        role: {"Authorization": f"Bearer {accounts.create_token(loaded, f'{role} one', role)[1]}"}
+        for role in ("clerk", "supervisor")
+    }
+    return client, tokens
+
+
+MANY_BLANK = {"voters": 412, "blank": 20, "null": 2, "valid": 390, "votes": {"hamon": 240, "valls": 150}}
+
+
+def test_a_round_sets_its_own_thresholds_and_its_returns_are_judged_by_them(loaded, night_tokens):
+    client, tokens = night_tokens
+    held = client.put(f"{ROUND}/bureaux/75-01-0001/return", json=MANY_BLANK, headers=tokens["clerk"])
+    assert (held.status_code, held.get_json()["by_code"]) == (
+        202,
+        {"blank_share_high": {"count": 1, "first": ["75-01-0001"]}},
+    )
+    # A night where blancs run high: from 6 % of votants rather than 3 %.
+    changed = client.patch(
+        ROUND, json={"warning_thresholds": {"blank_share": 0.06}}, headers=tokens["supervisor"]
+    )
+    assert (changed.status_code, changed.get_json()["warning_thresholds"]) == (200, {"blank_share": 0.06})
+    published = client.put(f"{ROUND}/bureaux/75-01-0002/return", json=MANY_BLANK, headers=tokens["clerk"])
+    assert (published.status_code, published.get_json()["flagged"]) == (201, 0)
+    # null gives the service's settings back.
+    reset = client.patch(ROUND, json={"warning_thresholds": None}, headers=tokens["supervisor"])
+    assert (reset.status_code, reset.get_json()["warning_thresholds"]) == (200, {})
+    again = client.put(f"{ROUND}/bureaux/75-02-0001/return", json=MANY_BLANK, headers=tokens["clerk"])
+    assert (again.status_code, again.get_json()["flagged"]) == (202, 1)
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "field", "message"),
+    [
+        (
+            {"blank_share": 2},
+            "blank_share",
+            "Must be greater than or equal to 0.0 and less than or equal to 1.0.",
+        ),
+        ({"min_peers": 0.5}, "min_peers", "Not a valid integer."),
+        ({"sideways": 1}, "sideways", "Unknown field."),
+    ],
+)
+def test_a_threshold_out_of_its_range_or_unknown_is_refused_and_changes_nothing(
+    loaded, night_tokens, thresholds, field, message
+):
+    client, tokens = night_tokens
+    before = table_contents(loaded)
+    refused = client.patch(ROUND, json={"warning_thresholds": thresholds}, headers=tokens["supervisor"])
+    path = f"warning_thresholds.{field}"
+    assert (refused.status_code, refused.get_json()) == (
+        400,
+        {"errors": [{"code": "bad_argument", "field": path, "message": f"{path}: {message}"}]},
+    )
+    assert {k: v for k, v in table_contents(loaded).items() if not k.startswith("audit")} == {
+        k: v for k, v in before.items() if not k.startswith("audit")
+    }

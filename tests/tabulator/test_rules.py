@@ -217,3 +217,18 @@ def test_checkpoints_rise_through_the_day_and_stay_below_the_final_voters():
             bureau="75-01-0002",
         ),
     ]
+
+
+def test_a_rounds_own_thresholds_replace_the_settings_and_leave_the_rest():
+    from tabulator.anomalies import AnomalyThresholds
+    from tabulator.rules import DEFAULT_THRESHOLDS, Thresholds, with_overrides
+
+    mine = with_overrides(DEFAULT_THRESHOLDS, {"blank_share": 0.06, "min_peers": 12.0, "deviation": 8.0})
+    assert mine == Thresholds(
+        blank_share=0.06,
+        null_share=0.03,
+        jump_factor=3.0,
+        anomalies=AnomalyThresholds(min_peers=12, deviation=8.0),
+    )
+    assert type(mine.anomalies.min_peers) is int  # a count of peers, whatever JSON made of it
+    assert with_overrides(DEFAULT_THRESHOLDS, {}) == DEFAULT_THRESHOLDS

@@ -1,4 +1,5 @@
-"""each version's and each waiting entry's warnings in full: the sentence with its figures, and its score
+"""each version's and each waiting entry's warnings in full (the sentence with its figures, and its score);
+a round's own warning thresholds
 
 Revision ID: 0007
 Revises: 0006
@@ -23,9 +24,14 @@ def upgrade() -> None:
         with op.batch_alter_table(table, schema=None) as batch_op:
             # JSON: [{code, field, message, score}]; "" where the return tripped no warning (as before).
             batch_op.add_column(sa.Column("warning_notes", sa.Text(), server_default="", nullable=False))
+    with op.batch_alter_table("rounds", schema=None) as batch_op:
+        # JSON {name: value}; "" where the round keeps the service's settings.
+        batch_op.add_column(sa.Column("warning_thresholds", sa.Text(), server_default="", nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("rounds", schema=None) as batch_op:
+        batch_op.drop_column("warning_thresholds")
     for table in TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column("warning_notes")
