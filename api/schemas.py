@@ -747,12 +747,12 @@ class RoundUpdateSchema(Schema):
         metadata={"description": "Clerks' returns with a warning: hold them for review, or publish them."},
     )
     double_entry = fields.Boolean(metadata={"description": "Publish a clerk's return once two clerks agree."})
+    # Not nullable: OpenAPI 3.0 can only say "null or this object" as "any object or this one".
     warning_thresholds = fields.Nested(
         WarningThresholdsSchema,
-        allow_none=True,
         metadata={
             "description": "The round's own warning thresholds (docs/warnings.md), replacing those set "
-            "before; null gives the service's settings back."
+            "before; {} gives the service's settings back."
         },
     )
     reason = fields.String(

@@ -54,8 +54,8 @@ SWAP_CONTRAST = 1.2  # expected shares closer than this ratio cannot reveal a sw
 FIT_PER_REGRESSOR = 3  # a linear transfer is learned from at least this many peers per coefficient
 OUTLIER = 4.0  # peers further than this many spreads from a first fit are left out of the second
 
-# Defaults measured with `make anomalies` on the real 2017 round 2 (docs/warnings.md gives the rates each
-# gives): the share of clean returns flagged is held under 1 %, and the catches follow.
+# Defaults measured with `make anomalies` on the real 2017 round 2 (docs/warnings.md gives the rate of
+# each): the share of clean returns flagged is held under 1 %, and the catches follow.
 MIN_PEERS = 30  # fewer peers in the département: the nation's; fewer in the nation: no share check
 DEVIATION = 7.0  # |z| from which a share is unusual (against peers and, when known, against its own past)
 SWAP_DEVIATION = 5.0  # a pair of measures this unusual (root of the sum of squares) that fits ...

@@ -220,8 +220,8 @@ def test_a_round_sets_its_own_thresholds_and_its_returns_are_judged_by_them(load
     assert (changed.status_code, changed.get_json()["warning_thresholds"]) == (200, {"blank_share": 0.06})
     published = client.put(f"{ROUND}/bureaux/75-01-0002/return", json=MANY_BLANK, headers=tokens["clerk"])
     assert (published.status_code, published.get_json()["flagged"]) == (201, 0)
-    # null gives the service's settings back.
-    reset = client.patch(ROUND, json={"warning_thresholds": None}, headers=tokens["supervisor"])
+    # {} gives the service's settings back.
+    reset = client.patch(ROUND, json={"warning_thresholds": {}}, headers=tokens["supervisor"])
     assert (reset.status_code, reset.get_json()["warning_thresholds"]) == (200, {})
     again = client.put(f"{ROUND}/bureaux/75-02-0001/return", json=MANY_BLANK, headers=tokens["clerk"])
     assert (again.status_code, again.get_json()["flagged"]) == (202, 1)

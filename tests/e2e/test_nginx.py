@@ -115,6 +115,7 @@ def behind_nginx(database_url: str, tmp_path: Path) -> Iterator[tuple[int, int, 
         "TABULATOR_THREADS": "4",
         "TABULATOR_TRUSTED_PROXIES": "1",
     }
+    front_binary = nginx()  # before gunicorn starts: a failure here must not leave it running
     log = (tmp_path / "gunicorn.log").open("wb")
     app = subprocess.Popen(
         [str(GUNICORN), "--config", str(ROOT / "deploy" / "gunicorn.conf.py"), "api:create_app()"],
@@ -126,7 +127,7 @@ def behind_nginx(database_url: str, tmp_path: Path) -> Iterator[tuple[int, int, 
     nginx_log = (tmp_path / "nginx.log").open("wb")
     front = subprocess.Popen(
         [
-            nginx(),
+            front_binary,
             "-c",
             str(config),
             "-e",
