@@ -42,12 +42,12 @@ demo: install ## Replay the night of 29 January 2017 (round 2) on a fresh SQLite
 	  echo "The night is over; still serving $(PAGE) (Ctrl-C to stop)." && wait $$server; }
 
 test: install ## Run the whole suite, on SQLite and on PostgreSQL (TABULATOR_TEST_POSTGRES_URL)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --durations=15
 
 fuzz: install ## The bad-input tests with a larger budget than CI's (schemathesis, hypothesis-made files)
 	TABULATOR_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest -n 2 tests/api/test_openapi_fuzz.py tests/api/test_bad_input.py
 
-lint: install ## ruff (lint and format check), mypy on the pure core, the OpenAPI document's validity
+lint: install ## ruff (lint and format check), mypy strict on the core, the service and the demo generator, the OpenAPI document's validity
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -68,8 +68,8 @@ anomalies: install ## Warnings on the real 2017 round 2 with planted slips: shar
 loadtest: install ## Election night on PostgreSQL: two app nodes, returns at 100/s, 200 pollers (LOADTEST_SECONDS)
 	$(BIN)/python -m bench.loadtest
 
-data: install ## Regenerate data/primaire-gauche-2017 from its seed
-	$(BIN)/python -m tabulator.demo_data $(DEMO)
+data: install ## Regenerate data/primaire-gauche-2017 from its seed (its generate.py)
+	$(BIN)/python $(DEMO)/generate.py $(DEMO)
 
 clean: ## Remove the virtualenv and the local database
 	rm -rf $(VENV) instance

@@ -244,7 +244,7 @@ CREATION_OPTIONS = {"--date": "round's date", "--name": "election's name", "--ty
     help="The round's date, e.g. 2017-05-07 (needed when the round is created: the file carries none).",
 )
 @click.pass_obj
-def import_ministry(context: Context, file: Path, election: str, round_number: int, **given: Any) -> None:
+def import_ministry(context: Context, /, file: Path, election: str, round_number: int, **given: Any) -> None:
     """Create the election, round, candidates and registry a ministry file describes if they are missing,
     and ingest its returns: all in one transaction, so that a refused file changes nothing."""
     started = time.perf_counter()
@@ -434,7 +434,7 @@ def tokens() -> None:
 @click.option("--area", help="A clerk limited to the bureaux under one area, as LEVEL:CODE (departement:75).")
 @click.option("--bureaux", help="A clerk limited to these bureaux: codes separated by commas.")
 @click.pass_obj
-def tokens_create(context: Context, **options: Any) -> None:
+def tokens_create(context: Context, /, **options: Any) -> None:
     """Create a token and print it, once."""
     name, role, election = options["name"], options["role"], options["election"]
     if (election is None) != options["all_elections"]:

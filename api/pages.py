@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -611,16 +611,11 @@ def _duration(seconds: int, text: dict[str, str]) -> str:
 def changed_counts(item: dict[str, Any], page: Page, names: dict[str, str]) -> list[str]:
     """A correction's counts that changed, as "Votants 512 → 515"."""
     before, after = item["previous"] or {}, item["counts"]
-    fields: list[tuple[str, Callable[[dict[str, Any]], int | None]]] = [
-        (page.text[key], lambda counts, key=key: counts.get(key))
-        for key in ("voters", "blank", "null", "valid")
+    figures: list[tuple[str, int | None, int | None]] = [
+        (page.text[key], before.get(key), after.get(key)) for key in ("voters", "blank", "null", "valid")
     ]
-    fields += [
-        (names.get(cid, cid), lambda counts, cid=cid: counts.get("votes", {}).get(cid))
+    figures += [
+        (names.get(cid, cid), before.get("votes", {}).get(cid), after.get("votes", {}).get(cid))
         for cid in after["votes"]
     ]
-    return [
-        f"{label} {page.num(read(before))} → {page.num(read(after))}"
-        for label, read in fields
-        if read(before) != read(after)
-    ]
+    return [f"{label} {page.num(old)} → {page.num(new)}" for label, old, new in figures if old != new]

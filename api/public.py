@@ -142,11 +142,11 @@ def _sequence_document(
 
     if sequence is not None:
         with reading(_engine()) as connection:
-            rendered = _cache().get_or_render(
+            snapshot = _cache().get_or_render(
                 document_key(election, number, sequence, resource),
                 lambda: render_view(open_view(connection, election, number, sequence)),
             )
-        return respond(rendered, cache_control, vary=vary)
+        return respond(snapshot, cache_control, vary=vary)
     latest, published_at = _head(election, number)
     rendered = _cache().get(document_key(election, number, latest, resource))
     if rendered is None:

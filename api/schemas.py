@@ -716,12 +716,12 @@ class AuditPageSchema(Schema):
 AUDIT_PAGE = AuditPageSchema()
 
 
-def _threshold_field(name: str, low: float, high: float) -> fields.Field:
-    limits = {
-        "validate": validate.Range(min=low, max=high),
-        "metadata": {"description": f"From {low} to {high}."},
-    }
-    return fields.Integer(strict=True, **limits) if name in WHOLE_THRESHOLDS else fields.Float(**limits)
+def _threshold_field(name: str, low: float, high: float) -> fields.Integer | fields.Float:
+    within = validate.Range(min=low, max=high)
+    metadata = {"description": f"From {low} to {high}."}
+    if name in WHOLE_THRESHOLDS:
+        return fields.Integer(strict=True, validate=within, metadata=metadata)
+    return fields.Float(validate=within, metadata=metadata)
 
 
 # A round's own warning thresholds: any of tabulator.rules.THRESHOLD_RANGES, each within its range.

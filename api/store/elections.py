@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from api.db import reading, writing
 from api.models import AreaRow, BureauRow, CandidateRow, ElectionRow, RoundRow
@@ -45,8 +45,9 @@ def _checked_registry(election: Election, areas: Sequence[Area], bureaux: Sequen
 def _insert_election(connection: Connection, election: Election, registry: Registry) -> int:
     if connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election.id)) is not None:
         raise Refused([error("election_exists", f"The election {election.id!r} is already loaded.")])
-    election_id = connection.scalar(
-        ElectionRow.__table__.insert()
+    # Annotated: mypy picks Connection.scalar's untyped overload for an INSERT … RETURNING (sqlalchemy 2.1).
+    election_id: int | None = connection.scalar(
+        insert(ElectionRow)
         .values(
             code=election.id,
             name=election.name,
@@ -138,7 +139,7 @@ def add_rounds(connection: Connection, election_id: int, election: Election) -> 
                 [error("unknown_round", f"Round {round_.number}: no previous round {round_.previous_round}.")]
             )
         round_id = connection.scalar(
-            RoundRow.__table__.insert()
+            insert(RoundRow)
             .values(
                 election_id=election_id,
                 number=round_.number,
@@ -151,7 +152,7 @@ def add_rounds(connection: Connection, election_id: int, election: Election) -> 
         assert round_id is not None
         existing[round_.number] = round_id
         connection.execute(
-            CandidateRow.__table__.insert(),
+            insert(CandidateRow),
             [
                 {
                     "round_id": round_id,

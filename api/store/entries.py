@@ -273,7 +273,7 @@ def write_entries(
                 json.dumps(rows[i].votes),
                 rows[i].warnings,
                 rows[i].notes,
-                raw.time(batch.reported_at[i]) if batch.reported_at[i] else None,
+                raw.time(reported) if (reported := batch.reported_at[i]) else None,
                 recorded,
                 author,
                 person,

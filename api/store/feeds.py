@@ -40,7 +40,8 @@ def election(connection: Connection, code: str) -> dict[str, Any]:
 
 
 def round_document(connection: Connection, election_code: str, number: int) -> dict[str, Any]:
-    for found in election(connection, election_code)["rounds"]:
+    rounds: list[dict[str, Any]] = election(connection, election_code)["rounds"]
+    for found in rounds:
         if found["number"] == number:
             return found
     raise NotFound(f"Election {election_code!r} has no round {number}.")

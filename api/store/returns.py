@@ -404,11 +404,12 @@ def _with_count_errors(
 
 
 def _differs(batch: ReturnBatch, registered: IntArray, stored: StoredReturns) -> BoolArray:
-    return (
+    differs: BoolArray = (  # numpy types `!=` between arrays as Any
         (batch.counts != stored.counts).any(axis=1)
         | (batch.votes != stored.votes).any(axis=1)
         | (registered != stored.registered)
     )
+    return differs
 
 
 def _refuse_if_stale(batch: ReturnBatch, stored: StoredReturns, expected_version: int | None) -> None:
@@ -765,7 +766,7 @@ def record_checkpoints(
                     batch.times[i],
                     version,
                     int(batch.voters[i]),
-                    raw.time(batch.reported_at[i]) if batch.reported_at[i] else recorded,
+                    raw.time(reported) if (reported := batch.reported_at[i]) else recorded,
                     recorded,
                     author,
                     reason if version > 1 else None,

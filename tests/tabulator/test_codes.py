@@ -170,12 +170,3 @@ def test_a_cell_that_would_start_a_formula_is_quoted_and_nothing_else_changes():
         "75-01-0001",
     ]
     assert safe_cell("'=already quoted") == "'=already quoted"
-
-
-def test_the_generated_demo_files_are_written_through_the_guard(tmp_path):
-    from tabulator.demo_data import write_csv
-
-    write_csv(tmp_path / "areas.csv", ["level", "code", "name"], [["region", "11", '=HYPERLINK("x")']])
-    assert (tmp_path / "areas.csv").read_text(encoding="utf-8") == (
-        'level,code,name\nregion,11,"\'=HYPERLINK(""x"")"\n'
-    )

@@ -6,33 +6,37 @@ available, so the split is synthetic: plausible values drawn from a seeded gener
 units until every published figure comes out exactly. Every constraint is asserted before a file is written,
 so a change here can never ship wrong data silently.
 
-    python -m tabulator.demo_data data/primaire-gauche-2017
+    python data/primaire-gauche-2017/generate.py [folder]
 
-rewrites the committed files byte for byte.
+rewrites the committed files byte for byte (into this script's folder by default). It is a script beside
+its data, not part of the package: it needs tabulator installed (`make install`) for the core's types, the
+département map it ships and its rounding.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import dataclass, replace
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from tabulator.metrics import change, percent
 from tabulator.spreadsheet import safe_row
-from tabulator.types import Area
+from tabulator.types import Area, Bureau
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEPARTEMENTS_CSV = Path(__file__).resolve().parent / "reference" / "departements.csv"  # package data
-DEFAULT_OUT_DIR = REPO_ROOT / "data" / "primaire-gauche-2017"
+DEPARTEMENTS_CSV = files("tabulator") / "reference" / "departements.csv"  # the core's package data
+DEFAULT_OUT_DIR = Path(__file__).resolve().parent
 DEFAULT_SEED = 2017
 
 ELECTION_ID = "primaire-gauche-2017"
@@ -191,17 +195,20 @@ The French left primary of 22 and 29 January 2017, in the election-folder format
   force on 1 January 2017); latest census for the collectivités d'outre-mer; French voters registered abroad
   at the end of 2016. Entered by hand: individual values may be off by a little.
 
-Regenerate (byte for byte, seed 2017):
+Regenerate (byte for byte, seed 2017), from the repository's root:
 
-    python -m tabulator.demo_data data/primaire-gauche-2017
+    python data/primaire-gauche-2017/generate.py
 """
 
 
 # --- Areas and bureaux --------------------------------------------------------------------------------------
 
 
+# Not tabulator.ministry's Departement and read_departements: those keep what the ministry's files need
+# (codes, names, région), keyed by the ministry's code. Spreading the bureaux needs two more columns of the
+# same map, each département's circonscriptions and population, and the map's own order.
 @dataclass(frozen=True)
-class Departement:
+class MapDepartement:
     code: str
     name: str
     region_code: str
@@ -210,31 +217,21 @@ class Departement:
     population: int
 
 
-@dataclass(frozen=True)
-class Bureau:
-    code: str
-    name: str
-    area_code: str
-    departement: int  # index in the list of départements
-    merged_into: str  # empty when the bureau reports for itself
+def read_map(text: str) -> list[MapDepartement]:
+    return [
+        MapDepartement(
+            code=row["code"],
+            name=row["name"],
+            region_code=row["region_code"],
+            region_name=row["region_name"],
+            circonscriptions=int(row["circonscriptions"]),
+            population=int(row["population"]),
+        )
+        for row in csv.DictReader(io.StringIO(text))
+    ]
 
 
-def read_departements(path: Path = DEPARTEMENTS_CSV) -> list[Departement]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [
-            Departement(
-                code=row["code"],
-                name=row["name"],
-                region_code=row["region_code"],
-                region_name=row["region_name"],
-                circonscriptions=int(row["circonscriptions"]),
-                population=int(row["population"]),
-            )
-            for row in csv.DictReader(handle)
-        ]
-
-
-def shipped_departements(departements: list[Departement]) -> list[Departement]:
+def shipped_departements(departements: list[MapDepartement]) -> list[MapDepartement]:
     # As far as we know the 2017 primary had no polling stations abroad: no Français de l'étranger here.
     return [dep for dep in departements if dep.region_code != "FE"]
 
@@ -256,11 +253,11 @@ def ordinal(number: int) -> str:
     return "1re" if number == 1 else f"{number}e"
 
 
-def circonscription_code(departement: Departement, number: int) -> str:
+def circonscription_code(departement: MapDepartement, number: int) -> str:
     return f"{departement.code}-{number:02d}"
 
 
-def circonscription_name(departement: Departement, number: int) -> str:
+def circonscription_name(departement: MapDepartement, number: int) -> str:
     return f"{ordinal(number)} circonscription {of_departement(departement.name)}"
 
 
@@ -271,7 +268,7 @@ def region_sort_key(code: str) -> tuple[int, str]:
     return (0 if int(code) >= 11 else 1, code)
 
 
-def build_areas(departements: list[Departement]) -> list[Area]:
+def build_areas(departements: list[MapDepartement]) -> list[Area]:
     regions = {dep.region_code: dep.region_name for dep in departements}
     areas = [Area("national", "FR", "France", None)]
     areas += [Area("region", code, regions[code], "FR") for code in sorted(regions, key=region_sort_key)]
@@ -284,14 +281,14 @@ def build_areas(departements: list[Departement]) -> list[Area]:
     return areas
 
 
-def build_bureaux(rng: np.random.Generator, departements: list[Departement]) -> list[Bureau]:
+def build_bureaux(rng: np.random.Generator, departements: list[MapDepartement]) -> list[Bureau]:
     per_departement = apportion(
         [dep.population for dep in departements],
         BUREAUX_ANNOUNCED,
         lower=[dep.circonscriptions for dep in departements],
     )
     bureaux = []
-    for index, (dep, count) in enumerate(zip(departements, per_departement, strict=True)):
+    for dep, count in zip(departements, per_departement, strict=True):
         # Circonscriptions have about the same population by law; the spread of sizes keeps it uneven.
         weights = rng.uniform(0.75, 1.25, dep.circonscriptions)
         per_circonscription = apportion(weights, int(count), lower=1)
@@ -299,7 +296,7 @@ def build_bureaux(rng: np.random.Generator, departements: list[Departement]) -> 
             area_code = circonscription_code(dep, number)
             area_name = circonscription_name(dep, number)
             bureaux += [
-                Bureau(f"{area_code}-{i:04d}", f"Bureau {i} — {area_name}", area_code, index, "")
+                Bureau(f"{area_code}-{i:04d}", f"Bureau {i} — {area_name}", area_code)
                 for i in range(1, int(size) + 1)
             ]
     return merge_bureaux(rng, bureaux)
@@ -316,14 +313,14 @@ def merge_bureaux(rng: np.random.Generator, bureaux: list[Bureau]) -> list[Burea
         while target in merged:
             target -= 1
         assert bureaux[target].area_code == bureaux[i].area_code
-        result[i] = Bureau(
-            bureaux[i].code,
-            bureaux[i].name,
-            bureaux[i].area_code,
-            bureaux[i].departement,
-            bureaux[target].code,
-        )
+        result[i] = replace(bureaux[i], merged_into=bureaux[target].code)
     return result
+
+
+def departement_indexes(bureaux: list[Bureau], departements: list[MapDepartement]) -> IntArray:
+    """Each bureau's département, as its index in `departements` (a bureau's area is a circonscription)."""
+    index_of = {dep.code: index for index, dep in enumerate(departements)}
+    return np.array([index_of[bureau.area_code.rsplit("-", 1)[0]] for bureau in bureaux], dtype=np.int64)
 
 
 # --- Whole numbers with exact totals ------------------------------------------------------------------------
@@ -379,11 +376,6 @@ def round_half_up(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
-def percent(part: int, whole: int) -> Decimal:
-    """part / whole in %, rounded half up to two decimals (how the service rounds, once, at the edge)."""
-    return (Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 def is_rounding_tie(part: int, whole: int) -> bool:
     # part/whole*100 has a third decimal of exactly 5 and nothing after: rounding hinges on the convention.
     return (200_000 * part) % (20 * whole) == 10 * whole
@@ -407,8 +399,10 @@ class Returns:
         return self.voters - self.blank - self.null
 
 
+# Not tabulator.types.Checkpoint, which is one bureau's row: this is one time of day for every reporting
+# bureau at once, as arrays aligned with them, so that the draws and the checks work on whole columns.
 @dataclass
-class Checkpoint:
+class CheckpointColumns:
     time: str  # "12:00" or "17:00"
     reported: BoolArray
     voters: IntArray  # meaningful where reported
@@ -436,7 +430,7 @@ class RoundData:
     date: str
     candidates: tuple[tuple[str, str], ...]
     returns: Returns
-    checkpoints: tuple[Checkpoint, Checkpoint]
+    checkpoints: tuple[CheckpointColumns, CheckpointColumns]
     corrections: list[Correction]
 
 
@@ -719,7 +713,7 @@ def final_voters(returns: Returns, corrections: list[Correction]) -> IntArray:
 
 def build_turnout(
     rng: np.random.Generator, round1: Returns, round2: Returns, corrections: list[Correction]
-) -> tuple[tuple[Checkpoint, Checkpoint], tuple[Checkpoint, Checkpoint]]:
+) -> tuple[tuple[CheckpointColumns, CheckpointColumns], tuple[CheckpointColumns, CheckpointColumns]]:
     """The 12:00 and 17:00 checkpoints of both rounds, with the announced 17:00 figures of round 2 exact."""
     n = len(round1.voters)
     round2_voters = final_voters(round2, corrections)
@@ -765,25 +759,27 @@ def round2_evening(
 
 def morning_and_evening(
     rng: np.random.Generator, at_17h: IntArray, reported_12h: BoolArray, reported_17h: BoolArray
-) -> tuple[Checkpoint, Checkpoint]:
+) -> tuple[CheckpointColumns, CheckpointColumns]:
     # About 45 % of the day's voters by 17:00 had voted by noon.
     at_12h = np.floor(at_17h * np.clip(rng.normal(0.45, 0.05, len(at_17h)), 0.3, 0.6)).astype(np.int64)
     n = len(at_17h)
     return (
-        Checkpoint("12:00", reported_12h, at_12h, checkpoint_times(rng, "12:00", n)),
-        Checkpoint("17:00", reported_17h, at_17h, checkpoint_times(rng, "17:00", n)),
+        CheckpointColumns("12:00", reported_12h, at_12h, checkpoint_times(rng, "12:00", n)),
+        CheckpointColumns("17:00", reported_17h, at_17h, checkpoint_times(rng, "17:00", n)),
     )
 
 
-def build_election(seed: int = DEFAULT_SEED, departements_csv: Path = DEPARTEMENTS_CSV) -> DemoElection:
+def build_election(
+    seed: int = DEFAULT_SEED, departements_csv: Traversable = DEPARTEMENTS_CSV
+) -> DemoElection:
     rng = np.random.default_rng(seed)
-    departements = shipped_departements(read_departements(departements_csv))
+    departements = shipped_departements(read_map(departements_csv.read_text(encoding="utf-8")))
     areas = build_areas(departements)
     bureaux = build_bureaux(rng, departements)
     reporting = [bureau for bureau in bureaux if not bureau.merged_into]
     region_codes = sorted({dep.region_code for dep in departements}, key=region_sort_key)
     regions = np.array([region_codes.index(dep.region_code) for dep in departements])
-    departement_of = np.array([bureau.departement for bureau in reporting])
+    departement_of = departement_indexes(reporting, departements)
     home = home_advantage([dep.code for dep in departements])
     round1 = build_round1(rng, departement_of, regions, home)
     round2 = build_round2(rng, round1, departement_of)
@@ -848,11 +844,11 @@ def versions(
 def check_bureaux(bureaux: list[Bureau]) -> None:
     by_code = {bureau.code: bureau for bureau in bureaux}
     assert len(by_code) == len(bureaux) == BUREAUX_ANNOUNCED
-    merged = [bureau for bureau in bureaux if bureau.merged_into]
-    assert len(merged) == BUREAUX_MERGED
-    for bureau in merged:
-        target = by_code[bureau.merged_into]
-        assert target.area_code == bureau.area_code and not target.merged_into, bureau
+    merged_into = {bureau.code: bureau.merged_into for bureau in bureaux if bureau.merged_into}
+    assert len(merged_into) == BUREAUX_MERGED
+    for code, target_code in merged_into.items():
+        target = by_code[target_code]
+        assert target.area_code == by_code[code].area_code and not target.merged_into, code
 
 
 def check_counts(round_: RoundData) -> None:
@@ -904,8 +900,8 @@ def check_round2_night(round_: RoundData) -> None:
         figures = figures_at(returns, corrections, seconds(window.ends_at))
         hamon, valls, valid = figures["hamon"], figures["valls"], figures["valid"]
         assert not is_rounding_tie(hamon, valid) and not is_rounding_tie(valls, valid)
-        expected = Decimal(window.hamon_hundredths) / 100
-        assert (percent(hamon, valid), percent(valls, valid)) == (expected, 100 - expected), window
+        expected = (window.hamon_hundredths / 100, (10_000 - window.hamon_hundredths) / 100)
+        assert (percent(hamon, valid), percent(valls, valid)) == expected, window
     final = figures_at(returns, corrections, seconds("23:59"))
     assert final["bureaux"] == len(returns.voters) and 2_000_000 <= final["voters"] < 2_100_000
     assert returns.reported_at.min() >= seconds("19:00") and returns.reported_at.max() <= seconds("23:30")
@@ -941,11 +937,8 @@ def check_17h(round1: RoundData, round2: RoundData) -> None:
     assert int(evening2.voters[evening2.reported].sum()) == ROUND2_17H_VOTERS
     assert 0.85 * len(evening1.reported) <= int(evening1.reported.sum())
     matched = evening1.reported & evening2.reported
-    change = Decimal(int(evening2.voters[matched].sum())) / Decimal(int(evening1.voters[matched].sum())) - 1
-    assert (
-        change.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
-        == Decimal(ROUND2_17H_CHANGE_PER_MILLE) / 1000
-    )
+    voters1, voters2 = int(evening1.voters[matched].sum()), int(evening2.voters[matched].sum())
+    assert change(voters2, voters1, places=1) == ROUND2_17H_CHANGE_PER_MILLE / 10
 
 
 def check_election(election: DemoElection) -> None:
@@ -973,8 +966,8 @@ def note(seed: int) -> str:
     return (
         "National figures are the published ones: the final totals of round 1; for round 2 the 17:00 "
         "turnout and the results announced at 20:30, 21:17, 21:42 and 22:19. The bureaux, the per-bureau "
-        "split and the final round-2 counts are synthetic, generated by tabulator/demo_data.py "
-        f"(seed {seed})."
+        "split and the final round-2 counts are synthetic, generated by "
+        f"data/primaire-gauche-2017/generate.py (seed {seed})."
     )
 
 
@@ -1086,7 +1079,10 @@ def write_election(out_dir: Path, seed: int = DEFAULT_SEED) -> None:
     write_csv(
         out_dir / "bureaux.csv",
         ["code", "name", "area_code", "registered", "merged_into"],
-        [[bureau.code, bureau.name, bureau.area_code, "", bureau.merged_into] for bureau in election.bureaux],
+        [
+            [bureau.code, bureau.name, bureau.area_code, "", bureau.merged_into or ""]
+            for bureau in election.bureaux
+        ],
     )
     codes = [bureau.code for bureau in election.reporting]
     for round_ in election.rounds:
