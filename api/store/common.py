@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -136,10 +136,9 @@ _candidates: dict[int, tuple[Any, ...]] = {}
 
 
 def forget_indexes() -> None:
-    """Drop the cached registries, candidates and rounds (a database emptied and refilled reuses ids)."""
+    """Drop the cached registries and candidates (a database emptied and refilled reuses ids)."""
     _indexes.clear()
     _candidates.clear()
-    _rounds.clear()
 
 
 def now() -> datetime:
@@ -280,45 +279,10 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
     )
 
 
-_rounds: dict[tuple[str, int], RoundInfo] = {}
-
-
-def known_round(connection: Connection, election_code: str, number: int) -> RoundInfo:
-    """A round as this process first read it: its id, candidates and previous round never change, but its
-    sequence, status and settings may have since. For a writer that reads those under the round's lock
-    (`LOCKED_STATE`, `with_state`) in the same round trip as the rest."""
-    found = _rounds.get((election_code, number))
-    if found is None:
-        found = _rounds[(election_code, number)] = round_info(connection, election_code, number)
-    return found
-
-
-# What of a round changes, read under its lock. SQLite has no FOR UPDATE: its writer holds the database.
-LOCKED_STATE = (
-    "SELECT sequence, as_of, status, test, results_not_before, flagged_returns, double_entry, "
-    "warning_thresholds FROM rounds WHERE id = ?"
-)
-
-
 def round_thresholds(text: str) -> dict[str, float]:
     """A round's own warning thresholds as stored ("" where it has none)."""
     found: dict[str, float] = json.loads(text) if text else {}
     return found
-
-
-def with_state(round_: RoundInfo, row: tuple[Any, ...]) -> RoundInfo:
-    sequence, as_of, status, test, results_not_before, flagged_returns, double_entry, thresholds = row
-    return replace(
-        round_,
-        sequence=sequence,
-        as_of=Raw.read_time(as_of),
-        status=status,
-        test=bool(test),
-        results_not_before=Raw.read_time(results_not_before),
-        flagged_returns=flagged_returns,
-        double_entry=bool(double_entry),
-        warning_thresholds=round_thresholds(thresholds),
-    )
 
 
 def round_by_id(connection: Connection, round_id: int, *, lock: bool = True) -> RoundInfo:
