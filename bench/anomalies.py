@@ -185,7 +185,7 @@ def _feed(
     then, then_same = previous
     fed_by_departement: dict[str, list[int]] = defaultdict(list)
     fed: list[int] = []
-    seen: dict[str, dict[tuple[int, ...], str]] = defaultdict(dict)
+    seen: dict[str, dict[bytes, str]] = defaultdict(dict)
     caught: dict[int, str] = {}
     codes: dict[int, list[str]] = {}
     timings: list[float] = []

@@ -120,7 +120,7 @@ class Context:
     ratio: RatioSpread | None = None
     expected: Expectation | None = None
     previous: FloatArray | None = None
-    seen: Mapping[tuple[int, ...], str] | None = None
+    seen: Mapping[Signature, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -240,9 +240,13 @@ def field_names(candidates: Sequence[str]) -> tuple[str, ...]:
     return ("voters", "blank", "null", *candidates)
 
 
-def signature(row: IntArray) -> tuple[int, ...]:
-    """What two returns share when one sheet was typed twice: every count but the registered."""
-    return tuple(int(value) for value in np.asarray(row)[VOTERS:])
+Signature = bytes
+
+
+def signature(row: IntArray) -> Signature:
+    """What two returns share when one sheet was typed twice: every count but the registered (as bytes,
+    which hash fast: a clerk's write looks among a département's 2,000 returns)."""
+    return np.ascontiguousarray(np.asarray(row)[VOTERS:], np.int64).tobytes()
 
 
 def check_return(
@@ -608,17 +612,24 @@ def check_returns(
     pool = np.concatenate([peers.reshape(-1, rows.shape[1]), rows])
     pool_areas = np.concatenate([peer_areas, areas])
     shares = measures(pool)[0] if len(pool) else np.empty((0, len(FIXED_MEASURES) + len(candidates)))
-    nation = spread_of(shares, "the bureaux reported")
+    touched = np.unique(areas).tolist()
+    by_area = {area: spread_of(shares[pool_areas == area], "the département") for area in touched}
+    # A clerk's write reads its own département only: its "nation" is that département, already measured.
+    only_one = len(touched) == 1 and bool((pool_areas == touched[0]).all())
+    nation = (
+        replace(by_area[touched[0]], label="the bureaux reported")
+        if only_one
+        else spread_of(shares, "the bureaux reported")
+    )
     # A sheet typed under the wrong code is a neighbour's: looked for in the same area only, where two
     # returns of 150 votants or more agree by chance far less often than across a nation's 70,000.
-    seen: dict[int, dict[tuple[int, ...], str]] = defaultdict(dict)
+    seen: dict[int, dict[Signature, str]] = defaultdict(dict)
     for code, pool_row, area in zip([*peer_bureaux, *bureaux], pool, pool_areas.tolist(), strict=True):
         seen[area].setdefault(signature(pool_row), code)
-    touched = np.unique(areas).tolist()
     contexts = {
         area: Context(
             candidates,
-            area=spread_of(shares[pool_areas == area], "the département"),
+            area=by_area[area],
             nation=nation,
             ratio=ratio_spread(pool[pool_areas == area], thresholds.min_peers)
             or ratio_spread(pool, thresholds.min_peers),

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, text
 from api import db, store
 from api.models import Base
 from tests import postgres_server
+from tests.builders import AREAS, BUREAUX, SAMPLE
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TABULATOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -145,6 +146,13 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = db.make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sample_election(engine: Engine) -> Engine:
+    """The sample election of tests/builders.py loaded: the engine that holds it."""
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    return engine
 
 
 def table_contents(engine: Engine) -> dict[str, list[dict[str, object]]]:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from api import create_app, store
-from api.settings import Settings
+import pytest
+
+from api import store
 from tabulator.batch import ReturnBatch
-from tests.builders import AREAS, BUREAUX, SAMPLE, build_return
+from tests.builders import SAMPLE, build_return
 
 
-def test_results_are_served_as_the_store_computes_them(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+@pytest.mark.usefixtures("sample_election")
+def test_results_are_served_as_the_store_computes_them(engine, make_app):
     batch = ReturnBatch.of([build_return("13-01-0002", votes={"hamon": 30, "valls": 20})], ("hamon", "valls"))
     store.record_returns(engine, SAMPLE.id, 2, batch, author="clerk")
-    client = create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    ).test_client()
+    client = make_app(head_cache_seconds=0).test_client()
 
     response = client.get("/api/v1/elections/mini-primaire/rounds/2/results/departement/13")
     assert response.status_code == 200

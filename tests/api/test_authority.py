@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import text
 
-from api import auth, create_app, store
+from api import auth, store
 from api.cli import main
-from api.settings import Settings
 from api.store import accounts
+from tests.api.conftest import bearer
 from tests.builders import AREAS, BUREAUX, SAMPLE
 from tests.conftest import table_contents
 
@@ -23,18 +23,9 @@ GOOD = {"voters": 412, "blank": 3, "null": 2, "valid": 407, "votes": {"hamon": 2
 
 
 @pytest.fixture
-def authority(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    settings = Settings(
-        database_url=database_url, instance_path=tmp_path, head_cache_seconds=0, max_upload_bytes=64 * 1024
-    )
-    client = create_app(settings).test_client()
-    tokens = {role: accounts.create_token(engine, f"{role} one", role)[1] for role in accounts.ROLES}
-    return client, tokens
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def client(sample_election, make_app):
+    """The sample election served with a 64 KiB upload limit, which the upload tests reach."""
+    return make_app(head_cache_seconds=0, max_upload_bytes=64 * 1024).test_client()
 
 
 def results_and_sequence(engine) -> dict:
@@ -42,15 +33,13 @@ def results_and_sequence(engine) -> dict:
     return {name: rows for name, rows in table_contents(engine).items() if name != "audit"}
 
 
-def test_tokens_are_kept_only_as_hashes(engine, authority):
-    _, tokens = authority
+def test_tokens_are_kept_only_as_hashes(engine, tokens):
     everything = repr(table_contents(engine))
     assert all(token not in everything for token in tokens.values())
     assert hashlib.sha256(tokens["clerk"].encode()).hexdigest() in everything
 
 
-def test_role_boundaries(engine, authority):
-    client, tokens = authority
+def test_role_boundaries(engine, client, tokens):
     before = results_and_sequence(engine)
     missing = client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD)
     assert (missing.status_code, missing.headers["WWW-Authenticate"], missing.get_json()) == (
@@ -116,8 +105,7 @@ def test_role_boundaries(engine, authority):
     assert revoked.status_code == 401
 
 
-def test_a_token_serves_only_its_election(engine, authority):
-    client, _ = authority
+def test_a_token_serves_only_its_election(engine, client):
     _, paris_only = accounts.create_token(engine, "Clerk elsewhere", "clerk", None)
     other = store.create_election(
         engine, SAMPLE.__class__(**{**SAMPLE.__dict__, "id": "autre"}), AREAS, BUREAUX
@@ -135,8 +123,7 @@ def test_a_token_serves_only_its_election(engine, authority):
     )
 
 
-def test_a_stale_if_match_gets_412_and_the_current_version_never_its_counts(engine, authority):
-    client, tokens = authority
+def test_a_stale_if_match_gets_412_and_the_current_version_never_its_counts(engine, client, tokens):
     client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer(tokens["clerk"]))
     fixed = {**GOOD, "votes": {"hamon": 251, "valls": 156}, "reason": "recount"}
     headers = {**bearer(tokens["supervisor"]), "If-Match": '"1"'}
@@ -163,8 +150,7 @@ def test_a_stale_if_match_gets_412_and_the_current_version_never_its_counts(engi
     assert results_and_sequence(engine) == before
 
 
-def test_two_concurrent_corrections_one_wins_the_other_gets_412(engine, authority):
-    client, tokens = authority
+def test_two_concurrent_corrections_one_wins_the_other_gets_412(engine, client, tokens):
     client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer(tokens["clerk"]))
     app = client.application
     statuses: list[int] = []
@@ -191,8 +177,7 @@ def test_two_concurrent_corrections_one_wins_the_other_gets_412(engine, authorit
     assert store.verify(engine) == []
 
 
-def test_uploads_apply_wholly_or_report_every_error(engine, authority):
-    client, tokens = authority
+def test_uploads_apply_wholly_or_report_every_error(engine, client, tokens):
     header = b"bureau,voters,blank,null,valid,hamon,valls\n"
     good = header + b"75-01-0001,412,3,2,407,250,157\n13-01-0001,10,0,0,10,4,6\n"
     bad = header + b"75-01-0002,10,0,0,10,4,6\n13-01-0002,1.5,0,0,10,4,6\n"
@@ -232,8 +217,7 @@ def test_uploads_apply_wholly_or_report_every_error(engine, authority):
     assert (huge.status_code, huge.get_json()["errors"][0]["code"]) == (413, "too_large")
 
 
-def test_every_attempt_is_audited_without_its_token(engine, authority):
-    client, tokens = authority
+def test_every_attempt_is_audited_without_its_token(engine, client, tokens):
     client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD)
     client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer(tokens["clerk"]))
     client.put(
@@ -272,8 +256,8 @@ def test_the_app_refuses_to_start_with_a_write_route_without_a_role():
         auth.check_write_routes(app)
 
 
+@pytest.mark.usefixtures("sample_election")
 def test_tokens_from_the_command_line(engine, database_url):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     runner = CliRunner()
     env = {"TABULATOR_DATABASE_URL": database_url}
     created = runner.invoke(
@@ -329,8 +313,8 @@ def test_tokens_from_the_command_line(engine, database_url):
     assert accounts.authenticate(engine, lines[1]) is None
 
 
+@pytest.mark.usefixtures("sample_election")
 def test_a_console_token_serves_one_election_and_expires_after_its_night(engine, database_url):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     runner = CliRunner()
     env = {"TABULATOR_DATABASE_URL": database_url}
     unscoped = runner.invoke(main, ["tokens", "create", "--name", "Someone", "--role", "admin"], env=env)
@@ -358,8 +342,7 @@ def test_a_console_token_serves_one_election_and_expires_after_its_night(engine,
     assert accounts.authenticate(engine, short.stdout.splitlines()[1]) is None
 
 
-def test_supervisors_read_the_audit_and_export_it(engine, database_url, authority):
-    client, tokens = authority
+def test_supervisors_read_the_audit_and_export_it(engine, database_url, client, tokens):
     client.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer(tokens["clerk"]))
     client.put(
         f"{ROUND}/bureaux/75-01-0001/return", json={**GOOD, "voters": 1}, headers=bearer(tokens["clerk"])

@@ -13,11 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api import create_app, store
-from api.settings import Settings
-from api.store import accounts
 from tabulator.limits import ReadLimits
-from tests.builders import AREAS, BUREAUX, SAMPLE
 from tests.conftest import table_contents
 
 ROUND = "/api/v1/elections/mini-primaire/rounds/2"
@@ -49,12 +45,8 @@ BAD_CELLS = st.sampled_from(
 
 
 @pytest.fixture
-def service(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    settings_ = Settings(database_url=database_url, instance_path=tmp_path, max_upload_bytes=2 * 1024 * 1024)
-    client = create_app(settings_).test_client()
-    token = accounts.create_token(engine, "clerk one", "clerk")[1]
-    return client, {"Authorization": f"Bearer {token}"}
+def service(sample_election, make_app, auth_headers):
+    return make_app(max_upload_bytes=2 * 1024 * 1024).test_client(), auth_headers["clerk"]
 
 
 def unchanged_except_audit(engine):
@@ -199,15 +191,11 @@ def test_bodies_of_any_shape_get_a_4xx_never_a_5xx(engine, service):
     assert unchanged_except_audit(engine) == before
 
 
-def test_the_upload_limits_are_the_settings(engine, database_url, tmp_path):
+def test_the_upload_limits_are_the_settings(engine, make_app, auth_headers):
     """The route reads with the limits of its settings (TABULATOR_MAX_UPLOAD_ROWS and the others): a file
     past one is refused with its rule, and nothing changes."""
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    limits = ReadLimits(max_rows=2, max_columns=8, seconds=30)
-    client = create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, upload_limits=limits)
-    ).test_client()
-    headers = {"Authorization": f"Bearer {accounts.create_token(engine, 'clerk one', 'clerk')[1]}"}
+    client = make_app(upload_limits=ReadLimits(max_rows=2, max_columns=8, seconds=30)).test_client()
+    headers = auth_headers["clerk"]
     before = unchanged_except_audit(engine)
     rows = [
         ",".join(GOOD_ROW),

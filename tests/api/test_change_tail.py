@@ -6,21 +6,30 @@ from datetime import timedelta
 
 import pytest
 
-from api import schemas, store
+from api import change_tail, schemas, store
 from api.change_tail import ChangeTails
 from api.db import reading
 from api.http import render
 from api.store import feeds
+from api.store.feeds import changes as in_database
 from tabulator.batch import ReturnBatch
-from tests.builders import AREAS, BUREAUX, EVENING, SAMPLE, build_return
+from tests.builders import EVENING, SAMPLE, build_return
 
 ELECTION = SAMPLE.id
 
 
 @pytest.fixture
-def election(engine):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    return engine
+def database_reads(monkeypatch) -> list[str]:
+    """The cursors that the tails send to the database (`feeds.changes`), in order: those they cannot answer
+    themselves. The test's own reads go through `in_database`, which the spy leaves be."""
+    sent: list[str] = []
+
+    def spied(connection, election, number, since, limit):
+        sent.append(since)
+        return in_database(connection, election, number, since, limit)
+
+    monkeypatch.setattr(feeds, "changes", spied)
+    return sent
 
 
 def record(engine, *returns, reason=None):
@@ -36,7 +45,7 @@ def vote(bureau: str, hamon: int, valls: int, minutes: int = 0):
 
 def from_database(engine, since: str, limit: int) -> bytes:
     with reading(engine) as connection:
-        return render(feeds.changes(connection, ELECTION, 2, since, limit), schemas.CHANGES).body
+        return render(in_database(connection, ELECTION, 2, since, limit), schemas.CHANGES).body
 
 
 def every_cursor(engine) -> list[str]:
@@ -45,7 +54,7 @@ def every_cursor(engine) -> list[str]:
     cursors, cursor = [str(sequence) for sequence in range(head + 2)], "0"
     while True:
         with reading(engine) as connection:
-            page = feeds.changes(connection, ELECTION, 2, cursor, 1)
+            page = in_database(connection, ELECTION, 2, cursor, 1)
         cursor = page["next"]
         cursors.append(cursor)
         if not page["truncated"]:
@@ -65,63 +74,75 @@ def night(engine, tails: ChangeTails):
     record(engine, vote("75-01-0001", 251, 156, 30), reason="Recount of one ballot")
 
 
-def test_every_cursor_and_page_size_reads_the_same_bytes_as_the_database(election):
+def test_every_cursor_and_page_size_reads_the_same_bytes_as_the_database(sample_election):
     tails = ChangeTails()
-    night(election, tails)
-    for cursor in every_cursor(election):
+    night(sample_election, tails)
+    for cursor in every_cursor(sample_election):
         for limit in (1, 2, 3, 500):
-            assert tails.answer(election, ELECTION, 2, cursor, limit).body == from_database(
-                election, cursor, limit
+            assert tails.answer(sample_election, ELECTION, 2, cursor, limit).body == from_database(
+                sample_election, cursor, limit
             ), (cursor, limit)
 
 
-def test_cursors_older_than_a_full_tail_are_read_from_the_database(election):
+def test_cursors_older_than_a_full_tail_are_read_from_the_database(sample_election, database_reads):
     tails = ChangeTails(capacity=4)
-    night(election, tails)
-    tail = tails._tails[(ELECTION, 2)]
-    assert (len(tail.items), tail.start[0], tail.up_to) == (4, 1, 3)  # the first change went
-    for cursor in every_cursor(election):
-        assert tails.answer(election, ELECTION, 2, cursor, 2).body == from_database(election, cursor, 2)
+    night(sample_election, tails)
+    for cursor in every_cursor(sample_election):
+        assert tails.answer(sample_election, ELECTION, 2, cursor, 2).body == from_database(
+            sample_election, cursor, 2
+        )
+    # Six changes, four kept: sequence 1's and the first of sequence 2's went (a cursor is sequence:bureau
+    # id), so the cursors before 2:4 are read from the database, and every other from the tail.
+    assert database_reads == ["0", "1", "1:1"]
 
 
-def test_a_file_larger_than_the_tail_empties_it_and_pages_come_from_the_database(election):
+def test_a_file_larger_than_the_tail_empties_it_and_pages_come_from_the_database(
+    sample_election, database_reads
+):
     tails = ChangeTails(capacity=3)
-    tails.answer(election, ELECTION, 2, "0", 500)
+    tails.answer(sample_election, ELECTION, 2, "0", 500)
     record(
-        election,
+        sample_election,
         *(
             vote(code, 10 + i, 20)
             for i, code in enumerate(("75-01-0001", "75-01-0002", "75-02-0001", "13-01-0001"))
         ),
     )
-    page = tails.answer(election, ELECTION, 2, "0", 2).body
-    assert page == from_database(election, "0", 2)
-    tail = tails._tails[(ELECTION, 2)]
-    assert (tail.items, tail.start, tail.up_to) == ([], (1, feeds.EVERY_BUREAU), 1)
+    for cursor in ("0", "1"):
+        assert tails.answer(sample_election, ELECTION, 2, cursor, 2).body == from_database(
+            sample_election, cursor, 2
+        )
+    # Four changes at once are more than the tail holds: the file's pages come from the database, what
+    # follows it from the tail, which starts again at the file's sequence.
+    assert database_reads == ["0"]
 
 
-def test_a_wiped_rehearsal_leaves_nothing_of_itself_in_the_tail(election):
-    store.update_round(election, ELECTION, 2, test=True)
+def test_a_wiped_rehearsal_leaves_nothing_of_itself_in_the_tail(sample_election):
+    store.update_round(sample_election, ELECTION, 2, test=True)
     tails = ChangeTails()
-    night(election, tails)
-    store.wipe_test_round(election, ELECTION, 2)
-    record(election, vote("13-01-0003", 5, 6, 40))
+    night(sample_election, tails)
+    store.wipe_test_round(sample_election, ELECTION, 2)
+    record(sample_election, vote("13-01-0003", 5, 6, 40))
     for cursor in ("0", "3", "5"):
-        answered = tails.answer(election, ELECTION, 2, cursor, 500).body
-        assert answered == from_database(election, cursor, 500)
-    with reading(election) as connection:
-        changes = feeds.changes(connection, ELECTION, 2, "0", 500)["changes"]
+        answered = tails.answer(sample_election, ELECTION, 2, cursor, 500).body
+        assert answered == from_database(sample_election, cursor, 500)
+    with reading(sample_election) as connection:
+        changes = in_database(connection, ELECTION, 2, "0", 500)["changes"]
     assert [(change["bureau"], change["sequence"]) for change in changes] == [("13-01-0003", 7)]
 
 
-def test_a_poller_that_read_the_head_before_another_caught_the_tail_up_is_answered_from_it(election):
+def test_a_poller_that_read_the_head_before_another_caught_the_tail_up_is_answered_from_it(
+    sample_election, database_reads, monkeypatch
+):
     tails = ChangeTails()
-    night(election, tails)
-    with reading(election) as connection:
+    night(sample_election, tails)
+    with reading(sample_election) as connection:
         behind = store.round_info(connection, ELECTION, 2)
-    record(election, vote("13-01-0003", 5, 6, 40))
-    tails.answer(election, ELECTION, 2, "4", 500)  # another poller: the tail now holds sequence 5
-    tail = tails._tails[(ELECTION, 2)]
-    with reading(election) as connection:
-        assert tails._caught_up(connection, ELECTION, behind) is tail
-    assert (tail.start, tail.up_to, len(tail.items)) == ((0, feeds.EVERY_BUREAU), 5, 7)
+    record(sample_election, vote("13-01-0003", 5, 6, 40))
+    tails.answer(sample_election, ELECTION, 2, "4", 500)  # another poller: the tail now holds sequence 5
+    monkeypatch.setattr(change_tail, "round_info", lambda *_: behind)  # this poller read the head at 4
+    for cursor in ("0", "4"):
+        assert tails.answer(sample_election, ELECTION, 2, cursor, 500).body == from_database(
+            sample_election, cursor, 500
+        )
+    assert database_reads == []  # the tail, complete up to sequence 5, answered both

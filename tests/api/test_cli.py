@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from api import store
 from api.cli import main
-from tests.builders import AREAS, BUREAUX, SAMPLE
+from tests.builders import SAMPLE
 from tests.conftest import SHARED_DATA, table_contents
 
 PRESIDENTIAL_2017_ROUND_2 = SHARED_DATA / "fr-pres2017" / "PR17_BVot_T2_FE.txt.gz"
@@ -20,13 +20,7 @@ def run(database_url: str, *args: str) -> Result:
     return CliRunner().invoke(main, [str(arg) for arg in args], env={"TABULATOR_DATABASE_URL": database_url})
 
 
-@pytest.fixture
-def sample(engine):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    return engine
-
-
-def test_ingest_a_csv_file_then_see_the_results(sample, database_url, tmp_path: Path):
+def test_ingest_a_csv_file_then_see_the_results(sample_election, database_url, tmp_path: Path):
     path = tmp_path / "returns.csv"
     path.write_text(
         "bureau,voters,blank,null,valid,hamon,valls,reported_at\n"
@@ -66,7 +60,7 @@ def test_ingest_a_csv_file_then_see_the_results(sample, database_url, tmp_path: 
     assert "0 created, 0 corrected, 2 unchanged, 0 flagged; nothing changed." in again.output
 
 
-def test_a_refused_file_prints_every_error_and_changes_nothing(sample, database_url, tmp_path: Path):
+def test_a_refused_file_prints_every_error_and_changes_nothing(sample_election, database_url, tmp_path: Path):
     path = tmp_path / "returns.csv"
     path.write_text(
         "bureau,voters,blank,null,valid,hamon,valls\n"
@@ -76,7 +70,7 @@ def test_a_refused_file_prints_every_error_and_changes_nothing(sample, database_
         "Total,432,3,2,427,260,167\n",
         encoding="utf-8",
     )
-    before = table_contents(sample)
+    before = table_contents(sample_election)
     result = run(database_url, "ingest", path, "--election", SAMPLE.id, "--round", "2")
     assert result.exit_code == 1
     assert result.output.splitlines() == [
@@ -87,18 +81,18 @@ def test_a_refused_file_prints_every_error_and_changes_nothing(sample, database_
         f"  {path}: [totals_row] Line 5: this row has no bureau code ('Total'); a totals row or a blank row "
         "cannot be loaded. Remove it.",
     ]
-    assert table_contents(sample) == before
+    assert table_contents(sample_election) == before
 
 
-def test_unknown_election_or_round_is_a_clear_error(sample, database_url, tmp_path: Path):
+def test_unknown_election_or_round_is_a_clear_error(sample_election, database_url, tmp_path: Path):
     path = tmp_path / "returns.csv"
     path.write_text("bureau\n", encoding="utf-8")
     result = run(database_url, "ingest", path, "--election", "nope", "--round", "2")
     assert (result.exit_code, result.output.strip()) == (1, "Error: Election 'nope' has no round 2.")
 
 
-def test_verify_exits_non_zero_with_the_differences(sample, database_url):
-    with sample.begin() as connection:
+def test_verify_exits_non_zero_with_the_differences(sample_election, database_url):
+    with sample_election.begin() as connection:
         connection.exec_driver_sql(
             "INSERT INTO area_results (round_id, area_id, bureaux_reported, voters, blank, "
             '"null", valid, registered, bureaux_with_registered, matched_bureaux, '

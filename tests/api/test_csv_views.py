@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api import create_app, store
-from api.settings import Settings
+from api import store
 from api.store import lifecycle
 from tabulator.batch import CheckpointBatch, ReturnBatch
 from tabulator.types import Area, Bureau, Checkpoint
@@ -22,14 +21,6 @@ from tests.matchers import ANY_TIME
 ROUND = "/api/v1/elections/mini-primaire/rounds/2"
 CSV_TYPE = "text/csv; charset=utf-8"
 AS_OF = "2017-01-29T19:07:00+00:00"
-
-
-@pytest.fixture
-def client(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    return create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    ).test_client()
 
 
 def record(engine, *returns, reason=None):
@@ -330,13 +321,11 @@ def test_the_corrections_as_csv_keep_reasons_as_text_never_formulas(client, engi
     assert rows(client.get(f"{ROUND}/snapshots/2/corrections.csv"))[1:] == []
 
 
-def test_names_that_a_spreadsheet_would_run_are_written_as_text(engine, database_url, tmp_path):
+def test_names_that_a_spreadsheet_would_run_are_written_as_text(engine, make_app):
     areas = (*AREAS[:-1], Area("circonscription", "13-01", "=1+1", "13"))
     bureaux = (*BUREAUX[:-1], Bureau("13-01-0003", "@SUM(A1:A9)", "13-01"))
     store.create_election(engine, SAMPLE, areas, bureaux)
-    client = create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    ).test_client()
+    client = make_app(head_cache_seconds=0).test_client()
     table = rows(client.get(f"{ROUND}/results/departement/13.csv"))
     assert [row[2] for row in table[1:]] == ["Bouches-du-Rhône", "'=1+1"]
     table = rows(client.get(f"{ROUND}/results/circonscription/13-01.csv"))
@@ -386,12 +375,12 @@ def test_csv_paths_of_nothing_answer_404_in_the_json_envelope(client, path, mess
     )
 
 
-def test_cached_csv_is_answered_before_flask_alike(engine, database_url, tmp_path):
+@pytest.mark.usefixtures("sample_election")
+def test_cached_csv_is_answered_before_flask_alike(engine, make_app):
     """The fast path serves the CSV forms from memory with Flask's very headers, and never mistakes one
     format for the other."""
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     first_evening(engine)
-    app = create_app(Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=60))
+    app = make_app(head_cache_seconds=60)
     dispatched = []
     app.before_request(lambda: dispatched.append(1))
     client = app.test_client()

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api import create_app, store
 from api.settings import Settings, SettingsError
 from api.store import accounts, lifecycle
-from tests.builders import AREAS, BUREAUX, SAMPLE
+from tests.api.conftest import bearer
 from tests.conftest import table_contents
 from tests.matchers import ANY_TIME
 
@@ -27,12 +26,9 @@ PEOPLE = {
 
 
 @pytest.fixture
-def setup(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    settings = Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    client = create_app(settings).test_client()
+def setup(client, engine):
     tokens = {
-        key: {"Authorization": f"Bearer {accounts.create_token(engine, name, role, person=person)[1]}"}
+        key: bearer(accounts.create_token(engine, name, role, person=person)[1])
         for key, (name, role, person) in PEOPLE.items()
     }
     return client, tokens

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 
-from api import create_app, static_publication, store
+from api import static_publication, store
 from api.cli import main
 from api.headers import DOCS_POLICY
 from api.settings import Settings, SettingsError
@@ -51,7 +51,7 @@ def bearer(engine, name: str, role: str) -> dict[str, str]:
 # 5. Formula injection ---------------------------------------------------------------------------------
 
 
-def test_export_csv_quotes_names_that_would_run_as_formulas(engine, database_url, tmp_path):
+def test_export_csv_quotes_names_that_would_run_as_formulas(engine, make_app):
     """Names an organiser typed (or pasted) open as text in a spreadsheet; the counts do not change."""
     hostile = replace(
         SAMPLE,
@@ -73,7 +73,7 @@ def test_export_csv_quotes_names_that_would_run_as_formulas(engine, database_url
     )
     store.create_election(engine, hostile, areas, BUREAUX)
     record(engine, build_return("75-01-0001", blank=3, null=2, votes={"hamon": 250, "valls": 157}))
-    client = create_app(Settings(database_url=database_url, instance_path=tmp_path)).test_client()
+    client = make_app().test_client()
     before = table_contents(engine)
 
     answer = client.get(f"{ROUND}/export.csv?encoding=utf-8")  # read below as UTF-8 text
@@ -103,11 +103,11 @@ def test_export_csv_quotes_names_that_would_run_as_formulas(engine, database_url
     assert client.get(f"{ROUND}/results/departement/75").get_json()["area"]["name"] == CALC
 
 
+@pytest.mark.usefixtures("sample_election")
 def test_audit_export_quotes_bodies_and_token_names_that_would_run_as_formulas(
-    engine, database_url, tmp_path
+    engine, database_url, make_app
 ):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    client = create_app(Settings(database_url=database_url, instance_path=tmp_path)).test_client()
+    client = make_app().test_client()
     clerk = bearer(engine, LINK, "clerk")
 
     sent = client.put(
@@ -246,10 +246,10 @@ def test_a_ministry_file_with_a_path_for_a_bureau_is_refused(engine, database_ur
     [("areas", "75-01", SAMPLE.id), ("elections", SAMPLE.id, HOSTILE_PATH)],
     ids=["area", "election"],
 )
+@pytest.mark.usefixtures("sample_election")
 def test_the_publication_never_writes_outside_its_folder(engine, database_url, tmp_path, tampered):
     """A database filled before codes were checked may hold a path: the publication refuses it whole."""
     table, code, election = tampered
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     record(engine, build_return("75-01-0001", votes={"hamon": 250, "valls": 157}))
     with engine.begin() as connection:
         connection.execute(
@@ -283,13 +283,10 @@ def test_the_publication_never_writes_outside_its_folder(engine, database_url, t
 
 
 @pytest.fixture
-def counted(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    record(engine, build_return("75-01-0001", blank=3, null=2, votes={"hamon": 250, "valls": 157}))
-    client = create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    ).test_client()
-    return client, bearer(engine, "supervisor one", "supervisor")
+def counted(sample_election, make_app, auth_headers):
+    """The sample election, one bureau counted; its client and a supervisor's header."""
+    record(sample_election, build_return("75-01-0001", blank=3, null=2, votes={"hamon": 250, "valls": 157}))
+    return make_app(head_cache_seconds=0).test_client(), auth_headers["supervisor"]
 
 
 REAL_ROW = (
@@ -366,7 +363,7 @@ def test_a_real_round_export_carries_no_test_mark(counted):
 # 12. HTTP hygiene -------------------------------------------------------------------------------------
 
 
-def test_every_answer_says_nosniff_whichever_layer_gives_it(counted, database_url, tmp_path, monkeypatch):
+def test_every_answer_says_nosniff_whichever_layer_gives_it(counted, make_app):
     client, _ = counted
     answers = {
         "document": client.get(f"{ROUND}/results"),
@@ -383,15 +380,13 @@ def test_every_answer_says_nosniff_whichever_layer_gives_it(counted, database_ur
         "page": client.get("/elections/mini-primaire/rounds/2/"),
     }
 
-    def flask_must_not_answer(*args, **kwargs):
-        raise AssertionError("the cached document should have been answered before Flask")
-
-    cached = create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=60)
-    ).test_client()
-    assert cached.get(f"{ROUND}/results").status_code == 200
-    monkeypatch.setattr("api.public._sequence_document", flask_must_not_answer)
-    answers["fast path"] = cached.get(f"{ROUND}/results")
+    cached = make_app(head_cache_seconds=60)
+    dispatched = []
+    cached.before_request(lambda: dispatched.append(1))
+    cached_client = cached.test_client()
+    assert cached_client.get(f"{ROUND}/results").status_code == 200
+    answers["fast path"] = cached_client.get(f"{ROUND}/results")
+    assert dispatched == [1]  # the second answer was given from memory, before Flask
 
     assert {
         name: (answer.status_code, answer.headers.getlist("X-Content-Type-Options"))
@@ -426,13 +421,10 @@ def test_the_api_docs_have_their_own_policy_and_no_frame(counted):
 
 @pytest.mark.parametrize(("proxies", "recorded"), [(0, "10.0.0.2"), (1, "203.0.113.7")])
 def test_the_audit_believes_x_forwarded_for_only_behind_configured_proxies(
-    engine, database_url, tmp_path, proxies, recorded
+    engine, make_app, auth_headers, proxies, recorded
 ):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    clerk = bearer(engine, "clerk one", "clerk")
-    client = create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, trusted_proxies=proxies)
-    ).test_client()
+    clerk = auth_headers["clerk"]
+    client = make_app(trusted_proxies=proxies).test_client()
 
     written = client.put(
         f"{ROUND}/bureaux/75-01-0001/return",

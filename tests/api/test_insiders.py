@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from api import create_app, store
+from api import store
 from api.cli import main
-from api.settings import Settings
 from api.store import accounts, audit_chain
+from tests.api.conftest import bearer
 from tests.builders import AREAS, BUREAUX, SAMPLE
 from tests.conftest import table_contents
 
@@ -26,24 +26,14 @@ GOOD = {"voters": 412, "blank": 3, "null": 2, "valid": 407, "votes": {"hamon": 2
 OTHER = SAMPLE.__class__(**{**SAMPLE.__dict__, "id": "evil-2017", "name": "Another election"})
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
-def app(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    settings = Settings(
-        database_url=database_url,
-        instance_path=tmp_path,
-        head_cache_seconds=0,
-        failed_write_limit="5 per minute",
-    )
-    return create_app(settings)
+def app(sample_election, make_app):
+    return make_app(head_cache_seconds=0, failed_write_limit="5 per minute")
 
 
 @pytest.fixture
 def tokens(engine, app):
+    """Tokens of the sample election only (the shared ones serve every election)."""
     return {
         "clerk": accounts.create_token(engine, "clerk one", "clerk", "mini-primaire")[1],
         "supervisor": accounts.create_token(engine, "supervisor one", "supervisor", "mini-primaire")[1],
@@ -279,10 +269,9 @@ def test_audit_export_signs_its_digest_with_the_key_from_the_environment(engine,
     assert unkeyed.exit_code == 2
 
 
-def test_an_embargo_holds_from_the_next_request_of_every_worker(engine, database_url, tmp_path, tokens):
+def test_an_embargo_holds_from_the_next_request_of_every_worker(make_app, tokens):
     def worker():
-        settings = Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=60)
-        return create_app(settings).test_client()
+        return make_app(head_cache_seconds=60).test_client()
 
     reader, writer = worker(), worker()  # two workers of one node: one folder, two memories
     writer.put(f"{ROUND}/bureaux/75-01-0001/return", json=GOOD, headers=bearer(tokens["supervisor"]))

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from api import create_app, store
+from api import store
 from api.cli import main
-from api.settings import Settings
 from api.store import feeds
 from tabulator.batch import ReturnBatch
 from tabulator.ministry import BLOCK_COLUMNS, FIXED_COLUMNS
@@ -43,19 +42,13 @@ def import_ministry(database_url: str, path: Path, *options: str, election: str 
     return run(database_url, "import-ministry", path, "--election", election, *options)
 
 
-def client_of(database_url: str, tmp_path: Path):
-    return create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    ).test_client()
-
-
 # The round trip ---------------------------------------------------------------------------------------
 
 
-def test_the_extract_comes_back_byte_for_byte(engine, database_url, tmp_path):
+def test_the_extract_comes_back_byte_for_byte(engine, database_url, make_app):
     imported = import_ministry(database_url, EXTRACT, "--round", "2", *NEW)
     assert imported.exit_code == 0, imported.output
-    client = client_of(database_url, tmp_path)
+    client = make_app(head_cache_seconds=0).test_client()
 
     latin_1 = client.get(EXPORT)
     utf_8 = client.get(f"{EXPORT}?encoding=utf-8")
@@ -113,11 +106,11 @@ def test_the_file_keeps_its_labels_and_the_display_the_reference_names(engine, d
 @pytest.mark.skipif(
     not PRESIDENTIAL_2017_ROUND_2.exists(), reason=f"real data absent: {PRESIDENTIAL_2017_ROUND_2}"
 )
-def test_the_2017_presidential_file_comes_back_field_for_field(engine, database_url, tmp_path):
+def test_the_2017_presidential_file_comes_back_field_for_field(engine, database_url, make_app):
     imported = import_ministry(database_url, PRESIDENTIAL_2017_ROUND_2, "--round", "2", *NEW)
     assert imported.exit_code == 0, imported.output
 
-    exported = client_of(database_url, tmp_path).get(EXPORT)
+    exported = make_app(head_cache_seconds=0).test_client().get(EXPORT)
 
     original = gzip.decompress(PRESIDENTIAL_2017_ROUND_2.read_bytes())
     # The file rounds a tie to even (40.625 → 40,62); tabulator rounds it up (40,63), as everywhere else.
@@ -141,11 +134,11 @@ def test_the_2017_presidential_file_comes_back_field_for_field(engine, database_
     )
 
 
-def test_a_test_rounds_latin_1_export_still_says_so(engine, database_url, tmp_path):
+def test_a_test_rounds_latin_1_export_still_says_so(engine, database_url, make_app):
     assert import_ministry(database_url, EXTRACT, "--round", "2", *NEW).exit_code == 0
     store.update_round(engine, ELECTION, 2, test=True)
 
-    answer = client_of(database_url, tmp_path).get(EXPORT)
+    answer = make_app(head_cache_seconds=0).test_client().get(EXPORT)
 
     # Latin-1 has no long dash: the mark's dash is written `-`.
     assert (
@@ -161,7 +154,7 @@ def test_a_test_rounds_latin_1_export_still_says_so(engine, database_url, tmp_pa
     )
 
 
-def test_latin_1_writes_the_nearest_form_of_what_it_lacks(engine, database_url, tmp_path):
+def test_latin_1_writes_the_nearest_form_of_what_it_lacks(engine, database_url, make_app):
     """The ministry's files are Latin-1; names an organiser typed may hold characters it lacks."""
     typed = replace(
         SAMPLE,
@@ -179,7 +172,7 @@ def test_latin_1_writes_the_nearest_form_of_what_it_lacks(engine, database_url, 
         [build_return("75-01-0001", votes={"hamon": 250, "valls": 157})], typed.round(2).candidate_ids
     )
     store.record_returns(engine, SAMPLE.id, 2, batch, author="clerk")
-    client = client_of(database_url, tmp_path)
+    client = make_app(head_cache_seconds=0).test_client()
 
     latin_1 = client.get(f"/api/v1/elections/{SAMPLE.id}/rounds/2/export.csv")
     utf_8 = client.get(f"/api/v1/elections/{SAMPLE.id}/rounds/2/export.csv?encoding=utf-8")
@@ -194,10 +187,10 @@ def test_latin_1_writes_the_nearest_form_of_what_it_lacks(engine, database_url, 
     )
 
 
-def test_an_unknown_encoding_is_refused(engine, database_url, tmp_path):
+def test_an_unknown_encoding_is_refused(engine, database_url, make_app):
     assert import_ministry(database_url, EXTRACT, "--round", "2", *NEW).exit_code == 0
 
-    answer = client_of(database_url, tmp_path).get(f"{EXPORT}?encoding=cp1252")
+    answer = make_app(head_cache_seconds=0).test_client().get(f"{EXPORT}?encoding=cp1252")
 
     assert (answer.status_code, answer.get_json()) == (
         400,

@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from api import create_app, store
+from api import store
 from api.cli import main
-from api.settings import Settings
 from tabulator.batch import ReturnBatch
 from tabulator.ingest import read_returns_csv
 from tests import nist
-from tests.builders import AREAS, BUREAUX, SAMPLE, build_return
+from tests.builders import SAMPLE, build_return
 from tests.conftest import SHARED_DATA
 
 PRIMARY = "primaire-gauche-2017"
@@ -34,9 +33,9 @@ def tabulator(database_url: str, *args: str) -> None:
 
 
 @pytest.fixture
-def client(database_url, tmp_path):
-    settings = Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    return create_app(settings).test_client()
+def client(make_app):
+    """No election loaded: each test loads its own."""
+    return make_app(head_cache_seconds=0).test_client()
 
 
 def valid_report(client, path: str) -> dict[str, Any]:
@@ -299,9 +298,9 @@ MINI_COMPOSING = {
 }
 
 
+@pytest.mark.usefixtures("sample_election")
 def test_a_certified_round_is_certified_in_every_figure(engine, client):
     """The whole document of the miniature, every bureau in, then marked complete and certified."""
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     record(engine, *THE_EVENING)
     store.update_round(engine, SAMPLE.id, 2, status="complete")
     store.update_round(engine, SAMPLE.id, 2, status="certified")
@@ -415,8 +414,8 @@ def test_a_certified_round_is_certified_in_every_figure(engine, client):
     }
 
 
+@pytest.mark.usefixtures("sample_election")
 def test_a_round_certified_short_of_bureaux_is_not_certified_to_nist(engine, client):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     record(engine, THE_EVENING[0])
     store.update_round(engine, SAMPLE.id, 2, status="complete")
     store.update_round(engine, SAMPLE.id, 2, status="certified")
@@ -425,8 +424,8 @@ def test_a_round_certified_short_of_bureaux_is_not_certified_to_nist(engine, cli
     assert (report["Status"], national(report)["bureaux"]) == ("unofficial-partial", (1, 6))
 
 
+@pytest.mark.usefixtures("sample_election")
 def test_a_test_round_says_what_kind_of_test(engine, client):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     store.update_round(engine, SAMPLE.id, 2, test=True)
     record(engine, *THE_EVENING[:2])
     report = valid_report(client, f"{MINI}/nist.json")
@@ -445,8 +444,8 @@ def test_a_test_round_says_what_kind_of_test(engine, client):
     }
 
 
+@pytest.mark.usefixtures("sample_election")
 def test_a_round_with_nothing_published_yet_is_a_valid_report(engine, client):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     report = valid_report(client, f"{MINI}/nist.json")
     assert (report["GeneratedDate"], report["Status"], report["ExternalIdentifier"][0]["Value"]) == (
         "1970-01-01T00:00:00+00:00",

@@ -15,12 +15,11 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from sqlalchemy.exc import OperationalError
 
-from api import create_app, store
 from api.auth import READ_METHODS
-from api.settings import Settings
 from api.store import accounts, lifecycle
 from tests import check_openapi
-from tests.builders import AREAS, BUREAUX, SAMPLE
+from tests.api.conftest import bearer
+from tests.builders import SAMPLE
 
 ROUND = "/api/v1/elections/mini-primaire/rounds/2"
 NO_ROUND = "/api/v1/elections/mini-primaire/rounds/9"
@@ -41,17 +40,8 @@ METHODS = {"get", "put", "post", "patch", "delete"}
 
 
 @pytest.fixture
-def app(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    return create_app(
-        Settings(
-            database_url=database_url,
-            instance_path=tmp_path,
-            head_cache_seconds=0,
-            max_upload_bytes=4_096,
-            failed_write_limit="3 per minute",
-        )
-    )
+def app(sample_election, make_app):
+    return make_app(head_cache_seconds=0, max_upload_bytes=4_096, failed_write_limit="3 per minute")
 
 
 @pytest.fixture
@@ -214,10 +204,6 @@ class Recorder:
             )
         )
         return answer
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_every_status_and_header_the_service_answers_is_documented(app, spec, engine, monkeypatch):

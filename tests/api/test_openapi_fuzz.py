@@ -10,10 +10,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from api import create_app, store
-from api.settings import Settings
 from api.store import accounts
-from tests.builders import AREAS, BUREAUX, SAMPLE
+from tests.api.conftest import bearer
 
 EXAMPLES = int(os.environ.get("TABULATOR_FUZZ_EXAMPLES", "15"))
 
@@ -26,19 +24,12 @@ TOKENS = {
 
 
 @pytest.mark.parametrize("holder", list(TOKENS))
-def test_every_operation_answers_as_documented(engine, database_url, tmp_path, holder):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    settings_ = Settings(
-        database_url=database_url,
-        instance_path=tmp_path,
-        head_cache_seconds=0,
-        failed_write_limit="1000000 per minute",  # the fuzzer is one address; its refusals are the point
-    )
-    app = create_app(settings_)
+@pytest.mark.usefixtures("sample_election")
+def test_every_operation_answers_as_documented(engine, make_app, holder):
+    # A write limit the fuzzer never reaches: it is one address, and its refusals are the point.
+    app = make_app(head_cache_seconds=0, failed_write_limit="1000000 per minute")
     role, election = TOKENS[holder]
-    headers = {
-        "Authorization": f"Bearer {accounts.create_token(engine, f'fuzz {holder}', role, election)[1]}"
-    }
+    headers = bearer(accounts.create_token(engine, f"fuzz {holder}", role, election)[1])
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20

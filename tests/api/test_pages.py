@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
-from api import create_app, store
+from api import store
 from api.pages import TEXT, as_of_line
 from api.pages import search_label as label_for
-from api.settings import Settings
 from tabulator import ministry
 from tabulator.ingest import read_checkpoints_csv
 from tests.api.test_primaire_2017 import ELECTION, FOLDER, replay_round_2, tabulator
@@ -88,9 +87,9 @@ def search_label(html: str) -> str:
     return re.search(r'<label for="q">([^<]*)</label>', html).group(1)
 
 
-def loaded(database_url: str, tmp_path, *, replay: bool):
+def loaded(database_url: str, make_app, *, replay: bool):
     tabulator(database_url, "load-election", str(FOLDER), "--rounds", "1")
-    app = create_app(Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0))
+    app = make_app(head_cache_seconds=0)
     engine = app.extensions["tabulator"]["engine"]
     if replay:
         checkpoints = read_checkpoints_csv((FOLDER / "round-2" / "turnout.csv").read_bytes())
@@ -99,8 +98,8 @@ def loaded(database_url: str, tmp_path, *, replay: bool):
     return app.test_client(), engine
 
 
-def test_the_pages_show_the_api_figures_at_2030(database_url, tmp_path):
-    client, _ = loaded(database_url, tmp_path, replay=True)
+def test_the_pages_show_the_api_figures_at_2030(database_url, make_app):
+    client, _ = loaded(database_url, make_app, replay=True)
     api = client.get(f"{API}/results").get_json()
     response = client.get(PAGE)
     html = response.get_data(as_text=True)
@@ -205,8 +204,8 @@ def test_the_pages_show_the_api_figures_at_2030(database_url, tmp_path):
     assert sum(sizes) < 100_000
 
 
-def test_test_rounds_embargoes_and_the_home_page(database_url, tmp_path):
-    client, engine = loaded(database_url, tmp_path, replay=False)
+def test_test_rounds_embargoes_and_the_home_page(database_url, make_app):
+    client, engine = loaded(database_url, make_app, replay=False)
     home = client.get("/")
     assert (home.status_code, home.headers["Location"]) == (302, PAGE)
     assert client.get("/healthz").get_json() == {"status": "ok"}

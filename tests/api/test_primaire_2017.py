@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from api import create_app, reference, store
+from api import reference, store
 from api.cli import main
-from api.settings import Settings
 from tabulator.ingest import read_checkpoints_csv, read_returns_csv
 from tabulator.ministry import read_ministry
 from tests.matchers import ANY_TIME
@@ -153,11 +152,9 @@ def test_every_published_sequence_can_be_read_again_unchanged(engine, database_u
         ) == documents
 
 
-def test_the_ministry_export_reads_back(engine, database_url, tmp_path):
+def test_the_ministry_export_reads_back(engine, database_url, make_app):
     tabulator(database_url, "load-election", str(FOLDER))
-    client = create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    ).test_client()
+    client = make_app(head_cache_seconds=0).test_client()
     for sequence in (2, 3):  # the returns, then the evening's two corrections
         path = f"/api/v1/elections/{ELECTION}/rounds/2/snapshots/{sequence}"
         exported = read_ministry(client.get(f"{path}/export.csv").data, reference.departements())
@@ -181,15 +178,13 @@ def test_the_ministry_export_reads_back(engine, database_url, tmp_path):
         ]
 
 
-def test_the_national_page_at_2030_is_what_was_announced(engine, database_url, tmp_path):
+def test_the_national_page_at_2030_is_what_was_announced(engine, database_url, make_app):
     """The whole national document at the sequence that closed 20:30, over HTTP, as a newsroom reads it."""
     tabulator(database_url, "load-election", str(FOLDER), "--rounds", "1")
     checkpoints = read_checkpoints_csv((FOLDER / "round-2" / "turnout.csv").read_bytes())
     store.record_checkpoints(engine, ELECTION, 2, checkpoints, author="replay")
     next(replay_round_2(engine, ["20:30"]))
-    client = create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    ).test_client()
+    client = make_app(head_cache_seconds=0).test_client()
     sequence = client.get(f"/api/v1/elections/{ELECTION}/rounds/2/current").get_json()["sequence"]
     document = client.get(f"/api/v1/elections/{ELECTION}/rounds/2/snapshots/{sequence}/results").get_json()
     reported = {

@@ -8,21 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from werkzeug.http import http_date
 
-from api import create_app, store
-from api.settings import Settings
+from api import store
 from tabulator.batch import ReturnBatch
-from tests.builders import AREAS, BUREAUX, EVENING, SAMPLE, build_return
+from tests.builders import EVENING, SAMPLE, build_return
 from tests.matchers import ANY_TIME
 
 ROUND = "/api/v1/elections/mini-primaire/rounds/2"
-
-
-@pytest.fixture
-def client(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    return create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    ).test_client()
 
 
 def record(engine, *returns, reason=None, round_number=2):
@@ -208,7 +199,7 @@ def test_conditional_gets_answer_304_until_the_next_sequence(client, engine):
     assert client.get(f"{ROUND}/current").headers["Cache-Control"] == "no-cache"
 
 
-def test_snapshots_never_change_and_are_cached_forever(client, engine):
+def test_snapshots_never_change_and_are_cached_forever(client, engine, make_app):
     first_evening(engine)
     snapshot = client.get(f"{ROUND}/snapshots/1/results/departement/13")
     record(engine, build_return("13-01-0003", votes={"hamon": 5, "valls": 5}))
@@ -219,7 +210,7 @@ def test_snapshots_never_change_and_are_cached_forever(client, engine):
     )
     assert again.get_json()["results"]["bureaux_reported"] == 0
     # A new process (an empty cache) rebuilds the same bytes from the stored versions.
-    rebuilt = create_app(client.application.extensions["tabulator"]["settings"]).test_client()
+    rebuilt = make_app(head_cache_seconds=0).test_client()
     assert (
         rebuilt.get(f"{ROUND}/snapshots/2/results/departement/13").data
         == client.get(f"{ROUND}/snapshots/2/results/departement/13").data
@@ -327,10 +318,10 @@ def test_the_openapi_document_and_its_docs_page_work_offline(client):
     assert client.get("/static/vendor/redoc-2.5.1/redoc.standalone.js").status_code == 200
 
 
-def test_cached_documents_are_answered_before_flask_alike(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+@pytest.mark.usefixtures("sample_election")
+def test_cached_documents_are_answered_before_flask_alike(engine, make_app):
     first_evening(engine)
-    app = create_app(Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=60))
+    app = make_app(head_cache_seconds=60)
     dispatched = []
     app.before_request(lambda: dispatched.append(1))
     client = app.test_client()

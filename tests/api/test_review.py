@@ -7,11 +7,9 @@ import io
 import pytest
 from sqlalchemy import select
 
-from api import create_app, store
 from api.models import EntryRow, ReturnVersionRow
-from api.settings import Settings
 from api.store import accounts
-from tests.builders import AREAS, BUREAUX, SAMPLE
+from tests.api.conftest import bearer
 from tests.conftest import table_contents
 
 ROUND = "/api/v1/elections/mini-primaire/rounds/2"
@@ -34,14 +32,10 @@ ANY_TIME = EnteredToday()
 
 
 @pytest.fixture
-def setup(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    settings = Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    client = create_app(settings).test_client()
+def setup(client, engine):
     names = {"clerk": "clerk one", "clerk2": "clerk two", "supervisor": "supervisor one"}
     tokens = {
-        key: {"Authorization": f"Bearer {accounts.create_token(engine, name, key.rstrip('2'))[1]}"}
-        for key, name in names.items()
+        key: bearer(accounts.create_token(engine, name, key.rstrip("2"))[1]) for key, name in names.items()
     }
     return client, tokens
 
@@ -55,7 +49,7 @@ def people(engine):
         "bruno": ("bruno desk", "Bruno Petit"),
     }
     return {
-        key: {"Authorization": f"Bearer {accounts.create_token(engine, name, 'clerk', person=person)[1]}"}
+        key: bearer(accounts.create_token(engine, name, "clerk", person=person)[1])
         for key, (name, person) in held.items()
     }
 

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from api import create_app, store
-from api.settings import Settings
-from api.store import accounts
-from tests.builders import AREAS, BUREAUX, SAMPLE
-
 ROUND = "/api/v1/elections/mini-primaire/rounds/2"
 ORIGIN = {"Origin": "https://journal.example"}
 
 
 @pytest.fixture
-def client(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    return create_app(Settings(database_url=database_url, instance_path=tmp_path)).test_client()
+def client(sample_election, make_app):
+    """The default settings: the headers are those a deployment sends."""
+    return make_app().test_client()
 
 
-def test_any_origin_may_read_the_public_api_and_none_may_write(client, engine):
+def test_any_origin_may_read_the_public_api_and_none_may_write(client, auth_headers):
     read = client.get(f"{ROUND}/results", headers=ORIGIN)
     assert (read.headers["Access-Control-Allow-Origin"], read.headers["Access-Control-Expose-Headers"]) == (
         "*",
@@ -44,16 +39,15 @@ def test_any_origin_may_read_the_public_api_and_none_may_write(client, engine):
             "X-Content-Type-Options": "nosniff",
         },
     )
-    token = accounts.create_token(engine, "supervisor one", "supervisor")[1]
     write_preflight = client.options(
         f"{ROUND}/bureaux/75-01-0001/return", headers={**ORIGIN, "Access-Control-Request-Method": "PUT"}
     )
     written = client.put(
         f"{ROUND}/bureaux/75-01-0001/return",
         json={"voters": 1, "blank": 0, "null": 0, "valid": 1, "votes": {"hamon": 1, "valls": 0}},
-        headers={**ORIGIN, "Authorization": f"Bearer {token}"},
+        headers={**ORIGIN, **auth_headers["supervisor"]},
     )
-    audit = client.get("/api/v1/audit", headers={**ORIGIN, "Authorization": f"Bearer {token}"})
+    audit = client.get("/api/v1/audit", headers={**ORIGIN, **auth_headers["supervisor"]})
     for answer in (write_preflight, written, audit):
         assert "Access-Control-Allow-Origin" not in answer.headers
 

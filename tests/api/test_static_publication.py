@@ -5,17 +5,17 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from api import create_app, static_publication, store
-from api.settings import Settings
+import pytest
+
+from api import static_publication, store
 from tabulator.batch import ReturnBatch
-from tests.builders import AREAS, BUREAUX, SAMPLE, build_return
+from tests.builders import SAMPLE, build_return
 
 ROUND = "api/v1/elections/mini-primaire/rounds/2"
 
 
-def test_published_files_are_the_api_documents_and_swap_whole(engine, database_url, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-
+@pytest.mark.usefixtures("sample_election")
+def test_published_files_are_the_api_documents_and_swap_whole(engine, make_app, tmp_path):
     def record(*returns, reason=None):
         batch = ReturnBatch.of(returns, ("hamon", "valls"))
         store.record_returns(engine, SAMPLE.id, 2, batch, author="clerk", reason=reason)
@@ -24,9 +24,7 @@ def test_published_files_are_the_api_documents_and_swap_whole(engine, database_u
     folder = tmp_path / "static"
     assert static_publication.publish(engine, SAMPLE.id, 2, folder) == 1
     assert static_publication.publish(engine, SAMPLE.id, 2, folder) is None  # nothing new to write
-    client = create_app(
-        Settings(database_url=database_url, instance_path=tmp_path, head_cache_seconds=0)
-    ).test_client()
+    client = make_app(head_cache_seconds=0).test_client()
 
     def same_as_api(relative: str, url: str) -> None:
         path = folder / ROUND / relative
@@ -56,8 +54,8 @@ def test_published_files_are_the_api_documents_and_swap_whole(engine, database_u
     same_as_api("results/index.json", "results")
 
 
+@pytest.mark.usefixtures("sample_election")
 def test_old_sequences_are_pruned(engine, tmp_path):
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     folder = tmp_path / "static"
     for votes in range(1, 7):
         batch = ReturnBatch.of(

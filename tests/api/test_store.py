@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from api import store
+from api.db import reading
 from tabulator.batch import CheckpointBatch, ReturnBatch
 from tabulator.types import Bureau, Checkpoint, Issue
 from tests.builders import AREAS, BUREAUX, EVENING, SAMPLE, build_return
@@ -16,12 +19,6 @@ from tests.conftest import table_contents
 
 ROUND_2 = SAMPLE.round(2).candidate_ids
 ROUND_1 = SAMPLE.round(1).candidate_ids
-
-
-@pytest.fixture
-def loaded(engine: Engine) -> Engine:
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
-    return engine
 
 
 def record(engine: Engine, round_number: int, *returns, reason: str | None = None) -> store.RecordReport:
@@ -35,9 +32,9 @@ def national(engine: Engine, round_number: int = 2) -> dict:
     return store.results_document(engine, SAMPLE.id, round_number)["results"]
 
 
-def test_a_new_return_is_summed_into_every_ancestor_and_published(loaded):
+def test_a_new_return_is_summed_into_every_ancestor_and_published(sample_election):
     report = record(
-        loaded, 2, build_return("75-01-0001", votes={"hamon": 250, "valls": 157}, blank=3, null=2)
+        sample_election, 2, build_return("75-01-0001", votes={"hamon": 250, "valls": 157}, blank=3, null=2)
     )
     assert report.as_dict() == {
         "created": 1,
@@ -51,7 +48,7 @@ def test_a_new_return_is_summed_into_every_ancestor_and_published(loaded):
         "warnings": [],
         "by_code": {},
     }
-    document = store.results_document(loaded, SAMPLE.id, 2, "departement", "75")
+    document = store.results_document(sample_election, SAMPLE.id, 2, "departement", "75")
     assert document == {
         "election": "mini-primaire",
         "round": 2,
@@ -140,24 +137,24 @@ def test_a_new_return_is_summed_into_every_ancestor_and_published(loaded):
         ],
     }
     assert datetime.fromisoformat(document["published_at"]).tzinfo == UTC
-    assert store.verify(loaded) == []
+    assert store.verify(sample_election) == []
 
 
-def test_resending_identical_counts_changes_nothing(loaded):
+def test_resending_identical_counts_changes_nothing(sample_election):
     ret = build_return("75-01-0001", votes={"hamon": 250, "valls": 157})
-    record(loaded, 2, ret)
-    before = table_contents(loaded)
-    report = record(loaded, 2, ret)
+    record(sample_election, 2, ret)
+    before = table_contents(sample_election)
+    report = record(sample_election, 2, ret)
     assert (report.unchanged, report.sequence) == (1, None)
-    assert table_contents(loaded) == before
+    assert table_contents(sample_election) == before
 
 
-def test_a_correction_needs_a_reason_and_becomes_the_next_version(loaded):
-    record(loaded, 2, build_return("75-01-0001", votes={"hamon": 250, "valls": 157}))
+def test_a_correction_needs_a_reason_and_becomes_the_next_version(sample_election):
+    record(sample_election, 2, build_return("75-01-0001", votes={"hamon": 250, "valls": 157}))
     corrected = build_return("75-01-0001", votes={"hamon": 157, "valls": 250})
-    before = table_contents(loaded)
+    before = table_contents(sample_election)
     with pytest.raises(store.Refused) as refused:
-        record(loaded, 2, corrected)
+        record(sample_election, 2, corrected)
     assert refused.value.issues == [
         Issue(
             "reason_required",
@@ -166,24 +163,24 @@ def test_a_correction_needs_a_reason_and_becomes_the_next_version(loaded):
             bureau="75-01-0001",
         )
     ]
-    assert table_contents(loaded) == before
-    report = record(loaded, 2, corrected, reason="Hamon and Valls swapped at entry")
+    assert table_contents(sample_election) == before
+    report = record(sample_election, 2, corrected, reason="Hamon and Valls swapped at entry")
     assert (report.created, report.corrected, report.sequence) == (0, 1, 2)
-    assert [c["votes"] for c in national(loaded)["candidates"]] == [157, 250]
-    versions = table_contents(loaded)["return_versions"]
+    assert [c["votes"] for c in national(sample_election)["candidates"]] == [157, 250]
+    versions = table_contents(sample_election)["return_versions"]
     assert [(v["bureau_id"], v["version"], v["valid"], v["author"], v["reason"]) for v in versions] == [
         (1, 1, 407, "clerk", None),
         (1, 2, 407, "clerk", "Hamon and Valls swapped at entry"),
     ]
-    assert store.verify(loaded) == []
+    assert store.verify(sample_election) == []
 
 
-def test_a_refused_batch_changes_nothing_and_lists_every_error(loaded):
-    record(loaded, 2, build_return("75-01-0002", votes={"hamon": 10, "valls": 10}))
-    before = table_contents(loaded)
+def test_a_refused_batch_changes_nothing_and_lists_every_error(sample_election):
+    record(sample_election, 2, build_return("75-01-0002", votes={"hamon": 10, "valls": 10}))
+    before = table_contents(sample_election)
     with pytest.raises(store.Refused) as refused:
         record(
-            loaded,
+            sample_election,
             2,
             build_return("75-01-0001", votes={"hamon": 250, "valls": 157}),
             build_return("13-01-0001", votes={"hamon": 250, "valls": 157}, voters=400),
@@ -194,76 +191,80 @@ def test_a_refused_batch_changes_nothing_and_lists_every_error(loaded):
         ("votes_mismatch", "13-01-0002"),
     ]
     with pytest.raises(store.Refused) as refused:
-        record(loaded, 2, build_return("75-01-0003", votes={"hamon": 1, "valls": 1}))
+        record(sample_election, 2, build_return("75-01-0003", votes={"hamon": 1, "valls": 1}))
     assert [i.code for i in refused.value.issues] == ["merged_bureau"]
-    assert table_contents(loaded) == before
+    assert table_contents(sample_election) == before
 
 
-def test_like_for_like_change_follows_both_rounds_and_their_corrections(loaded):
+def test_like_for_like_change_follows_both_rounds_and_their_corrections(sample_election):
     record(
-        loaded,
+        sample_election,
         1,
         build_return("75-01-0001", votes={"montebourg": 20, "hamon": 40, "valls": 40}),
         build_return("13-01-0001", votes={"montebourg": 0, "hamon": 100, "valls": 100}),
     )
     record(
-        loaded,
+        sample_election,
         2,
         build_return("75-01-0001", votes={"hamon": 70, "valls": 50}),
         build_return("75-02-0001", votes={"hamon": 70, "valls": 50}),
     )
-    assert national(loaded)["voters_change"] == {
+    assert national(sample_election)["voters_change"] == {
         "all_bureaux": {"voters": 240, "previous_voters": 300, "change_pct": -20.0},
         "like_for_like": {"matched_bureaux": 1, "voters": 120, "previous_voters": 100, "change_pct": 20.0},
     }
     # A late correction of round 1 moves round 2's like-for-like base, and publishes round 2 anew.
     record(
-        loaded,
+        sample_election,
         1,
         build_return("75-01-0001", votes={"montebourg": 0, "hamon": 40, "valls": 40}),
         reason="typo",
     )
-    assert national(loaded)["voters_change"]["like_for_like"] == {
+    assert national(sample_election)["voters_change"]["like_for_like"] == {
         "matched_bureaux": 1,
         "voters": 120,
         "previous_voters": 80,
         "change_pct": 50.0,
     }
     # A bureau reporting round 1 after round 2 joins the matched set.
-    record(loaded, 1, build_return("75-02-0001", votes={"montebourg": 10, "hamon": 50, "valls": 40}))
-    assert national(loaded)["voters_change"]["like_for_like"] == {
+    record(sample_election, 1, build_return("75-02-0001", votes={"montebourg": 10, "hamon": 50, "valls": 40}))
+    assert national(sample_election)["voters_change"]["like_for_like"] == {
         "matched_bureaux": 2,
         "voters": 240,
         "previous_voters": 180,
         "change_pct": 33.33,
     }
-    assert [row["sequence"] for row in store.timeline_document(loaded, SAMPLE.id, 2)["timeline"]] == [1, 2, 3]
-    assert store.verify(loaded) == []
+    assert [
+        row["sequence"] for row in store.timeline_document(sample_election, SAMPLE.id, 2)["timeline"]
+    ] == [1, 2, 3]
+    assert store.verify(sample_election) == []
 
 
-def test_warnings_accept_the_return_and_flag_it(loaded):
-    report = record(loaded, 2, build_return("75-01-0001", votes={"hamon": 50, "valls": 40}, blank=10))
+def test_warnings_accept_the_return_and_flag_it(sample_election):
+    report = record(
+        sample_election, 2, build_return("75-01-0001", votes={"hamon": 50, "valls": 40}, blank=10)
+    )
     assert (report.created, report.flagged, [w.code for w in report.warnings]) == (1, 1, ["blank_share_high"])
-    assert table_contents(loaded)["return_versions"][0]["warnings"] == "blank_share_high"
+    assert table_contents(sample_election)["return_versions"][0]["warnings"] == "blank_share_high"
 
 
-def test_checkpoints_are_versioned_and_checked_against_the_return(loaded):
+def test_checkpoints_are_versioned_and_checked_against_the_return(sample_election):
     def checkpoints(*items, reason=None):
         batch = CheckpointBatch.of([Checkpoint(code, time, voters, EVENING) for code, time, voters in items])
-        return store.record_checkpoints(loaded, SAMPLE.id, 2, batch, author="clerk", reason=reason)
+        return store.record_checkpoints(sample_election, SAMPLE.id, 2, batch, author="clerk", reason=reason)
 
     assert checkpoints(("75-01-0001", "12:00", 100), ("75-01-0001", "17:00", 300)).created == 2
     assert checkpoints(("75-01-0001", "17:00", 300)).as_dict()["unchanged"] == 1
     assert checkpoints(("75-01-0001", "17:00", 310)).corrected == 1
-    before = table_contents(loaded)
+    before = table_contents(sample_election)
     with pytest.raises(store.Refused) as refused:
         checkpoints(("75-01-0001", "12:00", 320))
     assert [i.code for i in refused.value.issues] == ["checkpoint_below_earlier"]
     with pytest.raises(store.Refused) as refused:
-        record(loaded, 2, build_return("75-01-0001", votes={"hamon": 150, "valls": 150}))
+        record(sample_election, 2, build_return("75-01-0001", votes={"hamon": 150, "valls": 150}))
     assert refused.value.issues[0].code == "voters_below_checkpoint"
-    assert table_contents(loaded) == before
-    document = store.turnout_document(loaded, SAMPLE.id, 2)
+    assert table_contents(sample_election) == before
+    document = store.turnout_document(sample_election, SAMPLE.id, 2)
     assert document["checkpoints"] == [
         {
             "time": "12:00",
@@ -280,22 +281,22 @@ def test_checkpoints_are_versioned_and_checked_against_the_return(loaded):
     ]
 
 
-def test_an_election_cannot_be_loaded_twice(loaded):
-    before = table_contents(loaded)
+def test_an_election_cannot_be_loaded_twice(sample_election):
+    before = table_contents(sample_election)
     with pytest.raises(store.Refused) as refused:
-        store.create_election(loaded, SAMPLE, AREAS, BUREAUX)
+        store.create_election(sample_election, SAMPLE, AREAS, BUREAUX)
     assert refused.value.issues == [
         Issue("election_exists", "The election 'mini-primaire' is already loaded.")
     ]
-    assert table_contents(loaded) == before
+    assert table_contents(sample_election) == before
 
 
-def test_verify_reports_an_aggregate_that_drifted(loaded):
-    record(loaded, 2, build_return("75-01-0001", votes={"hamon": 250, "valls": 157}))
-    with loaded.begin() as connection:
+def test_verify_reports_an_aggregate_that_drifted(sample_election):
+    record(sample_election, 2, build_return("75-01-0001", votes={"hamon": 250, "valls": 157}))
+    with sample_election.begin() as connection:
         connection.exec_driver_sql("UPDATE area_results SET voters = voters + 1 WHERE area_id = 1")
-    assert len(store.verify(loaded)) == 1
-    assert "national FR" in store.verify(loaded)[0]
+    assert len(store.verify(sample_election)) == 1
+    assert "national FR" in store.verify(sample_election)[0]
 
 
 def test_a_registry_that_is_not_a_tree_is_refused(engine):
@@ -313,17 +314,34 @@ def test_a_registry_that_is_not_a_tree_is_refused(engine):
     assert table_contents(engine) == before
 
 
-def test_registries_are_built_ahead_with_the_collector_paused_then_set_aside(loaded):
+@contextmanager
+def statements_sent(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements sent on `engine` while the block runs."""
+    sent: list[str] = []
+
+    def note(_connection, _cursor, statement: str, *_rest) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def test_registries_are_built_ahead_with_the_collector_paused_then_set_aside(sample_election):
     store.forget_indexes()
     frozen_before = gc.get_freeze_count()
-    store.warm_indexes(loaded)
-    from api.store.common import _indexes
-
-    [(key, index)] = _indexes.items()
-    assert (key, index.registry.bureaux[0].code, len(index.bureau_ids)) == (
-        (1, 1),
+    store.warm_indexes(sample_election)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > frozen_before  # the registry's objects no longer walked by collections
+    with reading(sample_election) as connection:
+        round_ = store.round_info(connection, SAMPLE.id, 2)
+        # Asked as every request asks, with the version read with its round: built ahead, it costs no query.
+        with statements_sent(sample_election) as statements:
+            index = store.election_index(connection, round_.election_id, round_.registry_version)
+    assert (statements, index.registry.bureaux[0].code, len(index.bureau_ids)) == (
+        [],
         "75-01-0001",
         len(BUREAUX),
     )
-    assert gc.isenabled()
-    assert gc.get_freeze_count() > frozen_before  # the registry's objects no longer walked by collections

@@ -125,6 +125,7 @@ def test_the_service_killed_during_writes_keeps_every_acknowledged_return(databa
     acknowledged: dict[str, dict] = {}
     seen: list[int] = []
     stop = threading.Event()
+    answered = threading.Event()  # set by the poller at each sequence it reads
     lock = threading.Lock()
 
     def clerk(part: list[dict]) -> None:
@@ -157,6 +158,7 @@ def test_the_service_killed_during_writes_keeps_every_acknowledged_return(databa
                     f"{service.url}/api/v1/elections/{ELECTION}/rounds/2/current"
                 ) as got:
                     seen.append(json.load(got)["sequence"])
+                answered.set()
             # A kill in the middle of an answer cuts its body short (IncompleteRead): poll again.
             except (urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException):
                 time.sleep(0.05)
@@ -173,9 +175,11 @@ def test_the_service_killed_during_writes_keeps_every_acknowledged_return(databa
     for thread in clerks:
         thread.join()
     service = Service(database_url, log)  # the poller follows the new address
-    time.sleep(1.0)
+    answered.clear()  # the old service is dead: the next sequence read is the restarted one's
+    read_from_restarted = answered.wait(30)
     stop.set()
     watcher.join()
+    assert read_from_restarted, "the poller read nothing from the restarted service in 30 s"
 
     store.forget_indexes()
     assert 0 < len(acknowledged) < len(rows)  # the kill landed in the middle of the writes

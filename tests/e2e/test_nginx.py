@@ -23,7 +23,7 @@ import pytest
 from api import static_publication, store
 from api.store import accounts
 from tabulator.batch import ReturnBatch
-from tests.builders import AREAS, BUREAUX, SAMPLE, build_return
+from tests.builders import SAMPLE, build_return
 from tests.e2e.conftest import GUNICORN, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,9 +203,9 @@ def request(
     return result
 
 
+@pytest.mark.usefixtures("sample_election")
 def test_https_only_with_hsts_and_the_clients_own_address_in_the_audit(behind_nginx, engine):
     http_port, https_port, certificate, static = behind_nginx
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     batch = ReturnBatch.of([build_return("13-01-0001", votes={"hamon": 40, "valls": 60})], ("hamon", "valls"))
     store.record_returns(engine, SAMPLE.id, 2, batch, author="clerk")
     assert static_publication.publish(engine, SAMPLE.id, 2, static) == 1
@@ -253,11 +253,11 @@ def test_https_only_with_hsts_and_the_clients_own_address_in_the_audit(behind_ng
     ]
 
 
+@pytest.mark.usefixtures("sample_election")
 def test_csv_forms_pass_the_published_json_files_by(behind_nginx, engine):
     """A published document is a JSON file nginx serves itself; its CSV form, by `.csv` or by
     `Accept: text/csv`, only the app writes: nginx sends those on, and says its files vary with Accept."""
     _, https_port, certificate, static = behind_nginx
-    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     batch = ReturnBatch.of([build_return("13-01-0001", votes={"hamon": 40, "valls": 60})], ("hamon", "valls"))
     store.record_returns(engine, SAMPLE.id, 2, batch, author="clerk")
     assert static_publication.publish(engine, SAMPLE.id, 2, static) == 1
