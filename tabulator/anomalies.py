@@ -30,7 +30,6 @@ A count row is [registered, voters, blank, null, valid, votes of each candidate.
 
 from __future__ import annotations
 
-import warnings
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -154,11 +153,17 @@ def blank_null_ratio(rows: IntArray) -> tuple[FloatArray, FloatArray]:
     return np.log(blank / null), 1 / blank + 1 / null
 
 
-def _nanmedian(values: FloatArray, axis: int = 0) -> FloatArray:
-    # nanmedian warns on an all-NaN column; such a column simply has no reference.
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanmedian(values, axis=axis), np.float64)
+def _nanmedian(values: FloatArray) -> FloatArray:
+    """The median of each column, NaN ignored (NaN for a column with no value). Column by column: numpy's
+    nanmedian goes through masked arrays for small inputs, ten times slower on a département's peers."""
+    if not np.isnan(values).any():
+        return np.asarray(np.median(values, axis=0), np.float64)
+    result = np.full(values.shape[1], np.nan)
+    for column in range(values.shape[1]):
+        known = values[:, column][~np.isnan(values[:, column])]
+        if len(known):
+            result[column] = np.median(known)
+    return result
 
 
 def spread_of(shares: FloatArray, label: str) -> Spread:
