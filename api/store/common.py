@@ -135,10 +135,17 @@ _building = threading.Lock()
 _candidates: dict[int, tuple[Any, ...]] = {}
 
 
+# What a département's stored returns teach the warnings, by (database, round id, area id): see
+# api.store.returns._judge_with_knowledge. Values: (when it was learned, tabulator.anomalies.AreaKnowledge).
+area_knowledge: dict[tuple[str, int, int], tuple[float, Any]] = {}
+
+
 def forget_indexes() -> None:
-    """Drop the cached registries and candidates (a database emptied and refilled reuses ids)."""
+    """Drop the cached registries, candidates and areas' knowledge (a database emptied and refilled reuses
+    ids)."""
     _indexes.clear()
     _candidates.clear()
+    area_knowledge.clear()
 
 
 def now() -> datetime:

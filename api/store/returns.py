@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
+from time import monotonic
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -23,6 +24,7 @@ from api.store.common import (
     RoundInfo,
     StaleVersion,
     StoredReturns,
+    area_knowledge,
     bureau_filter,
     election_index,
     now,
@@ -32,11 +34,21 @@ from api.store.common import (
     round_info,
     stored_from,
     stored_queries,
+    stored_returns,
     voters_in_round,
     voters_query,
 )
 from tabulator.aggregation import RESULT_FIELDS, contributions
-from tabulator.anomalies import Judged, PreviousRound, check_returns, count_rows
+from tabulator.anomalies import (
+    AreaKnowledge,
+    Judged,
+    PreviousRound,
+    check_returns,
+    count_rows,
+    judge_in_area,
+    learn_area,
+    signature,
+)
 from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch
 from tabulator.registry import Registry
 from tabulator.rules import (
@@ -194,6 +206,7 @@ def record_in(
             rows,
             thresholds=thresholds,
             before=_previous_round_info(connection, round_),
+            database=str(connection.engine.url),
         ),
     )
     registered = np.where(batch.registered != UNKNOWN, batch.registered, index.registry.registered[rows])
@@ -294,6 +307,7 @@ def _judge_against_peers(
     *,
     thresholds: Thresholds,
     before: RoundInfo | None,
+    database: str,
 ) -> Judged:
     """The batch's rows (all located) against the current returns of other bureaux of the départements it
     touches, and of any of them whose counts equal one of the batch's (a sheet typed twice is looked for in
@@ -301,6 +315,11 @@ def _judge_against_peers(
     registry = index.registry
     column = registry.levels.index(PEER_LEVEL) if PEER_LEVEL in registry.levels else 0
     areas = registry.ancestors[rows, column]
+    if len(rows) == 1:  # a clerk's return: what its département knows, kept a few seconds
+        key = (database, round_.id, int(areas[0]))
+        return _judge_with_knowledge(
+            raw, round_, index, batch, rows, key=key, thresholds=thresholds, before=before
+        )
     peer_rows = _peer_rows(registry, rows, column)
     peer_ids = index.bureau_ids[peer_rows]
     queries = _peer_queries(round_, peer_ids) if len(peer_ids) else []
@@ -329,6 +348,107 @@ def _judge_against_peers(
         thresholds=thresholds.anomalies,
         previous=past,
     )
+
+
+# An area's knowledge (spreads, log ratio, learned past) as a worker last read it, by (database, round, area),
+# kept KNOWLEDGE_SECONDS once it was learned from KNOWLEDGE_FROM_PEERS returns or more (fewer are read
+# again every time: they are cheap, and the first returns of a département must meet the next ones).
+KNOWLEDGE_SECONDS = 5.0
+KNOWLEDGE_FROM_PEERS = 100
+
+
+def _judge_with_knowledge(
+    raw: Raw,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    batch: ReturnBatch,
+    rows: IntArray,
+    *,
+    key: tuple[str, int, int],
+    thresholds: Thresholds,
+    before: RoundInfo | None,
+) -> Judged:
+    """A clerk's return against what its département's stored returns teach,
+    read again only when older than KNOWLEDGE_SECONDS, and against the returns that share their counts
+    (a sheet typed twice), looked for exactly."""
+    registry = index.registry
+    column = registry.levels.index(PEER_LEVEL) if PEER_LEVEL in registry.levels else 0
+    area = key[2]
+    moment = monotonic()
+    known = area_knowledge.get(key)
+    if known is None or moment - known[0] > KNOWLEDGE_SECONDS:
+        learned = _learn_area(
+            raw, round_, index, area, column, rows=rows, thresholds=thresholds, before=before
+        )
+        known = (moment, learned)
+        if known[1].peers >= KNOWLEDGE_FROM_PEERS:
+            area_knowledge[key] = known
+    return judge_in_area(
+        count_rows(
+            np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows]),
+            batch.counts,
+            batch.votes,
+        ),
+        batch.bureaux,
+        known[1],
+        seen=_same_counts(raw, round_, index, batch, rows=rows, column=column),
+        previous_rows=_own_previous_rows(raw, before, index.bureau_ids[rows]),
+        thresholds=thresholds.anomalies,
+    )
+
+
+def _own_previous_rows(raw: Raw, before: RoundInfo | None, bureau_ids: IntArray) -> IntArray | None:
+    past = _previous_round(raw, before, bureau_ids, _NONE)
+    return None if past is None else past.rows
+
+
+_NONE = np.zeros(0, np.int64)
+
+
+def _learn_area(
+    raw: Raw,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    area: int,
+    column: int,
+    *,
+    rows: IntArray,
+    thresholds: Thresholds,
+    before: RoundInfo | None,
+) -> AreaKnowledge:
+    """The département's knowledge from its other bureaux' current returns (a bureau is not its own peer:
+    a correction replaces its return)."""
+    registry = index.registry
+    in_area = (registry.ancestors[:, column] == area) & registry.counted
+    in_area[rows] = False
+    peer_ids = index.bureau_ids[np.flatnonzero(in_area)]
+    found = raw.rows_together(_peer_queries(round_, peer_ids)) if len(peer_ids) else ([], [])
+    stored = stored_from(round_, peer_ids, *found)
+    past = _previous_round(raw, before, _NONE, peer_ids[stored.exists])
+    return learn_area(
+        count_rows(stored.registered, stored.counts, stored.votes)[stored.exists],
+        candidates=round_.candidate_codes,
+        thresholds=thresholds.anomalies,
+        previous=past,
+    )
+
+
+def _same_counts(
+    raw: Raw, round_: RoundInfo, index: ElectionIndex, batch: ReturnBatch, *, rows: IntArray, column: int
+) -> dict[bytes, str]:
+    """The signatures of the département's current returns with the same votants, blancs, nuls and
+    exprimés as one of the batch's, by bureau code (the batch's own bureaux left out)."""
+    query = _identical_query(round_, index, batch, rows, column)
+    found = np.array([row[0] for row in raw.rows(*query)], np.int64) if query else _NONE
+    found = found[~np.isin(found, index.bureau_ids[rows])]
+    if not len(found):
+        return {}
+    stored = stored_returns(raw, round_, found)
+    codes = [index.registry.bureaux[index.bureau_position[int(b)]].code for b in found.tolist()]
+    same = count_rows(stored.registered, stored.counts, stored.votes)
+    return {
+        signature(row): code for row, code, exists in zip(same, codes, stored.exists, strict=True) if exists
+    }
 
 
 def _peer_rows(registry: Registry, rows: IntArray, column: int) -> IntArray:
@@ -378,7 +498,9 @@ def _previous_round(
     if before is None:
         return None
     every = np.concatenate([bureau_ids, peer_ids])
-    stored = stored_from(before, every, *raw.rows_together(_peer_queries(before, every)))
+    stored = stored_from(
+        before, every, *(raw.rows_together(_peer_queries(before, every)) if len(every) else ([], []))
+    )
     counts = np.where(stored.exists[:, None], stored.counts, UNKNOWN)
     then = count_rows(stored.registered, counts, stored.votes)
     return PreviousRound(then[: len(bureau_ids)], then[len(bureau_ids) :], before.candidate_codes)

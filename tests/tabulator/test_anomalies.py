@@ -19,6 +19,8 @@ from tabulator.anomalies import (
     PreviousRound,
     check_return,
     check_returns,
+    judge_in_area,
+    learn_area,
     learn_past,
     measures,
     ratio_spread,
@@ -497,3 +499,24 @@ def test_a_return_equal_to_what_its_past_predicts_never_warns(others, counts, ab
 
 def rounded(found: list) -> list[tuple[str, str, str, float]]:
     return [(finding.code, finding.field, finding.message, round(finding.score, 9)) for finding in found]
+
+
+def test_a_clerks_return_is_judged_by_what_its_area_knows_as_a_batch_would_judge_it():
+    peers_now, peers_then = primary_peers(120)
+    knowledge = learn_area(
+        peers_now,
+        candidates=CANDIDATES,
+        previous=PreviousRound(np.empty((0, 7), np.int64), peers_then, PRIMARY),
+    )
+    assert (knowledge.peers, knowledge.compared, knowledge.previous_candidates) == (120, True, PRIMARY)
+    rows = np.array([row(2000, 16, 8, 472, 328), row(2000, 16, 8, 328, 472), row(2000, 160, 8, 472, 328)])
+    for position, typed in enumerate(rows):
+        alone = judge_in_area(
+            typed[None], [f"b{position}"], knowledge, seen={}, previous_rows=np.array([TYPICAL_THEN])
+        )
+        assert alone.compared.tolist() == [True]
+        assert codes(alone.findings[0]) == [[], ["candidates_swapped"], ["tenfold_count"]][position]
+    # A sheet typed twice is found through the signatures the service looked up for it.
+    copied = peers_now[5].copy()
+    found = judge_in_area(copied[None], ["b9"], knowledge, seen={signature(peers_now[5]): "p5"})
+    assert codes(found.findings[0]) == ["same_as_other_bureau"]
