@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,110 +110,130 @@ def listed(issues: list[Issue]) -> dict[str, Any]:
     return body
 
 
+def not_found(exc: store.NotFound) -> tuple[Response, int]:
+    return envelope(404, "not_found", str(exc))
+
+
+def unauthorized(exc: auth.Unauthorized) -> tuple[Response, int, dict[str, str]]:
+    return (*envelope(401, "unauthorized", str(exc)), {"WWW-Authenticate": 'Bearer realm="tabulator"'})
+
+
+def forbidden(exc: auth.Forbidden) -> tuple[Response, int]:
+    return envelope(403, "forbidden", str(exc))
+
+
+def refused(exc: store.Refused) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
+    codes = {issue.code for issue in exc.issues}
+    status = (
+        412
+        if "stale_version" in codes
+        else 403
+        if codes & {"correction_needs_supervisor", "outside_scope", "same_person"}
+        else 409
+        if codes & {"round_certified", "bad_transition", "already_decided", "confirmation_expired"}
+        else 422
+    )
+    body = listed(exc.issues)
+    if isinstance(exc, store.StaleVersion):
+        # The version to send If-Match against, never its counts: under an embargo they are secret.
+        body["current_version"] = exc.current_version
+        return jsonify(body), status, {"ETag": f'"{exc.current_version}"'}
+    return jsonify(body), status
+
+
+def file_refused(exc: FileRefused) -> tuple[Response, int]:
+    return jsonify(listed(exc.issues)), 422
+
+
+def too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    return envelope(413, "too_large", f"The request is larger than the {limit:,} bytes this service accepts.")
+
+
+def embargoed(exc: Embargoed) -> tuple[Response, int, dict[str, str]]:
+    return (
+        *envelope(403, "embargoed", str(exc)),
+        {"Retry-After": str(exc.seconds), "Cache-Control": "no-cache"},
+    )
+
+
+def bad_argument(exc: store.BadArgument) -> tuple[Response, int]:
+    return envelope(400, "bad_argument", str(exc))
+
+
+def bad_arguments(exc: UnprocessableEntity) -> tuple[Response, int]:
+    # webargs puts the per-field messages in exc.data["messages"] ({"query": {"limit": [...]}}).
+    messages = getattr(exc, "data", {}).get("messages", {})
+    errors = [
+        {"code": "bad_argument", "message": f"{field}: {' '.join(texts)}", "field": field}
+        for fields in messages.values()
+        for field, texts in _field_messages(fields)
+    ]
+    return jsonify({"errors": errors or [{"code": "bad_argument", "message": "Malformed request."}]}), 400
+
+
+def database_unavailable(exc: DBAPIError) -> tuple[Response, int, dict[str, str]]:
+    # The server is down or restarting, the network dropped, the disk is full or read-only: the
+    # request did nothing (its transaction never committed); a client should simply try again.
+    current_app.logger.warning("database unavailable: %s", str(exc.orig).strip() or type(exc).__name__)
+    return (
+        *envelope(
+            503,
+            "database_unavailable",
+            "The database cannot be reached or refuses writes at the moment; nothing was changed. "
+            f"Try again in {DATABASE_RETRY_SECONDS} seconds.",
+        ),
+        {"Retry-After": str(DATABASE_RETRY_SECONDS), "Cache-Control": "no-store"},
+    )
+
+
+def too_deep(exc: RecursionError) -> tuple[Response, int]:
+    # Python's JSON decoder gives up on arrays nested thousands deep; no return is shaped like that.
+    if request.is_json:
+        return envelope(400, "bad_json", "The JSON body nests too deeply to be a return; nothing read.")
+    return unexpected(exc)
+
+
+def database_refuses(exc: InternalError) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
+    if getattr(exc.orig, "sqlstate", None) in REFUSING_STATES:
+        return database_unavailable(exc)
+    return unexpected(exc)
+
+
+def http_error(exc: HTTPException) -> tuple[Response, int]:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return envelope(exc.code or 500, code, exc.description or "")
+
+
+def unexpected(exc: Exception) -> tuple[Response, int]:
+    # Logged in full for the operators; the client gets the envelope, never a traceback or SQL.
+    current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
+    return envelope(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+# Each kind of failure and the answer it gets (Flask picks the most specific class).
+ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[[Any], Any]], ...] = (
+    (store.NotFound, not_found),
+    (auth.Unauthorized, unauthorized),
+    (auth.Forbidden, forbidden),
+    (store.Refused, refused),
+    (FileRefused, file_refused),
+    (RequestEntityTooLarge, too_large),
+    (Embargoed, embargoed),
+    (store.BadArgument, bad_argument),
+    (UnprocessableEntity, bad_arguments),
+    (OperationalError, database_unavailable),
+    (InterfaceError, database_unavailable),
+    (RecursionError, too_deep),
+    (InternalError, database_refuses),
+    (HTTPException, http_error),
+    (Exception, unexpected),
+)
+
+
 def _register_errors(app: Flask) -> None:
-    @app.errorhandler(store.NotFound)
-    def not_found(exc: store.NotFound) -> tuple[Response, int]:
-        return envelope(404, "not_found", str(exc))
-
-    @app.errorhandler(auth.Unauthorized)
-    def unauthorized(exc: auth.Unauthorized) -> tuple[Response, int, dict[str, str]]:
-        return (*envelope(401, "unauthorized", str(exc)), {"WWW-Authenticate": 'Bearer realm="tabulator"'})
-
-    @app.errorhandler(auth.Forbidden)
-    def forbidden(exc: auth.Forbidden) -> tuple[Response, int]:
-        return envelope(403, "forbidden", str(exc))
-
-    @app.errorhandler(store.Refused)
-    def refused(exc: store.Refused) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
-        codes = {issue.code for issue in exc.issues}
-        status = (
-            412
-            if "stale_version" in codes
-            else 403
-            if codes & {"correction_needs_supervisor", "outside_scope", "same_person"}
-            else 409
-            if codes & {"round_certified", "bad_transition", "already_decided", "confirmation_expired"}
-            else 422
-        )
-        body = listed(exc.issues)
-        if isinstance(exc, store.StaleVersion):
-            # The version to send If-Match against, never its counts: under an embargo they are secret.
-            body["current_version"] = exc.current_version
-            return jsonify(body), status, {"ETag": f'"{exc.current_version}"'}
-        return jsonify(body), status
-
-    @app.errorhandler(FileRefused)
-    def file_refused(exc: FileRefused) -> tuple[Response, int]:
-        return jsonify(listed(exc.issues)), 422
-
-    @app.errorhandler(RequestEntityTooLarge)
-    def too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
-        return envelope(
-            413, "too_large", f"The request is larger than the {limit:,} bytes this service accepts."
-        )
-
-    @app.errorhandler(Embargoed)
-    def embargoed(exc: Embargoed) -> tuple[Response, int, dict[str, str]]:
-        return (
-            *envelope(403, "embargoed", str(exc)),
-            {"Retry-After": str(exc.seconds), "Cache-Control": "no-cache"},
-        )
-
-    @app.errorhandler(store.BadArgument)
-    def bad_argument(exc: store.BadArgument) -> tuple[Response, int]:
-        return envelope(400, "bad_argument", str(exc))
-
-    @app.errorhandler(UnprocessableEntity)
-    def bad_arguments(exc: UnprocessableEntity) -> tuple[Response, int]:
-        # webargs puts the per-field messages in exc.data["messages"] ({"query": {"limit": [...]}}).
-        messages = getattr(exc, "data", {}).get("messages", {})
-        errors = [
-            {"code": "bad_argument", "message": f"{field}: {' '.join(texts)}", "field": field}
-            for fields in messages.values()
-            for field, texts in _field_messages(fields)
-        ]
-        return jsonify({"errors": errors or [{"code": "bad_argument", "message": "Malformed request."}]}), 400
-
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
-    def database_unavailable(exc: DBAPIError) -> tuple[Response, int, dict[str, str]]:
-        # The server is down or restarting, the network dropped, the disk is full or read-only: the
-        # request did nothing (its transaction never committed); a client should simply try again.
-        current_app.logger.warning("database unavailable: %s", str(exc.orig).strip() or type(exc).__name__)
-        return (
-            *envelope(
-                503,
-                "database_unavailable",
-                "The database cannot be reached or refuses writes at the moment; nothing was changed. "
-                f"Try again in {DATABASE_RETRY_SECONDS} seconds.",
-            ),
-            {"Retry-After": str(DATABASE_RETRY_SECONDS), "Cache-Control": "no-store"},
-        )
-
-    @app.errorhandler(RecursionError)
-    def too_deep(exc: RecursionError) -> tuple[Response, int]:
-        # Python's JSON decoder gives up on arrays nested thousands deep; no return is shaped like that.
-        if request.is_json:
-            return envelope(400, "bad_json", "The JSON body nests too deeply to be a return; nothing read.")
-        return unexpected(exc)
-
-    @app.errorhandler(InternalError)
-    def database_refuses(exc: InternalError) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
-        if getattr(exc.orig, "sqlstate", None) in REFUSING_STATES:
-            return database_unavailable(exc)
-        return unexpected(exc)
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[Response, int]:
-        code = (exc.name or "error").lower().replace(" ", "_")
-        return envelope(exc.code or 500, code, exc.description or "")
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> tuple[Response, int]:
-        # Logged in full for the operators; the client gets the envelope, never a traceback or SQL.
-        current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
-        return envelope(500, "internal_error", "Something went wrong on our side; it has been logged.")
+    for kind, handler in ERROR_HANDLERS:
+        app.register_error_handler(kind, handler)
 
 
 def _field_messages(messages: dict[str, Any], prefix: str = "") -> list[tuple[str, list[str]]]:
