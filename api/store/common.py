@@ -440,6 +440,11 @@ def refuse_if_certified(round_: RoundInfo) -> None:
         )
 
 
+def warning_codes(flags: str) -> list[str]:
+    """The warning codes as stored with a version or an entry ("a,b"; "" where there were none)."""
+    return [code for code in flags.split(",") if code]
+
+
 def warning_notes(text: str) -> list[dict[str, Any]]:
     """The warnings in full as stored with a version or an entry ("" where there were none)."""
     notes: list[dict[str, Any]] = json.loads(text) if text else []

@@ -20,6 +20,7 @@ from api.store.common import (
     now,
     round_info,
     round_thresholds,
+    warning_codes,
 )
 from api.store.results import View, context, open_view
 
@@ -242,7 +243,7 @@ def _items(
                 },
                 "previous": None if before is None else {**before, "votes": votes[(bureau_id, version - 1)]},
                 "reason": reason,
-                "warnings": [code for code in flags.split(",") if code],
+                "warnings": warning_codes(flags),
             }
         )
     return items

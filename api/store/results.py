@@ -29,6 +29,7 @@ from api.store.common import (
     round_info,
     stored_returns,
     voters_in_round,
+    warning_codes,
     warning_notes,
 )
 from tabulator.aggregation import (
@@ -379,7 +380,7 @@ def _versions(view: View, bureau_id: int) -> list[dict[str, Any]]:
             "reported_at": _iso(Raw.read_time(reported_at)),
             "recorded_at": _iso(Raw.read_time(recorded_at)),
             "reason": reason,
-            "warnings": [code for code in flags.split(",") if code],
+            "warnings": warning_codes(flags),
             "warning_notes": warning_notes(notes),
         }
         for (

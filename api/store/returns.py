@@ -291,11 +291,6 @@ def record_in(
 
 
 PEER_LEVEL = "departement"  # a return is compared with the bureaux of its département (else its election's)
-# A clerk's few returns are compared with this many of their département's bureaux, the nearest in the
-# registry (their commune's and circonscription's first): the medians of 300 peers are as good as of 2,000,
-# and reading 2,000 for every return halved the write path's throughput. A file is compared whole.
-NEAREST_PEERS = 300
-FEW_RETURNS = 8
 
 
 def _judge_against_peers(
@@ -309,9 +304,8 @@ def _judge_against_peers(
     before: RoundInfo | None,
     database: str,
 ) -> Judged:
-    """The batch's rows (all located) against the current returns of other bureaux of the départements it
-    touches, and of any of them whose counts equal one of the batch's (a sheet typed twice is looked for in
-    the whole département). One round trip, two when such a sheet lies beyond the peers read."""
+    """The batch's rows (all located) against the current returns of the other bureaux of the départements
+    it touches (a file: one round trip), or a clerk's single return against what its département knows."""
     registry = index.registry
     column = registry.levels.index(PEER_LEVEL) if PEER_LEVEL in registry.levels else 0
     areas = registry.ancestors[rows, column]
@@ -320,21 +314,12 @@ def _judge_against_peers(
         return _judge_with_knowledge(
             raw, round_, index, batch, rows, key=key, thresholds=thresholds, before=before
         )
-    peer_rows = _peer_rows(registry, rows, column)
+    in_areas = np.isin(registry.ancestors[:, column], areas) & registry.counted
+    in_areas[rows] = False  # a bureau is not its own peer (a correction replaces its return)
+    peer_rows = np.flatnonzero(in_areas)
     peer_ids = index.bureau_ids[peer_rows]
-    queries = _peer_queries(round_, peer_ids) if len(peer_ids) else []
-    identical = _identical_query(round_, index, batch, rows, column) if len(rows) <= FEW_RETURNS else None
-    found = raw.rows_together(queries + ([identical] if identical else [])) if queries or identical else []
-    if identical is not None:
-        beyond = np.setdiff1d(np.array([row[0] for row in found[-1]], np.int64), peer_ids)
-        beyond = beyond[~np.isin(beyond, index.bureau_ids[rows])]
-        if len(beyond):  # rare: read the peers again, with them
-            positions = np.array([index.bureau_position[int(b)] for b in beyond.tolist()], np.int64)
-            peer_rows = np.union1d(peer_rows, positions)
-            peer_ids = index.bureau_ids[peer_rows]
-            queries = _peer_queries(round_, peer_ids)
-            found = raw.rows_together(queries)
-    stored = stored_from(round_, peer_ids, *found[:2]) if queries else stored_from(round_, peer_ids, [], [])
+    found = raw.rows_together(_peer_queries(round_, peer_ids)) if len(peer_ids) else ([], [])
+    stored = stored_from(round_, peer_ids, *found)
     registered = np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows])
     past = _previous_round(raw, before, index.bureau_ids[rows], peer_ids[stored.exists])
     return check_returns(
@@ -449,22 +434,6 @@ def _same_counts(
     return {
         signature(row): code for row, code, exists in zip(same, codes, stored.exists, strict=True) if exists
     }
-
-
-def _peer_rows(registry: Registry, rows: IntArray, column: int) -> IntArray:
-    """The registry rows of the peers of the batch's bureaux: every counted bureau of their départements
-    for a file, the NEAREST_PEERS nearest in the registry to each of a clerk's few returns."""
-    in_areas = np.isin(registry.ancestors[:, column], registry.ancestors[rows, column]) & registry.counted
-    in_areas[rows] = False  # a bureau is not its own peer (a correction replaces its return)
-    every = np.flatnonzero(in_areas)
-    if len(rows) > FEW_RETURNS or len(every) <= NEAREST_PEERS:
-        return every
-    nearest = [
-        candidates[np.argsort(np.abs(candidates - row), kind="stable")[:NEAREST_PEERS]]
-        for row in rows.tolist()
-        for candidates in [every[registry.ancestors[every, column] == registry.ancestors[row, column]]]
-    ]
-    return np.unique(np.concatenate(nearest))
 
 
 def _identical_query(

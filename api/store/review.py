@@ -26,6 +26,7 @@ from api.store.common import (
     refuse_if_certified,
     round_info,
     stored_returns,
+    warning_codes,
     warning_notes,
 )
 from api.store.entries import ENTRY_COLUMNS, NOTES, PERSON
@@ -54,9 +55,9 @@ def waiting_list(
             f"WHERE e.round_id = ? AND e.{WAITING} ORDER BY e.id",
             (round_.id,),
         )
-        by_code = Counter(code for row in rows for code in _codes(row[10]))
+        by_code = Counter(code for row in rows for code in warning_codes(row[10]))
         if warning is not None:
-            rows = [row for row in rows if warning in _codes(row[10])]
+            rows = [row for row in rows if warning in warning_codes(row[10])]
         published = _published(raw, round_, sorted({row[1] for row in rows}))
     entries = [_entry_document(row, published.get(row[1])) for row in rows]
     if order == "unusual":
@@ -89,12 +90,12 @@ def warning_counts(engine: Engine, election_code: str, number: int) -> dict[str,
         )
     by_code: dict[str, dict[str, Any]] = {}
     for bureau, flags in published:
-        for code in _codes(flags):
+        for code in warning_codes(flags):
             found = by_code.setdefault(code, {"published": 0, "waiting": 0, "first": []})
             found["published"] += 1
             if len(found["first"]) < FIRST_NAMED:
                 found["first"].append(bureau)
-    for code, count in Counter(code for (flags,) in waiting for code in _codes(flags)).items():
+    for code, count in Counter(code for (flags,) in waiting for code in warning_codes(flags)).items():
         by_code.setdefault(code, {"published": 0, "waiting": 0, "first": []})["waiting"] = count
     return {
         "election": election_code,
@@ -104,10 +105,6 @@ def warning_counts(engine: Engine, election_code: str, number: int) -> dict[str,
         "waiting_flagged": len(waiting),
         "by_code": dict(sorted(by_code.items())),
     }
-
-
-def _codes(flags: str) -> list[str]:
-    return [code for code in flags.split(",") if code]
 
 
 def _published(raw: Raw, round_: RoundInfo, bureau_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -142,7 +139,7 @@ def _entry_document(row: tuple[Any, ...], published: dict[str, Any] | None) -> d
         "valid": row[7],
         "registered": row[8],
         "votes": json.loads(row[9]),
-        "warnings": _codes(row[10]),
+        "warnings": warning_codes(row[10]),
         "warning_notes": notes,
         "unusual": max((note["score"] for note in notes), default=0.0),
         "reported_at": Raw.read_time(row[11]),
