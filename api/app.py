@@ -12,24 +12,26 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, Operationa
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import auth, authority, cors, db, headers, limits, openapi, pages, public, store
-from api.change_tail import ChangeTails
-from api.fastpath import CachedDocuments
-from api.http import CURRENT, DocumentCache
-from api.public import Embargoed
-from api.round_changes import RoundChanges
-from api.schemas import ErrorsSchema
+from api import store
 from api.settings import Settings
+from api.store import db
+from api.web import auth, authority, cors, headers, limits, openapi, pages, public
+from api.web.change_tail import ChangeTails
+from api.web.fastpath import CachedDocuments
+from api.web.http import CURRENT, DocumentCache
+from api.web.public import Embargoed
+from api.web.round_changes import RoundChanges
+from api.web.schemas import ErrorsSchema
 from tabulator.ingest import FileRefused
 from tabulator.types import Issue
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parent / "web" / "static"
 REDOC = "vendor/redoc-2.5.1/redoc.standalone.js"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    app = Flask(__name__, static_folder=None)
+    app = Flask(__name__, static_folder=None, template_folder="web/templates")
     app.config.update(
         API_TITLE="tabulator",
         API_VERSION="v1",

@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 
 import click
 
-from api import db, reference, static_publication, store
+from api import reference, static_publication, store
 from api import replay as replaying
 from api.settings import Settings, SettingsError
-from api.store import accounts, audit_chain, review
+from api.store import accounts, audit_chain, db, review
 from tabulator.batch import ReturnBatch
 from tabulator.election_folder import read_election_folder
 from tabulator.files import read_returns_file

@@ -47,7 +47,7 @@ class Settings:
     # is then read from the last N entries of X-Forwarded-For. 0 by default: a client can write that header
     # too, so it is believed only when every request comes through those proxies.
     trusted_proxies: int = 0
-    # Failed authentications and anonymous writes per client address (api.limits); the counters' store:
+    # Failed authentications and anonymous writes per client address (api.web.limits); the counters' store:
     # memory:// for one process, redis://host:6379 shared by every worker and node.
     failed_write_limit: str = "30 per minute"
     rate_limit_storage: str = "memory://"

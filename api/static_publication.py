@@ -24,12 +24,12 @@ from typing import Any
 from marshmallow import Schema
 from sqlalchemy import Engine
 
-from api import schemas
-from api.db import reading
-from api.http import render
 from api.store import Refused, feeds, open_view, results_of, timeline, turnout_of
 from api.store.common import now
+from api.store.db import reading
 from api.store.results import View, every_bureau_tally
+from api.web import schemas
+from api.web.http import render
 from tabulator.registry import CODE_RULE
 from tabulator.rules import error
 

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from api import db, reference, static_publication, store
+from api import reference, static_publication, store
+from api.store import db
 from tabulator.ministry import read_ministry
 
 FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "fr-pres2017" / "PR17_BVot_T2_FE.txt.gz"

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, create_engine, text
 
-from api import db, reference, store
+from api import reference, store
+from api.store import db
 from tabulator.ministry import read_ministry
 from tabulator.types import Election, Round
 

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from api import db, reference, store
-from api.store import accounts
+from api import reference, store
+from api.store import accounts, db
 from bench.api import FILE, gunicorn, wait_for
 from bench.writes import ELECTION, body, postgres_url
 from tabulator.ministry import read_ministry

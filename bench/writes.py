@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, text
 
-from api import db, reference, store
-from api.store import accounts
+from api import reference, store
+from api.store import accounts, db
 from bench.api import FILE, gunicorn, wait_for
 from tabulator.ministry import read_ministry
 

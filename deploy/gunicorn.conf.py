@@ -13,8 +13,9 @@ import time
 bind = os.environ.get("TABULATOR_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("TABULATOR_WORKERS", str(os.cpu_count() or 2)))
 worker_class = "gthread"
-# 16: a clerk's request waiting for its shared transaction (api.db.write_together) holds a thread; with 8,
-# 32 clerks left pollers queueing (make loadtest: reads p50 362 ms with 8 threads, 24 ms with 16).
+# 16: a clerk's request waiting for its shared transaction (api.store.db.write_together) holds a
+# thread; with 8, 32 clerks left pollers queueing (make loadtest: reads p50 362 ms with 8 threads,
+# 24 ms with 16).
 threads = int(os.environ.get("TABULATOR_THREADS", "16"))
 # Each worker builds its own app and database pool after the fork: nothing shared across processes.
 preload_app = False

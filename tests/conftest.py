@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from api import db, store
-from api.models import Base
+from api import store
+from api.store import db
+from api.store.models import Base
 from tests import postgres_server
 from tests.builders import AREAS, BUREAUX, SAMPLE
 

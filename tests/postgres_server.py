@@ -29,7 +29,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from api import db
+from api.store import db
 
 STATE = "server.json"  # {"url", "bin", "version", "unreachable"} once started
 SYSTEM_BINARIES = Path("/usr/lib/postgresql")

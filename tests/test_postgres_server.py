@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from api import db
+from api.store import db
 from tests import postgres_server
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
 
-from api.db import reading, reading_alone, write_together, writing
-from api.models import AuditRow, ElectionRow, RoundRow, TokenRow
-from api.sql import Raw
 from api.store.common import NotFound, now
+from api.store.db import reading, reading_alone, write_together, writing
+from api.store.models import AuditRow, ElectionRow, RoundRow, TokenRow
+from api.store.sql import Raw
 
 ROLES = ("clerk", "supervisor", "admin")  # each can do what the ones before it can
 TOKEN_PREFIX = "tab_"  # noqa: S105  makes a leaked token recognisable; not a secret

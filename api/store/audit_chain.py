@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from api.db import reading, writing
-from api.sql import Raw
+from api.store.db import reading, writing
+from api.store.sql import Raw
 
 GENESIS = "0" * 64
 CONTENT = 'id, at, token_id, actor, role, remote_addr, method, path, sent, status, outcome, "sequence"'

@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from api.db import reading
-from api.models import (
+from api.store.db import reading
+from api.store.models import (
     CandidateRow,
     ElectionRow,
     RoundRow,
 )
-from api.sql import SMALL_BATCH, Raw
+from api.store.sql import SMALL_BATCH, Raw
 from tabulator.batch import UNKNOWN, BoolArray, IntArray
 from tabulator.registry import Registry
 from tabulator.rules import TimeWindow, error, round_window

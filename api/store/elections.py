@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from api.db import reading, writing
-from api.models import AreaRow, BureauRow, CandidateRow, ElectionRow, RoundRow
-from api.sql import Raw
 from api.store.common import RecordReport, Refused, forget_indexes, now, round_info
+from api.store.db import reading, writing
+from api.store.models import AreaRow, BureauRow, CandidateRow, ElectionRow, RoundRow
 from api.store.returns import STAGES, Writer, record_in
+from api.store.sql import Raw
 from tabulator.batch import ReturnBatch
 from tabulator.ministry import LEVELS, MinistryFile
 from tabulator.registry import Registry, RegistryError, check_codes

@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from api.models import WAITING_STATUSES
-from api.sql import Raw
 from api.store.common import (
     RoundInfo,
     StoredReturns,
     bureau_filter,
 )
+from api.store.models import WAITING_STATUSES
+from api.store.sql import Raw
 from tabulator.batch import UNKNOWN, BoolArray, IntArray, ReturnBatch
 from tabulator.rules import DESCRIBED_WARNINGS, where
 from tabulator.types import Issue, Severity

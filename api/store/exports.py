@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from api.models import ElectionRow
-from api.sql import Raw
 from api.store.common import stored_returns
+from api.store.models import ElectionRow
 from api.store.results import View, context
+from api.store.sql import Raw
 from tabulator.batch import UNKNOWN
 from tabulator.metrics import percent
 from tabulator.ministry import BLOCK_COLUMNS, FIXED_COLUMNS, Departement

@@ -9,8 +9,6 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from api.models import CandidateRow, ElectionRow, RoundRow
-from api.sql import Raw
 from api.store.common import (
     BadArgument,
     ElectionIndex,
@@ -22,7 +20,9 @@ from api.store.common import (
     round_thresholds,
     warning_codes,
 )
+from api.store.models import CandidateRow, ElectionRow, RoundRow
 from api.store.results import View, context, open_view
+from api.store.sql import Raw
 
 CURSOR = re.compile(r"^(\d{1,12})(?::(\d{1,12}))?$")
 EVERY_BUREAU = 2**62

@@ -19,9 +19,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from api.db import reading, writing
-from api.models import AreaResultRow, ConfirmationRow, RoundRow
-from api.sql import Raw
 from api.store.common import (
     NotFound,
     Refused,
@@ -31,7 +28,10 @@ from api.store.common import (
     refuse_if_certified,
     round_info,
 )
+from api.store.db import reading, writing
+from api.store.models import AreaResultRow, ConfirmationRow, RoundRow
 from api.store.returns import publish
+from api.store.sql import Raw
 from tabulator.rules import error
 
 ORDER = ("setup", "voting", "counting", "complete", "certified")

@@ -16,8 +16,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from api.db import reading
-from api.sql import SMALL_BATCH, Raw
 from api.store.common import (
     EVERY_SEQUENCE,
     ElectionIndex,
@@ -32,6 +30,8 @@ from api.store.common import (
     warning_codes,
     warning_notes,
 )
+from api.store.db import reading
+from api.store.sql import SMALL_BATCH, Raw
 from tabulator.aggregation import (
     RESULT_FIELDS,
     TURNOUT_FIELDS,

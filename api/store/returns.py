@@ -12,8 +12,6 @@ from time import monotonic
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from api.db import write_together, writing
-from api.sql import Raw
 from api.store import entries as waiting
 from api.store.common import (
     CURRENT_VERSION,
@@ -38,6 +36,8 @@ from api.store.common import (
     voters_in_round,
     voters_query,
 )
+from api.store.db import write_together, writing
+from api.store.sql import Raw
 from tabulator.aggregation import RESULT_FIELDS, contributions
 from tabulator.anomalies import (
     AreaKnowledge,
@@ -131,7 +131,7 @@ def record_return(
 ) -> RecordReport:
     """One bureau's return as a clerk types it, its candidates by name: checked against the round's
     candidates in the same transaction that records it. Concurrent returns share a transaction (each its
-    own sequence, each failing alone): see `api.db.write_together`. `then` runs in that transaction
+    own sequence, each failing alone): see `api.store.db.write_together`. `then` runs in that transaction
     once the return is recorded (the service keeps its audit row there)."""
 
     def record(connection: Connection) -> RecordReport:

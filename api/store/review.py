@@ -12,9 +12,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from api.db import reading, writing
-from api.models import WAITING_STATUSES
-from api.sql import Raw
 from api.store.common import (
     CURRENT_VERSION,
     EVERY_SEQUENCE,
@@ -29,8 +26,11 @@ from api.store.common import (
     warning_codes,
     warning_notes,
 )
+from api.store.db import reading, writing
 from api.store.entries import ENTRY_COLUMNS, NOTES, PERSON
+from api.store.models import WAITING_STATUSES
 from api.store.returns import Writer, record_in
+from api.store.sql import Raw
 from tabulator.batch import ReturnBatch
 from tabulator.rules import FIRST_NAMED, error
 from tabulator.types import Return

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, select
 
-from api.db import reading
-from api.models import (
+from api.store.common import RoundInfo, election_index, round_info, voters_in_round
+from api.store.db import reading
+from api.store.models import (
     ElectionRow,
     RoundRow,
 )
-from api.sql import Raw
-from api.store.common import RoundInfo, election_index, round_info, voters_in_round
 from api.store.results import rebuilt_sums, stored_tallies
+from api.store.sql import Raw
 from tabulator.aggregation import tally_from_row
 
 

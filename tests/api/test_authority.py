@@ -11,9 +11,10 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import text
 
-from api import auth, store
+from api import store
 from api.cli import main
 from api.store import accounts
+from api.web import auth
 from tests.api.conftest import bearer
 from tests.builders import AREAS, BUREAUX, SAMPLE
 from tests.conftest import table_contents

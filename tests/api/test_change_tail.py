@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from api import change_tail, schemas, store
-from api.change_tail import ChangeTails
-from api.db import reading
-from api.http import render
+from api import store
 from api.store import feeds
+from api.store.db import reading
 from api.store.feeds import changes as in_database
+from api.web import change_tail, schemas
+from api.web.change_tail import ChangeTails
+from api.web.http import render
 from tabulator.batch import ReturnBatch
 from tests.builders import EVENING, SAMPLE, build_return
 

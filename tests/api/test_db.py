@@ -1,4 +1,5 @@
-"""Writes committed together (api.db.write_together): each keeps its own outcome, on SQLite and PostgreSQL."""
+"""Writes committed together (api.store.db.write_together): each keeps its own outcome, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import insert, select
 
-from api import db
-from api.models import AuditRow
+from api.store import db
+from api.store.models import AuditRow
 
 THREADS = 6
 

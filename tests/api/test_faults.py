@@ -8,9 +8,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import event
 
-from api import create_app, db, store
+from api import create_app, store
 from api.settings import Settings
-from api.store import accounts
+from api.store import accounts, db
 from tests.builders import AREAS, BUREAUX, SAMPLE
 from tests.conftest import table_contents
 

@@ -16,9 +16,9 @@ from sqlalchemy import text
 
 from api import static_publication, store
 from api.cli import main
-from api.headers import DOCS_POLICY
 from api.settings import Settings, SettingsError
 from api.store import accounts
+from api.web.headers import DOCS_POLICY
 from tabulator.batch import ReturnBatch
 from tabulator.ministry import BLOCK_COLUMNS, FIXED_COLUMNS
 from tabulator.registry import CODE_RULE

@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from api import db
-from api.models import Base
+from api.store import db
+from api.store.models import Base
 
 
 def test_every_migration_goes_down_and_up_again(database_url, engine):

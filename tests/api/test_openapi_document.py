@@ -15,8 +15,8 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from sqlalchemy.exc import OperationalError
 
-from api.auth import READ_METHODS
 from api.store import accounts, lifecycle
+from api.web.auth import READ_METHODS
 from tests import check_openapi
 from tests.api.conftest import bearer
 from tests.builders import SAMPLE
@@ -413,7 +413,7 @@ def _refusals_before_any_work(call: Recorder, app, monkeypatch) -> None:
     def away(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("the database is away"))
 
-    monkeypatch.setattr("api.public.feeds.elections", away)
+    monkeypatch.setattr("api.web.public.feeds.elections", away)
     call("GET", "/api/v1/elections", status=503)
 
 

@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 from api import store
-from api.pages import TEXT, as_of_line
-from api.pages import search_label as label_for
+from api.web.pages import TEXT, as_of_line
+from api.web.pages import search_label as label_for
 from tabulator import ministry
 from tabulator.ingest import read_checkpoints_csv
 from tests.api.test_primaire_2017 import ELECTION, FOLDER, replay_round_2, tabulator

@@ -7,8 +7,8 @@ import io
 import pytest
 from sqlalchemy import select
 
-from api.models import EntryRow, ReturnVersionRow
 from api.store import accounts
+from api.store.models import EntryRow, ReturnVersionRow
 from tests.api.conftest import bearer
 from tests.conftest import table_contents
 

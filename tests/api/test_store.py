@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from api import store
-from api.db import reading
+from api.store.db import reading
 from tabulator.batch import CheckpointBatch, ReturnBatch
 from tabulator.types import Bureau, Checkpoint, Issue
 from tests.builders import AREAS, BUREAUX, EVENING, SAMPLE, build_return

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from api import db, store
+from api import store
 from api.cli import main
-from api.store import accounts
+from api.store import accounts, db
 from tests.e2e.conftest import FOLDER, GUNICORN, ROOT, free_port
 
 ELECTION = "primaire-gauche-2017"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.headers import DOCS_POLICY
+from api.web.headers import DOCS_POLICY
 from tests.e2e.conftest import Server
 
 # Redoc 2.5 draws its vendor's logo from cdn.redoc.ly in the sidebar, whatever its options. These docs are

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 
-from api import create_app, db
-from api.store import accounts
+from api import create_app
+from api.store import accounts, db
 from tests import hostile_files
 from tests.conftest import table_contents
 from tests.e2e.conftest import GUNICORN, ROOT, free_port

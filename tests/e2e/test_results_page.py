@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
 
-from api import db, replay, store
+from api import replay, store
+from api.store import db
 from tests.e2e.conftest import FOLDER
 
 ROUND = "/elections/primaire-gauche-2017/rounds/2/"

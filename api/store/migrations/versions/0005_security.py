@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import api.models
+import api.store.models
 
 revision = "0005"
 down_revision = "0004"
@@ -21,7 +21,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("tokens", schema=None) as batch_op:
         batch_op.add_column(sa.Column("person", sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column("expires_at", api.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("expires_at", api.store.models.UTCDateTime(timezone=True), nullable=True)
+        )
         batch_op.add_column(sa.Column("area_code", sa.String(length=80), nullable=True))
         batch_op.add_column(sa.Column("bureaux", sa.Text(), nullable=True))
 
@@ -50,11 +52,11 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("requested_by", sa.String(length=200), nullable=False),
         sa.Column("requested_person", sa.String(length=200), nullable=False),
-        sa.Column("requested_at", api.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", api.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", api.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", api.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("decided_by", sa.String(length=200), nullable=True),
         sa.Column("decided_person", sa.String(length=200), nullable=True),
-        sa.Column("decided_at", api.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", api.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("decision_reason", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "status IN ('pending', 'confirmed', 'cancelled')", name=op.f("ck_confirmations_known_status")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import api.models
+import api.store.models
 
 revision = "0001"
 down_revision = None
@@ -78,11 +78,11 @@ def upgrade() -> None:
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("date", sa.Date(), nullable=False),
         sa.Column("previous_round_id", sa.Integer(), nullable=True),
-        sa.Column("polls_close", api.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("polls_close", api.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("test", sa.Boolean(), nullable=False),
         sa.Column("sequence", sa.Integer(), nullable=False),
-        sa.Column("as_of", api.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("as_of", api.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["election_id"], ["elections.id"], name=op.f("fk_rounds_election_id_elections")
         ),
@@ -132,8 +132,8 @@ def upgrade() -> None:
         "publications",
         sa.Column("round_id", sa.Integer(), nullable=False),
         sa.Column("sequence", sa.Integer(), nullable=False),
-        sa.Column("as_of", api.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("published_at", api.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("as_of", api.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("published_at", api.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("bureaux_reported", sa.Integer(), nullable=False),
         sa.Column("voters", sa.Integer(), nullable=False),
         sa.Column("blank", sa.Integer(), nullable=False),
@@ -153,8 +153,8 @@ def upgrade() -> None:
         sa.Column("time", sa.String(length=5), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("voters", sa.Integer(), nullable=False),
-        sa.Column("reported_at", api.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("recorded_at", api.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reported_at", api.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", api.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("author", sa.String(length=200), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("sequence", sa.Integer(), nullable=False),
@@ -189,8 +189,8 @@ def upgrade() -> None:
         sa.Column("null", sa.Integer(), nullable=False),
         sa.Column("valid", sa.Integer(), nullable=False),
         sa.Column("registered", sa.Integer(), nullable=True),
-        sa.Column("reported_at", api.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("recorded_at", api.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reported_at", api.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", api.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("author", sa.String(length=200), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("warnings", sa.String(length=200), nullable=False),

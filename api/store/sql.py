@@ -33,7 +33,7 @@ class Raw:
         self.info = connection.info
 
     def _counted(self) -> None:
-        """One more writing statement on this connection (see `api.db.writes_so_far`)."""
+        """One more writing statement on this connection (see `api.store.db.writes_so_far`)."""
         self.info[WRITES_COUNTED] = self.info.get(WRITES_COUNTED, 0) + 1
 
     @contextmanager

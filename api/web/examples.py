@@ -1,7 +1,7 @@
 """Examples for the OpenAPI document: round 2 of the 2017 left primary on election night.
 
 The figures are made up but consistent: percentages and leaders come from `tabulator.metrics.summarize`,
-the CSV examples from `api.csv_views`, so an example never disagrees with what the service computes.
+the CSV examples from `api.web.csv_views`, so an example never disagrees with what the service computes.
 The API tests validate every example against its schema with the OpenAPI validator's own tools.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api import csv_views
+from api.web import csv_views
 from tabulator.metrics import change, percent, summarize
 from tabulator.types import Candidate, Tally
 

@@ -1,7 +1,7 @@
 """The authority's writes: a bureau's return, a turnout checkpoint, a file of returns. Each needs a token.
 
 Clerks enter; only supervisors correct what a bureau already reported. Every attempt is audited
-(`api.auth.audit`), and a refused one changes nothing.
+(`api.web.auth.audit`), and a refused one changes nothing.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
 
-from api import examples, openapi, reference, schemas, store
-from api.auth import AuditDraft, requires, stored_with_the_write
-from api.db import reading
-from api.http import WHOLE
+from api import reference, store
 from api.store import accounts, lifecycle, review
+from api.store.db import reading
+from api.web import examples, openapi, schemas
+from api.web.auth import AuditDraft, requires, stored_with_the_write
+from api.web.http import WHOLE
 from tabulator.batch import CheckpointBatch
 from tabulator.files import read_returns_file
 from tabulator.rules import NO_LIMIT, Scope

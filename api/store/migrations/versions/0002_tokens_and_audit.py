@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import api.models
+import api.store.models
 
 revision = "0002"
 down_revision = "0001"
@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("election_id", sa.Integer(), nullable=True),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", api.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", api.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", api.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", api.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint("role IN ('clerk', 'supervisor', 'admin')", name=op.f("ck_tokens_known_role")),
         sa.ForeignKeyConstraint(
             ["election_id"], ["elections.id"], name=op.f("fk_tokens_election_id_elections")
@@ -38,7 +38,7 @@ def upgrade() -> None:
     op.create_table(
         "audit",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", api.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", api.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("token_id", sa.Integer(), nullable=True),
         sa.Column("actor", sa.String(length=200), nullable=True),
         sa.Column("role", sa.String(length=20), nullable=True),

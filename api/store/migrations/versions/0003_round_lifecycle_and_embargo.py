@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import api.models
+import api.store.models
 
 revision = "0003"
 down_revision = "0002"
@@ -21,7 +21,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("rounds", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("results_not_before", api.models.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("results_not_before", api.store.models.UTCDateTime(timezone=True), nullable=True)
         )
         # Alembic does not see check constraints: this one is written by hand.
         batch_op.create_check_constraint(

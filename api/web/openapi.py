@@ -3,7 +3,7 @@ headers and error answers, the Bearer scheme, and what every operation answers b
 
 Routes declare their own answers (`@blueprint.answers("NotModified", "NotFound")`); the `Conventions`
 plugin adds what follows from the code itself, so that it cannot be forgotten: a route guarded by
-`api.auth.requires` gets the Bearer scheme with 401 and 403, a write 429 (the rate limit on failed
+`api.web.auth.requires` gets the Bearer scheme with 401 and 403, a write 429 (the rate limit on failed
 authentications), a request body 413, and every operation 503 (the database away).
 """
 
@@ -18,7 +18,7 @@ from flask import Flask, Request
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
-from api import examples, schemas
+from api.web import examples, schemas
 
 View = TypeVar("View", bound=Callable[..., Any])
 

@@ -16,7 +16,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.exc import DBAPIError
 
-from api.sql import WRITES_COUNTED
+from api.store.sql import WRITES_COUNTED
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 PING_AFTER_IDLE = 5.0  # seconds a pooled PostgreSQL connection may rest before it is checked on checkout
@@ -153,7 +153,7 @@ class _Replay(Exception):
 
 
 def writes_so_far(connection: Connection) -> int:
-    """How many writing statements have been sent on this connection, by `api.sql.Raw` or SQLAlchemy."""
+    """How many writing statements have been sent on this connection, by `api.store.sql.Raw` or SQLAlchemy."""
     return int(connection.info.get(WRITES_COUNTED, 0))
 
 

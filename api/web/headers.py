@@ -1,6 +1,6 @@
 """Headers every answer carries, whichever layer gives it: Flask, the cached-document fast path
-(`api.fastpath`, before Flask) or the CORS preflight (`api.cors`). The outermost WSGI layer, so that no
-answer is missed.
+(`api.web.fastpath`, before Flask) or the CORS preflight (`api.web.cors`). The outermost WSGI layer,
+so that no answer is missed.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
 DOCS = "/api/v1/docs"
-# The API's documentation is Redoc (vendored, api/static/vendor): its own script file and nothing else; it
+# The API's documentation is Redoc (vendored, api/web/static/vendor): its own script file and nothing else; it
 # writes <style> elements (styled-components) and runs its search in a Worker made from a blob: URL; it
 # reads the OpenAPI document from this origin. No other page may frame it.
 DOCS_POLICY = (

@@ -25,9 +25,9 @@ from sqlalchemy import Engine
 from werkzeug.wrappers import Response as BaseResponse
 
 from api import store
-from api.db import reading
-from api.http import NO_CACHE, WHOLE, rendered_bytes, respond
 from api.store import feeds, open_view, results_of, timeline, turnout_of
+from api.store.db import reading
+from api.web.http import NO_CACHE, WHOLE, rendered_bytes, respond
 
 blueprint = Blueprint("pages", __name__)
 PAGE = f"/elections/<election>/rounds/<{WHOLE}:number>"

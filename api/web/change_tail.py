@@ -18,12 +18,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from api import schemas
-from api.db import reading
-from api.http import Rendered, render, rendered_bytes
 from api.store import feeds, round_info
 from api.store.common import RoundInfo
+from api.store.db import reading
 from api.store.feeds import EVERY_BUREAU, Position
+from api.web import schemas
+from api.web.http import Rendered, render, rendered_bytes
 
 CAPACITY = 20_000  # changes per round and worker: at 100 returns a second, the last three minutes
 

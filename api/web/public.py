@@ -15,10 +15,13 @@ from typing import Any
 from flask import Response, current_app, request
 from sqlalchemy import Engine
 
-from api import csv_views, examples, openapi, reference, schemas, store
-from api.change_tail import ChangeTails
-from api.db import reading, reading_alone
-from api.http import (
+from api import reference, store
+from api.store import exports, feeds, open_view, results_of, timeline, turnout_of
+from api.store.db import reading, reading_alone
+from api.store.results import View
+from api.web import csv_views, examples, openapi, schemas
+from api.web.change_tail import ChangeTails
+from api.web.http import (
     CSV,
     IMMUTABLE,
     NEGOTIATED,
@@ -35,8 +38,6 @@ from api.http import (
     sequence_etag,
     wants_csv,
 )
-from api.store import exports, feeds, open_view, results_of, timeline, turnout_of
-from api.store.results import View
 
 blueprint = openapi.Blueprint(
     "results",

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from api.http import CSV, CURRENT, NEGOTIATED, VARY, DocumentCache, answer, document_key, wants_csv
+from api.web.http import CSV, CURRENT, NEGOTIATED, VARY, DocumentCache, answer, document_key, wants_csv
 
 # As Flask routes them: `…/results/departement/75.csv` is the CSV of département 75 (the code stops short
 # of a final `.csv`), `…/results/departement/75` its JSON, which `Accept: text/csv` turns into CSV.

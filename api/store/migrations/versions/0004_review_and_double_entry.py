@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import api.models
+import api.store.models
 
 revision = "0004"
 down_revision = "0003"
@@ -32,11 +32,11 @@ def upgrade() -> None:
         sa.Column("registered", sa.Integer(), nullable=True),
         sa.Column("votes", sa.Text(), nullable=False),
         sa.Column("warnings", sa.String(length=200), nullable=False),
-        sa.Column("reported_at", api.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("entered_at", api.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reported_at", api.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("entered_at", api.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("author", sa.String(length=200), nullable=False),
         sa.Column("base_version", sa.Integer(), nullable=False),
-        sa.Column("decided_at", api.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", api.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("decided_by", sa.String(length=200), nullable=True),
         sa.Column("decision_reason", sa.Text(), nullable=True),
         sa.Column("sequence", sa.Integer(), nullable=True),

@@ -13,8 +13,8 @@ from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from api.auth import READ_METHODS, identified, identify
 from api.settings import Settings
+from api.web.auth import READ_METHODS, identified, identify
 
 
 def install_limits(app: Flask, settings: Settings) -> Limiter:

@@ -14,8 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.sql import Raw
 from api.store import accounts
+from api.store.sql import Raw
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 View = TypeVar("View", bound=Callable[..., Any])
@@ -133,7 +133,8 @@ def audit(response: Response) -> Response:
 
 class AuditDraft:
     """A write attempt's audit row, filled in from the request while in its thread, so that it can be
-    stored in the write's own transaction — which may run in another thread (`api.db.write_together`)."""
+    stored in the write's own transaction — which may run in another thread
+    (`api.store.db.write_together`)."""
 
     def __init__(self) -> None:
         self.actor: accounts.Actor | None = g.get("actor")

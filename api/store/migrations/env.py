@@ -1,11 +1,11 @@
-"""Alembic's entry point: migrations run on the URL that `api.db.upgrade` puts in the config."""
+"""Alembic's entry point: migrations run on the URL that `api.store.db.upgrade` puts in the config."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from api.db import make_engine
-from api.models import Base
+from api.store.db import make_engine
+from api.store.models import Base
 
 config = context.config
 
