@@ -16,12 +16,10 @@ from api import store
 from api.settings import Settings
 from api.store import db
 from api.web import auth, authority, cors, headers, limits, openapi, pages, public
-from api.web.change_tail import ChangeTails
 from api.web.fastpath import CachedDocuments
-from api.web.http import CURRENT, DocumentCache
 from api.web.public import Embargoed
-from api.web.round_changes import RoundChanges
 from api.web.schemas import ErrorsSchema
+from api.web.state import EXTENSION, AppState
 from tabulator.ingest import FileRefused
 from tabulator.types import Issue
 
@@ -43,18 +41,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         API_SPEC_OPTIONS={"info": {"description": openapi.GUIDE}},
     )
     engine = db.make_engine(settings.database_url)
-    app.extensions["tabulator"] = {
-        "settings": settings,
-        "engine": engine,
-        "cache": DocumentCache(),
-        "change_tails": ChangeTails(),
-        "heads": {},  # (election, round) -> (trusted until, latest sequence, its publication time)
-        "embargoes": {},  # (election, round) -> (trusted until, results_not_before)
-        "cache_control": CURRENT.format(seconds=settings.cache_max_age),
-    }
-    state = app.extensions["tabulator"]
-    state["round_changes"] = RoundChanges(settings.instance_path, [state["heads"], state["embargoes"]])
-    app.wsgi_app = CachedDocuments(app.wsgi_app, app.extensions["tabulator"])  # type: ignore[method-assign]
+    state = app.extensions[EXTENSION] = AppState.of(settings, engine)
+    app.wsgi_app = CachedDocuments(app.wsgi_app, state)  # type: ignore[method-assign]
     app.wsgi_app = cors.PublicReads(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = headers.Hardened(app.wsgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
-from api import reference, static_publication, store
+from api import documents, reference, static_publication, store
 from api import replay as replaying
 from api.settings import Settings, SettingsError
 from api.store import accounts, audit_chain, db, review
@@ -305,7 +305,7 @@ def results(
 ) -> None:
     """Results of an area: a readable table, or JSON."""
     try:
-        document = store.results_document(context.engine, election, round_number, level, code)
+        document = documents.results_document(context.engine, election, round_number, level, code)
     except store.NotFound as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -579,7 +579,7 @@ def replay(
 
 
 def _refuse_if_reported(context: Context, night: replaying.Night) -> None:
-    current = store.results_document(context.engine, night.election, night.round_number)["results"]
+    current = documents.results_document(context.engine, night.election, night.round_number)["results"]
     if current["bureaux_reported"]:
         raise click.ClickException(
             f"Round {night.round_number} of {night.election} already has {current['bureaux_reported']:,} "
@@ -600,14 +600,9 @@ def wipe_test(context: Context, *, election: str, round_number: int) -> None:
     )
     accounts.record_audit(
         context.engine,
-        actor=None,
-        remote_addr=None,
-        method="CLI",
-        path=f"wipe-test {election} {round_number}",
-        sent="",
+        accounts.AuditRequest(None, None, "CLI", f"wipe-test {election} {round_number}", ""),
         status=200,
         outcome=f"{removed} return versions removed",
-        sequence=None,
     )
     click.echo(
         f"Round {round_number} of {election}: {removed:,} return versions removed; the round is empty."

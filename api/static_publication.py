@@ -24,7 +24,8 @@ from typing import Any
 from marshmallow import Schema
 from sqlalchemy import Engine
 
-from api.store import Refused, feeds, open_view, results_of, timeline, turnout_of
+from api import documents
+from api.store import Refused, open_view
 from api.store.common import now
 from api.store.db import reading
 from api.store.results import View, every_bureau_tally
@@ -41,7 +42,7 @@ def publish(engine: Engine, election: str, number: int, folder: Path) -> int | N
     round is under embargo."""
     with reading(engine) as connection:
         view = open_view(connection, election, number)
-        if view.round_.embargoed(now()):
+        if documents.embargo_of(view.round_, now()) is not None:
             return None  # results wait for the embargo; the files of a previous sequence stay as they are
         view = _with_all_tallies(view)
         sequence = view.publication.sequence
@@ -52,10 +53,10 @@ def publish(engine: Engine, election: str, number: int, folder: Path) -> int | N
         if target.exists():
             return None
         staging = sequences / f".{sequence}.{os.getpid()}.staging"
-        documents = _documents(view, connection)
-        paths = _inside(staging, [relative for relative, _, _ in documents], folder=folder)
+        shaped = _documents(view)
+        paths = _inside(staging, [relative for relative, _, _ in shaped], folder=folder)
         shutil.rmtree(staging, ignore_errors=True)
-        for path, (_, document, schema) in zip(paths, documents, strict=True):
+        for path, (_, document, schema) in zip(paths, shaped, strict=True):
             _write(path, document, schema)
     staging.rename(target)
     _point(link, target)
@@ -77,24 +78,24 @@ def _round_path(election: str, number: int) -> tuple[str, ...]:
     return ("api", "v1", "elections", election, "rounds", str(number))
 
 
-def _documents(view: View, connection: Any) -> list[tuple[tuple[str, ...], Any, Schema]]:
+def _documents(view: View) -> list[tuple[tuple[str, ...], Any, Schema]]:
     """Each document with its path under the round's folder, one segment per name."""
     registry = view.index.registry
-    documents: list[tuple[tuple[str, ...], Any, Schema]] = [
-        (("current",), feeds.current_of(view), schemas.CURRENT),
-        (("results", "index.json"), results_of(view), schemas.RESULTS),
-        (("turnout",), turnout_of(view), schemas.TURNOUT),
-        (("timeline",), timeline(connection, view), schemas.TIMELINE),
+    shaped: list[tuple[tuple[str, ...], Any, Schema]] = [
+        (("current",), documents.current_of(view), schemas.CURRENT),
+        (("results", "index.json"), documents.results_of(view), schemas.RESULTS),
+        (("turnout",), documents.turnout_of(view), schemas.TURNOUT),
+        (("timeline",), documents.timeline(view), schemas.TIMELINE),
     ]
-    documents += [
+    shaped += [
         (
             ("results", area.level, area.code),
-            results_of(view, area.level, area.code),
+            documents.results_of(view, area.level, area.code),
             schemas.RESULTS,
         )
         for area in registry.areas[1:]
     ]
-    return documents
+    return shaped
 
 
 def _inside(base: Path, relatives: list[tuple[str, ...]], *, folder: Path) -> list[Path]:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from api import reference, store
+from api import documents, reference, store
 from api.store import accounts, db
 from bench.api import FILE, gunicorn, wait_for
 from bench.writes import ELECTION, body, postgres_url
@@ -281,7 +281,7 @@ def request(
 
 def nodes_agree(engine) -> str:
     """The same sequence gives byte-identical payloads on both nodes (snapshots and the latest)."""
-    current = store.results_document(engine, ELECTION, 2)["sequence"]
+    current = documents.results_document(engine, ELECTION, 2)["sequence"]
     sequences = sorted({1, current // 2, current})
     for sequence in sequences:
         for path in (

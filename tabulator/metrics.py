@@ -43,7 +43,6 @@ def summarize(
     previous: Tally | None = None,
 ) -> dict[str, object]:
     """The published figures of one area: counts, their percentages, the leader and the change."""
-    ranked = sorted(candidates, key=lambda c: (-tally.votes.get(c.id, 0), c.ballot_order))
     registered_known = tally.bureaux_reported > 0 and tally.bureaux_with_registered == tally.bureaux_reported
     return {
         "bureaux_reported": tally.bureaux_reported,
@@ -70,9 +69,16 @@ def summarize(
             }
             for candidate in candidates
         ],
-        "leader": ranked[0].id if ranked and tally.votes.get(ranked[0].id, 0) > 0 else None,
+        "leader": leader(tally, candidates),
         "voters_change": voters_change(tally, previous),
     }
+
+
+def leader(tally: Tally, candidates: Sequence[Candidate]) -> str | None:
+    """The candidate with the most votes, the first on the ballot among equals; None before any vote. The
+    one place an area's leader is decided: its figures and its row among its parent's children."""
+    first = min(candidates, key=lambda c: (-tally.votes.get(c.id, 0), c.ballot_order), default=None)
+    return first.id if first is not None and tally.votes.get(first.id, 0) > 0 else None
 
 
 def voters_change(tally: Tally, previous: Tally | None) -> dict[str, object] | None:

@@ -361,18 +361,25 @@ def check_counts(
         "voters",
         lambda i: f"votants ({voters[i]}) cannot exceed inscrits ({registered[i]}).",
     )
-    if checkpoint_max is not None:
-        errors += _flag(
-            batch,
-            voters < checkpoint_max,
-            "voters_below_checkpoint",
-            "voters",
-            lambda i: (
-                f"votants ({voters[i]}) is below the {checkpoint_max[i]} voters already reported "
-                "at a turnout checkpoint of this bureau."
-            ),
-        )
+    errors += _below_checkpoints(batch, checkpoint_max)
     return errors, _warnings(batch, previous_voters, thresholds, judged)
+
+
+def _below_checkpoints(batch: ReturnBatch, checkpoint_max: IntArray | None) -> list[Issue]:
+    """Votants can only grow during the day: a final count below a checkpoint's is a slip."""
+    if checkpoint_max is None:
+        return []
+    voters = batch.voters
+    return _flag(
+        batch,
+        voters < checkpoint_max,
+        "voters_below_checkpoint",
+        "voters",
+        lambda i: (
+            f"votants ({voters[i]}) is below the {checkpoint_max[i]} voters already reported "
+            "at a turnout checkpoint of this bureau."
+        ),
+    )
 
 
 def _warnings(

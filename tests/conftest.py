@@ -102,9 +102,8 @@ def postgres_url(postgres_admin_url: str) -> str:
 def _engines_disposed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every engine a test makes (its apps' included) gives its connections back when the test ends.
 
-    An app's engine would otherwise live as long as the process: the registries it builds are frozen out
-    of the garbage collector (`gc.freeze`), and with them the engine, its pool and up to ten PostgreSQL
-    connections each — a few hundred tests exhaust the server's `max_connections`.
+    An engine's pool would otherwise keep its connections until the garbage collector finds the engine:
+    up to ten PostgreSQL connections each, and a few hundred tests exhaust the server's `max_connections`.
     """
     made: list[Engine] = []
     make = db.make_engine
@@ -122,7 +121,6 @@ def _engines_disposed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
-    store.forget_indexes()  # ids restart with each test's empty tables
     if request.param == "sqlite":
         path = tmp_path / "tabulator.sqlite3"
         shutil.copy(sqlite_template, path)
@@ -132,8 +130,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def empty_postgres_url(postgres_url: str) -> str:
-    """The worker's PostgreSQL database with every table emptied: for tests that need PostgreSQL itself."""
-    store.forget_indexes()
+    """The worker's PostgreSQL database with every table emptied: for tests that need PostgreSQL itself.
+    Ids restart with the empty tables: what an engine caches by id (api.store.caches) is safe only because
+    each test makes its own engines."""
     engine = db.make_engine(postgres_url)
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with engine.begin() as connection:

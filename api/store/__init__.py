@@ -17,7 +17,6 @@ from api.store.common import (
     StaleVersion,
     candidate_codes,
     election_index,
-    forget_indexes,
     round_info,
     warm_indexes,
 )
@@ -31,16 +30,7 @@ from api.store.elections import (
     stored_round,
 )
 from api.store.lifecycle import update_round, wipe_test_round
-from api.store.results import (
-    View,
-    open_view,
-    results_document,
-    results_of,
-    timeline,
-    timeline_document,
-    turnout_document,
-    turnout_of,
-)
+from api.store.results import View, open_view
 from api.store.returns import STAGES, Writer, record_checkpoints, record_return, record_returns
 from api.store.verify import verify
 
@@ -64,20 +54,13 @@ __all__ = [
     "ensure_ministry_election",
     "exports",
     "feeds",
-    "forget_indexes",
     "import_round",
     "open_view",
     "record_checkpoints",
     "record_return",
     "record_returns",
-    "results_document",
-    "results_of",
     "round_info",
     "stored_round",
-    "timeline",
-    "timeline_document",
-    "turnout_document",
-    "turnout_of",
     "update_round",
     "verify",
     "warm_indexes",

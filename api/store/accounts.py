@@ -128,16 +128,16 @@ def list_tokens(engine: Engine) -> list[dict[str, Any]]:
         ).all()
     return [
         {
-            "id": row[0],
-            "name": row[1],
-            "role": row[2],
-            "election": row[3],
-            "created_at": row[4],
-            "revoked_at": row[5],
-            "person": row[6] or row[1],
-            "expires_at": row[7],
-            "area": row[8],
-            "bureaux": row[9].split("\n") if row[9] is not None else None,
+            "id": row.id,
+            "name": row.name,
+            "role": row.role,
+            "election": row.code,
+            "created_at": row.created_at,
+            "revoked_at": row.revoked_at,
+            "person": row.person or row.name,
+            "expires_at": row.expires_at,
+            "area": row.area_code,
+            "bureaux": row.bureaux.split("\n") if row.bureaux is not None else None,
         }
         for row in rows
     ]
@@ -192,10 +192,29 @@ def authenticate(engine: Engine, token: str) -> Actor | None:
     )
 
 
-def record_audit(engine: Engine, **entry: Any) -> None:
-    """Kept after the request's own transaction, so that a refused write is audited all the same; shares a
-    transaction with other requests' writes (`write_together`). `entry`: see `audit_entry`."""
-    write_together(engine, lambda connection: audit_entry(Raw(connection), **entry))
+@dataclass(frozen=True)
+class AuditRequest:
+    """Who asked for a write, from where, and what they sent: the audit row's half known before the write.
+    The web layer fills it from the request; the command line names itself (`method` "CLI")."""
+
+    actor: Actor | None
+    remote_addr: str | None
+    method: str
+    path: str
+    sent: str
+
+
+def record_audit(
+    engine: Engine, request: AuditRequest, *, status: int, outcome: str, sequence: int | None = None
+) -> None:
+    """An audit row in a transaction of its own, for what did not write with its own: a refused write, a
+    command. Shares a transaction with other requests' writes (`write_together`)."""
+    write_together(
+        engine,
+        lambda connection: audit_entry(
+            Raw(connection), request, status=status, outcome=outcome, sequence=sequence
+        ),
+    )
 
 
 AUDIT_COLUMNS = (
@@ -215,19 +234,16 @@ AUDIT_COLUMNS = (
 
 def audit_entry(
     raw: Raw,
+    request: AuditRequest,
     *,
-    actor: Actor | None,
-    remote_addr: str | None,
-    method: str,
-    path: str,
-    sent: str,
     status: int,
     outcome: str,
     sequence: int | None,
     at: datetime | None = None,
 ) -> None:
-    """One audit row, in the caller's transaction: a write that succeeds is audited in its own (and on
-    PostgreSQL in the same round trip as its other writes)."""
+    """One audit row, in the caller's transaction: the one way every audit row is written. A write that
+    succeeds is audited in its own transaction (on PostgreSQL in the same round trip as its other writes)."""
+    actor = request.actor
     raw.insert_many(
         "audit",
         AUDIT_COLUMNS,
@@ -237,10 +253,10 @@ def audit_entry(
                 actor.token_id if actor else None,
                 actor.name if actor else None,
                 actor.role if actor else None,
-                remote_addr,
-                method,
-                path[:500],
-                sent,
+                request.remote_addr,
+                request.method,
+                request.path[:500],
+                request.sent,
                 status,
                 outcome,
                 sequence,

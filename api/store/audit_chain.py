@@ -12,25 +12,45 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, Row, func, select
 from sqlalchemy.exc import DBAPIError
 
 from api.store.db import reading, writing
+from api.store.models import AuditChainRow, AuditRow
 from api.store.sql import Raw
 
 GENESIS = "0" * 64
-CONTENT = 'id, at, token_id, actor, role, remote_addr, method, path, sent, status, outcome, "sequence"'
+# The columns a row's digest covers, in the order its canonical text lists them: changing it breaks every
+# chain already sealed.
+DIGESTED = (
+    "id",
+    "at",
+    "token_id",
+    "actor",
+    "role",
+    "remote_addr",
+    "method",
+    "path",
+    "sent",
+    "status",
+    "outcome",
+    "sequence",
+)
+CONTENT = [AuditRow.__table__.c[name] for name in DIGESTED]
+HEAD = select(AuditChainRow.length, AuditChainRow.last_hash).where(AuditChainRow.id == 1)
 SEAL_BATCH = 5_000
+AuditRecord = Row[*tuple[Any, ...]]  # an audit row as read here: its columns by name
 
 
-def row_digest(row: tuple[Any, ...]) -> str:
+def row_digest(row: AuditRecord) -> str:
     """SHA-256 of a row's contents (its id and every field written with it), in one canonical text."""
-    at = Raw.read_time(row[1])
-    fields = [row[0], at.isoformat(timespec="microseconds") if at else None, *row[2:]]
+    content = {name: row._mapping[name] for name in DIGESTED}
+    content["at"] = content["at"].isoformat(timespec="microseconds")  # aware UTC (`UTCDateTime`)
+    fields = list(content.values())
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -44,34 +64,38 @@ def seal(engine: Engine) -> int:
     while True:
         with writing(engine) as connection:
             raw = Raw(connection)
-            length, last_hash = _locked_head(raw)
-            rows = raw.rows(
-                f"SELECT {CONTENT} FROM audit WHERE chain_position IS NULL ORDER BY id LIMIT {SEAL_BATCH}"
-            )
+            length, last_hash = _locked_head(connection, raw)
+            rows = connection.execute(
+                select(*CONTENT)
+                .where(AuditRow.chain_position.is_(None))
+                .order_by(AuditRow.id)
+                .limit(SEAL_BATCH)
+            ).all()
             if not rows:
                 return sealed
             updates = []
             for row in rows:
                 length, last_hash = length + 1, link(last_hash, row_digest(row))
-                updates.append((length, last_hash, row[0]))
+                updates.append((length, last_hash, row.id))
             raw.execute_many("UPDATE audit SET chain_position = ?, chain_hash = ? WHERE id = ?", updates)
             raw.execute("UPDATE audit_chain SET length = ?, last_hash = ? WHERE id = 1", (length, last_hash))
             sealed += len(rows)
 
 
-def _locked_head(raw: Raw) -> tuple[int, str]:
+def _locked_head(connection: Connection, raw: Raw) -> tuple[int, str]:
     raw.execute(
         "INSERT INTO audit_chain (id, length, last_hash) VALUES (1, 0, ?) ON CONFLICT DO NOTHING", (GENESIS,)
     )
-    lock = "" if raw.sqlite else " FOR UPDATE"  # SQLite's writer holds the whole database already
-    ((length, last_hash),) = raw.rows(f"SELECT length, last_hash FROM audit_chain WHERE id = 1{lock}")
-    return int(length), str(last_hash)
+    # FOR UPDATE on PostgreSQL; SQLite's writer holds the whole database already (it renders no lock).
+    head = connection.execute(HEAD.with_for_update()).one()
+    return head.length, head.last_hash
 
 
 def unsealed(engine: Engine) -> bool:
     """Whether any row waits for its seal (one index probe: the chain's position is indexed)."""
     with reading(engine) as connection:
-        return bool(Raw(connection).rows("SELECT id FROM audit WHERE chain_position IS NULL LIMIT 1"))
+        waiting = select(AuditRow.id).where(AuditRow.chain_position.is_(None)).limit(1)
+        return connection.scalar(waiting) is not None
 
 
 def keep_sealing(engine: Engine, every: float, log: Callable[[str], None]) -> None:
@@ -95,37 +119,39 @@ class ChainReport:
 def verify_chain(engine: Engine) -> ChainReport:
     """Recompute the chain from the first row; name the first row that does not match, and any break."""
     with reading(engine) as connection:
-        raw = Raw(connection)
-        rows = raw.rows(
-            f"SELECT {CONTENT}, chain_position, chain_hash FROM audit WHERE chain_position IS NOT NULL "
-            "ORDER BY chain_position"
+        rows = connection.execute(
+            select(*CONTENT, AuditRow.chain_position, AuditRow.chain_hash)
+            .where(AuditRow.chain_position.is_not(None))
+            .order_by(AuditRow.chain_position)
+        ).all()
+        unsealed = connection.scalar(
+            select(func.count()).select_from(AuditRow).where(AuditRow.chain_position.is_(None))
         )
-        (unsealed,) = raw.rows("SELECT count(*) FROM audit WHERE chain_position IS NULL")[0]
-        head = raw.rows("SELECT length, last_hash FROM audit_chain WHERE id = 1")
+        head = connection.execute(HEAD).one_or_none()
     problems = _first_break(rows)
-    length, last_hash = head[0] if head else (0, GENESIS)
-    expected = (rows[-1][-2], rows[-1][-1]) if rows else (0, GENESIS)
+    length, last_hash = (head.length, head.last_hash) if head else (0, GENESIS)
+    expected = (rows[-1].chain_position, rows[-1].chain_hash) if rows else (0, GENESIS)
     if not problems and (length, last_hash) != expected:
         problems.append(
             f"The chain's head says {length} rows ending in {last_hash[:12]}…, but the audit holds "
             f"{expected[0]} ending in {str(expected[1])[:12]}…: rows were removed from its end."
         )
-    return ChainReport(len(rows), int(unsealed), problems)
+    return ChainReport(len(rows), int(unsealed or 0), problems)
 
 
-def _first_break(rows: list[tuple[Any, ...]]) -> list[str]:
+def _first_break(rows: Sequence[AuditRecord]) -> list[str]:
     previous = GENESIS
     for expected_position, row in enumerate(rows, start=1):
-        *content, position, chain_hash = row
+        position = row.chain_position
         if position != expected_position:
             return [
-                f"Audit row {content[0]}: at position {position} of the chain where {expected_position} "
+                f"Audit row {row.id}: at position {position} of the chain where {expected_position} "
                 "was expected: a row before it was removed."
             ]
-        if link(previous, row_digest(tuple(content))) != chain_hash:
+        if link(previous, row_digest(row)) != row.chain_hash:
             return [
-                f"Audit row {content[0]} (position {position}): its contents do not match its hash: it "
+                f"Audit row {row.id} (position {position}): its contents do not match its hash: it "
                 "was changed after it was written."
             ]
-        previous = chain_hash
+        previous = row.chain_hash
     return []

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import gc
 import json
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, select
 
+from api.store.caches import RoundCandidates, connection_caches
 from api.store.db import reading
 from api.store.models import (
     CandidateRow,
@@ -22,6 +20,7 @@ from api.store.models import (
 )
 from api.store.sql import SMALL_BATCH, Raw
 from tabulator.batch import UNKNOWN, BoolArray, IntArray
+from tabulator.plan import StoredReturns
 from tabulator.registry import Registry
 from tabulator.rules import TimeWindow, error, round_window
 from tabulator.types import Area, Bureau, Candidate, Issue
@@ -96,7 +95,13 @@ class RoundInfo:
 
     def embargoed(self, moment: datetime) -> bool:
         """Whether results may not be published yet at `moment`."""
-        return self.results_not_before is not None and moment < self.results_not_before
+        return RoundInfo.withholds(self.results_not_before, moment)
+
+    @staticmethod
+    def withholds(results_not_before: datetime | None, moment: datetime) -> bool:
+        """The embargo's rule, for a `results_not_before` however it was read (a worker keeps it a moment
+        without the rest of the round): no result before it."""
+        return results_not_before is not None and moment < results_not_before
 
 
 @dataclass
@@ -126,26 +131,18 @@ class RecordReport:
             "by_code": self.by_code,
         }
 
+    @property
+    def status(self) -> int:
+        """What the write did, as the API answers it and the audit keeps it: 201 published something, 202
+        took returns that wait (for review or a second clerk), 200 changed nothing visible."""
+        return 201 if self.created else 202 if self.held or self.waiting else 200
 
-_indexes: dict[tuple[int, int], ElectionIndex] = {}
-_building = threading.Lock()
-
-
-# A round's candidate rows, by round id: written with the round, never changed.
-_candidates: dict[int, tuple[Any, ...]] = {}
-
-
-# What a département's stored returns teach the warnings, by (database, round id, area id): see
-# api.store.returns._judge_with_knowledge. Values: (when it was learned, tabulator.anomalies.AreaKnowledge).
-area_knowledge: dict[tuple[str, int, int], tuple[float, Any]] = {}
+    def outcome(self) -> str:
+        """The audit's account of the write: its counts."""
+        return json.dumps({name: getattr(self, name) for name in REPORTED_COUNTS})
 
 
-def forget_indexes() -> None:
-    """Drop the cached registries, candidates and areas' knowledge (a database emptied and refilled reuses
-    ids)."""
-    _indexes.clear()
-    _candidates.clear()
-    area_knowledge.clear()
+REPORTED_COUNTS = ("created", "corrected", "unchanged", "flagged", "held", "waiting")
 
 
 def now() -> datetime:
@@ -160,41 +157,20 @@ ELECTION = select(ElectionRow.code, ElectionRow.name, ElectionRow.levels, Electi
 def election_index(
     connection: Connection, election_id: int, registry_version: int | None = None
 ) -> ElectionIndex:
-    """The election's registry, built once per process and registry version. A caller that read the
+    """The election's registry, built once per engine and registry version. A caller that read the
     version with its round passes it: a registry already built then costs no query."""
-    if registry_version is not None and (found := _indexes.get((election_id, registry_version))):
+    caches = connection_caches(connection)
+    if registry_version is not None and (found := caches.index(election_id, registry_version)):
         return found
     row = connection.execute(ELECTION, {"election_id": election_id}).one()
-    key = (election_id, row.registry_version)
-    found = _indexes.get(key)
+    found = caches.index(election_id, row.registry_version)
     if found is None:
-        # One thread builds it; the others wait for it. A national registry takes a second or two of CPU,
-        # and a worker's eight threads all asking at start-up would otherwise build it eight times at once.
-        with _building, _collector_paused():
-            found = _indexes.get(key)
+        with caches.building:
+            found = caches.index(election_id, row.registry_version)
             if found is None:
-                found = _indexes[key] = _build_index(
-                    connection, election_id, row.code, row.name, tuple(row.levels)
-                )
+                found = _build_index(connection, election_id, row.code, row.name, tuple(row.levels))
+                caches.keep_index(connection, row.registry_version, found)
     return found
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """A national registry is some 100,000 long-lived objects. Built with the garbage collector running,
-    each of its many full collections walks the growing heap (most of the 1.5 s the first request of a
-    worker took); kept in the collected heap, every later full collection walks them again, pausing all the
-    worker's threads for 70–120 ms. So: no collection while building, then one, and what is alive is set
-    aside for good (`gc.freeze`): a registry lives as long as its process."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.collect()
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def warm_indexes(engine: Engine) -> None:
@@ -205,36 +181,53 @@ def warm_indexes(engine: Engine) -> None:
             election_index(connection, election_id)
 
 
+class _AreaRecord(NamedTuple):
+    id: int
+    level: str
+    code: str
+    name: str
+    parent: str | None  # its parent's code
+    source_label: str | None
+
+
+class _BureauRecord(NamedTuple):
+    id: int
+    code: str
+    name: str
+    area_id: int
+    registered: int | None
+    merged_into: str | None  # the code of the bureau it is merged into
+
+
 def _build_index(
     connection: Connection, election_id: int, code: str, name: str, levels: tuple[str, ...]
 ) -> ElectionIndex:
     raw = Raw(connection)
-    area_rows = raw.rows(
+    areas = raw.records(
+        _AreaRecord,
         "SELECT a.id, a.level, a.code, a.name, p.code, a.source_label FROM areas a "
         "LEFT JOIN areas p ON p.id = a.parent_id WHERE a.election_id = ? ORDER BY a.position",
         (election_id,),
     )
-    area_code = {row[0]: row[2] for row in area_rows}
-    bureau_rows = raw.rows(
+    area_code = {area.id: area.code for area in areas}
+    bureaux = raw.records(
+        _BureauRecord,
         "SELECT b.id, b.code, b.name, b.area_id, b.registered, m.code FROM bureaux b "
         "LEFT JOIN bureaux m ON m.id = b.merged_into_id WHERE b.election_id = ? ORDER BY b.position",
         (election_id,),
     )
     registry = Registry.build(
         levels,
-        [Area(level, code_, name_, parent, label) for _, level, code_, name_, parent, label in area_rows],
-        [
-            Bureau(code_, name_, area_code[area_id], registered, merged)
-            for _, code_, name_, area_id, registered, merged in bureau_rows
-        ],
+        [Area(a.level, a.code, a.name, a.parent, a.source_label) for a in areas],
+        [Bureau(b.code, b.name, area_code[b.area_id], b.registered, b.merged_into) for b in bureaux],
     )
-    bureau_ids = np.array([row[0] for row in bureau_rows], np.int64)
+    bureau_ids = np.array([bureau.id for bureau in bureaux], np.int64)
     return ElectionIndex(
         id=election_id,
         code=code,
         name=name,
         registry=registry,
-        area_ids=np.array([row[0] for row in area_rows], np.int64),
+        area_ids=np.array([area.id for area in areas], np.int64),
         bureau_ids=bureau_ids,
         bureau_position={int(bureau_id): position for position, bureau_id in enumerate(bureau_ids)},
         bureaux_total=registry.bureaux_total(),
@@ -262,16 +255,14 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
     ).one_or_none()
     if row is None:
         raise NotFound(f"Election {election_code!r} has no round {number}.")
-    candidates = _candidates.get(row.id)
-    if candidates is None:
-        candidates = _candidates[row.id] = tuple(connection.execute(CANDIDATES, {"round_id": row.id}).all())
+    candidates = round_candidates(connection, row.id)
     return RoundInfo(
         id=row.id,
         election_id=row.election_id,
         number=row.number,
         date=row.date,
-        candidates=tuple(Candidate(c.code, c.name, c.ballot_order, c.sex) for c in candidates),
-        candidate_ids=tuple(c.id for c in candidates),
+        candidates=candidates.candidates,
+        candidate_ids=candidates.ids,
         previous_round_id=row.previous_round_id,
         sequence=row.sequence,
         as_of=row.as_of,
@@ -284,6 +275,20 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
         registry_version=row.registry_version,
         polls_close=row.polls_close,
     )
+
+
+def round_candidates(connection: Connection, round_id: int) -> RoundCandidates:
+    """A round's candidates, read once per engine: they are written with the round and never change."""
+    caches = connection_caches(connection)
+    found = caches.candidates(round_id)
+    if found is None:
+        rows = connection.execute(CANDIDATES, {"round_id": round_id}).all()
+        found = RoundCandidates(
+            tuple(Candidate(row.code, row.name, row.ballot_order, row.sex) for row in rows),
+            tuple(row.id for row in rows),
+        )
+        caches.keep_candidates(connection, round_id, found)
+    return found
 
 
 def round_thresholds(text: str) -> dict[str, float]:
@@ -308,17 +313,6 @@ CURRENT_VERSION = (
     "WHERE w.round_id = {t}.round_id AND w.bureau_id = {t}.bureau_id AND w.sequence <= ?)"
 )
 EVERY_SEQUENCE = 2**62
-
-
-@dataclass(frozen=True)
-class StoredReturns:
-    """The current returns of some bureaux of a round, aligned with the rows of a batch."""
-
-    exists: BoolArray
-    version: IntArray
-    counts: IntArray
-    votes: IntArray
-    registered: IntArray
 
 
 Query = tuple[str, tuple[Any, ...]]

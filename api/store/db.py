@@ -16,6 +16,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.exc import DBAPIError
 
+from api.store.caches import attach_caches, kept_if_committed
 from api.store.sql import WRITES_COUNTED
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -30,7 +31,7 @@ def writing(engine: Engine) -> Iterator[Connection]:
     one failing halfway; readers are never blocked (WAL)."""
     with _writers_queue(engine), engine.connect() as connection:
         connection.execution_options(**{WRITE_OPTION: True})
-        with connection.begin():
+        with kept_if_committed(connection), connection.begin():
             yield connection
 
 
@@ -175,6 +176,17 @@ def write_together(engine: Engine, work: Callable[[Connection], T]) -> T:
     return group.run(engine, work)
 
 
+def writes_waiting(engine: Engine) -> int:
+    """How many writes wait for the shared transaction of this engine (none were ever sent: 0). For the
+    operator's eye and the tests that need a write to have queued before they go on."""
+    with _group_commits_lock:
+        group = _group_commits.get(engine)
+    if group is None:
+        return 0
+    with group.queue_lock:
+        return len(group.queue)
+
+
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """A read transaction that sees one committed state throughout, so that a document's sequence and its
@@ -208,12 +220,15 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """An engine, with its own empty caches (api.store.caches)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
-    engine = create_engine(url, pool_size=5, max_overflow=5)
-    _ping_after_idle(engine)
-    _count_writes(engine)
+        engine = _sqlite_engine(url)
+    else:
+        engine = create_engine(url, pool_size=5, max_overflow=5)
+        _ping_after_idle(engine)
+        _count_writes(engine)
+    attach_caches(engine)
     return engine
 
 

@@ -9,7 +9,7 @@ import codecs
 import csv
 import io
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,11 +18,12 @@ from sqlalchemy import select
 
 from api.store.common import stored_returns
 from api.store.models import ElectionRow
-from api.store.results import View, context
+from api.store.results import View
 from api.store.sql import Raw
 from tabulator.batch import UNKNOWN
 from tabulator.metrics import percent
 from tabulator.ministry import BLOCK_COLUMNS, FIXED_COLUMNS, Departement
+from tabulator.plan import StoredReturns
 from tabulator.registry import Registry
 from tabulator.spreadsheet import safe_row
 from tabulator.types import Area, Bureau, Candidate, Tally
@@ -66,11 +67,9 @@ def ministry_csv(view: View, departements: Mapping[str, Departement], encoding: 
     one placeholder commune `000` per circonscription, named after it, so that the file reads back as it
     was written.
     """
-    registry = view.index.registry
     stored = stored_returns(
         Raw(view.connection), view.round_, view.index.bureau_ids, up_to_sequence=view.publication.sequence
     )
-    ministry_code = {d.code: d.ministry_code for d in departements.values()}
     out = io.StringIO()
     if view.round_.test:
         out.write(f"{TEST_MARK}\r\n")
@@ -78,45 +77,54 @@ def ministry_csv(view: View, departements: Mapping[str, Departement], encoding: 
     writer.writerow(
         [*FIXED_COLUMNS, *BLOCK_COLUMNS, *[""] * (len(BLOCK_COLUMNS) * (len(view.round_.candidates) - 1))]
     )
+    for place, row in _in_ministry_order(view.index.registry, stored, departements):
+        writer.writerow(safe_row([*place, *_counts_cells(stored, row, view.round_.candidates)]))
+    if encoding == "utf-8":
+        return out.getvalue().encode("utf-8")
+    return out.getvalue().encode("latin-1", errors=NEAREST_LATIN_1)
+
+
+def _in_ministry_order(
+    registry: Registry, stored: StoredReturns, departements: Mapping[str, Departement]
+) -> list[tuple[list[str], int]]:
+    """The reported bureaux (their rows in `stored`), each with the cells that place it, in the ministry's
+    order."""
+    ministry_code = {d.code: d.ministry_code for d in departements.values()}
     placed = sorted(
         (*_place(registry, registry.bureaux[row], ministry_code), row)
         for row in np.flatnonzero(stored.exists).tolist()
     )
-    for _, place, row in placed:
-        voters, blank, null, valid = (int(v) for v in stored.counts[row])
-        registered = int(stored.registered[row])
-        inscrits = registered if registered != UNKNOWN else None
-        writer.writerow(
-            safe_row(
-                [
-                    *place,
-                    _number(inscrits),
-                    _number(None if inscrits is None else inscrits - voters),
-                    _pct(None if inscrits is None else inscrits - voters, inscrits),
-                    voters,
-                    _pct(voters, inscrits),
-                    blank,
-                    _pct(blank, inscrits),
-                    _pct(blank, voters),
-                    null,
-                    _pct(null, inscrits),
-                    _pct(null, voters),
-                    valid,
-                    _pct(valid, inscrits),
-                    _pct(valid, voters),
-                    *[
-                        cell
-                        for candidate, votes in zip(
-                            view.round_.candidates, stored.votes[row].tolist(), strict=True
-                        )
-                        for cell in _candidate_block(candidate, votes, inscrits, valid)
-                    ],
-                ]
-            )
-        )
-    if encoding == "utf-8":
-        return out.getvalue().encode("utf-8")
-    return out.getvalue().encode("latin-1", errors=NEAREST_LATIN_1)
+    return [(place, row) for _, place, row in placed]
+
+
+def _counts_cells(stored: StoredReturns, row: int, candidates: Sequence[Candidate]) -> list[Any]:
+    """A bureau's counts as the ministry lays them out: each count with its percentages (of inscrits, and
+    of votants where the ministry gives one), then a block per candidate."""
+    voters, blank, null, valid = (int(count) for count in stored.counts[row])
+    registered = int(stored.registered[row])
+    inscrits = registered if registered != UNKNOWN else None
+    abstentions = None if inscrits is None else inscrits - voters
+    return [
+        _number(inscrits),
+        _number(abstentions),
+        _pct(abstentions, inscrits),
+        voters,
+        _pct(voters, inscrits),
+        blank,
+        _pct(blank, inscrits),
+        _pct(blank, voters),
+        null,
+        _pct(null, inscrits),
+        _pct(null, voters),
+        valid,
+        _pct(valid, inscrits),
+        _pct(valid, voters),
+        *[
+            cell
+            for candidate, votes in zip(candidates, stored.votes[row].tolist(), strict=True)
+            for cell in _candidate_block(candidate, votes, inscrits, valid)
+        ],
+    ]
 
 
 def _place(
@@ -197,7 +205,8 @@ def nist_report(view: View) -> dict[str, Any]:
     Votants are each area's BallotsCast (Election.BallotCounts) and VotersParticipated; blancs are the
     contest's Undervotes (Contest.OtherCounts: no choice marked); nuls are BallotsRejected (BallotCounts).
     """
-    head = context(view)
+    publication = view.publication
+    as_of = publication.as_of.isoformat() if publication.as_of else None
     election = view.connection.execute(
         select(ElectionRow.name, ElectionRow.organiser, ElectionRow.type).where(
             ElectionRow.code == view.election_code
@@ -211,22 +220,22 @@ def nist_report(view: View) -> dict[str, Any]:
         "Format": "summary-contest",
         "GeneratedDate": _nist_time(view.publication.published_at),
         "Issuer": election.organiser or election.name,
-        "IssuerAbbreviation": head["election"],
-        "IsTest": head["test"],
-        "Notes": f"tabulator sequence {head['sequence']}; data as of {head['as_of']}",
+        "IssuerAbbreviation": view.election_code,
+        "IsTest": view.round_.test,
+        "Notes": f"tabulator sequence {publication.sequence}; data as of {as_of}",
         # v2: "the report's number as part of a sequence of reports … read as 1 of 1, 1 of 2, 2 of 2":
         # the parts of one report split across files. Each nist.json is whole in one file, so 1 of 1;
         # the publication it belongs to (each is a new report, superseding the last) is the
         # ExternalIdentifier `tabulator-sequence`, and the Notes.
         "SequenceStart": 1,
         "SequenceEnd": 1,
-        "ExternalIdentifier": [_identifier("tabulator-sequence", str(head["sequence"]))],
-        "Status": nist_status(head["status"], head["bureaux_reported"], head["bureaux_total"]),
+        "ExternalIdentifier": [_identifier("tabulator-sequence", str(publication.sequence))],
+        "Status": nist_status(view.status, publication.bureaux_reported, view.bureaux_total),
         "VendorApplicationId": VENDOR,
         "GpUnit": _reporting_units(view, unit_ids, tallies),
-        "Election": [_election(view, head, election, unit_ids, tallies)],
+        "Election": [_election(view, election, unit_ids, tallies)],
     }
-    if head["test"]:
+    if view.round_.test:
         report["TestType"] = NIST_TEST_TYPE
     return report
 
@@ -271,9 +280,7 @@ def _identifier(kind: str, value: str) -> dict[str, Any]:
     return {"@type": "ElectionResults.ExternalIdentifier", "Type": "other", "OtherType": kind, "Value": value}
 
 
-def _election(
-    view: View, head: Mapping[str, Any], election: Any, unit_ids: list[str], tallies: Mapping[int, Tally]
-) -> dict[str, Any]:
+def _election(view: View, election: Any, unit_ids: list[str], tallies: Mapping[int, Tally]) -> dict[str, Any]:
     """The round as v2's Election (`election`: the stored election's name and type)."""
     return {
         "@type": "ElectionResults.Election",
@@ -287,7 +294,7 @@ def _election(
             {"@type": "ElectionResults.Candidate", "@id": f"candidate-{c.id}", "BallotName": _text(c.name)}
             for c in view.round_.candidates
         ],
-        "Contest": [_contest(view, head, unit_ids, tallies, name=election.name)],
+        "Contest": [_contest(view, unit_ids, tallies, name=election.name)],
     }
 
 
@@ -304,9 +311,7 @@ def _ballot_counts(unit_ids: list[str], tallies: Mapping[int, Tally]) -> list[di
     ]
 
 
-def _contest(
-    view: View, head: Mapping[str, Any], unit_ids: list[str], tallies: Mapping[int, Tally], *, name: str
-) -> dict[str, Any]:
+def _contest(view: View, unit_ids: list[str], tallies: Mapping[int, Tally], *, name: str) -> dict[str, Any]:
     round_ = view.round_
     contest_id = f"contest-{round_.number}"
     return {
@@ -315,8 +320,8 @@ def _contest(
         "Name": f"{name}, tour {round_.number}",
         "ElectionDistrictId": unit_ids[0],
         "VotesAllowed": 1,
-        "SubUnitsReported": head["bureaux_reported"],
-        "TotalSubUnits": head["bureaux_total"],
+        "SubUnitsReported": view.publication.bureaux_reported,
+        "TotalSubUnits": view.bureaux_total,
         "ContestSelection": [
             {
                 "@type": "ElectionResults.CandidateSelection",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from api.store.common import (
     NotFound,
@@ -29,7 +29,18 @@ from api.store.common import (
     round_info,
 )
 from api.store.db import reading, writing
-from api.store.models import AreaResultRow, ConfirmationRow, RoundRow
+from api.store.models import (
+    AreaResultRow,
+    AreaVoteRow,
+    CheckpointRow,
+    ConfirmationRow,
+    EntryRow,
+    PublicationRow,
+    PublicationVoteRow,
+    ReturnVersionRow,
+    ReturnVoteRow,
+    RoundRow,
+)
 from api.store.returns import publish
 from api.store.sql import Raw
 from tabulator.rules import error
@@ -374,15 +385,16 @@ def _document(row: Any, election_code: str, number: int) -> dict[str, Any]:
     }
 
 
+# A round's own rows, children before the rows their foreign keys name.
 ROUND_DATA = (
-    "publication_votes",
-    "publications",
-    "area_votes",
-    "area_results",
-    "return_votes",
-    "return_versions",
-    "checkpoints",
-    "entries",
+    PublicationVoteRow,
+    PublicationRow,
+    AreaVoteRow,
+    AreaResultRow,
+    ReturnVoteRow,
+    ReturnVersionRow,
+    CheckpointRow,
+    EntryRow,
 )
 
 
@@ -400,8 +412,8 @@ def wipe_test_round(engine: Engine, election_code: str, number: int) -> int:
             raise Refused(
                 [error("not_a_test", f"Round {number} is not marked test: its data is real and stays.")]
             )
-        raw = Raw(connection)
-        if raw.rows("SELECT id FROM rounds WHERE previous_round_id = ? AND sequence > 0", (round_.id,)):
+        compared = select(RoundRow.id).where(RoundRow.previous_round_id == round_.id, RoundRow.sequence > 0)
+        if connection.scalar(compared.limit(1)) is not None:
             raise Refused(
                 [
                     error(
@@ -410,16 +422,18 @@ def wipe_test_round(engine: Engine, election_code: str, number: int) -> int:
                     )
                 ]
             )
-        removed = int(raw.rows("SELECT count(*) FROM return_versions WHERE round_id = ?", (round_.id,))[0][0])
-        for table in ROUND_DATA:
-            raw.execute(f"DELETE FROM {table} WHERE round_id = ?", (round_.id,))
+        removed = connection.scalar(
+            select(func.count()).select_from(ReturnVersionRow).where(ReturnVersionRow.round_id == round_.id)
+        )
+        for model in ROUND_DATA:
+            connection.execute(delete(model).where(model.round_id == round_.id))
         connection.execute(update(RoundRow).where(RoundRow.id == round_.id).values(as_of=None))
         emptied = round_info(connection, election_code, number, lock=True)
         publish(
-            raw,
+            Raw(connection),
             emptied,
             election_index(connection, round_.election_id, round_.registry_version),
             round_.sequence + 1,
             None,
         )
-    return removed
+    return int(removed or 0)

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from api.store.sql import utc_time
 from tabulator.types import ELECTION_TYPES
 
 NAMING_CONVENTION = {
@@ -54,9 +55,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return utc_time(value)
 
 
 class Base(DeclarativeBase):
@@ -78,7 +77,8 @@ class ElectionRow(Base):
     organiser: Mapped[str] = mapped_column(String(200), default="")
     levels: Mapped[list[Any]]
     note: Mapped[str] = mapped_column(Text, default="")
-    # Bumped whenever areas or bureaux change: the key of every process's cached registry.
+    # Bumped whenever areas or bureaux change (`api.store.elections.registry_changed`, in the same
+    # transaction): the key of every process's cached registry.
     registry_version: Mapped[int] = mapped_column(default=0)
 
 

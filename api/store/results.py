@@ -1,8 +1,8 @@
-"""Reading results: the documents the API serves and the command line prints.
+"""Reading results: the facts of one round as of one published sequence (a `View`).
 
-Every document describes one round as of one published sequence (a `View`). The current sequence reads
-the running sums kept by the writes; an earlier sequence is rebuilt from the return versions it included,
-so that a snapshot's figures never change once published.
+The current sequence reads the running sums kept by the writes; an earlier sequence is rebuilt from the
+return versions it included, so that a snapshot's figures never change once published. Everything here is
+plain values: `api.documents.results` shapes them into the documents the API serves.
 """
 
 from __future__ import annotations
@@ -11,17 +11,16 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from api.store.common import (
     EVERY_SEQUENCE,
     ElectionIndex,
     NotFound,
     RoundInfo,
-    StoredReturns,
     election_index,
     round_by_id,
     round_info,
@@ -30,21 +29,22 @@ from api.store.common import (
     warning_codes,
     warning_notes,
 )
-from api.store.db import reading
-from api.store.sql import SMALL_BATCH, Raw
-from tabulator.aggregation import (
-    RESULT_FIELDS,
-    TURNOUT_FIELDS,
-    aggregate_checkpoints,
-    contributions,
-    tally_from_row,
+from api.store.models import (
+    CheckpointRow,
+    PublicationRow,
+    PublicationVoteRow,
+    ReturnVersionRow,
+    ReturnVoteRow,
 )
+from api.store.sql import SMALL_BATCH, Raw, select_list
+from tabulator.aggregation import RESULT_FIELDS, contributions, tally_from_row
 from tabulator.batch import UNKNOWN, IntArray
-from tabulator.metrics import change, percent, summarize
-from tabulator.registry import Registry
-from tabulator.types import Area, Tally
+from tabulator.plan import StoredReturns
+from tabulator.types import Tally
 
 Tallies = Callable[[Sequence[int]], dict[int, Tally]]
+# What a published figure says of its completeness: bureaux still missing, all in, or the round certified.
+STATUSES = ("partial", "complete", "certified")
 
 
 @dataclass(frozen=True)
@@ -81,12 +81,33 @@ class View:
             raise NotFound(f"There is no {level} {code!r} in election {self.election_code}.")
         return registry.area_index[(level, code)]
 
+    @property
+    def bureaux_total(self) -> int:
+        """The bureaux of the whole election that will report (merged bureaux excluded)."""
+        return int(self.index.bureaux_total[0])
+
+    @property
+    def status(self) -> str:
+        """One of STATUSES, as of this sequence: the one place it is decided. A round certified at this
+        sequence is `certified` even short of bureaux (a reader of NIST reports is told otherwise:
+        `api.store.exports.nist_status`)."""
+        if self.publication.round_status == "certified":
+            return "certified"
+        return "partial" if self.publication.bureaux_reported < self.bureaux_total else "complete"
+
 
 def open_view(
-    connection: Connection, election_code: str, round_number: int, sequence: int | None = None
+    connection: Connection,
+    election_code: str,
+    round_number: int,
+    sequence: int | None = None,
+    *,
+    known_round: RoundInfo | None = None,
 ) -> View:
-    """The round as of `sequence` (default: the latest). Call inside one read transaction."""
-    round_ = round_info(connection, election_code, round_number)
+    """The round as of `sequence` (default: the latest). Call inside one read transaction. `known_round`:
+    the round as the caller has just read it on this connection (to decide its embargo before a missing
+    sequence answers 404), which is then not read again."""
+    round_ = known_round or round_info(connection, election_code, round_number)
     index = election_index(connection, round_.election_id, round_.registry_version)
     wanted = round_.sequence if sequence is None else sequence
     if not 0 <= wanted <= round_.sequence:
@@ -189,100 +210,48 @@ def _rebuilt_tallies(
     return lambda positions: {p: tally_from_row(sums[p], round_.candidate_codes) for p in positions}
 
 
+class PublicationRecord(NamedTuple):
+    as_of: Any
+    published_at: Any
+    bureaux_reported: int
+    previous_sequence: int | None
+    round_status: str
+
+
+PUBLICATION = (
+    f"SELECT {select_list(PublicationRecord, 'p', PublicationRow.__table__)} FROM publications p "
+    "WHERE p.round_id = ? AND p.sequence = ?"
+)
+
+
 def _publication(connection: Connection, round_: RoundInfo, sequence: int) -> Publication:
-    found = Raw(connection).rows(
-        "SELECT as_of, published_at, bureaux_reported, previous_sequence, round_status FROM publications "
-        "WHERE round_id = ? AND sequence = ?",
-        (round_.id, sequence),
-    )
+    found = Raw(connection).records(PublicationRecord, PUBLICATION, (round_.id, sequence))
     if not found:
         if sequence:
             raise NotFound(
                 f"Sequence {sequence} of round {round_.number} is not published (a wiped rehearsal)."
             )
         return Publication(sequence, None, None, 0, None, round_.status)
-    as_of, published_at, reported, previous_sequence, status = found[0]
+    record = found[0]
     return Publication(
-        sequence, Raw.read_time(as_of), Raw.read_time(published_at), reported, previous_sequence, status
+        sequence,
+        Raw.read_time(record.as_of),
+        Raw.read_time(record.published_at),
+        record.bureaux_reported,
+        record.previous_sequence,
+        record.round_status,
     )
 
 
-def context(view: View) -> dict[str, Any]:
-    """What every published figure carries: which data, as of when, covering how much (DESIGN principle 3)."""
-    publication = view.publication
-    bureaux_total = int(view.index.bureaux_total[0])
-    status = "partial" if publication.bureaux_reported < bureaux_total else "complete"
-    return {
-        "election": view.election_code,
-        "round": view.round_.number,
-        "sequence": publication.sequence,
-        "as_of": _iso(publication.as_of),
-        "published_at": _iso(publication.published_at),
-        "bureaux_reported": publication.bureaux_reported,
-        "bureaux_total": bureaux_total,
-        "status": "certified" if publication.round_status == "certified" else status,
-        "test": view.round_.test,
-    }
+# --- the bureaux -----------------------------------------------------------------------------------------
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+@dataclass(frozen=True)
+class BureauFigures:
+    """One bureau's return as of the view's sequence, summed like an area's (zeros where none)."""
 
-
-def _area(area: Area) -> dict[str, str]:
-    return {"level": area.level, "code": area.code, "name": area.name}
-
-
-def results_of(view: View, level: str | None = None, code: str | None = None) -> dict[str, Any]:
-    """The results of one area with its parents and a summary row for each child area (for the last level
-    of areas, each bureau); for a bureau, its return and every version of it."""
-    if level == BUREAU:
-        return _bureau_results(view, code or "")
-    registry = view.index.registry
-    position = view.position(level, code)
-    area = registry.areas[position]
-    leaf = area.level == registry.leaf_level
-    children = [] if leaf else list(registry.children[position])
-    tallies = view.tallies([position, *children])
-    previous = view.previous_tallies([position])[position] if view.previous_tallies else None
-    rows = (
-        _bureau_rows(view, [b for b in registry.children[position] if registry.counted[b]])
-        if leaf
-        else [
-            _child_row(registry.areas[c], tallies[c], view.round_, int(view.index.bureaux_total[c]))
-            for c in children
-        ]
-    )
-    return {
-        **context(view),
-        "area": _area(area),
-        "parents": [_area(a) for a in registry.chain(area.level, area.code)[:-1]],
-        "results": summarize(
-            tallies[position],
-            view.round_.candidates,
-            bureaux_total=int(view.index.bureaux_total[position]),
-            previous=previous,
-        ),
-        "children": rows,
-    }
-
-
-BUREAU = "bureau"
-
-
-def _child_row(area: Area, tally: Tally, round_: RoundInfo, bureaux_total: int) -> dict[str, Any]:
-    leader = max(round_.candidates, key=lambda c: (tally.votes[c.id], -c.ballot_order))
-    return {
-        **_area(area),
-        "bureaux_reported": tally.bureaux_reported,
-        "bureaux_total": bureaux_total,
-        "voters": tally.voters,
-        "candidates": [
-            {"id": c.id, "votes": tally.votes[c.id], "pct_valid": percent(tally.votes[c.id], tally.valid)}
-            for c in round_.candidates
-        ],
-        "leader": leader.id if tally.votes[leader.id] > 0 else None,
-    }
+    tally: Tally
+    previous_voters: int | None  # its votants in the previous round: UNKNOWN if not reported, None if none
 
 
 def _bureau_returns(view: View, rows: Sequence[int]) -> tuple[StoredReturns, IntArray]:
@@ -303,228 +272,194 @@ def _bureau_returns(view: View, rows: Sequence[int]) -> tuple[StoredReturns, Int
     return stored, previous
 
 
-def every_bureau_tally(view: View) -> list[Tally]:
-    return _bureau_tallies(view, range(len(view.index.bureau_ids)))
-
-
-def _bureau_tallies(view: View, rows: Sequence[int]) -> list[Tally]:
-    if view.every_bureau is not None:
-        return [view.every_bureau[row] for row in rows]
-    stored, previous = _bureau_returns(view, rows)
+def _summed(view: View, stored: StoredReturns, previous: IntArray) -> list[Tally]:
     found = stored.exists[:, None]
     sums = contributions(stored.counts, stored.votes, stored.registered, previous) * found
     return [tally_from_row(row, view.round_.candidate_codes) for row in sums]
 
 
-def _bureau_rows(view: View, rows: Sequence[int]) -> list[dict[str, Any]]:
-    registry = view.index.registry
-    return [
-        _child_row(_bureau_area(registry, row), tally, view.round_, 1)
-        for row, tally in zip(rows, _bureau_tallies(view, rows), strict=True)
-    ]
+def every_bureau_tally(view: View) -> list[Tally]:
+    return bureau_tallies(view, range(len(view.index.bureau_ids)))
 
 
-def _bureau_area(registry: Registry, row: int) -> Area:
-    bureau = registry.bureaux[row]
-    return Area(BUREAU, bureau.code, bureau.name, bureau.area_code)
+def bureau_tallies(view: View, rows: Sequence[int]) -> list[Tally]:
+    """The tallies of some bureaux (by registry row), as of the view's sequence."""
+    if view.every_bureau is not None:
+        return [view.every_bureau[row] for row in rows]
+    return _summed(view, *_bureau_returns(view, rows))
 
 
-def _bureau_results(view: View, code: str) -> dict[str, Any]:
-    registry = view.index.registry
-    row = registry.bureau_index.get(code)
-    if row is None:
-        raise NotFound(f"There is no bureau {code!r} in election {view.election_code}.")
-    bureau = registry.bureaux[row]
-    (tally,) = _bureau_tallies(view, [row])
-    _, previous_voters = _bureau_returns(view, [row])
-    previous = None
-    if view.round_.previous_round_id:
-        reported = int(previous_voters[0] != UNKNOWN)
-        previous = Tally(reported, max(int(previous_voters[0]), 0), 0, 0, 0, {})
-    return {
-        **context(view),
-        "area": _area(_bureau_area(registry, row)),
-        "parents": [_area(a) for a in registry.chain(registry.leaf_level, bureau.area_code)],
-        "results": summarize(
-            tally, view.round_.candidates, bureaux_total=int(registry.counted[row]), previous=previous
-        ),
-        "children": [],
-        "versions": _versions(view, int(view.index.bureau_ids[row])),
-    }
+def bureau_figures(view: View, row: int) -> BureauFigures:
+    """One bureau's tally and its votants in the previous round, from one read of its returns."""
+    stored, previous = _bureau_returns(view, [row])
+    (tally,) = _summed(view, stored, previous)
+    return BureauFigures(tally, int(previous[0]) if view.round_.previous_round_id else None)
 
 
-def _versions(view: View, bureau_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ReturnVersion:
+    """One version of a bureau's return as stored."""
+
+    version: int
+    sequence: int  # the publication that first included it
+    voters: int
+    blank: int
+    null: int
+    valid: int
+    votes: dict[str, int]  # by candidate code; a candidate without a stored row is absent
+    reported_at: datetime | None
+    recorded_at: datetime | None
+    reason: str | None
+    warnings: list[str]
+    warning_notes: list[dict[str, Any]]
+
+
+class VersionRecord(NamedTuple):
+    version: int
+    sequence: int
+    voters: int
+    blank: int
+    null: int
+    valid: int
+    reported_at: Any
+    recorded_at: Any
+    reason: str | None
+    warnings: str
+    warning_notes: str
+
+
+class VersionVote(NamedTuple):
+    version: int
+    candidate_id: int
+    votes: int
+
+
+VERSIONS = (
+    f"SELECT {select_list(VersionRecord, 'v', ReturnVersionRow.__table__)} FROM return_versions v "
+    "WHERE v.round_id = ? AND v.bureau_id = ? AND v.sequence <= ? ORDER BY v.version"
+)
+VERSION_VOTES = (
+    f"SELECT {select_list(VersionVote, 'v', ReturnVoteRow.__table__)} FROM return_votes v "
+    "WHERE v.round_id = ? AND v.bureau_id = ?"
+)
+
+
+def return_versions(view: View, bureau_id: int) -> list[ReturnVersion]:
+    """Every version of a bureau's return published up to the view's sequence, oldest first."""
     raw = Raw(view.connection)
+    round_ = view.round_
+    codes = dict(zip(round_.candidate_ids, round_.candidate_codes, strict=True))
     votes: dict[int, dict[str, int]] = defaultdict(dict)
-    codes = dict(zip(view.round_.candidate_ids, view.round_.candidate_codes, strict=True))
-    for version, candidate_id, count in raw.rows(
-        "SELECT version, candidate_id, votes FROM return_votes WHERE round_id = ? AND bureau_id = ?",
-        (view.round_.id, bureau_id),
-    ):
-        votes[version][codes[candidate_id]] = count
-    rows = raw.rows(
-        'SELECT version, sequence, voters, blank, "null", valid, reported_at, recorded_at, reason, warnings, '
-        "warning_notes FROM return_versions WHERE round_id = ? AND bureau_id = ? AND sequence <= ? "
-        "ORDER BY version",
-        (view.round_.id, bureau_id, view.publication.sequence),
-    )
+    for vote in raw.records(VersionVote, VERSION_VOTES, (round_.id, bureau_id)):
+        votes[vote.version][codes[vote.candidate_id]] = vote.votes
     return [
-        {
-            "version": version,
-            "sequence": sequence,
-            "voters": voters,
-            "blank": blank,
-            "null": null,
-            "valid": valid,
-            "votes": {code: votes[version].get(code, 0) for code in view.round_.candidate_codes},
-            "reported_at": _iso(Raw.read_time(reported_at)),
-            "recorded_at": _iso(Raw.read_time(recorded_at)),
-            "reason": reason,
-            "warnings": warning_codes(flags),
-            "warning_notes": warning_notes(notes),
-        }
-        for (
-            version,
-            sequence,
-            voters,
-            blank,
-            null,
-            valid,
-            reported_at,
-            recorded_at,
-            reason,
-            flags,
-            notes,
-        ) in rows
+        ReturnVersion(
+            version=record.version,
+            sequence=record.sequence,
+            voters=record.voters,
+            blank=record.blank,
+            null=record.null,
+            valid=record.valid,
+            votes=votes[record.version],
+            reported_at=Raw.read_time(record.reported_at),
+            recorded_at=Raw.read_time(record.recorded_at),
+            reason=record.reason,
+            warnings=warning_codes(record.warnings),
+            warning_notes=warning_notes(record.warning_notes),
+        )
+        for record in raw.records(VersionRecord, VERSIONS, (round_.id, bureau_id, view.publication.sequence))
     ]
 
 
-def turnout_of(view: View, level: str | None = None, code: str | None = None) -> dict[str, Any]:
-    """The day's checkpoints of an area, each like for like against the previous round at the same hour."""
-    registry = view.index.registry
-    position = view.position(level, code)
-    has_previous = view.previous_tallies is not None
-    checkpoints = []
-    for time in sorted(view.checkpoints):
-        voters_by_bureau = view.checkpoints[time]
-        bureau_ids = list(voters_by_bureau)
-        rows = np.array([view.index.bureau_position[b] for b in bureau_ids], np.int64)
-        before = view.previous_checkpoints.get(time, {})
-        earlier = np.array([before.get(b, UNKNOWN) for b in bureau_ids], np.int64)
-        totals = aggregate_checkpoints(
-            registry, rows, np.array(list(voters_by_bureau.values()), np.int64), earlier
-        )
-        row = dict(zip(TURNOUT_FIELDS, (int(v) for v in totals[position]), strict=True))
-        like_for_like = {
-            "matched_bureaux": row["matched_bureaux"],
-            "voters": row["matched_voters"],
-            "previous_voters": row["matched_previous_voters"],
-            "change_pct": change(row["matched_voters"], row["matched_previous_voters"]),
-        }
-        checkpoints.append(
-            {
-                "time": time,
-                "bureaux_reported": row["bureaux_reported"],
-                "voters": row["voters"],
-                "like_for_like": like_for_like if has_previous else None,
-            }
-        )
-    area = registry.areas[position]
-    return {
-        **context(view),
-        "area": _area(area),
-        "area_bureaux_total": int(view.index.bureaux_total[position]),
-        "checkpoints": checkpoints,
-    }
+# --- turnout and the evening ----------------------------------------------------------------------------
+
+
+class CheckpointRecord(NamedTuple):
+    bureau_id: int
+    time: str
+    voters: int
+
+
+CHECKPOINT_VOTERS = (
+    f"SELECT {select_list(CheckpointRecord, 'c', CheckpointRow.__table__)} FROM checkpoints c "
+    "WHERE c.round_id = ? AND c.sequence <= ? "
+    "AND c.version = (SELECT max(version) FROM checkpoints l WHERE l.round_id = c.round_id "
+    "AND l.bureau_id = c.bureau_id AND l.time = c.time AND l.sequence <= ?) ORDER BY c.bureau_id"
+)
 
 
 def _checkpoint_voters(raw: Raw, round_id: int, up_to_sequence: int | None) -> dict[str, dict[int, int]]:
     """{time: {bureau id: voters}} from the latest version of each checkpoint published up to a sequence."""
     found: dict[str, dict[int, int]] = defaultdict(dict)
     limit = EVERY_SEQUENCE if up_to_sequence is None else up_to_sequence
-    for bureau_id, time, voters in raw.rows(
-        "SELECT c.bureau_id, c.time, c.voters FROM checkpoints c WHERE c.round_id = ? AND c.sequence <= ? "
-        "AND c.version = (SELECT max(version) FROM checkpoints l WHERE l.round_id = c.round_id "
-        "AND l.bureau_id = c.bureau_id AND l.time = c.time AND l.sequence <= ?) ORDER BY c.bureau_id",
-        (round_id, limit, limit),
-    ):
-        found[time][bureau_id] = voters
+    for record in raw.records(CheckpointRecord, CHECKPOINT_VOTERS, (round_id, limit, limit)):
+        found[record.time][record.bureau_id] = record.voters
     return found
 
 
-def timeline(connection: Connection, view: View) -> dict[str, Any]:
-    """One row per published sequence up to the view's: the evening's curve."""
-    raw = Raw(connection)
+@dataclass(frozen=True)
+class PublishedFigures:
+    """The national figures of one publication: a point of the evening's curve."""
+
+    sequence: int
+    as_of: datetime | None
+    published_at: datetime | None
+    bureaux_reported: int
+    voters: int
+    blank: int
+    null: int
+    valid: int
+    votes: dict[str, int]  # by candidate code; a candidate without a stored row is absent
+
+
+class PublishedRecord(NamedTuple):
+    sequence: int
+    as_of: Any
+    published_at: Any
+    bureaux_reported: int
+    voters: int
+    blank: int
+    null: int
+    valid: int
+
+
+class PublishedVote(NamedTuple):
+    sequence: int
+    candidate_id: int
+    votes: int
+
+
+PUBLISHED = (
+    f"SELECT {select_list(PublishedRecord, 'p', PublicationRow.__table__)} FROM publications p "
+    "WHERE p.round_id = ? AND p.sequence <= ? ORDER BY p.sequence"
+)
+PUBLISHED_VOTES = (
+    f"SELECT {select_list(PublishedVote, 'p', PublicationVoteRow.__table__)} FROM publication_votes p "
+    "WHERE p.round_id = ? AND p.sequence <= ?"
+)
+
+
+def published_figures(view: View) -> list[PublishedFigures]:
+    """Every publication of the round up to the view's sequence, oldest first."""
+    raw = Raw(view.connection)
     round_ = view.round_
-    sequence = view.publication.sequence
-    votes: dict[int, dict[int, int]] = defaultdict(dict)
-    for number, candidate_id, count in raw.rows(
-        "SELECT sequence, candidate_id, votes FROM publication_votes WHERE round_id = ? AND sequence <= ?",
-        (round_.id, sequence),
-    ):
-        votes[number][candidate_id] = count
-    rows = raw.rows(
-        'SELECT sequence, as_of, published_at, bureaux_reported, voters, blank, "null", valid '
-        "FROM publications WHERE round_id = ? AND sequence <= ? ORDER BY sequence",
-        (round_.id, sequence),
-    )
-    return {
-        **context(view),
-        "timeline": [
-            {
-                "sequence": number,
-                "as_of": _iso(Raw.read_time(as_of)),
-                "published_at": _iso(Raw.read_time(published_at)),
-                "bureaux_reported": reported,
-                "voters": voters,
-                "blank": blank,
-                "null": null,
-                "valid": valid,
-                "candidates": [
-                    {
-                        "id": c.id,
-                        "votes": votes[number].get(cid, 0),
-                        "pct_valid": percent(votes[number].get(cid, 0), valid),
-                    }
-                    for c, cid in zip(round_.candidates, round_.candidate_ids, strict=True)
-                ],
-            }
-            for number, as_of, published_at, reported, voters, blank, null, valid in rows
-        ],
-    }
-
-
-# The engine-level readers the command line and the tests use; the API keeps its views per request.
-
-
-def results_document(
-    engine: Engine,
-    election_code: str,
-    round_number: int,
-    level: str | None = None,
-    code: str | None = None,
-    *,
-    sequence: int | None = None,
-) -> dict[str, Any]:
-    with reading(engine) as connection:
-        return results_of(open_view(connection, election_code, round_number, sequence), level, code)
-
-
-def turnout_document(
-    engine: Engine,
-    election_code: str,
-    round_number: int,
-    level: str | None = None,
-    code: str | None = None,
-    *,
-    sequence: int | None = None,
-) -> dict[str, Any]:
-    with reading(engine) as connection:
-        return turnout_of(open_view(connection, election_code, round_number, sequence), level, code)
-
-
-def timeline_document(
-    engine: Engine, election_code: str, round_number: int, *, sequence: int | None = None
-) -> dict[str, Any]:
-    with reading(engine) as connection:
-        return timeline(connection, open_view(connection, election_code, round_number, sequence))
+    wanted = (round_.id, view.publication.sequence)
+    codes = dict(zip(round_.candidate_ids, round_.candidate_codes, strict=True))
+    votes: dict[int, dict[str, int]] = defaultdict(dict)
+    for vote in raw.records(PublishedVote, PUBLISHED_VOTES, wanted):
+        if vote.candidate_id in codes:
+            votes[vote.sequence][codes[vote.candidate_id]] = vote.votes
+    return [
+        PublishedFigures(
+            sequence=record.sequence,
+            as_of=Raw.read_time(record.as_of),
+            published_at=Raw.read_time(record.published_at),
+            bureaux_reported=record.bureaux_reported,
+            voters=record.voters,
+            blank=record.blank,
+            null=record.null,
+            valid=record.valid,
+            votes=votes[record.sequence],
+        )
+        for record in raw.records(PublishedRecord, PUBLISHED, wanted)
+    ]

@@ -13,6 +13,8 @@ import numpy as np
 from sqlalchemy import Connection, Engine
 
 from api.store import entries as waiting
+from api.store.accounts import AuditRequest, audit_entry
+from api.store.caches import Learned, connection_caches
 from api.store.common import (
     CURRENT_VERSION,
     EVERY_SEQUENCE,
@@ -21,8 +23,6 @@ from api.store.common import (
     Refused,
     RoundInfo,
     StaleVersion,
-    StoredReturns,
-    area_knowledge,
     bureau_filter,
     election_index,
     now,
@@ -38,7 +38,7 @@ from api.store.common import (
 )
 from api.store.db import write_together, writing
 from api.store.sql import Raw
-from tabulator.aggregation import RESULT_FIELDS, contributions
+from tabulator.aggregation import RESULT_FIELDS
 from tabulator.anomalies import (
     AreaKnowledge,
     Judged,
@@ -50,7 +50,19 @@ from tabulator.anomalies import (
     signature,
 )
 from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch
+from tabulator.plan import (
+    CheckpointsPlan,
+    Context,
+    NewVersions,
+    ReturnsPlan,
+    Rights,
+    StoredReturns,
+    new_versions,
+    plan_checkpoints,
+    plan_returns,
+)
 from tabulator.registry import Registry
+from tabulator.routing import as_entries
 from tabulator.rules import (
     DEFAULT_THRESHOLDS,
     NO_LIMIT,
@@ -87,6 +99,7 @@ def record_returns(
     reviewed: bool = True,
     person: str | None = None,
     scope: Scope = NO_LIMIT,
+    audit: AuditRequest | None = None,
 ) -> RecordReport:
     """Record a batch of returns: new ones, corrections (with a reason) and identical re-sends (no-ops).
 
@@ -94,7 +107,8 @@ def record_returns(
     sender last saw, 0 for none) refuses the write if another landed since. `may_correct` False refuses
     corrections. Both are decided inside the transaction, so two writers can never both win. `reviewed`
     False (a clerk's write) applies the round's review and double entry: such returns may wait in
-    `entries` instead of being published. `person`: who holds the author's token (see `Writer`).
+    `entries` instead of being published. `person`: who holds the author's token (see `Writer`). `audit`:
+    the request's audit row, written in the same transaction.
     """
     with writing(engine) as connection:
         round_ = round_info(connection, election_code, round_number, lock=True)
@@ -106,16 +120,10 @@ def record_returns(
             thresholds=thresholds,
             progress=progress,
             expected_version=expected_version,
+            audit=audit,
         )
     progress(STAGES[3])
     return report
-
-
-Then = Callable[[Raw, RecordReport], None]
-
-
-def _write_nothing(raw: Raw, report: RecordReport) -> None:
-    """A write with nothing to add to its transaction (the command line's, a review's)."""
 
 
 def record_return(
@@ -127,12 +135,12 @@ def record_return(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     expected_version: int | None = None,
-    then: Then = _write_nothing,
+    audit: AuditRequest | None = None,
 ) -> RecordReport:
     """One bureau's return as a clerk types it, its candidates by name: checked against the round's
     candidates in the same transaction that records it. Concurrent returns share a transaction (each its
-    own sequence, each failing alone): see `api.store.db.write_together`. `then` runs in that transaction
-    once the return is recorded (the service keeps its audit row there)."""
+    own sequence, each failing alone): see `api.store.db.write_together`. `audit`: the request's audit row,
+    written in that transaction with what the write did."""
 
     def record(connection: Connection) -> RecordReport:
         round_ = round_info(connection, election_code, round_number, lock=True)
@@ -146,7 +154,7 @@ def record_return(
             writer,
             thresholds=thresholds,
             expected_version=expected_version,
-            then=then,
+            audit=audit,
         )
 
     return write_together(engine, record)
@@ -169,6 +177,9 @@ class Writer:
     def who(self) -> str:
         return self.person or self.author
 
+    def rights(self, expected_version: int | None) -> Rights:
+        return Rights(self.may_correct, self.reason, expected_version)
+
 
 def record_in(
     connection: Connection,
@@ -179,115 +190,166 @@ def record_in(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     progress: Callable[[str], None] = lambda stage: None,
     expected_version: int | None = None,
-    then: Then = _write_nothing,
+    audit: AuditRequest | None = None,
 ) -> RecordReport:
-    """`record_returns` inside a transaction that holds the round's lock. `then` writes with the return
-    (the service's audit row), in the same round trip when it can."""
+    """`record_returns` inside a transaction that holds the round's lock: read what the batch is judged
+    against, plan the write (`tabulator.plan`), let review hold a clerk's returns, apply what is left.
+    `audit`: the request's audit row, written with the returns (in the same round trip when it can)."""
     recorded_at = now()
     refuse_if_certified(round_)
     thresholds = with_overrides(thresholds, round_.warning_thresholds)
     index = election_index(connection, round_.election_id, round_.registry_version)
     rows = _registry_rows(round_, index, batch, thresholds, scope=writer.scope, moment=recorded_at)
     raw = Raw(connection)
-    bureau_ids = index.bureau_ids[rows]
-    stored, previous, checkpoint_max, next_round_ids = _what_is_stored(raw, round_, bureau_ids)
-    errors, warnings = check_counts(
-        batch,
-        rows,
-        index.registry,
-        previous_voters=previous,
-        checkpoint_max=checkpoint_max,
-        thresholds=thresholds,
-        judged=_judge_against_peers(
-            raw,
-            round_,
-            index,
-            batch,
-            rows,
-            thresholds=thresholds,
-            before=_previous_round_info(connection, round_),
-            database=str(connection.engine.url),
-        ),
+    facts = _read_facts(connection, round_, index, batch, rows=rows, thresholds=thresholds, at=recorded_at)
+    rights = writer.rights(expected_version)
+    plan = plan_returns(
+        batch, rows, index.registry, facts.stored, facts.context, rights=rights, thresholds=thresholds
     )
-    registered = np.where(batch.registered != UNKNOWN, batch.registered, index.registry.registered[rows])
-    changed = ~stored.exists | _differs(batch, registered, stored)
-    corrected = stored.exists & changed
-    reasons = [(batch.reasons[i] if batch.reasons else None) or writer.reason for i in range(len(batch))]
-    if errors:  # counts that break a rule come first: whether they may correct anything is moot
-        raise Refused(errors)
-    _refuse_if_stale(batch, stored, expected_version)
-    errors = _missing_reasons(batch, corrected, reasons)
-    errors += [] if writer.may_correct else _corrections_refused(batch, corrected)
-    if errors:
-        raise Refused(errors)
+    _refuse_on_errors(plan)
     progress(STAGES[0])
-    codes, notes = warnings.codes_by_row(len(batch)), warnings.notes_by_row(len(batch))
     report = RecordReport(
-        flagged=warnings.count,
-        warnings=warnings.issues,
-        unchanged=int((~changed).sum()),
-        by_code=warnings.by_code(batch.bureaux),
+        flagged=plan.warnings.count,
+        warnings=plan.warnings.issues,
+        unchanged=plan.unchanged,
+        by_code=plan.warnings.by_code(batch.bureaux),
     )
-    authors = [writer.author] * len(batch)
-    if not writer.reviewed and changed.any() and (round_.double_entry or round_.flagged_returns == "hold"):
-        entries = waiting.as_entries(batch, bureau_ids, registered, codes, notes)
-        routing = waiting.divert(
-            raw,
-            round_,
-            batch,
-            entries,
-            changed=changed,
-            stored=stored,
-            author=writer.author,
-            person=writer.who,
-            recorded_at=recorded_at,
-        )
-        report.held, report.waiting = routing.held, routing.waiting
-        report.warnings += routing.notices
-        report.unchanged += routing.repeated
-        changed, corrected, authors = routing.publish, corrected & routing.publish, routing.authors
-    report.created, report.corrected = int((changed & ~stored.exists).sum()), int(corrected.sum())
-    if len(batch) == 1:
-        report.version = int(stored.version[0]) + int(changed[0])
-    if not changed.any():
-        then(raw, report)
+    publish_rows, authors = _review(
+        raw, round_, batch, plan, bureau_ids=index.bureau_ids[rows], facts=facts, writer=writer, report=report
+    )
+    _count(report, batch, facts.stored, plan, publish_rows)
+    if not publish_rows.any():
+        _audit(raw, audit, report)
         return report
     report.sequence = round_.sequence + 1
-    positions = np.flatnonzero(changed)
-    new_versions = NewVersions(
-        round_,
-        batch,
-        positions,
-        bureau_ids[positions],
-        stored.version[positions] + 1,
-        registered[positions],
-        [reasons[i] if stored.exists[i] else None for i in positions.tolist()],
-        [codes[i] for i in positions.tolist()],
-        [notes[i] for i in positions.tolist()],
-        [authors[i] for i in positions.tolist()],
-    )
-    delta = _contribution_delta(batch, positions, registered, previous, stored)
-    # Nothing below reads what it writes: on PostgreSQL it all goes in one round trip, which is how long
-    # the round's lock is held for it.
-    with raw.pipeline(len(positions)):
-        _append_versions(raw, new_versions, recorded_at=recorded_at, sequence=report.sequence)
-        progress(STAGES[1])
-        _add_to_areas(raw, round_, index, rows[positions], delta)
-        progress(STAGES[2])
-        as_of = max(batch.reported_at[i] or recorded_at for i in positions.tolist())
-        publish(raw, round_, index, report.sequence, as_of, returns_changed=len(positions))
-        then(raw, report)
+    new = new_versions(plan, batch, rows, facts.stored, facts.context, publish=publish_rows, authors=authors)
+    _apply(raw, round_, index, batch, new, report=report, at=recorded_at, progress=progress, audit=audit)
     _propagate_to_next_rounds(
         raw,
         connection,
         round_,
         index,
-        next_round_ids,
-        rows=rows[positions],
-        voters=batch.voters[positions],
-        replaced_voters=np.where(stored.exists, stored.counts[:, 0], UNKNOWN)[positions],
+        facts.next_round_ids,
+        rows=new.rows,
+        voters=new.counts[:, 0],
+        replaced_voters=np.where(facts.stored.exists, facts.stored.counts[:, 0], UNKNOWN)[new.positions],
     )
     return report
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What a batch is judged against, read in its transaction, and when."""
+
+    recorded_at: datetime
+    stored: StoredReturns
+    context: Context
+    next_round_ids: list[int]  # the later rounds whose comparison base these bureaux are
+
+
+def _read_facts(
+    connection: Connection,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    batch: ReturnBatch,
+    *,
+    rows: IntArray,
+    thresholds: Thresholds,
+    at: datetime,
+) -> _Facts:
+    raw = Raw(connection)
+    stored, previous, checkpoint_max, next_round_ids = _what_is_stored(raw, round_, index.bureau_ids[rows])
+    judged = _judge_against_peers(
+        raw,
+        round_,
+        index,
+        batch,
+        rows,
+        thresholds=thresholds,
+        before=_previous_round_info(connection, round_),
+    )
+    return _Facts(at, stored, Context(previous, checkpoint_max, judged), next_round_ids)
+
+
+def _refuse_on_errors(plan: ReturnsPlan) -> None:
+    if plan.stale_version is not None:
+        raise StaleVersion(plan.errors, plan.stale_version)
+    if plan.errors:
+        raise Refused(plan.errors)
+
+
+def _review(
+    raw: Raw,
+    round_: RoundInfo,
+    batch: ReturnBatch,
+    plan: ReturnsPlan,
+    *,
+    bureau_ids: IntArray,
+    facts: _Facts,
+    writer: Writer,
+    report: RecordReport,
+) -> tuple[BoolArray, list[str]]:
+    """The rows to publish now, and each row's author. A clerk's changed returns may wait instead, held for
+    a supervisor or for a second clerk's entry (`api.store.entries`); the report says how many."""
+    authors = [writer.author] * len(batch)
+    held_by_review = round_.double_entry or round_.flagged_returns == "hold"
+    if writer.reviewed or not plan.changed.any() or not held_by_review:
+        return plan.changed, authors
+    routing = waiting.divert(
+        raw,
+        round_,
+        batch,
+        as_entries(batch, bureau_ids, plan.registered, plan.warning_codes, plan.warning_notes),
+        changed=plan.changed,
+        stored=facts.stored,
+        author=writer.author,
+        person=writer.who,
+        recorded_at=facts.recorded_at,
+    )
+    report.held, report.waiting = routing.held, routing.waiting
+    report.warnings += routing.notices
+    report.unchanged += routing.repeated
+    return routing.publish, routing.authors
+
+
+def _count(
+    report: RecordReport, batch: ReturnBatch, stored: StoredReturns, plan: ReturnsPlan, publish: BoolArray
+) -> None:
+    report.created = int((publish & ~stored.exists).sum())
+    report.corrected = int((plan.corrected & publish).sum())
+    if len(batch) == 1:
+        report.version = int(stored.version[0]) + int(publish[0])
+
+
+def _apply(
+    raw: Raw,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    batch: ReturnBatch,
+    new: NewVersions,
+    *,
+    report: RecordReport,
+    at: datetime,
+    progress: Callable[[str], None],
+    audit: AuditRequest | None,
+) -> None:
+    """Append the new versions, add them to their areas, publish the new sequence and keep the audit row.
+    Nothing here reads what it writes: on PostgreSQL it all goes in one round trip, which is how long the
+    round's lock is held for it."""
+    assert report.sequence is not None
+    with raw.pipeline(len(new)):
+        _append_versions(raw, round_, index, batch, new, recorded_at=at, sequence=report.sequence)
+        progress(STAGES[1])
+        _add_to_areas(raw, round_, index, new.rows, new.delta)
+        progress(STAGES[2])
+        as_of = max(batch.reported_at[i] or at for i in new.positions.tolist())
+        publish(raw, round_, index, report.sequence, as_of, returns_changed=len(new))
+        _audit(raw, audit, report)
+
+
+def _audit(raw: Raw, audit: AuditRequest | None, report: RecordReport) -> None:
+    if audit is not None:
+        audit_entry(raw, audit, status=report.status, outcome=report.outcome(), sequence=report.sequence)
 
 
 PEER_LEVEL = "departement"  # a return is compared with the bureaux of its département (else its election's)
@@ -302,7 +364,6 @@ def _judge_against_peers(
     *,
     thresholds: Thresholds,
     before: RoundInfo | None,
-    database: str,
 ) -> Judged:
     """The batch's rows (all located) against the current returns of the other bureaux of the départements
     it touches (a file: one round trip), or a clerk's single return against what its département knows."""
@@ -310,9 +371,8 @@ def _judge_against_peers(
     column = registry.levels.index(PEER_LEVEL) if PEER_LEVEL in registry.levels else 0
     areas = registry.ancestors[rows, column]
     if len(rows) == 1:  # a clerk's return: what its département knows, kept a few seconds
-        key = (database, round_.id, int(areas[0]))
         return _judge_with_knowledge(
-            raw, round_, index, batch, rows, key=key, thresholds=thresholds, before=before
+            raw, round_, index, batch, rows, area=int(areas[0]), thresholds=thresholds, before=before
         )
     in_areas = np.isin(registry.ancestors[:, column], areas) & registry.counted
     in_areas[rows] = False  # a bureau is not its own peer (a correction replaces its return)
@@ -335,7 +395,7 @@ def _judge_against_peers(
     )
 
 
-# An area's knowledge (spreads, log ratio, learned past) as a worker last read it, by (database, round, area),
+# An area's knowledge (spreads, log ratio, learned past) as its engine last read it (api.store.caches),
 # kept KNOWLEDGE_SECONDS once it was learned from KNOWLEDGE_FROM_PEERS returns or more (fewer are read
 # again every time: they are cheap, and the first returns of a département must meet the next ones).
 KNOWLEDGE_SECONDS = 5.0
@@ -349,7 +409,7 @@ def _judge_with_knowledge(
     batch: ReturnBatch,
     rows: IntArray,
     *,
-    key: tuple[str, int, int],
+    area: int,
     thresholds: Thresholds,
     before: RoundInfo | None,
 ) -> Judged:
@@ -358,16 +418,16 @@ def _judge_with_knowledge(
     (a sheet typed twice), looked for exactly."""
     registry = index.registry
     column = registry.levels.index(PEER_LEVEL) if PEER_LEVEL in registry.levels else 0
-    area = key[2]
     moment = monotonic()
-    known = area_knowledge.get(key)
+    caches = connection_caches(raw)
+    known = caches.knowledge(round_.id, area)
     if known is None or moment - known[0] > KNOWLEDGE_SECONDS:
         learned = _learn_area(
             raw, round_, index, area, column, rows=rows, thresholds=thresholds, before=before
         )
-        known = (moment, learned)
+        known = Learned(moment, learned)
         if known[1].peers >= KNOWLEDGE_FROM_PEERS:
-            area_knowledge[key] = known
+            caches.keep_knowledge(raw, round_.id, area, known)
     return judge_in_area(
         count_rows(
             np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows]),
@@ -424,7 +484,7 @@ def _same_counts(
     """The signatures of the département's current returns with the same votants, blancs, nuls and
     exprimés as one of the batch's, by bureau code (the batch's own bureaux left out)."""
     query = _identical_query(round_, index, batch, rows, column)
-    found = np.array([row[0] for row in raw.rows(*query)], np.int64) if query else _NONE
+    found = np.array([bureau_id for (bureau_id,) in raw.rows(*query)], np.int64) if query else _NONE
     found = found[~np.isin(found, index.bureau_ids[rows])]
     if not len(found):
         return {}
@@ -541,55 +601,6 @@ def _with_count_errors(
     return sorted([*issues, *count_errors], key=lambda issue: (issue.line or 0, issue.column or 0))
 
 
-def _differs(batch: ReturnBatch, registered: IntArray, stored: StoredReturns) -> BoolArray:
-    differs: BoolArray = (  # numpy types `!=` between arrays as Any
-        (batch.counts != stored.counts).any(axis=1)
-        | (batch.votes != stored.votes).any(axis=1)
-        | (registered != stored.registered)
-    )
-    return differs
-
-
-def _refuse_if_stale(batch: ReturnBatch, stored: StoredReturns, expected_version: int | None) -> None:
-    if expected_version is None or int(stored.version[0]) == expected_version:
-        return
-    current = int(stored.version[0])
-    issue = error(
-        "stale_version",
-        f"Bureau {batch.bureaux[0]}: you sent your counts against version {expected_version} of its "
-        f"return, but version {current} has been recorded since. Check its counts and send again.",
-        bureau=batch.bureaux[0],
-    )
-    raise StaleVersion([issue], current)
-
-
-def _corrections_refused(batch: ReturnBatch, corrected: BoolArray) -> list[Issue]:
-    return [
-        error(
-            "correction_needs_supervisor",
-            f"{where(batch.lines[i], batch.bureaux[i])}this bureau has already reported other counts; only a "
-            "supervisor may correct them.",
-            bureau=batch.bureaux[i],
-        )
-        for i in np.flatnonzero(corrected).tolist()
-    ]
-
-
-def _missing_reasons(batch: ReturnBatch, corrected: BoolArray, reasons: list[str | None]) -> list[Issue]:
-    return [
-        error(
-            "reason_required",
-            f"{where(batch.lines[i], batch.bureaux[i])}this bureau has already reported other counts; "
-            "a correction needs a reason.",
-            field="reason",
-            line=batch.lines[i],
-            bureau=batch.bureaux[i],
-        )
-        for i in np.flatnonzero(corrected).tolist()
-        if not (reasons[i] or "").strip()
-    ]
-
-
 def _what_is_stored(
     raw: Raw, round_: RoundInfo, bureau_ids: IntArray
 ) -> tuple[StoredReturns, IntArray, IntArray, list[int]]:
@@ -613,104 +624,80 @@ def _what_is_stored(
         stored_from(round_, bureau_ids, versions, votes),
         per_bureau(bureau_ids, previous[0] if previous else []),
         per_bureau(bureau_ids, checkpoints),
-        [row[0] for row in later],
+        [round_id for (round_id,) in later],
     )
 
 
-@dataclass(frozen=True)
-class NewVersions:
-    """The rows of a batch that change something, with what their new versions store."""
+VERSION_COLUMNS = (
+    "round_id",
+    "bureau_id",
+    "version",
+    "voters",
+    "blank",
+    "null",
+    "valid",
+    "registered",
+    "reported_at",
+    "recorded_at",
+    "author",
+    "reason",
+    "warnings",
+    "warning_notes",
+    "sequence",
+)
+VOTE_COLUMNS = ("round_id", "bureau_id", "version", "candidate_id", "votes")
 
-    round_: RoundInfo
-    batch: ReturnBatch
-    positions: IntArray
-    bureau_ids: IntArray
-    versions: IntArray
-    registered: IntArray
-    reasons: list[str | None]
-    warnings: list[str]
-    notes: list[str]
-    authors: list[str]
 
-
-def _append_versions(raw: Raw, new: NewVersions, *, recorded_at: datetime, sequence: int) -> None:
+def _append_versions(
+    raw: Raw,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    batch: ReturnBatch,
+    new: NewVersions,
+    *,
+    recorded_at: datetime,
+    sequence: int,
+) -> None:
     """Append the versions and their votes, built column by column: a ministry file has 70,000 of them."""
-    count = len(new.positions)
+    count = len(new)
+    bureau_ids = index.bureau_ids[new.rows]
     recorded = raw.time(recorded_at)
     times = {None: recorded}
     reported = [
         times.setdefault(moment, raw.time(moment) if moment else recorded)
-        for moment in (new.batch.reported_at[i] for i in new.positions.tolist())
+        for moment in (batch.reported_at[i] for i in new.positions.tolist())
     ]
-    counts = new.batch.counts[new.positions]
-    raw.insert_many(
-        "return_versions",
-        [
-            "round_id",
-            "bureau_id",
-            "version",
-            "voters",
-            "blank",
-            "null",
-            "valid",
-            "registered",
-            "reported_at",
-            "recorded_at",
-            "author",
-            "reason",
-            "warnings",
-            "warning_notes",
-            "sequence",
-        ],
-        list(
-            zip(
-                repeat(new.round_.id, count),
-                new.bureau_ids.tolist(),
-                new.versions.tolist(),
-                *counts.T.tolist(),
-                _nullable(new.registered),
-                reported,
-                repeat(recorded),
-                new.authors,
-                new.reasons,
-                new.warnings,
-                new.notes,
-                repeat(sequence),
-            )
-        ),
+    columns = (
+        repeat(round_.id, count),
+        bureau_ids.tolist(),
+        new.versions.tolist(),
+        *new.counts.T.tolist(),
+        _nullable(new.registered),
+        reported,
+        repeat(recorded),
+        new.authors,
+        new.reasons,
+        new.warning_codes,
+        new.warning_notes,
+        repeat(sequence),
     )
-    candidates = len(new.round_.candidate_ids)
     raw.insert_many(
-        "return_votes",
-        ["round_id", "bureau_id", "version", "candidate_id", "votes"],
-        list(
-            zip(
-                repeat(new.round_.id, count * candidates),
-                np.repeat(new.bureau_ids, candidates).tolist(),
-                np.repeat(new.versions, candidates).tolist(),
-                new.round_.candidate_ids * count,
-                new.batch.votes[new.positions].ravel().tolist(),
-                strict=False,  # repeat() is endless; the other columns have count * candidates items
-            )
-        ),
+        "return_versions", VERSION_COLUMNS, list(zip(*columns, strict=False))
+    )  # repeat() is endless
+    candidates = len(round_.candidate_ids)
+    votes = (
+        repeat(round_.id, count * candidates),
+        np.repeat(bureau_ids, candidates).tolist(),
+        np.repeat(new.versions, candidates).tolist(),
+        round_.candidate_ids * count,
+        new.votes.ravel().tolist(),
     )
+    # repeat() is endless; the other columns have count * candidates items
+    raw.insert_many("return_votes", VOTE_COLUMNS, list(zip(*votes, strict=False)))
 
 
 def _nullable(values: IntArray) -> list[int | None]:
     return [None if value == UNKNOWN else value for value in values.tolist()]
-
-
-def _contribution_delta(
-    batch: ReturnBatch, positions: IntArray, registered: IntArray, previous: IntArray, stored: StoredReturns
-) -> IntArray:
-    """What the changed returns add to their areas: their rows minus those of the versions they replace."""
-    new = contributions(
-        batch.counts[positions], batch.votes[positions], registered[positions], previous[positions]
-    )
-    old = contributions(
-        stored.counts[positions], stored.votes[positions], stored.registered[positions], previous[positions]
-    )
-    return new - old * stored.exists[positions][:, None]
 
 
 def _add_to_areas(raw: Raw, round_: RoundInfo, index: ElectionIndex, rows: IntArray, delta: IntArray) -> None:
@@ -779,8 +766,8 @@ def _next_rounds(
     those rounds, when the caller read them already."""
     if ids is None:
         ids = [
-            row[0]
-            for row in raw.rows(
+            round_id
+            for (round_id,) in raw.rows(
                 "SELECT id FROM rounds WHERE previous_round_id = ? AND sequence > 0 ORDER BY id", (round_.id,)
             )
         ]
@@ -840,83 +827,124 @@ def record_checkpoints(
     author: str,
     reason: str | None = None,
     scope: Scope = NO_LIMIT,
+    audit: AuditRequest | None = None,
 ) -> RecordReport:
-    """Record voters-so-far checkpoints; a changed one is a new version (it keeps the one it replaces)."""
+    """Record voters-so-far checkpoints; a changed one is a new version (it keeps the one it replaces).
+    `audit`: the request's audit row, written in the same transaction."""
     recorded_at = now()
     with writing(engine) as connection:
         round_ = round_info(connection, election_code, round_number, lock=True)
         refuse_if_certified(round_)
         index = election_index(connection, round_.election_id, round_.registry_version)
-        rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
-        # A bureau appears once per checkpoint time, so repeated bureaux are judged by _repeated_checkpoints.
-        issues = [i for i in issues if i.code != "duplicate_bureau"] + _repeated_checkpoints(batch)
-        if issues:
-            raise Refused(issues)
-        _refuse_outside(batch, rows, index.registry, scope)
         raw = Raw(connection)
+        rows = _checkpoint_rows(batch, index, scope)
         bureau_ids = index.bureau_ids[rows]
         stored = _stored_checkpoints(raw, round_.id, bureau_ids)
-        known = {
-            index.registry.bureaux[index.bureau_position[bureau_id]].code: {
-                t: v for t, (v, _) in times.items()
-            }
-            for bureau_id, times in stored.items()
-        }
-        finals = voters_in_round(raw, round_.id, bureau_ids)
-        final_by_code = {batch.bureaux[i]: int(v) for i, v in enumerate(finals.tolist()) if v != UNKNOWN}
-        issues = _times_outside(round_, batch, recorded_at)
-        issues += check_checkpoints(batch, known, final_by_code)
-        if issues:
-            raise Refused(issues)
-        report = RecordReport()
-        rows_to_write = []
-        for i in range(len(batch)):
-            previous = stored.get(int(bureau_ids[i]), {}).get(batch.times[i])
-            if previous is not None and previous[0] == batch.voters[i]:
-                report.unchanged += 1
-                continue
-            version = 1 if previous is None else previous[1] + 1
-            report.created += previous is None
-            report.corrected += previous is not None
-            rows_to_write.append((i, version))
-        if not rows_to_write:
-            return report
-        sequence = report.sequence = round_.sequence + 1
-        recorded = raw.time(recorded_at)
-        raw.insert_many(
-            "checkpoints",
-            [
-                "round_id",
-                "bureau_id",
-                "time",
-                "version",
-                "voters",
-                "reported_at",
-                "recorded_at",
-                "author",
-                "reason",
-                "sequence",
-            ],
-            [
-                (
-                    round_.id,
-                    int(bureau_ids[i]),
-                    batch.times[i],
-                    version,
-                    int(batch.voters[i]),
-                    raw.time(reported) if (reported := batch.reported_at[i]) else recorded,
-                    recorded,
-                    author,
-                    reason if version > 1 else None,
-                    sequence,
-                )
-                for i, version in rows_to_write
-            ],
+        _refuse_checkpoints(
+            raw, round_, index, batch, bureau_ids=bureau_ids, stored=stored, moment=recorded_at
         )
-        publish(raw, round_, index, sequence, None, checkpoints_changed=len(rows_to_write))
-        for next_round in _next_rounds(raw, connection, round_):
-            publish(raw, next_round, index, next_round.sequence + 1, None)
+        plan = plan_checkpoints(batch, [stored.get(int(bureau_id), {}) for bureau_id in bureau_ids.tolist()])
+        report = RecordReport(created=plan.created, corrected=plan.corrected, unchanged=plan.unchanged)
+        if plan.rows:
+            report.sequence = round_.sequence + 1
+            _append_checkpoints(
+                raw,
+                round_,
+                batch,
+                bureau_ids,
+                plan,
+                author=author,
+                reason=reason,
+                at=recorded_at,
+                sequence=report.sequence,
+            )
+            publish(raw, round_, index, report.sequence, None, checkpoints_changed=len(plan.rows))
+            for next_round in _next_rounds(raw, connection, round_):
+                publish(raw, next_round, index, next_round.sequence + 1, None)
+        _audit(raw, audit, report)
     return report
+
+
+def _checkpoint_rows(batch: CheckpointBatch, index: ElectionIndex, scope: Scope) -> IntArray:
+    """The registry row of each checkpoint's bureau; refused when one is unknown or outside the scope."""
+    rows, issues = locate_bureaux(batch.bureaux, batch.lines, index.registry, batch.columns.get("bureau"))
+    # A bureau appears once per checkpoint time, so repeated bureaux are judged by _repeated_checkpoints.
+    issues = [i for i in issues if i.code != "duplicate_bureau"] + _repeated_checkpoints(batch)
+    if issues:
+        raise Refused(issues)
+    _refuse_outside(batch, rows, index.registry, scope)
+    return rows
+
+
+def _refuse_checkpoints(
+    raw: Raw,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    batch: CheckpointBatch,
+    *,
+    bureau_ids: IntArray,
+    stored: dict[int, dict[str, tuple[int, int]]],
+    moment: datetime,
+) -> None:
+    """Refuse times outside the round's window, and counts that go down during the day or exceed the
+    bureau's final votants."""
+    known = {
+        index.registry.bureaux[index.bureau_position[bureau_id]].code: {t: v for t, (v, _) in times.items()}
+        for bureau_id, times in stored.items()
+    }
+    finals = voters_in_round(raw, round_.id, bureau_ids)
+    final_by_code = {batch.bureaux[i]: int(v) for i, v in enumerate(finals.tolist()) if v != UNKNOWN}
+    issues = _times_outside(round_, batch, moment) + check_checkpoints(batch, known, final_by_code)
+    if issues:
+        raise Refused(issues)
+
+
+CHECKPOINT_COLUMNS = (
+    "round_id",
+    "bureau_id",
+    "time",
+    "version",
+    "voters",
+    "reported_at",
+    "recorded_at",
+    "author",
+    "reason",
+    "sequence",
+)
+
+
+def _append_checkpoints(
+    raw: Raw,
+    round_: RoundInfo,
+    batch: CheckpointBatch,
+    bureau_ids: IntArray,
+    plan: CheckpointsPlan,
+    *,
+    author: str,
+    reason: str | None,
+    at: datetime,
+    sequence: int,
+) -> None:
+    recorded = raw.time(at)
+    raw.insert_many(
+        "checkpoints",
+        CHECKPOINT_COLUMNS,
+        [
+            (
+                round_.id,
+                int(bureau_ids[i]),
+                batch.times[i],
+                version,
+                int(batch.voters[i]),
+                raw.time(reported) if (reported := batch.reported_at[i]) else recorded,
+                recorded,
+                author,
+                reason if version > 1 else None,
+                sequence,
+            )
+            for i, version in plan.rows
+        ],
+    )
 
 
 def _repeated_checkpoints(batch: CheckpointBatch) -> list[Issue]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -27,17 +27,39 @@ from api.store.common import (
     warning_notes,
 )
 from api.store.db import reading, writing
-from api.store.entries import ENTRY_COLUMNS, NOTES, PERSON
-from api.store.models import WAITING_STATUSES
+from api.store.entries import ENTRY_SELECT, EntryRecord
+from api.store.models import WAITING_STATUSES, EntryRow, ReturnVersionRow
 from api.store.returns import Writer, record_in
-from api.store.sql import Raw
-from tabulator.batch import ReturnBatch
+from api.store.sql import Raw, select_list, utc_time
+from tabulator.batch import COUNT_FIELDS, ReturnBatch
 from tabulator.rules import FIRST_NAMED, error
 from tabulator.types import Return
 
 WAITING = f"status IN ({', '.join(repr(status) for status in WAITING_STATUSES)})"
-CODE = NOTES + 1  # the bureau's code, after ENTRY_COLUMNS
 ORDERS = ("arrival", "unusual")  # oldest first; or the most unusual first (then oldest)
+
+
+class FlaggedReturn(NamedTuple):
+    """A published return's warning codes, and its bureau's code."""
+
+    bureau: str
+    warnings: str
+
+
+class FlaggedEntry(NamedTuple):
+    warnings: str
+
+
+FLAGGED_RETURNS = (
+    f"SELECT {select_list(FlaggedReturn, 'v', ReturnVersionRow.__table__, {'bureau': 'b.code'})} "
+    "FROM return_versions v JOIN bureaux b ON b.id = v.bureau_id "
+    f"WHERE v.round_id = ? AND v.warnings <> '' AND {CURRENT_VERSION.format(t='v')} "
+    "ORDER BY v.sequence, b.code"
+)
+FLAGGED_ENTRIES = (
+    f"SELECT {select_list(FlaggedEntry, 'e', EntryRow.__table__)} FROM entries e "
+    f"WHERE e.round_id = ? AND e.{WAITING} AND e.warnings <> ''"
+)
 
 
 def waiting_list(
@@ -50,16 +72,14 @@ def waiting_list(
     with reading(engine) as connection:
         round_ = round_info(connection, election_code, number)
         raw = Raw(connection)
-        rows = raw.rows(
-            f"SELECT {ENTRY_COLUMNS}, b.code FROM entries e JOIN bureaux b ON b.id = e.bureau_id "
-            f"WHERE e.round_id = ? AND e.{WAITING} ORDER BY e.id",
-            (round_.id,),
+        rows = raw.records(
+            EntryRecord, f"{ENTRY_SELECT} WHERE e.round_id = ? AND e.{WAITING} ORDER BY e.id", (round_.id,)
         )
-        by_code = Counter(code for row in rows for code in warning_codes(row[10]))
+        by_code = Counter(code for row in rows for code in warning_codes(row.warnings))
         if warning is not None:
-            rows = [row for row in rows if warning in warning_codes(row[10])]
-        published = _published(raw, round_, sorted({row[1] for row in rows}))
-    entries = [_entry_document(row, published.get(row[1])) for row in rows]
+            rows = [row for row in rows if warning in warning_codes(row.warnings)]
+        published = _published(raw, round_, sorted({row.bureau_id for row in rows}))
+    entries = [_entry_document(row, published.get(row.bureau_id)) for row in rows]
     if order == "unusual":
         entries.sort(key=lambda entry: -entry["unusual"])  # stable: the oldest first among equals
     return {
@@ -78,24 +98,16 @@ def warning_counts(engine: Engine, election_code: str, number: int) -> dict[str,
     with reading(engine) as connection:
         round_ = round_info(connection, election_code, number)
         raw = Raw(connection)
-        published = raw.rows(
-            "SELECT b.code, v.warnings FROM return_versions v JOIN bureaux b ON b.id = v.bureau_id "
-            f"WHERE v.round_id = ? AND v.warnings <> '' AND {CURRENT_VERSION.format(t='v')} "
-            "ORDER BY v.sequence, b.code",
-            (round_.id, EVERY_SEQUENCE),
-        )
-        waiting = raw.rows(
-            f"SELECT e.warnings FROM entries e WHERE e.round_id = ? AND e.{WAITING} AND e.warnings <> ''",
-            (round_.id,),
-        )
+        published = raw.records(FlaggedReturn, FLAGGED_RETURNS, (round_.id, EVERY_SEQUENCE))
+        waiting = raw.records(FlaggedEntry, FLAGGED_ENTRIES, (round_.id,))
     by_code: dict[str, dict[str, Any]] = {}
-    for bureau, flags in published:
-        for code in warning_codes(flags):
+    for flagged in published:
+        for code in warning_codes(flagged.warnings):
             found = by_code.setdefault(code, {"published": 0, "waiting": 0, "first": []})
             found["published"] += 1
             if len(found["first"]) < FIRST_NAMED:
-                found["first"].append(bureau)
-    for code, count in Counter(code for (flags,) in waiting for code in warning_codes(flags)).items():
+                found["first"].append(flagged.bureau)
+    for code, count in Counter(code for entry in waiting for code in warning_codes(entry.warnings)).items():
         by_code.setdefault(code, {"published": 0, "waiting": 0, "first": []})["waiting"] = count
     return {
         "election": election_code,
@@ -114,10 +126,7 @@ def _published(raw: Raw, round_: RoundInfo, bureau_ids: list[int]) -> dict[int, 
     return {
         bureau_id: {
             "version": int(stored.version[i]),
-            "voters": int(stored.counts[i, 0]),
-            "blank": int(stored.counts[i, 1]),
-            "null": int(stored.counts[i, 2]),
-            "valid": int(stored.counts[i, 3]),
+            **dict(zip(COUNT_FIELDS, (int(count) for count in stored.counts[i]), strict=True)),
             "votes": dict(zip(round_.candidate_codes, (int(v) for v in stored.votes[i]), strict=True)),
         }
         for i, bureau_id in enumerate(bureau_ids)
@@ -125,25 +134,25 @@ def _published(raw: Raw, round_: RoundInfo, bureau_ids: list[int]) -> dict[int, 
     }
 
 
-def _entry_document(row: tuple[Any, ...], published: dict[str, Any] | None) -> dict[str, Any]:
-    notes = warning_notes(row[NOTES])
+def _entry_document(row: EntryRecord, published: dict[str, Any] | None) -> dict[str, Any]:
+    notes = warning_notes(row.warning_notes)
     return {
-        "id": row[0],
-        "bureau": row[CODE],
-        "status": row[2],
-        "author": row[3],
-        "person": row[PERSON],
-        "voters": row[4],
-        "blank": row[5],
-        "null": row[6],
-        "valid": row[7],
-        "registered": row[8],
-        "votes": json.loads(row[9]),
-        "warnings": warning_codes(row[10]),
+        "id": row.id,
+        "bureau": row.bureau,
+        "status": row.status,
+        "author": row.author,
+        "person": row.person,
+        "voters": row.voters,
+        "blank": row.blank,
+        "null": row.null,
+        "valid": row.valid,
+        "registered": row.registered,
+        "votes": json.loads(row.votes),
+        "warnings": warning_codes(row.warnings),
         "warning_notes": notes,
         "unusual": max((note["score"] for note in notes), default=0.0),
-        "reported_at": Raw.read_time(row[11]),
-        "entered_at": Raw.read_time(row[12]),
+        "reported_at": utc_time(row.reported_at),
+        "entered_at": utc_time(row.entered_at),
         "published": published,
     }
 
@@ -165,20 +174,18 @@ def decide(
         round_ = round_info(connection, election_code, number, lock=True)
         refuse_if_certified(round_)
         raw = Raw(connection)
-        found = raw.rows(
-            f"SELECT {ENTRY_COLUMNS}, b.code FROM entries e JOIN bureaux b ON b.id = e.bureau_id "
-            "WHERE e.round_id = ? AND e.id = ?",
-            (round_.id, entry_id),
+        found = raw.records(
+            EntryRecord, f"{ENTRY_SELECT} WHERE e.round_id = ? AND e.id = ?", (round_.id, entry_id)
         )
         if not found:
             raise NotFound(f"Round {number} of {election_code!r} has no entry {entry_id}.")
         row = found[0]
-        if row[2] not in WAITING_STATUSES:
+        if row.status not in WAITING_STATUSES:
             raise Refused(
                 [
                     error(
                         "already_decided",
-                        f"Entry {entry_id} (bureau {row[CODE]}) is {row[2]}: it waits for no decision.",
+                        f"Entry {entry_id} (bureau {row.bureau}) is {row.status}: it waits for no decision.",
                     )
                 ]
             )
@@ -195,19 +202,27 @@ def decide(
             raw.execute(
                 "UPDATE entries SET status = 'superseded', decided_at = ?, decided_by = ?, "
                 f"decision_reason = ? WHERE round_id = ? AND bureau_id = ? AND {WAITING}",
-                (decided, supervisor, f"entry {entry_id} accepted", round_.id, row[1]),
+                (decided, supervisor, f"entry {entry_id} accepted", round_.id, row.bureau_id),
             )
     return report
 
 
 def _publish_entry(
-    connection: Connection, round_: RoundInfo, row: tuple[Any, ...], supervisor: str, reason: str | None
+    connection: Connection, round_: RoundInfo, row: EntryRecord, supervisor: str, reason: str | None
 ) -> RecordReport:
-    votes = json.loads(row[9])
-    entered = Return(row[CODE], row[4], row[5], row[6], row[7], votes, row[8], Raw.read_time(row[11]))
+    entered = Return(
+        bureau=row.bureau,
+        voters=row.voters,
+        blank=row.blank,
+        null=row.null,
+        valid=row.valid,
+        votes=json.loads(row.votes),
+        registered=row.registered,
+        reported_at=utc_time(row.reported_at),
+    )
     return record_in(
         connection,
         round_,
         ReturnBatch.of([entered], round_.candidate_codes),
-        Writer(f"{row[3]}, accepted by {supervisor}", reason),
+        Writer(f"{row.author}, accepted by {supervisor}", reason),
     )

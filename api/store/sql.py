@@ -3,25 +3,58 @@
 SQLAlchemy Core builds the schema and the ordinary queries; a 70,000-row ingest cannot afford a Python
 dict per row, so bulk writes go straight to the driver: `executemany` with tuples on SQLite, `COPY` on
 PostgreSQL. SQL here is written with `?` placeholders and adapted for psycopg.
+
+Rows are read by name: a statement's columns are the fields of a `NamedTuple` (its "shape"), selected in
+the shape's order from the model's table (`select_list`) and read back with `Raw.records`. A NamedTuple
+costs no more than the driver's own tuple, and a column renamed in the models fails at import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, FromClause
 from sqlalchemy.exc import DBAPIError
 
 SMALL_BATCH = 200  # below this, plain statements beat the set-up of COPY and temporary tables
 WRITES_COUNTED = "tabulator_writes_sent"  # in a connection's info: writing statements sent so far
+Shape = TypeVar("Shape", bound=NamedTuple)
 
 
 def names(columns: Sequence[str]) -> str:
     """Quoted column names: `null` is a column of ours and a keyword of SQL."""
     return ", ".join(f'"{name}"' for name in columns)
+
+
+def utc_time(value: datetime | str | None) -> datetime | None:
+    """A stored time as an aware UTC datetime, however the driver hands it over: SQLite keeps naive UTC
+    (text to the raw driver, a datetime through SQLAlchemy), PostgreSQL an aware time in the session's
+    zone. The one reading of times: `api.store.models.UTCDateTime` and the raw reads both use it."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def select_list(
+    shape: type[NamedTuple], alias: str, table: FromClause, computed: Mapping[str, str] | None = None
+) -> str:
+    """The columns of a raw SELECT that `shape` reads back, in its order: each field a column of the
+    model's `table` under `alias` (a name the table lacks fails here, at import), or the SQL expression
+    `computed` gives for it."""
+    computed = computed or {}
+    return ", ".join(
+        f'{computed[name]} AS "{name}"' if name in computed else f'{alias}."{table.c[name].name}"'
+        for name in shape._fields
+    )
+
+
+def checked_columns(table: FromClause, columns: Sequence[str]) -> Sequence[str]:
+    """`columns`, each checked to be one of the model's `table` (a KeyError names the first that is not)."""
+    return [table.c[name].name for name in columns]
 
 
 class Raw:
@@ -80,6 +113,10 @@ class Raw:
             cursor.execute(self.sql(text), tuple(params))
             return list(cursor.fetchall())
 
+    def records(self, shape: type[Shape], text: str, params: Sequence[Any] = ()) -> list[Shape]:
+        """The rows of a query that selects `shape`'s fields in order (see `select_list`), read by name."""
+        return list(map(shape._make, self.rows(text, params)))
+
     def rows_together(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
         """The rows of several queries; on PostgreSQL asked all at once (one round trip, pipeline mode)."""
         if self.sqlite or len(queries) < 2:
@@ -112,12 +149,7 @@ class Raw:
         moment = moment.astimezone(UTC)
         return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else moment
 
-    @staticmethod
-    def read_time(value: Any) -> datetime | None:
-        if value is None:
-            return None
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    read_time = staticmethod(utc_time)  # as the modules that read times through `Raw` call it
 
     def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -131,6 +163,11 @@ class Raw:
                 with cursor.copy(f"COPY {table} ({names(columns)}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
+
+    def insert_records(self, table: FromClause, shape: type[Shape], records: Sequence[Shape]) -> None:
+        """Insert rows given by name: `shape`'s fields are the columns of the model's `table` they fill."""
+        # A Table's description is its name.
+        self.insert_many(table.description, checked_columns(table, shape._fields), records)
 
     def add_many(
         self, table: str, keys: Sequence[str], values: Sequence[str], rows: Iterable[Sequence[Any]]

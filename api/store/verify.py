@@ -8,6 +8,7 @@ from api.store.common import RoundInfo, election_index, round_info, voters_in_ro
 from api.store.db import reading
 from api.store.models import (
     ElectionRow,
+    PublicationRow,
     RoundRow,
 )
 from api.store.results import rebuilt_sums, stored_tallies
@@ -45,12 +46,13 @@ def _verify_round(connection: Connection, round_: RoundInfo, election_code: str)
                 f"{election_code} round {round_.number}, {area.level} {area.code}: "
                 f"stored {tallies[position]}, recomputed from the returns {expected}"
             )
-    sequences = [
-        row[0]
-        for row in raw.rows(
-            "SELECT sequence FROM publications WHERE round_id = ? ORDER BY sequence", (round_.id,)
+    sequences = list(
+        connection.scalars(
+            select(PublicationRow.sequence)
+            .where(PublicationRow.round_id == round_.id)
+            .order_by(PublicationRow.sequence)
         )
-    ]
+    )
     # Publications run without a gap up to the round's sequence (a wiped rehearsal's are gone before them).
     if sequences != list(range(round_.sequence - len(sequences) + 1, round_.sequence + 1)):
         differences.append(

@@ -15,7 +15,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.store import accounts
-from api.store.sql import Raw
+from api.store.common import REPORTED_COUNTS
+from api.web.state import app_state
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 View = TypeVar("View", bound=Callable[..., Any])
@@ -61,7 +62,7 @@ def identify() -> None:
 def _look_up_token() -> accounts.Actor | None:
     if "actor" not in g:
         token = _bearer_token()
-        engine = current_app.extensions["tabulator"]["engine"]
+        engine = app_state().engine
         g.actor = accounts.authenticate(engine, token) if token else None
     return g.actor  # type: ignore[no-any-return]
 
@@ -96,12 +97,9 @@ def check_write_routes(app: Flask) -> None:
         raise RuntimeError(f"write routes without a role: {', '.join(sorted(unguarded))}")
 
 
-REPORTED = ("created", "corrected", "unchanged", "flagged", "held", "waiting")  # a write report's counts
-
-
 def audit(response: Response) -> Response:
-    """After every write attempt, accepted or refused, keep who, when, from where, what and the outcome —
-    unless the write already kept it in its own transaction (`AuditDraft`)."""
+    """After every write attempt that did not keep its audit row with its own write (a refusal above all):
+    keep who, when, from where, what and the outcome, through the same `accounts.audit_entry`."""
     if request.method in READ_METHODS or g.get("audited"):
         return response
     if response.status_code == 429:
@@ -111,10 +109,15 @@ def audit(response: Response) -> Response:
         )
         return response
     document = _json(response)
-    draft = AuditDraft()
+    asked = audit_request()
+    sequence = document.get("sequence") if isinstance(document, dict) else None
     try:
         accounts.record_audit(
-            current_app.extensions["tabulator"]["engine"], **draft.entry(response.status_code, document)
+            app_state().engine,
+            asked,
+            status=response.status_code,
+            outcome=_outcome(document),
+            sequence=sequence,
         )
     except DBAPIError as exc:
         # The database is gone or refuses writes (the answer is a 503): keep the attempt in the log.
@@ -123,39 +126,21 @@ def audit(response: Response) -> Response:
             type(exc).__name__,
             request.method,
             request.path,
-            getattr(draft.actor, "name", None),
-            draft.remote_addr,
+            getattr(asked.actor, "name", None),
+            asked.remote_addr,
             response.status_code,
             _outcome(document),
         )
     return response
 
 
-class AuditDraft:
-    """A write attempt's audit row, filled in from the request while in its thread, so that it can be
-    stored in the write's own transaction — which may run in another thread
-    (`api.store.db.write_together`)."""
-
-    def __init__(self) -> None:
-        self.actor: accounts.Actor | None = g.get("actor")
-        self.remote_addr, self.method, self.path = request.remote_addr, request.method, request.path
-        # A stranger's body is never kept whole: anyone could fill the disk through the audit.
-        self.sent = _what_was_sent() if self.actor is not None else _digest_of_anonymous_body()
-
-    def entry(self, status: int, document: Any) -> dict[str, Any]:
-        return {
-            "actor": self.actor,
-            "remote_addr": self.remote_addr,
-            "method": self.method,
-            "path": self.path,
-            "sent": self.sent,
-            "status": status,
-            "outcome": _outcome(document),
-            "sequence": document.get("sequence") if isinstance(document, dict) else None,
-        }
-
-    def store(self, raw: Raw, status: int, document: Any) -> None:
-        accounts.audit_entry(raw, **self.entry(status, document))
+def audit_request() -> accounts.AuditRequest:
+    """The request's half of its audit row, read while in its thread: the write that carries it may run in
+    another (`api.store.db.write_together`)."""
+    actor: accounts.Actor | None = g.get("actor")
+    # A stranger's body is never kept whole: anyone could fill the disk through the audit.
+    sent = _what_was_sent() if actor is not None else _digest_of_anonymous_body()
+    return accounts.AuditRequest(actor, request.remote_addr, request.method, request.path, sent)
 
 
 def stored_with_the_write() -> None:
@@ -167,7 +152,7 @@ def _outcome(document: Any) -> str:
     errors = document.get("errors") if isinstance(document, dict) else None
     if errors:
         return ",".join(str(e.get("code")) for e in errors)
-    return json.dumps({k: document[k] for k in REPORTED if k in document})
+    return json.dumps({k: document[k] for k in REPORTED_COUNTS if k in document})
 
 
 def _json(response: Response) -> Any:

@@ -11,14 +11,15 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, g, jsonify, request
 
-from api import reference, store
+from api import documents, reference, store
 from api.store import accounts, lifecycle, review
 from api.store.db import reading
 from api.web import examples, openapi, schemas
-from api.web.auth import AuditDraft, requires, stored_with_the_write
+from api.web.auth import audit_request, requires, stored_with_the_write
 from api.web.http import WHOLE
+from api.web.state import app_state
 from tabulator.batch import CheckpointBatch
 from tabulator.files import read_returns_file
 from tabulator.rules import NO_LIMIT, Scope
@@ -66,24 +67,16 @@ def _reported(*statuses: int) -> Callable[[Any], Any]:
 
 
 def _engine() -> Any:
-    return current_app.extensions["tabulator"]["engine"]
+    return app_state().engine
 
 
 def _report(report: store.RecordReport) -> Response:
-    body = jsonify(_document(report))
-    body.status_code = _status(report)
+    """The report as the API answers it, serialised once: 201 published, 202 waiting, 200 nothing new."""
+    body = jsonify(schemas.WRITE_REPORT.dump(report.as_dict()))
+    body.status_code = report.status
     if report.version is not None:
         body.headers["ETag"] = f'"{report.version}"'
     return body
-
-
-def _document(report: store.RecordReport) -> dict[str, Any]:
-    return schemas.WRITE_REPORT.dump(report.as_dict())  # type: ignore[no-any-return]
-
-
-def _status(report: store.RecordReport) -> int:
-    # 202: taken, but waiting (for review or a second clerk) rather than published.
-    return 201 if report.created else 202 if report.held or report.waiting else 200
 
 
 def _scope() -> Scope:
@@ -139,7 +132,6 @@ def put_return(payload: dict[str, Any], election: str, number: int, code: str) -
         payload.get("reported_at"),
     )
     supervisor = g.actor.can("supervisor")
-    draft = AuditDraft()
     report = store.record_return(
         _engine(),
         election,
@@ -153,10 +145,10 @@ def put_return(payload: dict[str, Any], election: str, number: int, code: str) -
             person=g.actor.person,
             scope=_scope(),
         ),
-        thresholds=current_app.extensions["tabulator"]["settings"].thresholds,
+        thresholds=app_state().settings.thresholds,
         expected_version=_expected_version(),
         # One transaction for the return and its audit row: the busiest write of the night.
-        then=lambda raw, report: draft.store(raw, _status(report), _document(report)),
+        audit=audit_request(),
     )
     stored_with_the_write()
     return _report(report)
@@ -177,8 +169,16 @@ def put_checkpoint(payload: dict[str, Any], election: str, number: int, code: st
     documents. Correcting a checkpoint needs a `reason`."""
     batch = CheckpointBatch.of([Checkpoint(code, time, payload["voters"], payload.get("reported_at"))])
     report = store.record_checkpoints(
-        _engine(), election, number, batch, author=g.actor.name, reason=payload.get("reason"), scope=_scope()
+        _engine(),
+        election,
+        number,
+        batch,
+        author=g.actor.name,
+        reason=payload.get("reason"),
+        scope=_scope(),
+        audit=audit_request(),
     )
+    stored_with_the_write()
     return _report(report)
 
 
@@ -199,7 +199,7 @@ def upload(form: dict[str, Any], election: str, number: int) -> Response:
     tabulator CSV, XLSX or the ministry's layout, applied wholly or not at all: the
     answer is a report, or every error with its line, column and rule. A file larger than the service's
     limits (its size once decompressed, its rows, its columns) is refused as soon as one is passed."""
-    settings = current_app.extensions["tabulator"]["settings"]
+    settings = app_state().settings
     candidates = store.candidate_codes(_engine(), election, number)
     batch = read_returns_file(
         form["file"].read(), candidates, reference.departements(), settings.upload_limits
@@ -216,7 +216,9 @@ def upload(form: dict[str, Any], election: str, number: int) -> Response:
         reviewed=g.actor.can("supervisor"),
         person=g.actor.person,
         scope=_scope(),
+        audit=audit_request(),
     )
+    stored_with_the_write()
     return _report(report)
 
 
@@ -321,9 +323,9 @@ def update_round(changes: dict[str, Any], election: str, number: int) -> Respons
     if pending is not None:
         return _confirmation(pending, 202)
     # An embargo set now holds from every worker's next request on, whatever they hold in memory.
-    current_app.extensions["tabulator"]["round_changes"].announce()
+    app_state().round_changes.announce()
     with reading(_engine()) as connection:
-        document = store.feeds.round_document(connection, election, number)
+        document = documents.round_document(connection, election, number)
     return jsonify(schemas.ROUND.dump(document))
 
 
@@ -332,7 +334,7 @@ def _signer() -> lifecycle.Signer:
 
 
 def _confirmation_window() -> timedelta:
-    return timedelta(minutes=current_app.extensions["tabulator"]["settings"].confirmation_minutes)
+    return timedelta(minutes=app_state().settings.confirmation_minutes)
 
 
 def _confirmation(document: dict[str, Any], status: int) -> Response:

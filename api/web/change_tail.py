@@ -18,10 +18,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from api import documents
 from api.store import feeds, round_info
 from api.store.common import RoundInfo
 from api.store.db import reading
-from api.store.feeds import EVERY_BUREAU, Position
+from api.store.feeds import EVERY_BUREAU, Change, Position
 from api.web import schemas
 from api.web.http import Rendered, render, rendered_bytes
 
@@ -46,9 +47,9 @@ class Tail:
         truncated = len(self.items) - first > limit
         return chosen, truncated, self.positions[first + limit - 1] if truncated else None
 
-    def extend(self, found: list[tuple[Position, dict[str, Any]]], up_to: int, capacity: int) -> None:
-        self.positions += [position for position, _ in found]
-        self.items += [_item_bytes(item) for _, item in found]
+    def extend(self, found: list[Change], up_to: int, capacity: int) -> None:
+        self.positions += [change.position for change in found]
+        self.items += [_item_bytes(documents.change_item(change)) for change in found]
         self.up_to = up_to
         if len(self.items) > capacity:
             dropped = len(self.items) - capacity
@@ -75,7 +76,7 @@ class ChangeTails:
                 if tail.covers(after):
                     items, truncated, last = tail.page(after, limit)
                     return _page_bytes(
-                        feeds.changes_page(
+                        documents.changes_page(
                             election,
                             number,
                             since,
@@ -87,7 +88,7 @@ class ChangeTails:
                         ),
                         items,
                     )
-            document = feeds.changes(connection, election, number, since, limit)
+            document = documents.changes(connection, election, number, since, limit)
         return render(document, schemas.CHANGES)
 
     def _lock(self, election: str, number: int) -> threading.Lock:

@@ -9,11 +9,11 @@ else (a query string, a cache miss, a stale sequence, another path) goes to Flas
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from api.web.http import CSV, CURRENT, NEGOTIATED, VARY, DocumentCache, answer, document_key, wants_csv
+from api.web.http import NEGOTIATED, VARY, Rendered, answer, document_key, wants_csv
+from api.web.state import AppState
 
 # As Flask routes them: `…/results/departement/75.csv` is the CSV of département 75 (the code stops short
 # of a final `.csv`), `…/results/departement/75` its JSON, which `Accept: text/csv` turns into CSV.
@@ -27,12 +27,9 @@ Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class CachedDocuments:
-    def __init__(self, flask_app: Wsgi, state: dict[str, Any]) -> None:
+    def __init__(self, flask_app: Wsgi, state: AppState) -> None:
         self.flask_app = flask_app
-        self.cache: DocumentCache = state["cache"]
-        self.heads: dict[tuple[str, int], tuple[float, int, Any]] = state["heads"]
-        self.cache_control = CURRENT.format(seconds=state["settings"].cache_max_age)
-        self.round_changes = state["round_changes"]
+        self.state = state
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         found = None
@@ -45,19 +42,17 @@ class CachedDocuments:
         if rendered is None:
             return self.flask_app(environ, start_response)
         vary = NEGOTIATED if negotiated else VARY
-        status, headers, body = answer(environ, rendered, self.cache_control, vary=vary)
+        status, headers, body = answer(environ, rendered, self.state.cache_control, vary=vary)
         start_response(STATUS[status], [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
-    def _cached(self, found: re.Match[str], *, as_csv: bool) -> Any:
+    def _cached(self, found: re.Match[str], *, as_csv: bool) -> Rendered | None:
         election, number = found["election"], int(found["number"])
-        self.round_changes.check()  # an embargo set by another worker empties `heads` here
-        head = self.heads.get((election, number))
-        if head is None or head[0] <= time.monotonic():
+        self.state.round_changes.check()  # an embargo set by another worker empties `heads` here
+        head = self.state.heads.trusted(election, number)
+        if head is None:
             return None  # Flask asks the database for the latest sequence
-        resource: tuple[str | None, ...] = (
-            ("timeline",) if found["timeline"] else (found["kind"], found["level"], found["code"])
-        )
-        if as_csv:
-            resource = (*resource, CSV)  # as `public._sequence_document` keys a CSV form
-        return self.cache.get(document_key(election, number, head[1], resource))
+        # The resource as api.web.public's views name it.
+        resource = ("timeline",) if found["timeline"] else (found["kind"], found["level"], found["code"])
+        key = document_key(election, number, head.sequence, resource, as_csv=as_csv)
+        return self.state.documents.get(key)

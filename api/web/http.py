@@ -167,9 +167,12 @@ def _accepts_gzip(environ: dict[str, Any]) -> bool:
     )  # weights: let werkzeug read them
 
 
-def document_key(election: str, number: int, sequence: int, resource: Hashable) -> Hashable:
-    """How a rendered document is cached: by round and sequence, so an entry never goes stale."""
-    return (election, number, sequence, resource)
+def document_key(
+    election: str, number: int, sequence: int, resource: tuple[Hashable, ...], *, as_csv: bool = False
+) -> Hashable:
+    """How a rendered document is cached, by the Flask views and ahead of them (api.web.fastpath): by round
+    and sequence, so an entry never goes stale; a document's CSV form apart from its JSON."""
+    return (election, number, sequence, (*resource, CSV) if as_csv else resource)
 
 
 class DocumentCache:

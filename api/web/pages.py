@@ -1,7 +1,7 @@
 """The public results pages: server-rendered HTML, in French first and in English with `?lang=en`.
 
-Every figure comes from the same store functions as the JSON API (`results_of`, `turnout_of`, `timeline`,
-`feeds.corrections_of`) read from one view of the round, so a page and the API agree at any sequence.
+Every figure comes from the same documents as the JSON API (`api.documents`: `results_of`, `turnout_of`,
+`timeline`, `corrections_of`) read from one view of the round, so a page and the API agree at any sequence.
 The numbers are in the HTML as served; `static/page/page.js` only refreshes them when a new sequence is
 published. Registered on the Flask app directly, not through flask-smorest: pages are not in the API spec.
 """
@@ -20,14 +20,16 @@ from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request
 from sqlalchemy import Engine
 from werkzeug.wrappers import Response as BaseResponse
 
-from api import store
-from api.store import feeds, open_view, results_of, timeline, turnout_of
+from api import documents, store
+from api.store import feeds, open_view
 from api.store.db import reading
+from api.store.results import STATUSES
 from api.web.http import NO_CACHE, WHOLE, rendered_bytes, respond
+from api.web.state import app_state
 
 blueprint = Blueprint("pages", __name__)
 PAGE = f"/elections/<election>/rounds/<{WHOLE}:number>"
@@ -235,11 +237,11 @@ SEARCHABLE: dict[str, dict[str, str]] = {
     },
 }
 # What page.js needs to write the same words as the server.
-SCRIPT_TEXT = ("as_of", "as_of_dated", "no_data", "partial", "complete", "certified", "change_text")
+SCRIPT_TEXT = ("as_of", "as_of_dated", "no_data", *STATUSES, "change_text")
 
 
 def _engine() -> Engine:
-    return current_app.extensions["tabulator"]["engine"]  # type: ignore[no-any-return]
+    return app_state().engine
 
 
 # --- formatting: the same rules as page.js --------------------------------------------------------------
@@ -390,7 +392,7 @@ def _html(
 ) -> Response:
     """Render, then serve like the API serves its documents: gzip when accepted, an ETag, 304s."""
     body = render_template(template, asset=_asset, palette=PALETTE, **values).encode()
-    cache_control = current_app.extensions["tabulator"]["cache_control"] if fresh else NO_CACHE
+    cache_control = app_state().cache_control if fresh else NO_CACHE
     response = respond(rendered_bytes(body, content_type="text/html"), cache_control)
     response.status_code = status if response.status_code == 200 else response.status_code
     response.headers["Content-Security-Policy"] = SECURITY.format(framed_by)
@@ -413,11 +415,11 @@ def not_found(exc: store.NotFound) -> Response:
 def home() -> BaseResponse:
     """The first election's last round, or a word that there is none yet."""
     with reading(_engine()) as connection:
-        elections = feeds.elections(connection)
+        elections = feeds.read_elections(connection)
     lang = "en" if request.args.get("lang") == "en" else "fr"
     for election in elections:
-        if election["rounds"]:
-            page = Page(lang, election["id"], election["rounds"][-1]["number"])
+        if election.rounds:
+            page = Page(lang, election.code, election.rounds[-1].number)
             return redirect(page.area_url(), code=302)
     return _html("not_found.html", page=Page(lang, "", 0), message=TEXT[lang]["no_election"], fresh=False)
 
@@ -504,17 +506,16 @@ def _read(election: str, number: int, level: str | None, code: str | None, *, ex
             "round_date": round_.date,
             "levels": view.index.registry.levels,
         }
-        if round_.embargoed(moment):
-            until = round_.results_not_before
-            assert until is not None
-            seconds = int((until - moment).total_seconds()) + 1
-            return {**common, "embargo": until.astimezone(UTC).isoformat(), "remaining": seconds}
-        document = results_of(view, level, code)
+        embargo = documents.embargo_of(round_, moment)
+        if embargo is not None:
+            until = embargo.until.astimezone(UTC).isoformat()
+            return {**common, "embargo": until, "remaining": embargo.seconds_left}
+        document = documents.results_of(view, level, code)
         found = {**common, "document": document}
         if extras:
-            found["turnout"] = turnout_of(view)
-            found["evening"] = _evening(timeline(connection, view))
-            corrections = feeds.corrections_of(view)["corrections"]
+            found["turnout"] = documents.turnout_of(view)
+            found["evening"] = _evening(documents.timeline(view))
+            corrections = documents.corrections_of(view)["corrections"]
             found["corrections"] = corrections[-CORRECTIONS_SHOWN:][::-1]
             found["corrections_total"] = len(corrections)
     return found

@@ -12,15 +12,15 @@ from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, current_app, request
-from sqlalchemy import Engine
+from flask import Response, request
+from sqlalchemy import Connection, Engine
 
-from api import reference, store
-from api.store import exports, feeds, open_view, results_of, timeline, turnout_of
+from api import documents, reference, store
+from api.store import exports, feeds, open_view
+from api.store.common import RoundInfo
 from api.store.db import reading, reading_alone
 from api.store.results import View
 from api.web import csv_views, examples, openapi, schemas
-from api.web.change_tail import ChangeTails
 from api.web.http import (
     CSV,
     IMMUTABLE,
@@ -38,6 +38,7 @@ from api.web.http import (
     sequence_etag,
     wants_csv,
 )
+from api.web.state import app_state, round_key
 
 blueprint = openapi.Blueprint(
     "results",
@@ -52,62 +53,58 @@ ToCsv = Callable[[dict[str, Any], View], bytes]
 
 
 def _engine() -> Engine:
-    return current_app.extensions["tabulator"]["engine"]  # type: ignore[no-any-return]
+    return app_state().engine
 
 
 def _cache() -> DocumentCache:
-    return current_app.extensions["tabulator"]["cache"]  # type: ignore[no-any-return]
+    return app_state().documents
 
 
 def _current_max_age() -> str:
-    return current_app.extensions["tabulator"]["cache_control"]  # type: ignore[no-any-return]
-
-
-class Embargoed(Exception):
-    """Results asked for before the round's `results_not_before`: 403 with Retry-After."""
-
-    def __init__(self, number: int, until: datetime, seconds: int) -> None:
-        super().__init__(
-            f"Results of round {number} are embargoed until {until.isoformat()}: no result may be published "
-            "before the last polls close."
-        )
-        self.seconds = seconds
+    return app_state().cache_control
 
 
 CURRENT_DOCUMENT = ("current",)
+Embargoed = documents.Embargoed  # where api.app finds it, to answer it (403)
 
 
-def refuse_during_embargo(election: str, number: int) -> None:
+def refuse_during_embargo(election: str, number: int, round_: RoundInfo | None = None) -> None:
     """Under an embargo nothing of the round is published but its existence and `results_not_before`: not
-    its results, nor its turnout or its current sequence, whose movements would tell that returns come in."""
-    current_app.extensions["tabulator"]["round_changes"].check()
-    embargoes = current_app.extensions["tabulator"]["embargoes"]
+    its results, nor its turnout or its current sequence, whose movements would tell that returns come in.
+    `round_`: the round just read for a view (the one read of the round a document costs), which decides;
+    without it, what this worker trusts of the round, or one read."""
+    state = app_state()
+    state.round_changes.check()
+    embargoes = state.embargoes
     now = time.monotonic()
-    found = embargoes.get((election, number))
-    if found is None or found[0] <= now:
-        with reading(_engine()) as connection:
-            until = store.round_info(connection, election, number).results_not_before
-        found = (now + current_app.extensions["tabulator"]["settings"].head_cache_seconds, until)
-        embargoes[(election, number)] = found
-    until = found[1]
-    moment = datetime.now(UTC)
-    if until is not None and moment < until:
-        raise Embargoed(number, until, int((until - moment).total_seconds()) + 1)
+    found = embargoes.get(round_key(election, number))
+    if round_ is not None or found is None or found[0] <= now:
+        if round_ is None:
+            with reading(_engine()) as connection:
+                round_ = store.round_info(connection, election, number)
+        found = (now + state.settings.head_cache_seconds, round_.results_not_before)
+        embargoes[round_key(election, number)] = found
+    documents.refuse_during_embargo(number, found[1], datetime.now(UTC))
+
+
+def _published_view(connection: Connection, election: str, number: int, sequence: int | None = None) -> View:
+    """The round as of a sequence (default: the latest), its embargo decided on the one read of the round
+    the view is built from, before a sequence it lacks could answer 404 and tell how far it has gone."""
+    round_ = store.round_info(connection, election, number)
+    refuse_during_embargo(election, number, round_)
+    return open_view(connection, election, number, sequence, known_round=round_)
 
 
 def _head(election: str, number: int) -> tuple[int, datetime | None]:
     """The round's latest sequence, trusted for `head_cache_seconds` by this worker: a cached document or a
     304 then costs no database round trip at all."""
-    tabulator = current_app.extensions["tabulator"]
-    heads: dict[tuple[str, int], tuple[float, int, datetime | None]] = tabulator["heads"]
-    now = time.monotonic()
-    found = heads.get((election, number))
-    if found is None or found[0] <= now:
+    heads = app_state().heads
+    found = heads.trusted(election, number)
+    if found is None:
         with reading_alone(_engine()) as connection:
             latest, published_at = feeds.head(connection, election, number)
-        found = (now + tabulator["settings"].head_cache_seconds, latest, published_at)
-        heads[(election, number)] = found
-    return found[1], found[2]
+        found = heads.put(election, number, latest, published_at)
+    return found.sequence, found.published_at
 
 
 def _sequence_document(
@@ -127,10 +124,12 @@ def _sequence_document(
     `build` returns a dict (dumped through `schema` as JSON, or written by `as_csv` as CSV, cached apart
     under its own ETag) or the bytes of another format."""
     cache_control = _current_max_age() if sequence is None else IMMUTABLE
-    refuse_during_embargo(election, number)
     variant = ""
     if as_csv is not None:  # the CSV form: cached apart, under its own ETag
-        resource, content_type, variant = (*resource, CSV), CSV, "-csv"
+        content_type, variant = CSV, "-csv"
+
+    def key(sequence: int) -> Hashable:
+        return document_key(election, number, sequence, resource, as_csv=as_csv is not None)
 
     def render_view(view: View) -> Rendered:
         document = build(view)
@@ -141,24 +140,21 @@ def _sequence_document(
             return rendered_bytes(document, etag=etag, last_modified=modified, content_type=content_type)
         return render(document, schema, etag=etag, last_modified=modified)
 
-    if sequence is not None:
-        with reading(_engine()) as connection:
-            snapshot = _cache().get_or_render(
-                document_key(election, number, sequence, resource),
-                lambda: render_view(open_view(connection, election, number, sequence)),
-            )
-        return respond(snapshot, cache_control, vary=vary)
-    latest, published_at = _head(election, number)
-    rendered = _cache().get(document_key(election, number, latest, resource))
-    if rendered is None:
-        etag = sequence_etag(latest, variant)
-        if early := not_modified_response(etag, published_at, cache_control, vary=vary):
+    wanted, published_at = (sequence, None) if sequence is not None else _head(election, number)
+    rendered = _cache().get(key(wanted))
+    if rendered is None and sequence is None:  # a client that holds the latest gets its 304, nothing built
+        early = not_modified_response(sequence_etag(wanted, variant), published_at, cache_control, vary=vary)
+        if early is not None:
+            refuse_during_embargo(election, number)  # as this worker trusts it, or one read of the round
             return early
-        with reading(_engine()) as connection:
-            # Built from the round as it is now, which may be past the sequence this worker last saw.
-            view = open_view(connection, election, number)
-            rendered = render_view(view)
-        _cache().put(document_key(election, number, view.publication.sequence, resource), rendered)
+    if rendered is not None:
+        refuse_during_embargo(election, number)
+        return respond(rendered, cache_control, vary=vary)
+    with reading(_engine()) as connection:
+        # The latest is built from the round as it is now, which may be past the sequence this worker saw.
+        view = _published_view(connection, election, number, sequence)
+        rendered = render_view(view)
+    _cache().put(key(view.publication.sequence), rendered)
     return respond(rendered, cache_control, vary=vary)
 
 
@@ -193,7 +189,7 @@ def list_elections() -> Response:
     Each with its area levels, its rounds (date, status, latest sequence) and their candidates in ballot
     order: where a poller finds the election id and round numbers of every other path."""
     with reading(_engine()) as connection:
-        document = {"elections": feeds.elections(connection)}
+        document = {"elections": documents.elections(connection)}
     return respond(render(document, schemas.ELECTION_LIST), _current_max_age())
 
 
@@ -206,7 +202,7 @@ def show_election(election: str) -> Response:
     Its name and organiser, its area levels top down (bureaux below the last), its rounds (date, status,
     latest sequence) and their candidates."""
     with reading(_engine()) as connection:
-        document = feeds.election(connection, election)
+        document = documents.election(connection, election)
     return respond(render(document, schemas.ELECTION), _current_max_age())
 
 
@@ -219,7 +215,7 @@ def show_round(election: str, number: int) -> Response:
     Its date, status, embargo (`results_not_before`), how clerks' returns are reviewed, its latest
     sequence (null under an embargo) and its candidates in ballot order."""
     with reading(_engine()) as connection:
-        document = feeds.round_document(connection, election, number)
+        document = documents.round_document(connection, election, number)
     return respond(render(document, schemas.ROUND), _current_max_age())
 
 
@@ -234,14 +230,15 @@ def show_current(election: str, number: int) -> Response:
     show; or send its `ETag` as `If-None-Match` and get a 304 while nothing changed."""
     # Always the database's own head, never a worker's trusted copy: a poller must never see the sequence
     # go back because its next request landed on another worker. One indexed row, then the rendered
-    # document of that sequence if this worker has it.
-    refuse_during_embargo(election, number)
+    # document of that sequence if this worker has it (the embargo as it trusts it, or one read of the round).
     with reading_alone(_engine()) as connection:
         latest, _ = feeds.head(connection, election, number)
     rendered = _cache().get(document_key(election, number, latest, CURRENT_DOCUMENT))
-    if rendered is None:
+    if rendered is not None:
+        refuse_during_embargo(election, number)
+    else:
         with reading(_engine()) as connection:
-            document = feeds.current(connection, election, number)
+            document = documents.current_of(_published_view(connection, election, number))
         rendered = render(document, schemas.CURRENT, etag=sequence_etag(document["sequence"]))
         # Every change of the round, its settings included, is a new sequence: the key says it all.
         _cache().put(document_key(election, number, document["sequence"], CURRENT_DOCUMENT), rendered)
@@ -278,7 +275,7 @@ def _results(
         number,
         sequence,
         resource=("results", level, code),
-        build=lambda view: results_of(view, level, code),
+        build=lambda view: documents.results_of(view, level, code),
         schema=schemas.RESULTS,
         **form,
     )
@@ -324,7 +321,7 @@ def _turnout(
         number,
         sequence,
         resource=("turnout", level, code),
-        build=lambda view: turnout_of(view, level, code),
+        build=lambda view: documents.turnout_of(view, level, code),
         schema=schemas.TURNOUT,
         **form,
     )
@@ -367,7 +364,7 @@ def _timeline(election: str, number: int, sequence: int | None, **form: Any) -> 
         number,
         sequence,
         resource=("timeline",),
-        build=lambda view: timeline(view.connection, view),
+        build=documents.timeline,
         schema=schemas.TIMELINE,
         **form,
     )
@@ -402,7 +399,7 @@ def _corrections(election: str, number: int, sequence: int | None, **form: Any) 
         number,
         sequence,
         resource=("corrections",),
-        build=feeds.corrections_of,
+        build=documents.corrections_of,
         schema=schemas.CORRECTIONS,
         **form,
     )
@@ -445,7 +442,7 @@ def list_changes(election: str, number: int, since: str, limit: int) -> Response
     carries the bureau's counts and, for a correction, the counts it replaced (`previous`) and its
     `reason`; `current_sequence` is the round's latest sequence when the page was read."""
     refuse_during_embargo(election, number)
-    tails: ChangeTails = current_app.extensions["tabulator"]["change_tails"]
+    tails = app_state().change_tails
     return respond(tails.answer(_engine(), election, number, since, limit), NO_CACHE)
 
 

@@ -10,14 +10,19 @@ that do not share the folder learn of the change within `head_cache_seconds`.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 FILE = "round-settings.changed"
 
 
+class Clearable(Protocol):
+    def clear(self) -> None: ...
+
+
 class RoundChanges:
-    def __init__(self, instance_path: Path, trusted: list[dict[Any, Any]]) -> None:
+    def __init__(self, instance_path: Path, trusted: Sequence[Clearable]) -> None:
         self.path = instance_path / FILE
         self.trusted = trusted  # the worker's caches to empty when another worker changes a round
         self.seen = self._stamp()

@@ -9,9 +9,11 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import RAISE, Schema, fields, validate
 
+from api.store.lifecycle import ORDER as ROUND_STATUSES
+from api.store.results import STATUSES
 from tabulator.rules import MAX_COUNT, THRESHOLD_RANGES, WHOLE_THRESHOLDS
 
-STATUS = validate.OneOf(["partial", "complete", "certified"])
+STATUS = validate.OneOf(list(STATUSES))
 
 
 def count(description: str) -> fields.Integer:
@@ -562,21 +564,11 @@ class DecisionSchema(Schema):
     )
 
 
-class CountsSchema(Schema):
-    """A bureau's counts as a reviewer compares them."""
-
-    voters = fields.Integer(required=True)
-    blank = fields.Integer(required=True)
-    null = fields.Integer(required=True)
-    valid = fields.Integer(required=True)
-    votes = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-
-
-class PublishedReturnSchema(CountsSchema):
+class PublishedReturnSchema(ReturnCountsSchema):
     version = fields.Integer(required=True)
 
 
-class EntrySchema(CountsSchema):
+class EntrySchema(ReturnCountsSchema):
     id = fields.Integer(required=True, metadata={"description": "POST …/review/{id} to decide on it."})
     bureau = fields.String(required=True)
     status = fields.String(
@@ -737,7 +729,7 @@ class RoundUpdateSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    status = fields.String(validate=validate.OneOf(["setup", "voting", "counting", "complete", "certified"]))
+    status = fields.String(validate=validate.OneOf(list(ROUND_STATUSES)))
     results_not_before = fields.AwareDateTime(
         allow_none=True, metadata={"description": "No result is published before this time; null lifts it."}
     )

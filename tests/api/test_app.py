@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api import store
+from api import documents, store
 from tabulator.batch import ReturnBatch
 from tests.builders import SAMPLE, build_return
 
@@ -17,7 +17,7 @@ def test_results_are_served_as_the_store_computes_them(engine, make_app):
 
     response = client.get("/api/v1/elections/mini-primaire/rounds/2/results/departement/13")
     assert response.status_code == 200
-    assert response.get_json() == store.results_document(engine, SAMPLE.id, 2, "departement", "13")
+    assert response.get_json() == documents.results_document(engine, SAMPLE.id, 2, "departement", "13")
     assert client.get("/healthz").get_json() == {"status": "ok"}
     timeline = client.get("/api/v1/elections/mini-primaire/rounds/2/timeline").get_json()["timeline"]
     assert timeline[0]["candidates"] == [

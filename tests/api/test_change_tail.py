@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from api import store
-from api.store import feeds
+from api import documents, store
+from api.documents import changes as in_database
 from api.store.db import reading
-from api.store.feeds import changes as in_database
 from api.web import change_tail, schemas
 from api.web.change_tail import ChangeTails
 from api.web.http import render
@@ -21,15 +20,15 @@ ELECTION = SAMPLE.id
 
 @pytest.fixture
 def database_reads(monkeypatch) -> list[str]:
-    """The cursors that the tails send to the database (`feeds.changes`), in order: those they cannot answer
-    themselves. The test's own reads go through `in_database`, which the spy leaves be."""
+    """The cursors that the tails send to the database (`documents.changes`), in order: those they cannot
+    answer themselves. The test's own reads go through `in_database`, which the spy leaves be."""
     sent: list[str] = []
 
     def spied(connection, election, number, since, limit):
         sent.append(since)
         return in_database(connection, election, number, since, limit)
 
-    monkeypatch.setattr(feeds, "changes", spied)
+    monkeypatch.setattr(documents, "changes", spied)
     return sent
 
 
@@ -51,7 +50,7 @@ def from_database(engine, since: str, limit: int) -> bytes:
 
 def every_cursor(engine) -> list[str]:
     """Every sequence, one past the head, and every `next` a one-change page can give."""
-    head = store.results_document(engine, ELECTION, 2)["sequence"]
+    head = documents.results_document(engine, ELECTION, 2)["sequence"]
     cursors, cursor = [str(sequence) for sequence in range(head + 2)], "0"
     while True:
         with reading(engine) as connection:

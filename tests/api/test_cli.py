@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from api import store
+from api import documents
 from api.cli import main
 from tests.builders import SAMPLE
 from tests.conftest import SHARED_DATA, table_contents
@@ -115,7 +115,7 @@ def test_the_2017_presidential_file_gives_the_official_national_figures(engine, 
         *("--type", "presidential", "--name", "Présidentielle 2017"),
     )
     assert result.exit_code == 0, result.output
-    figures = store.results_document(engine, "presidentielle-2017", 2)["results"]
+    figures = documents.results_document(engine, "presidentielle-2017", 2)["results"]
     assert {
         key: figures[key]
         for key in (

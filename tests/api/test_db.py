@@ -70,7 +70,7 @@ def four_writes_joining_the_first(engine, write) -> tuple[list, list[int]]:
         futures = [pool.submit(db.write_together, engine, work_of(0))]
         assert first_started.wait(10)
         futures += [pool.submit(db.write_together, engine, work_of(n)) for n in (1, 2, 3)]
-        while len(db._group_commits[engine].queue) < 3:
+        while db.writes_waiting(engine) < 3:
             threading.Event().wait(0.01)
         release.set()
     return futures, threads

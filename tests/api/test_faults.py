@@ -11,6 +11,7 @@ from sqlalchemy import event
 from api import create_app, store
 from api.settings import Settings
 from api.store import accounts, db
+from api.web.state import state_of
 from tests.builders import AREAS, BUREAUX, SAMPLE
 from tests.conftest import table_contents
 
@@ -138,7 +139,7 @@ def test_a_full_sqlite_disk_refuses_writes_clearly_and_still_serves_reads(tmp_pa
     app = create_app(Settings(database_url=url, instance_path=tmp_path))
 
     # SQLite's own "database or disk is full" (SQLITE_FULL): the file may not grow by a single page.
-    @event.listens_for(app.extensions["tabulator"]["engine"], "connect")
+    @event.listens_for(state_of(app).engine, "connect")
     def no_room(dbapi_connection, _record):
         pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
         dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 
-from api import static_publication, store
+from api import documents, static_publication, store
 from api.cli import main
 from api.store import accounts
 from tests.builders import SAMPLE
@@ -43,12 +43,12 @@ def test_a_round_moves_forward_and_a_certified_round_refuses_writes(client, auth
     assert client.get(f"{ROUND}/results").get_json()["status"] == "certified"
     assert client.get(f"{ROUND}/snapshots/1/results").get_json()["status"] == "partial"  # published then
     assert [row["sequence"] for row in client.get(f"{ROUND}/timeline").get_json()["timeline"]] == [1, 2, 3]
-    before = store.results_document(engine, SAMPLE.id, 2)
+    before = documents.results_document(engine, SAMPLE.id, 2)
     late = client.put(f"{ROUND}/bureaux/75-01-0002/return", json=GOOD, headers=auth_headers["admin"])
     assert (late.status_code, late.get_json()["errors"][0]["code"]) == (409, "round_certified")
     reopen = client.patch(ROUND, json={"status": "counting"}, headers=auth_headers["admin"])
     assert (reopen.status_code, reopen.get_json()["errors"][0]["code"]) == (409, "round_certified")
-    assert store.results_document(engine, SAMPLE.id, 2) == before
+    assert documents.results_document(engine, SAMPLE.id, 2) == before
 
 
 def test_nothing_of_the_results_before_the_embargo_lifts(client, auth_headers, engine, tmp_path):

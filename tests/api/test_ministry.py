@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from api import store
+from api import documents, store
 from api.cli import main
-from api.store import feeds
 from tabulator.batch import ReturnBatch
 from tabulator.ministry import BLOCK_COLUMNS, FIXED_COLUMNS
 from tabulator.types import Candidate
@@ -79,11 +78,11 @@ def test_the_extract_comes_back_byte_for_byte(engine, database_url, make_app):
 def test_the_file_keeps_its_labels_and_the_display_the_reference_names(engine, database_url):
     assert import_ministry(database_url, EXTRACT, "--round", "2", *NEW).exit_code == 0
 
-    ardeche = store.results_document(engine, ELECTION, 2, "departement", "07")
-    circonscription = store.results_document(engine, ELECTION, 2, "circonscription", "07-01")
-    abroad = store.results_document(engine, ELECTION, 2, "departement", "99")
+    ardeche = documents.results_document(engine, ELECTION, 2, "departement", "07")
+    circonscription = documents.results_document(engine, ELECTION, 2, "circonscription", "07-01")
+    abroad = documents.results_document(engine, ELECTION, 2, "departement", "99")
     with engine.connect() as connection:
-        election = feeds.election(connection, ELECTION)
+        election = documents.election(connection, ELECTION)
         round_ = store.round_info(connection, ELECTION, 2)
 
     assert [document["area"]["name"] for document in (ardeche, circonscription, abroad)] == [
@@ -243,7 +242,10 @@ def test_a_refused_file_creates_nothing_and_says_so(engine, database_url, tmp_pa
     others = tmp_path / "PR17_others.txt"  # Corsica, Paris, overseas, abroad
     others.write_bytes(b"\r\n".join([header, *rows[10:]]) + b"\r\n")
     assert import_ministry(database_url, others, "--round", "2", *NEW, election="autre").exit_code == 0
-    assert store.results_document(engine, "autre", 2, "departement", "2A")["results"]["bureaux_reported"] == 4
+    assert (
+        documents.results_document(engine, "autre", 2, "departement", "2A")["results"]["bureaux_reported"]
+        == 4
+    )
     assert run(database_url, "verify").exit_code == 0
 
 
@@ -261,7 +263,7 @@ def test_a_refused_round_of_a_loaded_election_creates_nothing(engine, database_u
     )
     assert table_contents(engine) == before
     with engine.connect() as connection:
-        assert [r["number"] for r in feeds.election(connection, ELECTION)["rounds"]] == [1]
+        assert [r["number"] for r in documents.election(connection, ELECTION)["rounds"]] == [1]
 
 
 def test_what_the_file_does_not_say_is_asked_for_only_when_needed(engine, database_url):

@@ -413,7 +413,7 @@ def _refusals_before_any_work(call: Recorder, app, monkeypatch) -> None:
     def away(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("the database is away"))
 
-    monkeypatch.setattr("api.web.public.feeds.elections", away)
+    monkeypatch.setattr("api.web.public.documents.elections", away)
     call("GET", "/api/v1/elections", status=503)
 
 

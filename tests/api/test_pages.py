@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from api import store
 from api.web.pages import TEXT, as_of_line
 from api.web.pages import search_label as label_for
+from api.web.state import state_of
 from tabulator import ministry
 from tabulator.ingest import read_checkpoints_csv
 from tests.api.test_primaire_2017 import ELECTION, FOLDER, replay_round_2, tabulator
@@ -90,7 +91,7 @@ def search_label(html: str) -> str:
 def loaded(database_url: str, make_app, *, replay: bool):
     tabulator(database_url, "load-election", str(FOLDER), "--rounds", "1")
     app = make_app(head_cache_seconds=0)
-    engine = app.extensions["tabulator"]["engine"]
+    engine = state_of(app).engine
     if replay:
         checkpoints = read_checkpoints_csv((FOLDER / "round-2" / "turnout.csv").read_bytes())
         store.record_checkpoints(engine, ELECTION, 2, checkpoints, author="replay")

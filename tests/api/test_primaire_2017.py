@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from api import reference, store
+from api import documents, reference, store
 from api.cli import main
 from tabulator.ingest import read_checkpoints_csv, read_returns_csv
 from tabulator.ministry import read_ministry
@@ -33,7 +33,7 @@ def at(clock: str) -> datetime:
 
 
 def national(engine, round_number: int) -> dict:
-    return store.results_document(engine, ELECTION, round_number)["results"]
+    return documents.results_document(engine, ELECTION, round_number)["results"]
 
 
 def test_round_1_totals_are_the_published_ones(engine, database_url):
@@ -105,7 +105,7 @@ def test_replaying_round_2_gives_what_was_announced_on_the_night(engine, databas
         (58.88, 41.12),
     ]
     assert (end["bureaux_reported"], end["voters"]) == (7_208, 2_055_737)
-    turnout = store.turnout_document(engine, ELECTION, 2)["checkpoints"]
+    turnout = documents.turnout_document(engine, ELECTION, 2)["checkpoints"]
     assert turnout[1] == {
         "time": "17:00",
         "bureaux_reported": 5_406,
@@ -128,12 +128,12 @@ def test_every_published_sequence_can_be_read_again_unchanged(engine, database_u
     store.record_checkpoints(engine, ELECTION, 2, checkpoints, author="replay")
     served = {}
     for _ in replay_round_2(engine, ["20:30", "21:17", "21:42", "22:19"]):
-        current = store.results_document(engine, ELECTION, 2, "departement", "91")
+        current = documents.results_document(engine, ELECTION, 2, "departement", "91")
         served[current["sequence"]] = (
             current,
-            store.results_document(engine, ELECTION, 2),
-            store.turnout_document(engine, ELECTION, 2, "region", "11"),
-            store.timeline_document(engine, ELECTION, 2),
+            documents.results_document(engine, ELECTION, 2),
+            documents.turnout_document(engine, ELECTION, 2, "region", "11"),
+            documents.timeline_document(engine, ELECTION, 2),
         )
     # A late correction in round 1 moves round 2's comparison base: round 2 gets a new sequence.
     correction = read_returns_csv((FOLDER / "round-1" / "returns.csv").read_bytes(), SEVEN)
@@ -141,15 +141,15 @@ def test_every_published_sequence_can_be_read_again_unchanged(engine, database_u
     first.counts[0, 1] += 1
     first.counts[0, 0] += 1
     store.record_returns(engine, ELECTION, 1, first, author="clerk", reason="one blank ballot found")
-    assert store.results_document(engine, ELECTION, 2)["sequence"] == max(served) + 1
+    assert documents.results_document(engine, ELECTION, 2)["sequence"] == max(served) + 1
     assert sorted(served) == [2, 3, 4, 6, 7]  # 17:00 checkpoints were sequence 1; 22:19 took two writes
-    for sequence, documents in served.items():
+    for sequence, served_then in served.items():
         assert (
-            store.results_document(engine, ELECTION, 2, "departement", "91", sequence=sequence),
-            store.results_document(engine, ELECTION, 2, sequence=sequence),
-            store.turnout_document(engine, ELECTION, 2, "region", "11", sequence=sequence),
-            store.timeline_document(engine, ELECTION, 2, sequence=sequence),
-        ) == documents
+            documents.results_document(engine, ELECTION, 2, "departement", "91", sequence=sequence),
+            documents.results_document(engine, ELECTION, 2, sequence=sequence),
+            documents.turnout_document(engine, ELECTION, 2, "region", "11", sequence=sequence),
+            documents.timeline_document(engine, ELECTION, 2, sequence=sequence),
+        ) == served_then
 
 
 def test_the_ministry_export_reads_back(engine, database_url, make_app):
@@ -294,7 +294,7 @@ def test_the_replay_command_plays_the_night_and_refuses_a_round_already_reported
     )
     assert to_2030.endswith(
         "11,696 turnout checkpoints, 4,322 returns, 0 corrections; "
-        f"now at sequence {store.results_document(engine, ELECTION, 2)['sequence']}.\n"
+        f"now at sequence {documents.results_document(engine, ELECTION, 2)['sequence']}.\n"
     )
     refused = CliRunner().invoke(main, replay, env={"TABULATOR_DATABASE_URL": database_url})
     assert (refused.exit_code, refused.output.splitlines()[-1]) == (

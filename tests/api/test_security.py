@@ -68,7 +68,7 @@ def test_an_unexpected_error_answers_the_envelope_without_a_trace(client, monkey
     def broken(*args, **kwargs):
         raise RuntimeError("SELECT secret FROM inside")
 
-    monkeypatch.setattr("api.web.public.store.feeds.current", broken)
+    monkeypatch.setattr("api.web.public.documents.current_of", broken)
     answer = client.get(f"{ROUND}/current")
     assert (answer.status_code, answer.get_json()) == (
         500,

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import gc
+import runpy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, event
 
-from api import store
-from api.store.db import reading
+from api import documents, store
+from api.store import db
+from api.store.caches import engine_caches
+from api.store.db import reading, writing
 from tabulator.batch import CheckpointBatch, ReturnBatch
 from tabulator.types import Bureau, Checkpoint, Issue
 from tests.builders import AREAS, BUREAUX, EVENING, SAMPLE, build_return
 from tests.conftest import table_contents
 
+GUNICORN_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"
 ROUND_2 = SAMPLE.round(2).candidate_ids
 ROUND_1 = SAMPLE.round(1).candidate_ids
 
@@ -29,7 +34,7 @@ def record(engine: Engine, round_number: int, *returns, reason: str | None = Non
 
 
 def national(engine: Engine, round_number: int = 2) -> dict:
-    return store.results_document(engine, SAMPLE.id, round_number)["results"]
+    return documents.results_document(engine, SAMPLE.id, round_number)["results"]
 
 
 def test_a_new_return_is_summed_into_every_ancestor_and_published(sample_election):
@@ -48,7 +53,7 @@ def test_a_new_return_is_summed_into_every_ancestor_and_published(sample_electio
         "warnings": [],
         "by_code": {},
     }
-    document = store.results_document(sample_election, SAMPLE.id, 2, "departement", "75")
+    document = documents.results_document(sample_election, SAMPLE.id, 2, "departement", "75")
     assert document == {
         "election": "mini-primaire",
         "round": 2,
@@ -235,7 +240,7 @@ def test_like_for_like_change_follows_both_rounds_and_their_corrections(sample_e
         "change_pct": 33.33,
     }
     assert [
-        row["sequence"] for row in store.timeline_document(sample_election, SAMPLE.id, 2)["timeline"]
+        row["sequence"] for row in documents.timeline_document(sample_election, SAMPLE.id, 2)["timeline"]
     ] == [1, 2, 3]
     assert store.verify(sample_election) == []
 
@@ -264,7 +269,7 @@ def test_checkpoints_are_versioned_and_checked_against_the_return(sample_electio
         record(sample_election, 2, build_return("75-01-0001", votes={"hamon": 150, "valls": 150}))
     assert refused.value.issues[0].code == "voters_below_checkpoint"
     assert table_contents(sample_election) == before
-    document = store.turnout_document(sample_election, SAMPLE.id, 2)
+    document = documents.turnout_document(sample_election, SAMPLE.id, 2)
     assert document["checkpoints"] == [
         {
             "time": "12:00",
@@ -329,19 +334,55 @@ def statements_sent(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", note)
 
 
-def test_registries_are_built_ahead_with_the_collector_paused_then_set_aside(sample_election):
-    store.forget_indexes()
+def test_registries_are_built_ahead_of_the_first_request(sample_election, database_url):
+    worker = db.make_engine(database_url)  # a new worker's engine: its caches start empty
+    store.warm_indexes(worker)
+    assert _built_ahead(worker) == ([], "75-01-0001", len(BUREAUX))
+
+
+def test_a_worker_sets_its_registries_aside_from_the_collector_once_built(sample_election, database_url):
+    worker = db.make_engine(database_url)
+    warm_and_set_aside = runpy.run_path(str(GUNICORN_CONFIG))["warm_and_set_aside"]
     frozen_before = gc.get_freeze_count()
-    store.warm_indexes(sample_election)
+    warm_and_set_aside(worker)
     assert gc.isenabled()
     assert gc.get_freeze_count() > frozen_before  # the registry's objects no longer walked by collections
-    with reading(sample_election) as connection:
+    assert _built_ahead(worker) == ([], "75-01-0001", len(BUREAUX))
+
+
+def _built_ahead(engine: Engine) -> tuple[list[str], str, int]:
+    """The statements the registry costs when asked as every request asks, with the version read with its
+    round; the registry's first bureau and its number of bureaux."""
+    with reading(engine) as connection:
         round_ = store.round_info(connection, SAMPLE.id, 2)
-        # Asked as every request asks, with the version read with its round: built ahead, it costs no query.
-        with statements_sent(sample_election) as statements:
+        with statements_sent(engine) as statements:
             index = store.election_index(connection, round_.election_id, round_.registry_version)
-    assert (statements, index.registry.bureaux[0].code, len(index.bureau_ids)) == (
-        [],
-        "75-01-0001",
-        len(BUREAUX),
+    return statements, index.registry.bureaux[0].code, len(index.bureau_ids)
+
+
+class Abandoned(Exception):
+    """Raised inside a write transaction to roll it back."""
+
+
+def test_what_a_write_caches_is_forgotten_unless_it_commits(sample_election, database_url):
+    engine = db.make_engine(database_url)
+    caches = engine_caches(engine)
+    with pytest.raises(Abandoned), writing(engine) as connection:
+        round_ = store.round_info(connection, SAMPLE.id, 2, lock=True)
+        store.election_index(connection, round_.election_id, round_.registry_version)
+        raise Abandoned
+    # The ids they were cached by may be given to other rows (SQLite reuses a rolled-back row's id).
+    assert (caches.candidates(round_.id), caches.index(round_.election_id, round_.registry_version)) == (
+        None,
+        None,
     )
+    with writing(engine) as connection:
+        store.round_info(connection, SAMPLE.id, 2)
+    with reading(engine) as connection:
+        store.election_index(connection, round_.election_id, round_.registry_version)
+    kept_candidates = caches.candidates(round_.id)
+    kept_index = caches.index(round_.election_id, round_.registry_version)
+    assert kept_candidates is not None and kept_candidates.candidates == round_.candidates
+    assert kept_index is not None and len(kept_index.bureau_ids) == len(BUREAUX)
+    fresh = engine_caches(db.make_engine(database_url))  # another engine: caches of its own
+    assert fresh.index(round_.election_id, round_.registry_version) is None

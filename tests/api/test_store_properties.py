@@ -8,7 +8,7 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api import store
+from api import documents, store
 from tabulator.aggregation import aggregate
 from tabulator.batch import ReturnBatch
 from tabulator.registry import Registry
@@ -41,7 +41,7 @@ def test_verify_is_clean_after_any_sequence_of_returns_and_corrections(engine, s
     for number in (1, 2):
         previous = {code: r.voters for code, r in latest[1].items()} if number == 2 else None
         expected = aggregate(latest[number].values(), REGISTRY, ROUNDS[number], previous)[("national", "FR")]
-        results = store.results_document(engine, election.id, number)["results"]
+        results = documents.results_document(engine, election.id, number)["results"]
         assert (
             results["bureaux_reported"],
             results["voters"],

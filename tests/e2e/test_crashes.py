@@ -17,7 +17,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from api import store
+from api import documents, store
 from api.cli import main
 from api.store import accounts, db
 from tests.e2e.conftest import FOLDER, GUNICORN, ROOT, free_port
@@ -35,7 +35,7 @@ def load_round_1(database_url: str) -> None:
 
 
 def reported(engine) -> int:
-    return store.results_document(engine, ELECTION, 2)["results"]["bureaux_reported"]
+    return documents.results_document(engine, ELECTION, 2)["results"]["bureaux_reported"]
 
 
 def test_an_ingest_killed_midway_applies_nothing_and_a_rerun_applies_all(database_url):
@@ -56,7 +56,6 @@ def test_an_ingest_killed_midway_applies_nothing_and_a_rerun_applies_all(databas
         time.sleep(whole * fraction)
         ingest.send_signal(signal.SIGKILL)
         ingest.wait()
-        store.forget_indexes()
         outcomes.append(reported(engine))
         assert store.verify(engine) == []
     assert set(outcomes) <= {0, 7_208}  # wholly or not at all, whatever the moment
@@ -181,16 +180,15 @@ def test_the_service_killed_during_writes_keeps_every_acknowledged_return(databa
     watcher.join()
     assert read_from_restarted, "the poller read nothing from the restarted service in 30 s"
 
-    store.forget_indexes()
     assert 0 < len(acknowledged) < len(rows)  # the kill landed in the middle of the writes
     assert store.verify(engine) == []  # sums equal the returns, publications without gaps
     for code, body in acknowledged.items():
-        bureau = store.results_document(engine, ELECTION, 2, "bureau", code)["results"]
+        bureau = documents.results_document(engine, ELECTION, 2, "bureau", code)["results"]
         assert (bureau["voters"], [c["votes"] for c in bureau["candidates"]]) == (
             body["voters"],
             [body["votes"]["hamon"], body["votes"]["valls"]],
         )
-    current = store.results_document(engine, ELECTION, 2)["sequence"]
+    current = documents.results_document(engine, ELECTION, 2)["sequence"]
     assert seen == sorted(seen) and seen[-1] == current  # the poller never saw the sequence go back
     service.kill()
     engine.dispose()

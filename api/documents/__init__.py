@@ -1,0 +1,53 @@
+"""The documents the service publishes, shaped from the store's facts: between `api.store`, which reads,
+and `api.web` (and the command line, the static files), which serve. The dicts returned are what
+`api.web.schemas` dump; nothing here knows HTTP.
+
+The embargo (`embargo`), a published figure's status (`api.store.results.View.status`) and an area's
+leader (`tabulator.metrics.leader`) are each decided in one place, which every document uses.
+"""
+
+from api.documents.embargo import Embargo, Embargoed, embargo_of, embargo_until, refuse_during_embargo
+from api.documents.feeds import (
+    change_item,
+    changes,
+    changes_page,
+    corrections_of,
+    current,
+    current_of,
+    election,
+    elections,
+    round_document,
+)
+from api.documents.results import (
+    context,
+    results_document,
+    results_of,
+    timeline,
+    timeline_document,
+    turnout_document,
+    turnout_of,
+)
+
+__all__ = [
+    "Embargo",
+    "Embargoed",
+    "change_item",
+    "changes",
+    "changes_page",
+    "context",
+    "corrections_of",
+    "current",
+    "current_of",
+    "election",
+    "elections",
+    "embargo_of",
+    "embargo_until",
+    "refuse_during_embargo",
+    "results_document",
+    "results_of",
+    "round_document",
+    "timeline",
+    "timeline_document",
+    "turnout_document",
+    "turnout_of",
+]

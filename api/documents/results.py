@@ -1,0 +1,269 @@
+"""The results, turnout and timeline documents, shaped from the facts of one `View` (`api.store.results`).
+
+Every document describes one round as of one published sequence and carries its `context`: which data, as
+of when, covering how much (DESIGN principle 3). The dicts returned are what `api.web.schemas` dump.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+
+from api.store.common import NotFound
+from api.store.db import reading
+from api.store.results import (
+    PublishedFigures,
+    ReturnVersion,
+    View,
+    bureau_figures,
+    bureau_tallies,
+    open_view,
+    published_figures,
+    return_versions,
+)
+from tabulator.aggregation import TURNOUT_FIELDS, aggregate_checkpoints
+from tabulator.batch import UNKNOWN
+from tabulator.metrics import change, leader, percent, summarize
+from tabulator.registry import Registry
+from tabulator.types import Area, Candidate, Tally
+
+BUREAU = "bureau"
+
+
+def context(view: View) -> dict[str, Any]:
+    """What every published figure carries: which data, as of when, covering how much."""
+    publication = view.publication
+    return {
+        "election": view.election_code,
+        "round": view.round_.number,
+        "sequence": publication.sequence,
+        "as_of": iso(publication.as_of),
+        "published_at": iso(publication.published_at),
+        "bureaux_reported": publication.bureaux_reported,
+        "bureaux_total": view.bureaux_total,
+        "status": view.status,
+        "test": view.round_.test,
+    }
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _area(area: Area) -> dict[str, str]:
+    return {"level": area.level, "code": area.code, "name": area.name}
+
+
+def results_of(view: View, level: str | None = None, code: str | None = None) -> dict[str, Any]:
+    """The results of one area with its parents and a summary row for each child area (for the last level
+    of areas, each bureau); for a bureau, its return and every version of it."""
+    if level == BUREAU:
+        return _bureau_results(view, code or "")
+    registry = view.index.registry
+    position = view.position(level, code)
+    area = registry.areas[position]
+    leaf = area.level == registry.leaf_level
+    children = [] if leaf else list(registry.children[position])
+    tallies = view.tallies([position, *children])
+    previous = view.previous_tallies([position])[position] if view.previous_tallies else None
+    candidates = view.round_.candidates
+    rows = (
+        _bureau_rows(view, [b for b in registry.children[position] if registry.counted[b]])
+        if leaf
+        else [
+            child_row(registry.areas[c], tallies[c], candidates, int(view.index.bureaux_total[c]))
+            for c in children
+        ]
+    )
+    return {
+        **context(view),
+        "area": _area(area),
+        "parents": [_area(a) for a in registry.chain(area.level, area.code)[:-1]],
+        "results": summarize(
+            tallies[position],
+            candidates,
+            bureaux_total=int(view.index.bureaux_total[position]),
+            previous=previous,
+        ),
+        "children": rows,
+    }
+
+
+def child_row(
+    area: Area, tally: Tally, candidates: Sequence[Candidate], bureaux_total: int
+) -> dict[str, Any]:
+    """An area's summary row among its parent's children."""
+    return {
+        **_area(area),
+        "bureaux_reported": tally.bureaux_reported,
+        "bureaux_total": bureaux_total,
+        "voters": tally.voters,
+        "candidates": [
+            {"id": c.id, "votes": tally.votes[c.id], "pct_valid": percent(tally.votes[c.id], tally.valid)}
+            for c in candidates
+        ],
+        "leader": leader(tally, candidates),
+    }
+
+
+def _bureau_rows(view: View, rows: Sequence[int]) -> list[dict[str, Any]]:
+    registry = view.index.registry
+    return [
+        child_row(_bureau_area(registry, row), tally, view.round_.candidates, 1)
+        for row, tally in zip(rows, bureau_tallies(view, rows), strict=True)
+    ]
+
+
+def _bureau_area(registry: Registry, row: int) -> Area:
+    bureau = registry.bureaux[row]
+    return Area(BUREAU, bureau.code, bureau.name, bureau.area_code)
+
+
+def _bureau_results(view: View, code: str) -> dict[str, Any]:
+    registry = view.index.registry
+    row = registry.bureau_index.get(code)
+    if row is None:
+        raise NotFound(f"There is no bureau {code!r} in election {view.election_code}.")
+    bureau = registry.bureaux[row]
+    figures = bureau_figures(view, row)
+    previous = None
+    if figures.previous_voters is not None:
+        reported = int(figures.previous_voters != UNKNOWN)
+        previous = Tally(reported, max(figures.previous_voters, 0), 0, 0, 0, {})
+    return {
+        **context(view),
+        "area": _area(_bureau_area(registry, row)),
+        "parents": [_area(a) for a in registry.chain(registry.leaf_level, bureau.area_code)],
+        "results": summarize(
+            figures.tally, view.round_.candidates, bureaux_total=int(registry.counted[row]), previous=previous
+        ),
+        "children": [],
+        "versions": [
+            _version(version, view.round_.candidate_codes)
+            for version in return_versions(view, int(view.index.bureau_ids[row]))
+        ],
+    }
+
+
+def _version(version: ReturnVersion, candidate_codes: Sequence[str]) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "sequence": version.sequence,
+        "voters": version.voters,
+        "blank": version.blank,
+        "null": version.null,
+        "valid": version.valid,
+        "votes": {code: version.votes.get(code, 0) for code in candidate_codes},
+        "reported_at": iso(version.reported_at),
+        "recorded_at": iso(version.recorded_at),
+        "reason": version.reason,
+        "warnings": version.warnings,
+        "warning_notes": version.warning_notes,
+    }
+
+
+def turnout_of(view: View, level: str | None = None, code: str | None = None) -> dict[str, Any]:
+    """The day's checkpoints of an area, each like for like against the previous round at the same hour."""
+    position = view.position(level, code)
+    area = view.index.registry.areas[position]
+    return {
+        **context(view),
+        "area": _area(area),
+        "area_bureaux_total": int(view.index.bureaux_total[position]),
+        "checkpoints": [_checkpoint(view, position, time) for time in sorted(view.checkpoints)],
+    }
+
+
+def _checkpoint(view: View, position: int, time: str) -> dict[str, Any]:
+    """One checkpoint hour of an area: the bureaux that reported it, their votants, and the change on the
+    bureaux that reported it in both rounds (null in a first round)."""
+    voters_by_bureau = view.checkpoints[time]
+    bureau_ids = list(voters_by_bureau)
+    rows = np.array([view.index.bureau_position[b] for b in bureau_ids], np.int64)
+    before = view.previous_checkpoints.get(time, {})
+    earlier = np.array([before.get(b, UNKNOWN) for b in bureau_ids], np.int64)
+    totals = aggregate_checkpoints(
+        view.index.registry, rows, np.array(list(voters_by_bureau.values()), np.int64), earlier
+    )
+    row = dict(zip(TURNOUT_FIELDS, (int(v) for v in totals[position]), strict=True))
+    like_for_like = {
+        "matched_bureaux": row["matched_bureaux"],
+        "voters": row["matched_voters"],
+        "previous_voters": row["matched_previous_voters"],
+        "change_pct": change(row["matched_voters"], row["matched_previous_voters"]),
+    }
+    return {
+        "time": time,
+        "bureaux_reported": row["bureaux_reported"],
+        "voters": row["voters"],
+        "like_for_like": like_for_like if view.previous_tallies is not None else None,
+    }
+
+
+def timeline(view: View) -> dict[str, Any]:
+    """One row per published sequence up to the view's: the evening's curve."""
+    return {
+        **context(view),
+        "timeline": [_timeline_row(figures, view.round_.candidates) for figures in published_figures(view)],
+    }
+
+
+def _timeline_row(figures: PublishedFigures, candidates: Sequence[Candidate]) -> dict[str, Any]:
+    return {
+        "sequence": figures.sequence,
+        "as_of": iso(figures.as_of),
+        "published_at": iso(figures.published_at),
+        "bureaux_reported": figures.bureaux_reported,
+        "voters": figures.voters,
+        "blank": figures.blank,
+        "null": figures.null,
+        "valid": figures.valid,
+        "candidates": [
+            {
+                "id": c.id,
+                "votes": figures.votes.get(c.id, 0),
+                "pct_valid": percent(figures.votes.get(c.id, 0), figures.valid),
+            }
+            for c in candidates
+        ],
+    }
+
+
+# The engine-level readers the command line and the tests use; the API keeps its views per request.
+
+
+def results_document(
+    engine: Engine,
+    election_code: str,
+    round_number: int,
+    level: str | None = None,
+    code: str | None = None,
+    *,
+    sequence: int | None = None,
+) -> dict[str, Any]:
+    with reading(engine) as connection:
+        return results_of(open_view(connection, election_code, round_number, sequence), level, code)
+
+
+def turnout_document(
+    engine: Engine,
+    election_code: str,
+    round_number: int,
+    level: str | None = None,
+    code: str | None = None,
+    *,
+    sequence: int | None = None,
+) -> dict[str, Any]:
+    with reading(engine) as connection:
+        return turnout_of(open_view(connection, election_code, round_number, sequence), level, code)
+
+
+def timeline_document(
+    engine: Engine, election_code: str, round_number: int, *, sequence: int | None = None
+) -> dict[str, Any]:
+    with reading(engine) as connection:
+        return timeline(open_view(connection, election_code, round_number, sequence))
