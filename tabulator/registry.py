@@ -1,20 +1,25 @@
-"""The area tree and its bureaux, indexed for fast aggregation.
+"""The area trees and their bureaux, indexed for fast aggregation.
 
 A `Registry` numbers areas and bureaux 0..n-1 and keeps, for every bureau, the index of its ancestor at
 each level. Summing any per-bureau matrix up the tree is then one `numpy.add.at` per level, whether the
 batch holds one return or seventy thousand.
+
+An election may cut its bureaux more than one way (`tabulator.types.Cut`): communes in the administrative
+cut, circonscriptions in the electoral one. Every level of every cut is a column of `ancestors`, so a sum
+goes up every cut at once and stays exact in each; a level two cuts share (the département) is one column
+and one set of areas.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from tabulator.types import Area, Bureau, Election, Issue
+from tabulator.types import Area, Bureau, Cut, Election, Issue
 
 IntArray = npt.NDArray[np.int64]
 
@@ -36,32 +41,70 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True)
 class Registry:
-    levels: tuple[str, ...]
+    levels: tuple[str, ...]  # the election's own, top first: the main cut, the one breadcrumbs follow
     areas: tuple[Area, ...]
     bureaux: tuple[Bureau, ...]
     area_index: dict[tuple[str, str], int]
     bureau_index: dict[str, int]
-    ancestors: IntArray  # shape (bureaux, levels): area index of each bureau's ancestor per level
+    ancestors: IntArray  # shape (bureaux, columns): area index of each bureau's ancestor per column
     counted: npt.NDArray[np.bool_]  # bureaux that are not merged into another
     registered: IntArray  # inscrits per bureau, -1 where the election has no register
-    children: tuple[tuple[int, ...], ...]  # per area, its child areas (or, for the last level, its bureaux)
+    # Per area, its child areas in its own cut (for an area of a cut's last level, its bureaux); an area of
+    # a level two cuts share lists those of the main cut (`areas_within` gives the others).
+    children: tuple[tuple[int, ...], ...]
+    cuts: tuple[Cut, ...] = ()  # the other cuts
+    columns: tuple[str, ...] = ()  # every level of every cut, in the order of `ancestors`' columns
+    parent_level: Mapping[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, levels: Sequence[str], areas: Iterable[Area], bureaux: Iterable[Bureau]) -> Registry:
+    def build(
+        cls,
+        levels: Sequence[str],
+        areas: Iterable[Area],
+        bureaux: Iterable[Bureau],
+        cuts: Sequence[Cut] = (),
+    ) -> Registry:
         areas = tuple(areas)
         bureaux = tuple(bureaux)
-        area_index = _index_areas(levels, areas)
+        parent_level = _parent_levels(levels, cuts)
+        columns = tuple(parent_level)
+        area_index = _index_areas(parent_level, areas)
         bureau_index = {bureau.code: position for position, bureau in enumerate(bureaux)}
         if len(bureau_index) != len(bureaux):
             raise RegistryError("a bureau code appears twice")
-        ancestors = _ancestors(levels, areas, bureaux, area_index)
+        leaves = (levels[-1], *(cut.levels[-1] for cut in cuts))
+        ancestors = _ancestors(parent_level, areas, bureaux, area_index, leaves)
         counted = np.array([bureau.merged_into is None for bureau in bureaux], dtype=bool)
         registered = np.array([-1 if b.registered is None else b.registered for b in bureaux], np.int64)
         _check_merges(bureaux, bureau_index)
-        children = _children(levels, areas, bureaux, area_index)
+        children = _children(parent_level, areas, bureaux, area_index, leaves)
         return cls(
-            tuple(levels), areas, bureaux, area_index, bureau_index, ancestors, counted, registered, children
+            tuple(levels),
+            areas,
+            bureaux,
+            area_index,
+            bureau_index,
+            ancestors,
+            counted,
+            registered,
+            children,
+            tuple(cuts),
+            columns,
+            parent_level,
         )
+
+    def column(self, level: str) -> int:
+        """The column of `ancestors` that holds each bureau's area of this level (in any cut)."""
+        return self.columns.index(level)
+
+    def areas_within(self, position: int, level: str) -> tuple[int, ...]:
+        """The areas of `level` directly below the area at `position` (the circonscriptions of a
+        département), in the order they were listed."""
+        area = self.areas[position]
+        if self.parent_level.get(level, None) != area.level:
+            return ()
+        below = self.ancestors[:, self.column(level)][self.ancestors[:, self.column(area.level)] == position]
+        return tuple(np.unique(below).tolist())
 
     @property
     def leaf_level(self) -> str:
@@ -79,8 +122,8 @@ class Registry:
     def sum_up(self, bureau_rows: IntArray, values: IntArray) -> IntArray:
         """Sum per-bureau rows of `values` into every ancestor area: returns shape (areas, columns)."""
         totals = np.zeros((len(self.areas), values.shape[1]), dtype=np.int64)
-        for level in range(len(self.levels)):
-            np.add.at(totals, self.ancestors[bureau_rows, level], values)
+        for column in range(self.ancestors.shape[1]):
+            np.add.at(totals, self.ancestors[bureau_rows, column], values)
         return totals
 
     def sum_into_ancestors(self, bureau_rows: IntArray, values: IntArray) -> tuple[IntArray, IntArray]:
@@ -91,15 +134,16 @@ class Registry:
         areas = self.ancestors[bureau_rows].ravel()
         touched, slots = np.unique(areas, return_inverse=True)
         totals = np.zeros((len(touched), values.shape[1]), dtype=np.int64)
-        np.add.at(totals, slots, np.repeat(values, len(self.levels), axis=0))
+        np.add.at(totals, slots, np.repeat(values, self.ancestors.shape[1], axis=0))
         return touched, totals
 
     def chain(self, level: str, code: str) -> list[Area]:
         """The area and its parents, top level first (for breadcrumbs)."""
         chain = [self.area(level, code)]
         while chain[-1].parent_code is not None:
-            parent_level = self.levels[self.levels.index(chain[-1].level) - 1]
-            chain.append(self.area(parent_level, chain[-1].parent_code))
+            above = self.parent_level[chain[-1].level]
+            assert above is not None  # an area with a parent code has a parent level (`_index_areas`)
+            chain.append(self.area(above, chain[-1].parent_code))
         return chain[::-1]
 
 
@@ -153,66 +197,116 @@ def _shown(code: str) -> str:
     return repr(code) if len(code) <= MAX_CODE_LENGTH else f"{code[:MAX_CODE_LENGTH]!r}…"
 
 
-def _index_areas(levels: Sequence[str], areas: Sequence[Area]) -> dict[tuple[str, str], int]:
+def _parent_levels(levels: Sequence[str], cuts: Sequence[Cut]) -> dict[str, str | None]:
+    """Each level's parent level, the election's own first: every column of `ancestors`, in order."""
+    parent: dict[str, str | None] = {}
+    for cut in (Cut("", tuple(levels)), *cuts):
+        if not cut.levels:
+            raise RegistryError(f"cut {cut.name!r} has no level")
+        shared = cut.levels[0] in parent
+        if shared and len(cut.levels) == 1:
+            raise RegistryError(f"cut {cut.name!r} has no level of its own")
+        for depth, level in enumerate(cut.levels):
+            if depth == 0 and shared:
+                continue
+            if level in parent:
+                raise RegistryError(f"cut {cut.name!r}: level {level!r} belongs to another cut already")
+            parent[level] = cut.levels[depth - 1] if depth else None
+    return parent
+
+
+def _index_areas(parent_level: Mapping[str, str | None], areas: Sequence[Area]) -> dict[tuple[str, str], int]:
     index: dict[tuple[str, str], int] = {}
     for position, area in enumerate(areas):
-        if area.level not in levels:
-            raise RegistryError(f"area {area.code} has level {area.level!r}, not one of {', '.join(levels)}")
+        if area.level not in parent_level:
+            raise RegistryError(
+                f"area {area.code} has level {area.level!r}, not one of {', '.join(parent_level)}"
+            )
         if (area.level, area.code) in index:
             raise RegistryError(f"area {area.level} {area.code} appears twice")
-        depth = levels.index(area.level)
-        if depth == 0:
+        above = parent_level[area.level]
+        if above is None:
             if area.parent_code:
                 raise RegistryError(f"top area {area.code} cannot have a parent")
-        elif (levels[depth - 1], area.parent_code or "") not in index:
+        elif (above, area.parent_code or "") not in index:
             raise RegistryError(
-                f"area {area.level} {area.code}: parent {area.parent_code!r} is not a {levels[depth - 1]} "
-                "listed before it"
+                f"area {area.level} {area.code}: parent {area.parent_code!r} is not a {above} listed "
+                "before it"
             )
         index[(area.level, area.code)] = position
     return index
 
 
+def _leaf_code(bureau: Bureau, leaf: str, main_leaf: str) -> str:
+    return bureau.area_code if leaf == main_leaf else bureau.cut_areas.get(leaf, "")
+
+
 def _ancestors(
-    levels: Sequence[str],
+    parent_level: Mapping[str, str | None],
     areas: Sequence[Area],
     bureaux: Sequence[Bureau],
     area_index: dict[tuple[str, str], int],
+    leaves: Sequence[str],
 ) -> IntArray:
-    # An area's chain is computed once and shared by all its bureaux.
-    chains: dict[int, list[int]] = {}
+    """Each bureau's area per column: up from its area of each cut's last level. Two cuts that share a
+    level must put a bureau in the same area of it."""
+    columns = {level: column for column, level in enumerate(parent_level)}
+    # An area's chain (column, position) is computed once and shared by all its bureaux.
+    chains: dict[int, list[tuple[int, int]]] = {}
 
-    def chain_of(position: int) -> list[int]:
+    def chain_of(position: int) -> list[tuple[int, int]]:
         if position not in chains:
             area = areas[position]
-            depth = levels.index(area.level)
-            above = chain_of(area_index[(levels[depth - 1], area.parent_code or "")]) if depth else []
-            chains[position] = [*above, position]
+            above = parent_level[area.level]
+            up = chain_of(area_index[(above, area.parent_code or "")]) if above else []
+            chains[position] = [*up, (columns[area.level], position)]
         return chains[position]
 
-    ancestors = np.zeros((len(bureaux), len(levels)), dtype=np.int64)
+    ancestors = np.full((len(bureaux), len(columns)), -1, dtype=np.int64)
     for row, bureau in enumerate(bureaux):
-        leaf = area_index.get((levels[-1], bureau.area_code))
-        if leaf is None:
-            raise RegistryError(f"bureau {bureau.code}: area {bureau.area_code!r} is not a {levels[-1]}")
-        ancestors[row] = chain_of(leaf)
+        for leaf in leaves:
+            position = area_index.get((leaf, _leaf_code(bureau, leaf, leaves[0])))
+            if position is None:
+                raise RegistryError(
+                    f"bureau {bureau.code}: area {_leaf_code(bureau, leaf, leaves[0])!r} is not a {leaf}"
+                )
+            for column, found in reversed(chain_of(position)):  # a conflict is told where it starts
+                if ancestors[row, column] not in (-1, found):
+                    raise RegistryError(
+                        f"bureau {bureau.code}: its {leaf} {areas[position].code} lies in "
+                        f"{areas[found].level} {areas[found].code}, the bureau in "
+                        f"{areas[ancestors[row, column]].code}"
+                    )
+                ancestors[row, column] = found
     return ancestors
 
 
 def _children(
-    levels: Sequence[str],
+    parent_level: Mapping[str, str | None],
     areas: Sequence[Area],
     bureaux: Sequence[Bureau],
     area_index: dict[tuple[str, str], int],
+    leaves: Sequence[str],
 ) -> tuple[tuple[int, ...], ...]:
+    """Per area, its children in its own cut: the main cut's, for an area of a level cuts share."""
     below: list[list[int]] = [[] for _ in areas]
+    main = _main_levels(parent_level, leaves[0])
     for position, area in enumerate(areas):
-        depth = levels.index(area.level)
-        if depth:
-            below[area_index[(levels[depth - 1], area.parent_code or "")]].append(position)
-    for row, bureau in enumerate(bureaux):
-        below[area_index[(levels[-1], bureau.area_code)]].append(row)
+        above = parent_level[area.level]
+        if above is not None and (above not in main or area.level in main):
+            below[area_index[(above, area.parent_code or "")]].append(position)
+    for leaf in leaves:
+        for row, bureau in enumerate(bureaux):
+            below[area_index[(leaf, _leaf_code(bureau, leaf, leaves[0]))]].append(row)
     return tuple(tuple(positions) for positions in below)
+
+
+def _main_levels(parent_level: Mapping[str, str | None], main_leaf: str) -> set[str]:
+    levels, level = set(), main_leaf
+    while level is not None:
+        levels.add(level)
+        level = parent_level[level]  # type: ignore[assignment]
+    return levels
 
 
 def _check_merges(bureaux: Sequence[Bureau], bureau_index: dict[str, int]) -> None:

@@ -192,8 +192,8 @@ def check_scope(
         allowed &= np.array([code in scope.bureaux for code in batch.bureaux], bool)
     if scope.area is not None:
         level, code = scope.area
-        area = registry.area_index.get((level, code), NOT_FOUND) if level in registry.levels else NOT_FOUND
-        column = registry.levels.index(level) if area != NOT_FOUND else 0
+        area = registry.area_index.get((level, code), NOT_FOUND)  # of any cut: a circonscription too
+        column = registry.column(level) if area != NOT_FOUND else 0
         allowed &= registry.ancestors[rows, column] == area
     return [
         error(

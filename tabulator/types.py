@@ -7,7 +7,7 @@ rules (`tabulator.rules`), the aggregation (`tabulator.aggregation`) and the sto
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -74,12 +74,25 @@ class Area:
 
 
 @dataclass(frozen=True)
+class Cut:
+    """A way of cutting an election's bureaux into areas, besides its own levels: a path of levels, top
+    first, each area's parent of the level before. The first level may be one of the election's (its areas
+    are then shared: a département is the same area in the administrative and the electoral cut); the
+    others are the cut's own. Every bureau lies in one area of the cut's last level."""
+
+    name: str
+    levels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Bureau:
     code: str
     name: str
-    area_code: str
+    area_code: str  # its area of the election's last level
     registered: int | None = None
     merged_into: str | None = None
+    # Its area in each other cut, by the cut's last level: {"circonscription": "75-01"}.
+    cut_areas: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)

@@ -368,7 +368,7 @@ def _judge_against_peers(
     """The batch's rows (all located) against the current returns of the other bureaux of the départements
     it touches (a file: one round trip), or a clerk's single return against what its département knows."""
     registry = index.registry
-    column = registry.levels.index(PEER_LEVEL) if PEER_LEVEL in registry.levels else 0
+    column = registry.column(PEER_LEVEL) if PEER_LEVEL in registry.columns else 0
     areas = registry.ancestors[rows, column]
     if len(rows) == 1:  # a clerk's return: what its département knows, kept a few seconds
         return _judge_with_knowledge(
@@ -417,7 +417,7 @@ def _judge_with_knowledge(
     read again only when older than KNOWLEDGE_SECONDS, and against the returns that share their counts
     (a sheet typed twice), looked for exactly."""
     registry = index.registry
-    column = registry.levels.index(PEER_LEVEL) if PEER_LEVEL in registry.levels else 0
+    column = registry.column(PEER_LEVEL) if PEER_LEVEL in registry.columns else 0
     moment = monotonic()
     caches = connection_caches(raw)
     known = caches.knowledge(round_.id, area)
