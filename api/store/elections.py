@@ -118,7 +118,6 @@ def _insert_registry(connection: Connection, election_id: int, registry: Registr
 def _area_records(
     election_id: int, registry: Registry, area_ids: dict[tuple[str, str], int]
 ) -> list[AreaRecord]:
-    levels = registry.levels
     return [
         AreaRecord(
             id=area_ids[(area.level, area.code)],
@@ -129,7 +128,7 @@ def _area_records(
             source_label=area.source_label,
             parent_id=None
             if area.parent_code is None
-            else area_ids[(levels[levels.index(area.level) - 1], area.parent_code)],
+            else area_ids[(registry.parent_level[area.level] or "", area.parent_code)],
             position=position,
         )
         for position, area in enumerate(registry.areas)
