@@ -13,11 +13,11 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, Unprocessa
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import store
+from api.documents import Embargoed
 from api.settings import Settings
 from api.store import db
 from api.web import auth, authority, cors, headers, limits, openapi, pages, public
 from api.web.fastpath import CachedDocuments
-from api.web.public import Embargoed
 from api.web.schemas import ErrorsSchema
 from api.web.state import EXTENSION, AppState
 from tabulator.ingest import FileRefused

@@ -24,8 +24,10 @@ import click
 
 from api import documents, reference, static_publication, store
 from api import replay as replaying
+from api.collector import set_aside_what_is_built
 from api.settings import Settings, SettingsError
 from api.store import accounts, audit_chain, db, review
+from api.store.caches import engine_caches
 from tabulator.batch import ReturnBatch
 from tabulator.election_folder import read_election_folder
 from tabulator.files import read_returns_file
@@ -55,6 +57,7 @@ class Context:
     def engine(self) -> Any:
         if self._engine is None:
             self._engine = db.make_engine(self.settings.database_url)
+            engine_caches(self._engine).build_guard = set_aside_what_is_built  # api/collector.py
         return self._engine
 
     @property

@@ -5,7 +5,6 @@ queue on the database, so more processes do not make them faster (bench/writes.p
 Every value can be set from the environment without rebuilding the image.
 """
 
-import gc
 import os
 import signal
 import threading
@@ -74,36 +73,28 @@ def _watch_requests(worker):
 
 
 def warm_and_set_aside(engine):
-    """Build every election's registry, then set what is alive aside from the garbage collector.
-
-    A national registry is some 100,000 long-lived objects. Built with the collector running, each of its
-    many full collections walks the growing heap (most of the 1.5 s the first request of a worker took);
-    kept in the collected heap, every later full collection walks them again, pausing all the worker's
-    threads for 70–120 ms. So: no collection while building, then one, and what is alive is frozen for good
-    (`gc.freeze`): a registry lives as long as its worker.
-    """
+    """Build every election's registry now, each set aside from the garbage collector once built, as are
+    those this worker builds later (api/collector.py)."""
+    from api.collector import set_aside_what_is_built
     from api.store import warm_indexes
+    from api.store.caches import engine_caches
 
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        warm_indexes(engine)
-    finally:
-        gc.collect()
-        gc.freeze()
-        if enabled:
-            gc.enable()
+    engine_caches(engine).build_guard = set_aside_what_is_built
+    warm_indexes(engine)
 
 
 def post_worker_init(worker):  # gunicorn's hook: the worker's app is built
     """Each worker builds the elections' registries (a second or two for a national one) beside its first
     requests rather than inside one. A database not there yet only means the first request builds them.
     And each worker watches its requests' time (above)."""
-    from api.web.state import state_of
+    from api.web.state import EXTENSION, AppState
 
     worker.requests_started = {}  # thread -> (when its request started, what it is)
     threading.Thread(target=_watch_requests, args=(worker,), name="request-watchdog", daemon=True).start()
-    engine = state_of(worker.wsgi).engine
+    state = getattr(worker.wsgi, "extensions", {}).get(EXTENSION)
+    if not isinstance(state, AppState):  # another app under this config: the benchmarks' bare Flask route
+        return
+    engine = state.engine
 
     def warm():
         try:

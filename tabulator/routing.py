@@ -62,6 +62,11 @@ class Sender:
     double_entry: bool
     hold_flagged: bool  # a return with a warning waits for a supervisor
 
+    @property
+    def may_wait(self) -> bool:
+        """Whether any of this sender's returns may wait instead of being published."""
+        return self.double_entry or self.hold_flagged
+
 
 def route_returns(
     batch: ReturnBatch,

@@ -23,10 +23,20 @@ def imported_names(path: Path) -> list[tuple[int, str]]:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom):
             # `from api import web` imports api.web: name what is imported from a package too.
-            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+            module = _absolute(path, node.level, node.module)
+            found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names]
     return found
+
+
+def _absolute(path: Path, level: int, module: str | None) -> str:
+    """The module a `from … import` names, relative ones (`from ..web import x`) made absolute."""
+    if not level:
+        return module or ""
+    package = path.resolve().relative_to(ROOT).parent.parts
+    base = package[: len(package) - (level - 1)]
+    return ".".join([*base, *([module] if module else [])])
 
 
 def climbs(name: str, forbidden: tuple[str, ...]) -> bool:
@@ -55,3 +65,8 @@ def test_the_check_sees_a_climbing_import(tmp_path):
     )
     names = [name for _, name in imported_names(module)]
     assert [name for name in names if climbs(name, FORBIDDEN["api/store"])] == ["api.web.public", "flask"]
+
+
+def test_the_check_sees_a_relative_import_that_climbs():
+    inside = ROOT / "api" / "store" / "example.py"  # never written: only its place is used
+    assert (_absolute(inside, 2, "web"), _absolute(inside, 1, None)) == ("api.web", "api.store")

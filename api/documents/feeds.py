@@ -23,7 +23,7 @@ from api.store.feeds import (
     read_election,
     read_elections,
 )
-from api.store.results import View, open_view
+from api.store.results import View
 
 
 def elections(connection: Connection) -> list[dict[str, Any]]:
@@ -76,11 +76,6 @@ def _round(found: Election, round_: RoundInfo, moment: datetime) -> dict[str, An
             for candidate in round_.candidates
         ],
     }
-
-
-def current(connection: Connection, election_code: str, round_number: int) -> dict[str, Any]:
-    """The round's latest sequence with its context: cheap to poll."""
-    return current_of(open_view(connection, election_code, round_number))
 
 
 def current_of(view: View) -> dict[str, Any]:

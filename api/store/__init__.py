@@ -1,9 +1,9 @@
 """The store: the one place that speaks SQL and turns rows into tabulator's domain objects.
 
-Writes follow one path: lock the round, read what the bureaux already reported, judge the batch with
-`tabulator.rules`, append new return versions, add the difference to every ancestor area's sums, bump
-the round's sequence and record the publication — all in one transaction, so a file applies wholly or
-not at all.
+Writes follow one path: lock the round, read what the bureaux already reported, let the core decide
+(`tabulator.plan`, `tabulator.routing`), append the new return versions, add the difference to every
+ancestor area's sums, bump the round's sequence, record the publication and the audit row — all in one
+transaction, so a file applies wholly or not at all.
 """
 
 from api.store import exports, feeds

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import Engine, event
@@ -63,6 +63,8 @@ class StoreCaches:
         # One thread builds a registry; the others wait for it. A national one takes a second or two of
         # CPU, and a worker's threads all asking at start-up would otherwise build it once each.
         self.building = threading.Lock()
+        # Around each build: what the process wants of its garbage collector then (api/collector.py).
+        self.build_guard: Callable[[], AbstractContextManager[None]] = nullcontext
 
     def index(self, election_id: int, registry_version: int) -> ElectionIndex | None:
         return self._indexes.get((election_id, registry_version))

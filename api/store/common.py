@@ -165,7 +165,7 @@ def election_index(
     row = connection.execute(ELECTION, {"election_id": election_id}).one()
     found = caches.index(election_id, row.registry_version)
     if found is None:
-        with caches.building:
+        with caches.building, caches.build_guard():
             found = caches.index(election_id, row.registry_version)
             if found is None:
                 found = _build_index(connection, election_id, row.code, row.name, tuple(row.levels))

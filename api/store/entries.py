@@ -95,13 +95,11 @@ def divert(
     *,
     changed: BoolArray,
     stored: StoredReturns,
-    author: str,
-    person: str,
+    sender: Sender,
     recorded_at: datetime,
 ) -> Routing:
     """Route a clerk's changed returns (`tabulator.routing`) and store the entries of those that wait."""
     pending = _waiting_entries(raw, round_.id, np.array([row.bureau_id for row in rows], np.int64))
-    sender = Sender(author, person, round_.double_entry, round_.flagged_returns == "hold")
     routing = route_returns(batch, rows, changed, pending, sender)
     sequence = round_.sequence + 1 if routing.publish.any() else None
     write_entries(
@@ -111,8 +109,8 @@ def divert(
         rows,
         routing,
         stored=stored,
-        author=author,
-        person=person,
+        author=sender.author,
+        person=sender.person,
         at=recorded_at,
         sequence=sequence,
     )

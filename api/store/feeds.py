@@ -24,7 +24,7 @@ from api.store.common import (
 )
 from api.store.models import ElectionRow, ReturnVersionRow, ReturnVoteRow, RoundRow
 from api.store.results import View
-from api.store.sql import Raw, select_list
+from api.store.sql import Raw, select_list, utc_time
 
 CURSOR = re.compile(r"^(\d{1,12})(?::(\d{1,12}))?$")
 EVERY_BUREAU = 2**62
@@ -88,7 +88,7 @@ def head(connection: Connection, election_code: str, round_number: int) -> tuple
     found = Raw(connection).records(HeadRecord, HEAD, (election_code, round_number))
     if not found:
         raise NotFound(f"Election {election_code!r} has no round {round_number}.")
-    return found[0].sequence, Raw.read_time(found[0].published_at)
+    return found[0].sequence, utc_time(found[0].published_at)
 
 
 # --- the change feed and the corrections log -------------------------------------------------------------
@@ -227,8 +227,8 @@ def _changes(raw: Raw, round_: RoundInfo, index: ElectionIndex, records: list[Ch
                 name=bureau.name,
                 version=record.version,
                 sequence=record.sequence,
-                reported_at=Raw.read_time(record.reported_at),
-                recorded_at=Raw.read_time(record.recorded_at),
+                reported_at=utc_time(record.reported_at),
+                recorded_at=utc_time(record.recorded_at),
                 counts=Counts(
                     record.voters,
                     record.blank,

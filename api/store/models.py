@@ -348,8 +348,8 @@ class AuditRow(Base):
 
 
 class AuditChainRow(Base):
-    """The head of the audit's hash chain: one row, locked by each audit write, so that rows are chained
-    in the order their transactions commit."""
+    """The head of the audit's hash chain: one row, taken by `api.store.audit_chain.seal` in its own
+    transaction (never by a write: see that module)."""
 
     __tablename__ = "audit_chain"
 

@@ -36,7 +36,7 @@ from api.store.models import (
     ReturnVersionRow,
     ReturnVoteRow,
 )
-from api.store.sql import SMALL_BATCH, Raw, select_list
+from api.store.sql import SMALL_BATCH, Raw, select_list, utc_time
 from tabulator.aggregation import RESULT_FIELDS, contributions, tally_from_row
 from tabulator.batch import UNKNOWN, IntArray
 from tabulator.plan import StoredReturns
@@ -235,8 +235,8 @@ def _publication(connection: Connection, round_: RoundInfo, sequence: int) -> Pu
     record = found[0]
     return Publication(
         sequence,
-        Raw.read_time(record.as_of),
-        Raw.read_time(record.published_at),
+        utc_time(record.as_of),
+        utc_time(record.published_at),
         record.bureaux_reported,
         record.previous_sequence,
         record.round_status,
@@ -361,8 +361,8 @@ def return_versions(view: View, bureau_id: int) -> list[ReturnVersion]:
             null=record.null,
             valid=record.valid,
             votes=votes[record.version],
-            reported_at=Raw.read_time(record.reported_at),
-            recorded_at=Raw.read_time(record.recorded_at),
+            reported_at=utc_time(record.reported_at),
+            recorded_at=utc_time(record.recorded_at),
             reason=record.reason,
             warnings=warning_codes(record.warnings),
             warning_notes=warning_notes(record.warning_notes),
@@ -452,8 +452,8 @@ def published_figures(view: View) -> list[PublishedFigures]:
     return [
         PublishedFigures(
             sequence=record.sequence,
-            as_of=Raw.read_time(record.as_of),
-            published_at=Raw.read_time(record.published_at),
+            as_of=utc_time(record.as_of),
+            published_at=utc_time(record.published_at),
             bureaux_reported=record.bureaux_reported,
             voters=record.voters,
             blank=record.blank,

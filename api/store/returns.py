@@ -62,7 +62,7 @@ from tabulator.plan import (
     plan_returns,
 )
 from tabulator.registry import Registry
-from tabulator.routing import as_entries
+from tabulator.routing import Sender, as_entries
 from tabulator.rules import (
     DEFAULT_THRESHOLDS,
     NO_LIMIT,
@@ -292,8 +292,8 @@ def _review(
     """The rows to publish now, and each row's author. A clerk's changed returns may wait instead, held for
     a supervisor or for a second clerk's entry (`api.store.entries`); the report says how many."""
     authors = [writer.author] * len(batch)
-    held_by_review = round_.double_entry or round_.flagged_returns == "hold"
-    if writer.reviewed or not plan.changed.any() or not held_by_review:
+    sender = Sender(writer.author, writer.who, round_.double_entry, round_.flagged_returns == "hold")
+    if writer.reviewed or not plan.changed.any() or not sender.may_wait:
         return plan.changed, authors
     routing = waiting.divert(
         raw,
@@ -302,8 +302,7 @@ def _review(
         as_entries(batch, bureau_ids, plan.registered, plan.warning_codes, plan.warning_notes),
         changed=plan.changed,
         stored=facts.stored,
-        author=writer.author,
-        person=writer.who,
+        sender=sender,
         recorded_at=facts.recorded_at,
     )
     report.held, report.waiting = routing.held, routing.waiting
@@ -355,6 +354,11 @@ def _audit(raw: Raw, audit: AuditRequest | None, report: RecordReport) -> None:
 PEER_LEVEL = "departement"  # a return is compared with the bureaux of its département (else its election's)
 
 
+def _peer_column(registry: Registry) -> int:
+    """The registry's column of the areas whose bureaux are each other's peers (else the election's)."""
+    return registry.column(PEER_LEVEL) if PEER_LEVEL in registry.columns else 0
+
+
 def _judge_against_peers(
     raw: Raw,
     round_: RoundInfo,
@@ -368,7 +372,7 @@ def _judge_against_peers(
     """The batch's rows (all located) against the current returns of the other bureaux of the départements
     it touches (a file: one round trip), or a clerk's single return against what its département knows."""
     registry = index.registry
-    column = registry.column(PEER_LEVEL) if PEER_LEVEL in registry.columns else 0
+    column = _peer_column(registry)
     areas = registry.ancestors[rows, column]
     if len(rows) == 1:  # a clerk's return: what its département knows, kept a few seconds
         return _judge_with_knowledge(
@@ -417,7 +421,7 @@ def _judge_with_knowledge(
     read again only when older than KNOWLEDGE_SECONDS, and against the returns that share their counts
     (a sheet typed twice), looked for exactly."""
     registry = index.registry
-    column = registry.column(PEER_LEVEL) if PEER_LEVEL in registry.columns else 0
+    column = _peer_column(registry)
     moment = monotonic()
     caches = connection_caches(raw)
     known = caches.knowledge(round_.id, area)

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from sqlalchemy import Connection, Engine
 
+from api.store.accounts import AuditRequest, audit_entry
 from api.store.common import (
     CURRENT_VERSION,
     EVERY_SEQUENCE,
@@ -166,10 +167,11 @@ def decide(
     accept: bool,
     supervisor: str,
     reason: str | None = None,
+    audit: AuditRequest | None = None,
 ) -> RecordReport:
     """A supervisor accepts an entry (published as its bureau's return; the bureau's other waiting entries
     are superseded) or rejects it (nothing is published). A correction of a published return needs a
-    `reason`, as any correction does."""
+    `reason`, as any correction does. `audit`: the request's audit row, written in the same transaction."""
     with writing(engine) as connection:
         round_ = round_info(connection, election_code, number, lock=True)
         refuse_if_certified(round_)
@@ -204,6 +206,8 @@ def decide(
                 f"decision_reason = ? WHERE round_id = ? AND bureau_id = ? AND {WAITING}",
                 (decided, supervisor, f"entry {entry_id} accepted", round_.id, row.bureau_id),
             )
+        if audit is not None:
+            audit_entry(raw, audit, status=report.status, outcome=report.outcome(), sequence=report.sequence)
     return report
 
 

@@ -149,8 +149,6 @@ class Raw:
         moment = moment.astimezone(UTC)
         return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else moment
 
-    read_time = staticmethod(utc_time)  # as the modules that read times through `Raw` call it
-
     def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return

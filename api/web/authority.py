@@ -1,7 +1,8 @@
 """The authority's writes: a bureau's return, a turnout checkpoint, a file of returns. Each needs a token.
 
-Clerks enter; only supervisors correct what a bureau already reported. Every attempt is audited
-(`api.web.auth.audit`), and a refused one changes nothing.
+Clerks enter; only supervisors correct what a bureau already reported. Every attempt is audited, and a
+refused one changes nothing: a write of returns, checkpoints or a review decision keeps its audit row in its
+own transaction (`audit=`); the others, and every refusal, through `api.web.auth.audit` after the request.
 """
 
 from __future__ import annotations
@@ -271,7 +272,9 @@ def decide(decision: dict[str, Any], election: str, number: int, entry_id: int) 
         accept=decision["decision"] == "accept",
         supervisor=g.actor.name,
         reason=decision.get("reason"),
+        audit=audit_request(),
     )
+    stored_with_the_write()
     return _report(report)
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -182,16 +182,6 @@ class DocumentCache:
         self.capacity = capacity
         self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
         self._lock = threading.Lock()
-
-    def get_or_render(self, key: Hashable, render_document: Callable[[], Rendered]) -> Rendered:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                return found
-        rendered = render_document()
-        self.put(key, rendered)
-        return rendered
 
     def put(self, key: Hashable, rendered: Rendered) -> None:
         with self._lock:

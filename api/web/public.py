@@ -65,7 +65,6 @@ def _current_max_age() -> str:
 
 
 CURRENT_DOCUMENT = ("current",)
-Embargoed = documents.Embargoed  # where api.app finds it, to answer it (403)
 
 
 def refuse_during_embargo(election: str, number: int, round_: RoundInfo | None = None) -> None:

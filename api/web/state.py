@@ -11,7 +11,6 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 
 from api.settings import Settings
-from api.store.caches import StoreCaches, engine_caches
 from api.web.change_tail import ChangeTails
 from api.web.http import CURRENT, DocumentCache
 from api.web.round_changes import RoundChanges
@@ -63,7 +62,6 @@ class RoundHeads:
 class AppState:
     settings: Settings
     engine: Engine
-    store_caches: StoreCaches  # the engine's: registries, candidates, areas' knowledge (api.store.caches)
     documents: DocumentCache  # rendered documents by round and sequence
     heads: RoundHeads
     embargoes: Embargoes
@@ -77,7 +75,6 @@ class AppState:
         return cls(
             settings=settings,
             engine=engine,
-            store_caches=engine_caches(engine),
             documents=DocumentCache(),
             heads=heads,
             embargoes=embargoes,

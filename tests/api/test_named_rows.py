@@ -43,7 +43,6 @@ def test_a_stored_time_reads_as_aware_utc_however_the_driver_gives_it():
 
 def test_the_models_time_type_reads_times_as_the_raw_reads_do():
     assert UTCDateTime().process_result_value(NAIVE_UTC, sqlite.dialect()) == MOMENT
-    assert Raw.read_time is utc_time  # the name the other raw reads still call it by
 
 
 def test_a_select_list_names_the_models_columns_in_the_shapes_order():

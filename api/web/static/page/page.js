@@ -6,7 +6,7 @@
   var MINUS = "\u2212";
   var POLL_MS = 5000;
 
-  // --- formatting: the same as api/pages.py -------------------------------------------------------------
+  // --- formatting: the same as api/web/pages.py -------------------------------------------------------------
   var formats = {};
   function decimal(lang, value, digits) {
     var key = String(digits);
