@@ -201,7 +201,7 @@ def record_in(
     index = election_index(connection, round_.election_id, round_.registry_version)
     rows = _registry_rows(round_, index, batch, thresholds, scope=writer.scope, moment=recorded_at)
     raw = Raw(connection)
-    facts = _read_facts(connection, round_, index, batch, rows=rows, thresholds=thresholds, at=recorded_at)
+    facts = _read_facts(raw, connection, round_, index, batch, rows=rows, thresholds=thresholds)
     rights = writer.rights(expected_version)
     plan = plan_returns(
         batch, rows, index.registry, facts.stored, facts.context, rights=rights, thresholds=thresholds
@@ -215,7 +215,15 @@ def record_in(
         by_code=plan.warnings.by_code(batch.bureaux),
     )
     publish_rows, authors = _review(
-        raw, round_, batch, plan, bureau_ids=index.bureau_ids[rows], facts=facts, writer=writer, report=report
+        raw,
+        round_,
+        batch,
+        plan,
+        bureau_ids=index.bureau_ids[rows],
+        stored=facts.stored,
+        writer=writer,
+        report=report,
+        at=recorded_at,
     )
     _count(report, batch, facts.stored, plan, publish_rows)
     if not publish_rows.any():
@@ -239,15 +247,15 @@ def record_in(
 
 @dataclass(frozen=True)
 class _Facts:
-    """What a batch is judged against, read in its transaction, and when."""
+    """What a batch is judged against, read in its transaction."""
 
-    recorded_at: datetime
     stored: StoredReturns
     context: Context
     next_round_ids: list[int]  # the later rounds whose comparison base these bureaux are
 
 
 def _read_facts(
+    raw: Raw,
     connection: Connection,
     round_: RoundInfo,
     index: ElectionIndex,
@@ -255,9 +263,7 @@ def _read_facts(
     *,
     rows: IntArray,
     thresholds: Thresholds,
-    at: datetime,
 ) -> _Facts:
-    raw = Raw(connection)
     stored, previous, checkpoint_max, next_round_ids = _what_is_stored(raw, round_, index.bureau_ids[rows])
     judged = _judge_against_peers(
         raw,
@@ -268,7 +274,7 @@ def _read_facts(
         thresholds=thresholds,
         before=_previous_round_info(connection, round_),
     )
-    return _Facts(at, stored, Context(previous, checkpoint_max, judged), next_round_ids)
+    return _Facts(stored, Context(previous, checkpoint_max, judged), next_round_ids)
 
 
 def _refuse_on_errors(plan: ReturnsPlan) -> None:
@@ -285,9 +291,10 @@ def _review(
     plan: ReturnsPlan,
     *,
     bureau_ids: IntArray,
-    facts: _Facts,
+    stored: StoredReturns,
     writer: Writer,
     report: RecordReport,
+    at: datetime,
 ) -> tuple[BoolArray, list[str]]:
     """The rows to publish now, and each row's author. A clerk's changed returns may wait instead, held for
     a supervisor or for a second clerk's entry (`api.store.entries`); the report says how many."""
@@ -301,9 +308,9 @@ def _review(
         batch,
         as_entries(batch, bureau_ids, plan.registered, plan.warning_codes, plan.warning_notes),
         changed=plan.changed,
-        stored=facts.stored,
+        stored=stored,
         sender=sender,
-        recorded_at=facts.recorded_at,
+        recorded_at=at,
     )
     report.held, report.waiting = routing.held, routing.waiting
     report.warnings += routing.notices
