@@ -37,7 +37,7 @@ from tabulator.ingest import (
     read_returns_csv,
 )
 from tabulator.limits import ReadLimits
-from tabulator.ministry import LEVELS, read_ministry
+from tabulator.ministry import CUTS, LEVELS, read_ministry
 from tabulator.spreadsheet import safe_row
 from tabulator.types import ELECTION_TYPES, Election, Issue, Round
 
@@ -272,6 +272,7 @@ def import_ministry(context: Context, /, file: Path, election: str, round_number
         LEVELS,
         (Round(round_number, day, ministry.candidates),),
         type=given["election_type"] or "primary",  # both unused: the election exists
+        cuts=CUTS,
     )
     done = _with_progress(
         len(ministry.batch),

@@ -1,10 +1,12 @@
 """Static publication: the latest documents of a round written as files, for nginx or a CDN.
 
 Files mirror the API's paths (`api/v1/elections/E/rounds/N/results/departement/75`), each beside its
-gzip (`gzip_static on`); the national results, whose path is also a folder, are `results/index.json`
-(nginx: `try_files $uri $uri/index.json`). A sequence is written into a folder of its own, then a
-symlink swap makes it the served one at once: a reader sees one whole sequence or the previous one, never
-a mix.
+gzip (`gzip_static on`); a document whose path is also a folder is that folder's `index.json` (nginx:
+`try_files $uri $uri/index.json`): the national results (`results/index.json`), a level's feed
+(`results/commune/index.json`, beside `results/commune/75056`), an area with feeds of the levels below it
+(`results/departement/75/index.json`, beside `results/departement/75/commune`). A sequence is written
+into a folder of its own, then a symlink swap makes it the served one at once: a reader sees one whole
+sequence or the previous one, never a mix.
 
 Paths are built from codes. The loaders refuse a code that is not one plain name (`bad_code`), but a
 database filled before they did may still hold `../../x`: every path is checked to be exactly the place it
@@ -78,24 +80,46 @@ def _round_path(election: str, number: int) -> tuple[str, ...]:
     return ("api", "v1", "elections", election, "rounds", str(number))
 
 
-def _documents(view: View) -> list[tuple[tuple[str, ...], Any, Schema]]:
+Shaped = list[tuple[tuple[str, ...], Any, Schema | None]]
+
+
+def _documents(view: View) -> Shaped:
     """Each document with its path under the round's folder, one segment per name."""
     registry = view.index.registry
-    shaped: list[tuple[tuple[str, ...], Any, Schema]] = [
+    shaped: Shaped = [
         (("current",), documents.current_of(view), schemas.CURRENT),
         (("results", "index.json"), documents.results_of(view), schemas.RESULTS),
         (("turnout",), documents.turnout_of(view), schemas.TURNOUT),
         (("timeline",), documents.timeline(view), schemas.TIMELINE),
     ]
+    # Level feeds are not dumped through their schema, as the API serves them (`api.web.public._level`).
     shaped += [
-        (
-            ("results", area.level, area.code),
-            documents.results_of(view, area.level, area.code),
-            schemas.RESULTS,
-        )
-        for area in registry.areas[1:]
+        (("results", level, "index.json"), documents.level_results(view, level), None)
+        for level in registry.columns[1:]
     ]
+    for position, area in enumerate(registry.areas[1:], start=1):
+        below = _levels_below(view, position)
+        path = ("results", area.level, area.code)
+        shaped.append(
+            (
+                (*path, "index.json") if below else path,
+                documents.results_of(view, area.level, area.code),
+                schemas.RESULTS,
+            )
+        )
+        shaped += [
+            ((*path, level), documents.level_results(view, level, area.level, area.code), None)
+            for level in below
+        ]
     return shaped
+
+
+def _levels_below(view: View, position: int) -> list[str]:
+    """The levels directly below an area, in every cut: each has a feed within it."""
+    registry = view.index.registry
+    return [
+        level for level in registry.columns if registry.parent_level[level] == registry.areas[position].level
+    ]
 
 
 def _inside(base: Path, relatives: list[tuple[str, ...]], *, folder: Path) -> list[Path]:
@@ -133,7 +157,7 @@ def _plain(segment: str) -> bool:
     return segment not in ("", ".", "..") and not any(c in segment for c in "/\\\0")
 
 
-def _write(path: Path, document: Any, schema: Schema) -> None:
+def _write(path: Path, document: Any, schema: Schema | None) -> None:
     rendered = render(document, schema)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(rendered.body)

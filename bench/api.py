@@ -3,8 +3,10 @@
 - Our API (gunicorn, 2 workers × 8 threads, SQLite) for the national results, a département, a bureau and a
   304, against a bare Flask route returning the same bytes from memory under the same gunicorn settings.
 - The static publication served by nginx, against nginx serving a plain copy of the same file.
+- The commune feed (`…/results/commune`, 35,719 rows, the map's one request), gzipped by the API and as a
+  static file, with its size, the time to render it cold, and its freshness.
 - Freshness: while wrk loads the national results, returns are corrected one by one; for each, the time
-  from its commit to the first 200 carrying the new sequence.
+  from its commit to the first 200 carrying the new sequence (the same for the commune feed).
 
 wrk (Debian's) at 64 connections, 2 threads; each measurement is run twice, interleaved, and the median of
 the runs is reported. Run: `make bench` (or `python -m bench.api`). Needs ../shared/data, wrk and nginx
@@ -24,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,29 +80,39 @@ def run(folder: Path) -> None:
             wait_for(f"http://127.0.0.1:{port}/")
         bureau = ministry.batch.bureaux[0]
         etag = fetch(f"http://127.0.0.1:{ports['api']}{ROUND}/results")[1]["ETag"]
+        feed = commune_feed(f"http://127.0.0.1:{ports['api']}{ROUND}/results/commune")
+        gzip = {"Accept-Encoding": "gzip"}
         targets = {
-            "API national results": (f"http://127.0.0.1:{ports['api']}{ROUND}/results", None),
-            "bare Flask, same bytes": (f"http://127.0.0.1:{ports['bare']}/bare", None),
-            "API département 75": (f"http://127.0.0.1:{ports['api']}{ROUND}/results/departement/75", None),
-            f"API bureau {bureau}": (f"http://127.0.0.1:{ports['api']}{ROUND}/results/bureau/{bureau}", None),
-            "API national, 304": (f"http://127.0.0.1:{ports['api']}{ROUND}/results", etag),
-            "nginx, static publication": (f"http://127.0.0.1:{ports['nginx']}{ROUND}/results", None),
-            "nginx, plain file": (f"http://127.0.0.1:{ports['nginx']}/plain/results.json", None),
+            "API national results": (f"http://127.0.0.1:{ports['api']}{ROUND}/results", {}),
+            "bare Flask, same bytes": (f"http://127.0.0.1:{ports['bare']}/bare", {}),
+            "API département 75": (f"http://127.0.0.1:{ports['api']}{ROUND}/results/departement/75", {}),
+            f"API bureau {bureau}": (f"http://127.0.0.1:{ports['api']}{ROUND}/results/bureau/{bureau}", {}),
+            "API national, 304": (f"http://127.0.0.1:{ports['api']}{ROUND}/results", {"If-None-Match": etag}),
+            "nginx, static publication": (f"http://127.0.0.1:{ports['nginx']}{ROUND}/results", {}),
+            "nginx, plain file": (f"http://127.0.0.1:{ports['nginx']}/plain/results.json", {}),
+            "API commune feed, gzip": (f"http://127.0.0.1:{ports['api']}{ROUND}/results/commune", gzip),
+            "nginx, commune feed, gzip": (f"http://127.0.0.1:{ports['nginx']}{ROUND}/results/commune", gzip),
         }
-        for target in targets.values():  # warm every cache once
-            fetch(target[0])
+        for target, headers in targets.values():  # warm every cache once, in both workers
+            fetch(target, **headers)
+            fetch(target, **headers)
         results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
         for run_number in range(RUNS):
-            for name, (target, if_none_match) in targets.items():
+            for name, (target, headers) in targets.items():
                 step(f"wrk {name} ({run_number + 1}/{RUNS})")
-                results[name].append(wrk(target, if_none_match))
+                results[name].append(wrk(target, headers))
         step("freshness under load")
         freshness = measure_freshness(engine, ministry, f"http://127.0.0.1:{ports['api']}{ROUND}/results")
+        step("freshness of the commune feed under load")
+        feed["freshness"] = measure_freshness(
+            engine, ministry, f"http://127.0.0.1:{ports['api']}{ROUND}/results/commune", samples=5
+        )
     finally:
         for server in servers:
             server.terminate()
             server.wait(timeout=10)
     report(results, freshness, publish_seconds, len(national))
+    report_feed(feed)
 
 
 def step(text: str) -> None:
@@ -198,11 +211,22 @@ def fetch(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
 LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 
 
-def wrk(url: str, if_none_match: str | None) -> tuple[float, float, float]:
+def commune_feed(url: str) -> dict[str, Any]:
+    """The commune feed's size, plain and gzipped, and how long its first request takes (rendered cold)."""
+    started = time.perf_counter()
+    status, _, plain = fetch(url, **{"Accept-Encoding": "identity"})
+    cold = time.perf_counter() - started
+    zipped = fetch(url, **{"Accept-Encoding": "gzip"})[2]
+    if status != 200:
+        raise SystemExit(f"bench-api: {url} answered {status}")
+    return {"rows": plain.count(b'"parents"'), "plain": len(plain), "gzip": len(zipped), "cold": cold}
+
+
+def wrk(url: str, headers: dict[str, str]) -> tuple[float, float, float]:
     """Requests per second, p50 and p99 latency in milliseconds."""
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url]
-    if if_none_match:
-        command[1:1] = ["-H", f"If-None-Match: {if_none_match}"]
+    for name, value in headers.items():
+        command[1:1] = ["-H", f"{name}: {value}"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     if "Non-2xx or 3xx responses" in output:
@@ -274,7 +298,19 @@ def report(
         f"p50 {1000 * statistics.median(freshness):.0f} ms, "
         f"p99 {1000 * p99:.0f} ms (target p99 ≤ 1000 ms)"
     )
-    print(f"static publication of the whole round (36,600 areas): {publish:.1f} s")
+    print(f"static publication of the whole round (36,600 areas and their level feeds): {publish:.1f} s")
+
+
+def report_feed(feed: dict[str, Any]) -> None:
+    freshness = feed["freshness"]
+    print(
+        f"\ncommune feed: {feed['rows']:,} rows, {feed['plain']:,} bytes plain, {feed['gzip']:,} gzipped; "
+        f"first request (rendered cold) {1000 * feed['cold']:.0f} ms"
+    )
+    print(
+        f"commune feed freshness under load ({len(freshness)} corrections): "
+        f"p50 {1000 * statistics.median(freshness):.0f} ms, max {1000 * max(freshness):.0f} ms"
+    )
 
 
 if __name__ == "__main__":

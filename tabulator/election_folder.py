@@ -16,7 +16,7 @@ from typing import Any
 from tabulator.ingest import FileRefused
 from tabulator.registry import check_codes
 from tabulator.rules import error
-from tabulator.types import ELECTION_TYPES, Area, Bureau, Candidate, Election, Round
+from tabulator.types import ELECTION_TYPES, Area, Bureau, Candidate, Cut, Election, Round
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def read_election_folder(folder: Path) -> ElectionFolder:
         Area(row["level"], row["code"], row["name"], row["parent_code"] or None)
         for row in _rows(folder / "areas.csv")
     )
+    # A bureau's area in each other cut is the column named after the cut's last level (`circonscription`).
+    cut_leaves = [cut.levels[-1] for cut in election.cuts]
     bureaux = tuple(
         Bureau(
             row["code"],
@@ -61,6 +63,7 @@ def read_election_folder(folder: Path) -> ElectionFolder:
             row["area_code"],
             int(row["registered"]) if row["registered"] else None,
             row["merged_into"] or None,
+            {leaf: row.get(leaf) or "" for leaf in cut_leaves},
         )
         for row in _rows(folder / "bureaux.csv")
     )
@@ -90,6 +93,7 @@ def election_from_json(document: dict[str, Any]) -> Election:
         levels=tuple(document["levels"]),
         note=document.get("note", ""),
         type=document.get("type", "primary"),
+        cuts=tuple(Cut(cut["name"], tuple(cut["levels"])) for cut in document.get("cuts", [])),
         rounds=tuple(
             Round(
                 number=int(item["number"]),

@@ -43,14 +43,17 @@ def summarize(
     previous: Tally | None = None,
 ) -> dict[str, object]:
     """The published figures of one area: counts, their percentages, the leader and the change."""
-    registered_known = tally.bureaux_reported > 0 and tally.bureaux_with_registered == tally.bureaux_reported
+    known = registered_known(tally)
     return {
         "bureaux_reported": tally.bureaux_reported,
         "bureaux_total": bureaux_total,
         "bureaux_reported_pct": percent(tally.bureaux_reported, bureaux_total),
-        "registered": tally.registered if registered_known else None,
-        "abstentions": tally.registered - tally.voters if registered_known else None,
-        "turnout_pct_registered": percent(tally.voters, tally.registered) if registered_known else None,
+        "registered": tally.registered if known else None,
+        "abstentions": tally.registered - tally.voters if known else None,
+        "abstentions_pct_registered": percent(tally.registered - tally.voters, tally.registered)
+        if known
+        else None,
+        "turnout_pct_registered": percent(tally.voters, tally.registered) if known else None,
         "voters": tally.voters,
         "blank": tally.blank,
         "blank_pct_voters": percent(tally.blank, tally.voters),
@@ -66,11 +69,45 @@ def summarize(
                 "votes": tally.votes.get(candidate.id, 0),
                 "pct_valid": percent(tally.votes.get(candidate.id, 0), tally.valid),
                 "pct_voters": percent(tally.votes.get(candidate.id, 0), tally.voters),
+                "pct_registered": percent(tally.votes.get(candidate.id, 0), tally.registered)
+                if known
+                else None,
             }
             for candidate in candidates
         ],
         "leader": leader(tally, candidates),
         "voters_change": voters_change(tally, previous),
+    }
+
+
+def registered_known(tally: Tally) -> bool:
+    """Whether the area's inscrits are known: every bureau it sums gave them (an open primary has none)."""
+    return tally.bureaux_reported > 0 and tally.bureaux_with_registered == tally.bureaux_reported
+
+
+def area_row(tally: Tally, candidates: Sequence[Candidate], bureaux_total: int) -> dict[str, object]:
+    """An area's figures as one row among others (its parent's children, a level's feed): the counts, each
+    candidate's votes and shares, and the leader."""
+    known = registered_known(tally)
+    return {
+        "bureaux_reported": tally.bureaux_reported,
+        "bureaux_total": bureaux_total,
+        "registered": tally.registered if known else None,
+        "abstentions": tally.registered - tally.voters if known else None,
+        "voters": tally.voters,
+        "blank": tally.blank,
+        "null": tally.null,
+        "valid": tally.valid,
+        "candidates": [
+            {
+                "id": c.id,
+                "votes": tally.votes[c.id],
+                "pct_valid": percent(tally.votes[c.id], tally.valid),
+                "pct_registered": percent(tally.votes[c.id], tally.registered) if known else None,
+            }
+            for c in candidates
+        ],
+        "leader": leader(tally, candidates),
     }
 
 

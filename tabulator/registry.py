@@ -98,17 +98,60 @@ class Registry:
         return self.columns.index(level)
 
     def areas_within(self, position: int, level: str) -> tuple[int, ...]:
-        """The areas of `level` directly below the area at `position` (the circonscriptions of a
-        département), in the order they were listed."""
+        """The areas of `level` below the area at `position`, in any cut and at any depth (the
+        circonscriptions of a département, the communes of a région), in the order they were listed;
+        none when `level` is not below the area's."""
         area = self.areas[position]
-        if self.parent_level.get(level, None) != area.level:
+        if area.level not in self.levels_above(level):
             return ()
         below = self.ancestors[:, self.column(level)][self.ancestors[:, self.column(area.level)] == position]
         return tuple(np.unique(below).tolist())
 
+    def child_areas(self, position: int) -> tuple[int, ...]:
+        """The areas directly below the area at `position` in every cut (a département: its communes, then
+        its circonscriptions); none for an area of a cut's last level, whose children are bureaux."""
+        level = self.areas[position].level
+        return tuple(
+            child
+            for below in self.columns
+            if self.parent_level[below] == level
+            for child in self.areas_within(position, below)
+        )
+
+    def levels_above(self, level: str) -> tuple[str, ...]:
+        """The levels above `level` in its cut, nearest first (for a circonscription: the département's,
+        the région's, the nation's)."""
+        above: list[str] = []
+        parent = self.parent_level.get(level)
+        while parent is not None:
+            above.append(parent)
+            parent = self.parent_level[parent]
+        return tuple(above)
+
+    def at_level(self, level: str) -> tuple[int, ...]:
+        """The positions of every area of `level`, in the order they were listed."""
+        return tuple(position for position, area in enumerate(self.areas) if area.level == level)
+
+    def parent_codes(self, position: int) -> dict[str, str]:
+        """The codes of an area's parents by level, nearest first: {"departement": "75", "region": "11",
+        "national": "FR"}."""
+        codes: dict[str, str] = {}
+        area = self.areas[position]
+        while area.parent_code is not None:
+            above = self.parent_level[area.level]
+            assert above is not None  # an area with a parent code has a parent level (`_index_areas`)
+            codes[above] = area.parent_code
+            area = self.area(above, area.parent_code)
+        return codes
+
     @property
     def leaf_level(self) -> str:
         return self.levels[-1]
+
+    def holds_bureaux(self, level: str) -> bool:
+        """Whether an area of `level` has bureaux for children: the last level of any cut (a commune, a
+        circonscription)."""
+        return level == self.leaf_level or any(level == cut.levels[-1] for cut in self.cuts)
 
     def area(self, level: str, code: str) -> Area:
         return self.areas[self.area_index[(level, code)]]
@@ -169,6 +212,9 @@ def check_codes(election: Election, areas: Iterable[Area], bureaux: Iterable[Bur
     """
     named = [("Election", election.id)]
     named += [("Level", level) for level in election.levels]
+    named += [
+        ("Level", level) for cut in election.cuts for level in cut.levels if level not in election.levels
+    ]
     named += [(f"Round {r.number}, candidate", c.id) for r in election.rounds for c in r.candidates]
     named += [(f"Area {area.level}", area.code) for area in areas]
     issues = [

@@ -54,6 +54,7 @@ class Election:
     rounds: tuple[Round, ...]
     note: str = ""
     type: str = "primary"  # one of ELECTION_TYPES
+    cuts: tuple[Cut, ...] = ()  # the ways of cutting its bureaux besides `levels` (its main cut)
 
     def round(self, number: int) -> Round:
         for candidate_round in self.rounds:

@@ -17,6 +17,7 @@ from api.documents.feeds import (
     elections,
     round_document,
 )
+from api.documents.levels import level_results
 from api.documents.results import (
     context,
     results_document,
@@ -40,6 +41,7 @@ __all__ = [
     "elections",
     "embargo_of",
     "embargo_until",
+    "level_results",
     "refuse_during_embargo",
     "results_document",
     "results_of",

@@ -27,7 +27,7 @@ from api.store.results import (
 )
 from tabulator.aggregation import TURNOUT_FIELDS, aggregate_checkpoints
 from tabulator.batch import UNKNOWN
-from tabulator.metrics import change, leader, percent, summarize
+from tabulator.metrics import area_row, change, percent, summarize
 from tabulator.registry import Registry
 from tabulator.types import Area, Candidate, Tally
 
@@ -66,7 +66,7 @@ def results_of(view: View, level: str | None = None, code: str | None = None) ->
     registry = view.index.registry
     position = view.position(level, code)
     area = registry.areas[position]
-    leaf = area.level == registry.leaf_level
+    leaf = registry.holds_bureaux(area.level)
     children = [] if leaf else list(registry.children[position])
     tallies = view.tallies([position, *children])
     previous = view.previous_tallies([position])[position] if view.previous_tallies else None
@@ -97,17 +97,7 @@ def child_row(
     area: Area, tally: Tally, candidates: Sequence[Candidate], bureaux_total: int
 ) -> dict[str, Any]:
     """An area's summary row among its parent's children."""
-    return {
-        **_area(area),
-        "bureaux_reported": tally.bureaux_reported,
-        "bureaux_total": bureaux_total,
-        "voters": tally.voters,
-        "candidates": [
-            {"id": c.id, "votes": tally.votes[c.id], "pct_valid": percent(tally.votes[c.id], tally.valid)}
-            for c in candidates
-        ],
-        "leader": leader(tally, candidates),
-    }
+    return {**_area(area), **area_row(tally, candidates, bureaux_total)}
 
 
 def _bureau_rows(view: View, rows: Sequence[int]) -> list[dict[str, Any]]:

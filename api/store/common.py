@@ -23,7 +23,7 @@ from tabulator.batch import UNKNOWN, BoolArray, IntArray
 from tabulator.plan import StoredReturns
 from tabulator.registry import Registry
 from tabulator.rules import TimeWindow, error, round_window
-from tabulator.types import Area, Bureau, Candidate, Issue
+from tabulator.types import Area, Bureau, Candidate, Cut, Issue
 
 
 class Refused(ValueError):
@@ -149,9 +149,9 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-ELECTION = select(ElectionRow.code, ElectionRow.name, ElectionRow.levels, ElectionRow.registry_version).where(
-    ElectionRow.id == bindparam("election_id")
-)
+ELECTION = select(
+    ElectionRow.code, ElectionRow.name, ElectionRow.levels, ElectionRow.cuts, ElectionRow.registry_version
+).where(ElectionRow.id == bindparam("election_id"))
 
 
 def election_index(
@@ -168,7 +168,14 @@ def election_index(
         with caches.building, caches.build_guard():
             found = caches.index(election_id, row.registry_version)
             if found is None:
-                found = _build_index(connection, election_id, row.code, row.name, tuple(row.levels))
+                found = _build_index(
+                    connection,
+                    election_id,
+                    code=row.code,
+                    name=row.name,
+                    levels=tuple(row.levels),
+                    cuts=row.cuts,
+                )
                 caches.keep_index(connection, row.registry_version, found)
     return found
 
@@ -199,8 +206,20 @@ class _BureauRecord(NamedTuple):
     merged_into: str | None  # the code of the bureau it is merged into
 
 
+class _CutAreaRecord(NamedTuple):
+    bureau_id: int
+    level: str
+    code: str
+
+
 def _build_index(
-    connection: Connection, election_id: int, code: str, name: str, levels: tuple[str, ...]
+    connection: Connection,
+    election_id: int,
+    *,
+    code: str,
+    name: str,
+    levels: tuple[str, ...],
+    cuts: list[dict[str, Any]],
 ) -> ElectionIndex:
     raw = Raw(connection)
     areas = raw.records(
@@ -216,10 +235,22 @@ def _build_index(
         "LEFT JOIN bureaux m ON m.id = b.merged_into_id WHERE b.election_id = ? ORDER BY b.position",
         (election_id,),
     )
+    cut_areas: dict[int, dict[str, str]] = {}
+    for found in raw.records(
+        _CutAreaRecord,
+        "SELECT c.bureau_id, a.level, a.code FROM bureau_cut_areas c JOIN areas a ON a.id = c.area_id "
+        "WHERE a.election_id = ?",
+        (election_id,),
+    ):
+        cut_areas.setdefault(found.bureau_id, {})[found.level] = found.code
     registry = Registry.build(
         levels,
         [Area(a.level, a.code, a.name, a.parent, a.source_label) for a in areas],
-        [Bureau(b.code, b.name, area_code[b.area_id], b.registered, b.merged_into) for b in bureaux],
+        [
+            Bureau(b.code, b.name, area_code[b.area_id], b.registered, b.merged_into, cut_areas.get(b.id, {}))
+            for b in bureaux
+        ],
+        [Cut(cut["name"], tuple(cut["levels"])) for cut in cuts],
     )
     bureau_ids = np.array([bureau.id for bureau in bureaux], np.int64)
     return ElectionIndex(

@@ -11,11 +11,11 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from api.store.common import RecordReport, Refused, now, round_info
 from api.store.db import reading, writing
-from api.store.models import AreaRow, BureauRow, CandidateRow, ElectionRow, RoundRow
+from api.store.models import AreaRow, BureauCutAreaRow, BureauRow, CandidateRow, ElectionRow, RoundRow
 from api.store.returns import STAGES, Writer, record_in
 from api.store.sql import Raw
 from tabulator.batch import ReturnBatch
-from tabulator.ministry import LEVELS, MinistryFile
+from tabulator.ministry import CUTS, LEVELS, MinistryFile
 from tabulator.registry import Registry, RegistryError, check_codes
 from tabulator.rules import DEFAULT_THRESHOLDS, Thresholds, error
 from tabulator.types import Area, Bureau, Election, Round
@@ -37,7 +37,7 @@ def _checked_registry(election: Election, areas: Sequence[Area], bureaux: Sequen
     if issues := check_codes(election, areas, bureaux):
         raise Refused(issues)
     try:
-        return Registry.build(election.levels, areas, bureaux)
+        return Registry.build(election.levels, areas, bureaux, election.cuts)
     except RegistryError as exc:
         raise Refused([error("bad_registry", f"The areas and bureaux do not form a tree: {exc}.")]) from None
 
@@ -54,6 +54,7 @@ def _insert_election(connection: Connection, election: Election, registry: Regis
             organiser=election.organiser,
             type=election.type,
             levels=list(election.levels),
+            cuts=[{"name": cut.name, "levels": list(cut.levels)} for cut in election.cuts],
             note=election.note,
             registry_version=0,  # the registry written next makes it 1
         )
@@ -111,6 +112,9 @@ def _insert_registry(connection: Connection, election_id: int, registry: Registr
     raw.insert_records(AreaRow.__table__, AreaRecord, _area_records(election_id, registry, area_ids))
     bureaux = _bureau_records(election_id, registry, area_ids, _next_id(connection, BureauRow))
     raw.insert_records(BureauRow.__table__, BureauRecord, bureaux)
+    raw.insert_records(
+        BureauCutAreaRow.__table__, BureauCutAreaRecord, _bureau_cut_area_records(registry, area_ids, bureaux)
+    )
     _reset_sequences(connection)
     registry_changed(connection, election_id)
 
@@ -153,6 +157,24 @@ def _bureau_records(
             position=position,
         )
         for position, bureau in enumerate(registry.bureaux)
+    ]
+
+
+class BureauCutAreaRecord(NamedTuple):
+    """A row written to `bureau_cut_areas`: a bureau's area of another cut's last level."""
+
+    bureau_id: int
+    area_id: int
+
+
+def _bureau_cut_area_records(
+    registry: Registry, area_ids: dict[tuple[str, str], int], bureaux: Sequence[BureauRecord]
+) -> list[BureauCutAreaRecord]:
+    leaves = [cut.levels[-1] for cut in registry.cuts]
+    return [
+        BureauCutAreaRecord(record.id, area_ids[(leaf, bureau.cut_areas[leaf])])
+        for bureau, record in zip(registry.bureaux, bureaux, strict=True)
+        for leaf in leaves
     ]
 
 
@@ -290,7 +312,7 @@ def ensure_ministry_election(
     with reading(engine) as connection:
         exists = connection.scalar(select(ElectionRow.id).where(ElectionRow.code == election_code))
     round_ = Round(round_number, now().date(), ministry.candidates)
-    election = Election(election_code, name, "", LEVELS, (round_,), type="presidential")
+    election = Election(election_code, name, "", LEVELS, (round_,), type="presidential", cuts=CUTS)
     if exists is None:
         create_election(engine, election, *ministry.registry())
         return True

@@ -22,7 +22,7 @@ from api.store.results import View
 from api.store.sql import Raw
 from tabulator.batch import UNKNOWN
 from tabulator.metrics import percent
-from tabulator.ministry import BLOCK_COLUMNS, FIXED_COLUMNS, Departement
+from tabulator.ministry import BLOCK_COLUMNS, FIXED_COLUMNS, Departement, ministry_commune
 from tabulator.plan import StoredReturns
 from tabulator.registry import Registry
 from tabulator.spreadsheet import safe_row
@@ -89,9 +89,9 @@ def _in_ministry_order(
 ) -> list[tuple[list[str], int]]:
     """The reported bureaux (their rows in `stored`), each with the cells that place it, in the ministry's
     order."""
-    ministry_code = {d.code: d.ministry_code for d in departements.values()}
+    by_code = {d.code: d for d in departements.values()}
     placed = sorted(
-        (*_place(registry, registry.bureaux[row], ministry_code), row)
+        (*_place(registry, registry.bureaux[row], by_code), row)
         for row in np.flatnonzero(stored.exists).tolist()
     )
     return [(place, row) for _, place, row in placed]
@@ -128,7 +128,7 @@ def _counts_cells(stored: StoredReturns, row: int, candidates: Sequence[Candidat
 
 
 def _place(
-    registry: Registry, bureau: Bureau, ministry_code: Mapping[str, str]
+    registry: Registry, bureau: Bureau, departements: Mapping[str, Departement]
 ) -> tuple[tuple[str, str, int, str], list[str]]:
     """A bureau's place in the ministry's order, and the seven cells that say where it is.
 
@@ -136,12 +136,18 @@ def _place(
     not split); the placeholder commune of an election without communes stands for its circonscription.
     """
     places = {area.level: area for area in registry.chain(registry.leaf_level, bureau.area_code)}
-    departement, circonscription = places["departement"], places["circonscription"]
-    commune = places.get("commune")
-    departement_code = ministry_code.get(departement.code, departement.code)
+    departement, commune = places["departement"], places.get("commune")
+    circonscription = places.get("circonscription") or registry.area(
+        "circonscription", bureau.cut_areas["circonscription"]
+    )
+    known = departements.get(departement.code)
+    departement_code = known.ministry_code if known else departement.code
     circonscription_number = int(circonscription.code.rsplit("-", 1)[-1])
-    commune_code = commune.code.rsplit("-", 1)[-1] if commune else "000"
-    bureau_code = bureau.code.rsplit("-", 1)[-1]
+    if commune is None:
+        commune_code, bureau_code = "000", bureau.code.rsplit("-", 1)[-1]
+    else:  # codes from `tabulator.ministry`: commune 97105, bureau 97105_0001
+        commune_code = ministry_commune(known, commune.code) if known else commune.code[-3:]
+        bureau_code = bureau.code.removeprefix(f"{commune.code}_")
     order = (departement_code, commune_code, 0 if commune else circonscription_number, bureau_code)
     return order, [
         departement_code,
@@ -367,9 +373,7 @@ def _reporting_units(view: View, unit_ids: list[str], tallies: Mapping[int, Tall
             area.name,
             tallies[p],
             bureaux_total=int(view.index.bureaux_total[p]),
-            composing=[]
-            if area.level == registry.leaf_level
-            else [unit_ids[c] for c in registry.children[p]],
+            composing=[unit_ids[c] for c in registry.child_areas(p)],
         )
         for p, area in enumerate(registry.areas)
     ]

@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -75,7 +76,9 @@ class ElectionRow(Base):
     # presidential, legislative, primary...: what the election is for (NIST's Election.Type is read from it).
     type: Mapped[str] = mapped_column(String(20), default="primary", server_default="primary")
     organiser: Mapped[str] = mapped_column(String(200), default="")
-    levels: Mapped[list[Any]]
+    levels: Mapped[list[Any]]  # the main cut, top first: the one breadcrumbs follow
+    # The other cuts, [{"name": …, "levels": [top first]}] (`tabulator.types.Cut`): the circonscriptions.
+    cuts: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
     note: Mapped[str] = mapped_column(Text, default="")
     # Bumped whenever areas or bureaux change (`api.store.elections.registry_changed`, in the same
     # transaction): the key of every process's cached registry.
@@ -161,6 +164,15 @@ class BureauRow(Base):
     registered: Mapped[int | None]
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("bureaux.id"))
     position: Mapped[int]
+
+
+class BureauCutAreaRow(Base):
+    """A bureau's area of another cut's last level (its circonscription); its own area is `area_id`."""
+
+    __tablename__ = "bureau_cut_areas"
+
+    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureaux.id"), primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
 
 
 # Waiting: held (a warning), first_entry (no second entry yet), mismatch (two clerks disagree).

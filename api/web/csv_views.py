@@ -52,6 +52,40 @@ def results_csv(document: Mapping[str, Any]) -> bytes:
     return _csv(header, rows)
 
 
+def level_csv(document: Mapping[str, Any], candidates: Sequence[str]) -> bytes:
+    """One row per area of the level: its code and name, its parents' codes (a column per level, top
+    first), bureaux reported, inscrits, abstentions, votants, blancs, nuls, exprimés, and each candidate's
+    votes and shares of exprimés and of inscrits. `candidates` (in ballot order) fix the columns, even for a
+    feed without rows."""
+    parents = document["parent_levels"]
+    figures = ("bureaux_reported", "bureaux_total", "registered", "abstentions", *COUNTS)
+    header = [
+        "level",
+        "code",
+        "name",
+        *parents,
+        *figures,
+        *_per_candidate(candidates, "votes", "pct_valid", "pct_registered"),
+        "leader",
+        *CONTEXT,
+    ]
+    context = [document[key] for key in CONTEXT]
+    rows = [
+        [
+            document["level"],
+            row["code"],
+            row["name"],
+            *(row["parents"].get(level) for level in parents),
+            *(row[key] for key in figures),
+            *_candidate_cells(candidates, row["candidates"], "votes", "pct_valid", "pct_registered"),
+            row["leader"],
+            *context,
+        ]
+        for row in document["areas"]
+    ]
+    return _csv(header, rows)
+
+
 def turnout_csv(document: Mapping[str, Any]) -> bytes:
     """One row per checkpoint time of the area: bureaux that reported it, votants so far, and the change
     like for like against the previous round at the same hour (empty for a first round)."""
@@ -153,10 +187,14 @@ def _per_candidate(candidates: Iterable[str], *figures: str) -> list[str]:
     return [f"{candidate}_{figure}" for candidate in candidates for figure in figures]
 
 
-def _candidate_cells(candidates: Iterable[str], figures: Iterable[Mapping[str, Any]]) -> list[Any]:
-    """Votes and share of each candidate in the columns' order; a candidate a row lacks is left empty."""
+def _candidate_cells(
+    candidates: Iterable[str], figures: Iterable[Mapping[str, Any]], *keys: str
+) -> list[Any]:
+    """Each candidate's figures (`keys`; votes and share of exprimés by default) in the columns' order; a
+    candidate a row lacks is left empty."""
     by_id = {figure["id"]: figure for figure in figures}
-    return [by_id.get(candidate, {}).get(key) for candidate in candidates for key in ("votes", "pct_valid")]
+    keys = keys or ("votes", "pct_valid")
+    return [by_id.get(candidate, {}).get(key) for candidate in candidates for key in keys]
 
 
 def _counts(counts: Mapping[str, Any] | None, candidates: Sequence[str]) -> list[Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.web import csv_views
-from tabulator.metrics import change, percent, summarize
+from tabulator.metrics import area_row, change, percent, summarize
 from tabulator.types import Candidate, Tally
 
 ELECTION = "primaire-gauche-2017"
@@ -49,21 +49,11 @@ def _tally(
 
 
 def _child(level: str, code: str, name: str, total: int, tally: Tally) -> dict[str, Any]:
-    figures: dict[str, Any] = summarize(tally, CANDIDATES, bureaux_total=total)
-    return {
-        "level": level,
-        "code": code,
-        "name": name,
-        "bureaux_reported": tally.bureaux_reported,
-        "bureaux_total": total,
-        "voters": tally.voters,
-        "candidates": [
-            {"id": c["id"], "votes": c["votes"], "pct_valid": c["pct_valid"]} for c in figures["candidates"]
-        ],
-        "leader": figures["leader"],
-    }
+    return {"level": level, "code": code, "name": name, **area_row(tally, CANDIDATES, total)}
 
 
+ILE = _tally(1_187, 1_702, 1_133, 241_880, 156_402)
+AURA = _tally(840, 1_210, 845, 132_417, 95_110)
 NATION = _tally(6_510, 9_102, 6_310, 1_095_142, 770_858, matched=(6_498, 1_879_004, 1_601_322))
 RESULTS = {
     **CONTEXT,
@@ -76,8 +66,30 @@ RESULTS = {
         previous=Tally(7_208, 1_601_322 + 60_114, 0, 0, 0, {}),
     ),
     "children": [
-        _child("region", "11", "Île-de-France", 1_304, _tally(1_187, 1_702, 1_133, 241_880, 156_402)),
-        _child("region", "84", "Auvergne-Rhône-Alpes", 911, _tally(840, 1_210, 845, 132_417, 95_110)),
+        _child("region", "11", "Île-de-France", 1_304, ILE),
+        _child("region", "84", "Auvergne-Rhône-Alpes", 911, AURA),
+    ],
+}
+
+# The régions' feed, as a map of the primary reads it (…/results/region).
+LEVEL = {
+    **CONTEXT,
+    "level": "region",
+    "within": None,
+    "parent_levels": ["national"],
+    "areas": [
+        {
+            "code": "11",
+            "name": "Île-de-France",
+            "parents": {"national": "FR"},
+            **area_row(ILE, CANDIDATES, 1_304),
+        },
+        {
+            "code": "84",
+            "name": "Auvergne-Rhône-Alpes",
+            "parents": {"national": "FR"},
+            **area_row(AURA, CANDIDATES, 911),
+        },
     ],
 }
 
@@ -206,6 +218,7 @@ WRITE_REPORT = {
 
 CSV = {
     "results": csv_views.results_csv(RESULTS).decode(),
+    "level": csv_views.level_csv(LEVEL, IDS).decode(),
     "turnout": csv_views.turnout_csv(TURNOUT).decode(),
     "timeline": csv_views.timeline_csv(TIMELINE, IDS).decode(),
     "corrections": csv_views.corrections_csv(CORRECTIONS, IDS).decode(),

@@ -16,10 +16,13 @@ from api.web.http import NEGOTIATED, VARY, Rendered, answer, document_key, wants
 from api.web.state import AppState
 
 # As Flask routes them: `…/results/departement/75.csv` is the CSV of département 75 (the code stops short
-# of a final `.csv`), `…/results/departement/75` its JSON, which `Accept: text/csv` turns into CSV.
+# of a final `.csv`), `…/results/departement/75` its JSON, which `Accept: text/csv` turns into CSV;
+# `…/results/commune` and `…/results/departement/75/commune` are level feeds.
 DOCUMENT = re.compile(
     r"^/api/v1/elections/(?P<election>[^/]+)/rounds/(?P<number>\d{1,9})/"
-    r"(?:(?P<kind>results|turnout)(?:/(?P<level>[^/]+)/(?P<code>[^/]+?))?|(?P<timeline>timeline))"
+    r"(?:(?P<kind>results|turnout)(?:/(?P<level>[^/]+)/(?P<code>[^/]+?))?"
+    r"|results(?:/(?P<within_level>[^/]+)/(?P<within_code>[^/]+))?/(?P<feed>[^/]+?)"
+    r"|(?P<timeline>timeline))"
     r"(?P<csv>\.csv)?$"
 )
 STATUS = {200: "200 OK", 304: "304 Not Modified"}
@@ -53,6 +56,11 @@ class CachedDocuments:
         if head is None:
             return None  # Flask asks the database for the latest sequence
         # The resource as api.web.public's views name it.
-        resource = ("timeline",) if found["timeline"] else (found["kind"], found["level"], found["code"])
+        if found["timeline"]:
+            resource: tuple[str | None, ...] = ("timeline",)
+        elif found["feed"]:
+            resource = ("level", found["feed"], found["within_level"], found["within_code"])
+        else:
+            resource = (found["kind"], found["level"], found["code"])
         key = document_key(election, number, head.sequence, resource, as_csv=as_csv)
         return self.state.documents.get(key)

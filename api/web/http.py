@@ -176,19 +176,28 @@ def document_key(
 
 
 class DocumentCache:
-    """A bounded LRU of rendered documents; keys include the sequence, so entries never go stale."""
+    """A bounded LRU of rendered documents; keys include the sequence, so entries never go stale.
 
-    def __init__(self, capacity: int = 2_048) -> None:
+    Bounded in entries and in bytes: a national commune feed is megabytes, and a night of sequences of it
+    must not fill a worker's memory (the newest entry is always kept)."""
+
+    def __init__(self, capacity: int = 2_048, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def put(self, key: Hashable, rendered: Rendered) -> None:
         with self._lock:
+            if (replaced := self._entries.pop(key, None)) is not None:
+                self._bytes -= len(replaced.body)
             self._entries[key] = rendered
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+            self._bytes += len(rendered.body)
+            while len(self._entries) > 1 and (
+                len(self._entries) > self.capacity or self._bytes > self.max_bytes
+            ):
+                self._bytes -= len(self._entries.popitem(last=False)[1].body)
 
     def get(self, key: Hashable) -> Rendered | None:
         with self._lock:

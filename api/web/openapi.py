@@ -282,10 +282,13 @@ PATH_PARAMETERS: dict[str, tuple[str, Any]] = {
         "departement",
     ),
     "code": (
-        "The area's code at that level: INSEE codes for départements (`75`, `2A`) and communes, "
-        "`75-03` for a circonscription, a bureau's code (`75-03-0012`) for a bureau.",
+        "The area's code at that level: INSEE codes for départements (`75`, `2A`) and communes (`75056`), "
+        "`75-03` for a circonscription, a bureau's code (`75-03-0012`; `75056_0301` from a ministry file) "
+        "for a bureau.",
         "75",
     ),
+    "within_level": ("The level of the area the feed's rows lie in (`departement`).", "departement"),
+    "within_code": ("The code of the area the feed's rows lie in (`75`).", "75"),
     "time": ("The checkpoint's time of day, `HH:MM` (`12:00`, `17:00`).", "17:00"),
     "entry_id": ("The entry's `id`, as `GET …/review` lists it.", 17),
     "confirmation_id": (
@@ -293,6 +296,7 @@ PATH_PARAMETERS: dict[str, tuple[str, Any]] = {
         3,
     ),
 }
+FEED_LEVEL = ("An area level of the election, in any of its cuts (`commune`, `circonscription`).", "commune")
 BUREAU_CODE = ("The bureau de vote's code, as in the election's list of bureaux.", "75-03-0012")
 
 
@@ -300,6 +304,8 @@ def describe_path_parameter(rule: str, name: str) -> tuple[str, Any]:
     """The description and example of a path parameter, by its name in the Flask rule."""
     if name == "code" and "/bureaux/<code>" in rule:
         return BUREAU_CODE
+    if name == "level" and rule.endswith(("/results/<level>", "/<within_code>/<level>", "<level>.csv")):
+        return FEED_LEVEL
     return PATH_PARAMETERS[name]
 
 

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from api import documents, store
 from api.store import feeds, open_view
 from api.store.db import reading
-from api.store.results import STATUSES
+from api.store.results import STATUSES, View
 from api.web.http import NO_CACHE, WHOLE, rendered_bytes, respond
 from api.web.state import app_state
 
@@ -89,6 +89,7 @@ TEXT: dict[str, dict[str, str]] = {
         "breadcrumbs": "Fil d’Ariane",
         "children": "Détail par zone",
         "children_caption": "Résultats par {level}, cliquer sur un en-tête pour trier",
+        "children_by": "Détail par {level}",
         "area": "Zone",
         "search": "Rechercher {what}",
         "or": "ou",
@@ -167,6 +168,7 @@ TEXT: dict[str, dict[str, str]] = {
         "breadcrumbs": "Breadcrumbs",
         "children": "By area",
         "children_caption": "Results by {level}; click a column header to sort",
+        "children_by": "By {level}",
         "area": "Area",
         "search": "Search for {what}",
         "or": "or",
@@ -465,6 +467,7 @@ def search(election: str, number: int) -> Response:
         election_name=index.name,
         round_date=round_.date,
         levels=registry.levels,
+        search_levels=registry.columns,
         query=query,
         matches=matches[:SEARCH_LIMIT],
         total=len(matches),
@@ -505,13 +508,14 @@ def _read(election: str, number: int, level: str | None, code: str | None, *, ex
             "election_name": view.index.name,
             "round_date": round_.date,
             "levels": view.index.registry.levels,
+            "search_levels": view.index.registry.columns,  # every cut's levels: circonscriptions and communes
         }
         embargo = documents.embargo_of(round_, moment)
         if embargo is not None:
             until = embargo.until.astimezone(UTC).isoformat()
             return {**common, "embargo": until, "remaining": embargo.seconds_left}
         document = documents.results_of(view, level, code)
-        found = {**common, "document": document}
+        found = {**common, "document": document, "other_cuts": _other_cuts(view, document["area"])}
         if extras:
             found["turnout"] = documents.turnout_of(view)
             found["evening"] = _evening(documents.timeline(view))
@@ -519,6 +523,17 @@ def _read(election: str, number: int, level: str | None, code: str | None, *, ex
             found["corrections"] = corrections[-CORRECTIONS_SHOWN:][::-1]
             found["corrections_total"] = len(corrections)
     return found
+
+
+def _other_cuts(view: View, area: dict[str, Any]) -> list[dict[str, Any]]:
+    """The areas directly below this one in the election's other cuts, one document per level (a
+    département's circonscriptions): the main cut's children are the results document's own."""
+    registry = view.index.registry
+    return [
+        documents.level_results(view, below, area["level"], area["code"])
+        for below in registry.columns
+        if registry.parent_level[below] == area["level"] and below not in registry.levels
+    ]
 
 
 @dataclass(frozen=True)

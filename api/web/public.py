@@ -312,6 +312,89 @@ def results_csv(
     return _results(election, number, sequence, level, code, as_csv=_results_csv)
 
 
+LEVELS = (
+    f"{ROUND}/results/<level>",
+    f"{ROUND}/results/<within_level>/<within_code>/<level>",
+    f"{ROUND}/snapshots/<{WHOLE}:sequence>/results/<level>",
+    f"{ROUND}/snapshots/<{WHOLE}:sequence>/results/<within_level>/<within_code>/<level>",
+)
+
+
+def _level(
+    election: str,
+    number: int,
+    sequence: int | None,
+    *,
+    level: str,
+    within_level: str | None,
+    within_code: str | None,
+    **form: Any,
+) -> Response:
+    return _sequence_document(
+        election,
+        number,
+        sequence,
+        resource=("level", level, within_level, within_code),
+        build=lambda view: documents.level_results(view, level, within_level, within_code),
+        # Not dumped through the schema: 36,000 communes would cost seconds; the tests check each feed
+        # against it.
+        schema=None,
+        **form,
+    )
+
+
+def _level_csv(document: dict[str, Any], view: View) -> bytes:
+    return csv_views.level_csv(document, view.round_.candidate_codes)
+
+
+@routes(LEVELS)
+@blueprint.response(200, schemas.LevelResultsSchema, headers=openapi.CACHED, example=examples.LEVEL)
+@blueprint.csv_form("level")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def show_level(
+    election: str,
+    number: int,
+    *,
+    level: str,
+    sequence: int | None = None,
+    within_level: str | None = None,
+    within_code: str | None = None,
+) -> Response:
+    """Every area of a level, one row each: the map's feed.
+
+    `…/results/commune`: every commune of the election with its parents' codes (`parents`, by level), bureaux
+    reported, inscrits, abstentions, votants, blancs, nuls, exprimés, each candidate's votes and shares of
+    exprimés and of inscrits, and the leader. `…/results/departement/75/commune`: the communes of one
+    area, in any cut (`…/results/departement/75/circonscription`). Rendered once per sequence, gzip when
+    asked: one request per sequence for every commune of a national night. `Accept: text/csv` (or `.csv`
+    on the path) gives the CSV form."""
+    within = {"within_level": within_level, "within_code": within_code}
+    return _level(election, number, sequence, level=level, **within, **_negotiated(_level_csv))
+
+
+@routes(LEVELS, suffix=".csv")
+@blueprint.csv_document("level")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def level_csv(
+    election: str,
+    number: int,
+    *,
+    level: str,
+    sequence: int | None = None,
+    within_level: str | None = None,
+    within_code: str | None = None,
+) -> Response:
+    """A level's feed as CSV: one row per area.
+
+    Columns: `level`, `code`, `name`, one column per parent level top first (`national`, `region`,
+    `departement`), `bureaux_reported`, `bureaux_total`, `registered`, `abstentions`, `voters`, `blank`,
+    `null`, `valid`, then `<candidate>_votes`, `<candidate>_pct_valid` and `<candidate>_pct_registered` for
+    each candidate in ballot order, `leader`, and the document's `sequence`, `as_of`, `published_at`,
+    `status`, `test`. The same figures, ETag and caching as the JSON."""
+    within = {"within_level": within_level, "within_code": within_code}
+    return _level(election, number, sequence, level=level, **within, as_csv=_level_csv)
+
+
 def _turnout(
     election: str, number: int, sequence: int | None, level: str | None, code: str | None, **form: Any
 ) -> Response:

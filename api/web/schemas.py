@@ -64,6 +64,7 @@ class CandidateFiguresSchema(Schema):
     votes = count("Voix.")
     pct_valid = pct("Votes as a percentage of exprimés (valid votes), two decimals.")
     pct_voters = pct("Votes as a percentage of votants, two decimals.")
+    pct_registered = pct("Votes as a percentage of inscrits, two decimals, where inscrits are known.")
 
 
 class ChangeSchema(Schema):
@@ -91,6 +92,7 @@ class FiguresSchema(Schema):
     abstentions = fields.Integer(
         allow_none=True, required=True, metadata={"description": "Inscrits − votants."}
     )
+    abstentions_pct_registered = pct("Abstentions as a percentage of inscrits, where known.")
     turnout_pct_registered = pct("Votants as a percentage of inscrits, where known.")
     voters = count("Votants.")
     blank = count("Blancs.")
@@ -110,12 +112,58 @@ class ChildCandidateSchema(Schema):
     pct_valid = pct("Percentage of exprimés.")
 
 
-class ChildRowSchema(AreaRefSchema):
+class RowCandidateSchema(ChildCandidateSchema):
+    pct_registered = pct("Percentage of inscrits, where known.")
+
+
+class RowFiguresSchema(Schema):
+    """An area's figures as one row among others."""
+
     bureaux_reported = count("Bureaux reported.")
     bureaux_total = count("Bureaux that will report.")
+    registered = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "Inscrits, where known."}
+    )
+    abstentions = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "Inscrits − votants, where known."}
+    )
     voters = count("Votants.")
-    candidates = fields.List(fields.Nested(ChildCandidateSchema), required=True)
+    blank = count("Blancs.")
+    null = count("Nuls.")
+    valid = count("Exprimés.")
+    candidates = fields.List(fields.Nested(RowCandidateSchema), required=True)
     leader = fields.String(allow_none=True, required=True)
+
+
+class ChildRowSchema(AreaRefSchema, RowFiguresSchema):
+    pass
+
+
+class LevelRowSchema(RowFiguresSchema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    parents = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "Its parents' codes by level: {departement: 75, region: 11, national: FR}."},
+    )
+
+
+class LevelResultsSchema(ContextSchema):
+    level = fields.String(required=True, metadata={"description": "The level every row is an area of."})
+    within = fields.Nested(
+        AreaRefSchema,
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "The area the rows lie in (…/results/{level}/{code}/{child_level}); null: all."
+        },
+    )
+    parent_levels = fields.List(
+        fields.String(), required=True, metadata={"description": "The levels of `parents`, top first."}
+    )
+    areas = fields.List(fields.Nested(LevelRowSchema), required=True)
 
 
 class ReturnCountsSchema(Schema):
@@ -452,6 +500,7 @@ ELECTION = ElectionSchema()
 ROUND = RoundSchema()
 CURRENT = CurrentSchema()
 RESULTS = ResultsDocumentSchema()
+LEVEL_RESULTS = LevelResultsSchema()
 TURNOUT = TurnoutDocumentSchema()
 TIMELINE = TimelineDocumentSchema()
 CHANGES = ChangesSchema()

@@ -143,6 +143,23 @@ def test_the_2017_presidential_file_gives_the_official_national_figures(engine, 
         ("le-pen", 10_638_475, 33.90),
     ]
     assert run(database_url, "verify").exit_code == 0
+    # Paris, one commune under its INSEE code: the sum of its 896 bureaux over 18 circonscriptions.
+    paris = run(
+        database_url,
+        *("results", "--election", "presidentielle-2017", "--round", "2", "--level", "commune"),
+        *("--code", "75056"),
+    )
+    assert paris.output.splitlines()[1:] == [
+        "Bureaux reported           896 / 896",
+        "Votants              1,021,639",
+        "Blancs                  57,868  5.66 % of votants",
+        "Nuls                    16,744  1.64 % of votants",
+        "Exprimés               947,027",
+        "",
+        "Candidate                          votes  % exprimés  % votants",
+        "Emmanuel Macron                  849,257     89.68 %    83.13 %",
+        "Marine Le Pen                     97,770     10.32 %     9.57 %",
+    ]
 
 
 def test_loading_an_election_twice_is_refused_unless_asked_to_skip(engine, database_url):

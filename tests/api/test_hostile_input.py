@@ -236,7 +236,7 @@ def test_a_ministry_file_with_a_path_for_a_bureau_is_refused(engine, database_ur
     assert imported.exit_code == 1
     assert imported.output.splitlines()[-2:] == [
         f"{path}: refused, nothing was changed. 1 error(s):",
-        f"  {path}: [bad_code] Bureau code '01-04-001-../../x' is not valid: it contains '..'; {RULE}",
+        f"  {path}: [bad_code] Bureau code '01001_../../x' is not valid: it contains '..'; {RULE}",
     ]
     assert table_contents(engine) == before
 

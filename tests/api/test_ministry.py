@@ -232,7 +232,7 @@ def test_a_refused_file_creates_nothing_and_says_so(engine, database_url, tmp_pa
         [
             f"Reading {bad} ...",
             f"{bad}: refused, nothing was changed. 1 error(s):",
-            f"  {bad}: [voters_mismatch] Line 10, bureau 07-01-005-0001: votants (888) must equal "
+            f"  {bad}: [voters_mismatch] Line 10, bureau 07005_0001: votants (888) must equal "
             "blancs + nuls + exprimés (119 + 32 + 736 = 887).",
         ],
     )

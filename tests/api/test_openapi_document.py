@@ -133,13 +133,17 @@ def test_exactly_the_guarded_routes_declare_the_bearer_scheme(app, spec):
 def test_the_csv_forms_are_documented_with_their_content_type(spec):
     documents = ("results", "turnout", "timeline", "corrections")
     csv_paths = [path for path in spec["paths"] if path.endswith(".csv")]
-    assert len(csv_paths) == 4 + 4 + 2 + 2 + 2  # results, turnout (4 each), timeline, corrections, export
+    # results, turnout, level feeds (4 each), timeline, corrections, export (2 each)
+    assert len(csv_paths) == 4 + 4 + 4 + 2 + 2 + 2
     for path in csv_paths:
         assert list(spec["paths"][path]["get"]["responses"]["200"]["content"]) == ["text/csv"], path
     negotiated = [
-        path for path in spec["paths"] if re.search(rf"/({'|'.join(documents)})(/{{level}}/{{code}})?$", path)
+        path
+        for path in spec["paths"]
+        if re.search(rf"/({'|'.join(documents)})(/{{level}}/{{code}})?$", path)
+        or re.search(r"/results(/{within_level}/{within_code})?/{level}$", path)
     ]
-    assert len(negotiated) == 12
+    assert len(negotiated) == 16
     for path in negotiated:
         ok = spec["paths"][path]["get"]["responses"]["200"]
         assert set(ok["content"]) == {"application/json", "text/csv"}, path
@@ -278,6 +282,9 @@ def _public_reads(call: Recorder) -> None:
     documents += [path.replace(ROUND, f"{ROUND}/snapshots/0") for path in documents[7:]]
     documents += [f"{ROUND}/snapshots/0/export.csv", f"{ROUND}/snapshots/0/nist.json"]
     documents += [f"{path}.csv" for path in documents[7:19]]
+    feeds = [f"{ROUND}/results/circonscription", f"{ROUND}/results/departement/13/circonscription"]
+    feeds += [path.replace(ROUND, f"{ROUND}/snapshots/0") for path in feeds]
+    documents += [*feeds, *(f"{path}.csv" for path in feeds)]
     for path in documents:
         first = call("GET", path, status=200)
         call("GET", path, status=304, headers={"If-None-Match": first.headers["ETag"]})

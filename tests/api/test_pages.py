@@ -14,6 +14,8 @@ from api.web.pages import search_label as label_for
 from api.web.state import state_of
 from tabulator import ministry
 from tabulator.ingest import read_checkpoints_csv
+from tabulator.registry import Registry
+from tests.api.test_ministry import EXTRACT, NEW, import_ministry
 from tests.api.test_primaire_2017 import ELECTION, FOLDER, replay_round_2, tabulator
 
 PAGE = f"/elections/{ELECTION}/rounds/2/"
@@ -263,10 +265,181 @@ def test_the_search_box_offers_the_levels_the_election_has():
     assert (
         label_for(primary, "fr") == "Rechercher une région, un département, une circonscription ou un bureau"
     )
-    assert label_for(ministry.LEVELS, "fr") == (
-        "Rechercher une région, un département, une circonscription, une commune ou un bureau"
+    # A ministry file's levels are its two cuts' (the pages pass `Registry.columns`): the communes, then the
+    # circonscriptions below the départements.
+    columns = Registry.build(ministry.LEVELS, [ministry.NATIONAL], [], ministry.CUTS).columns
+    assert columns == ("national", "region", "departement", "commune", "circonscription")
+    assert label_for(columns, "fr") == (
+        "Rechercher une région, un département, une commune, une circonscription ou un bureau"
     )
-    assert label_for(ministry.LEVELS, "en") == (
-        "Search for a region, a département, a constituency, a commune or a polling station"
+    assert label_for(columns, "en") == (
+        "Search for a region, a département, a commune, a constituency or a polling station"
     )
     assert label_for(("national",), "fr") == "Rechercher un bureau"
+
+
+# An election cut two ways: the ministry's file ----------------------------------------------------------
+
+PRESIDENTIAL = "/elections/presidentielle-2017/rounds/2/"
+
+
+class Tables(HTMLParser):
+    """Each table of child areas (class `children`): its id, its section's heading, its caption, and its rows
+    as (data-child, the link's target, the link's text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heading = ""
+        self.tables: list[dict[str, object]] = []
+        self.reading: str | None = None  # "h2", "caption" or "a" while inside one
+        self.row: dict[str, str] = {}
+        self.inside = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {key: value or "" for key, value in attrs}
+        if tag == "table" and "children" in found.get("class", "").split():
+            self.inside = True
+            self.tables.append({"id": found["id"], "heading": self.heading, "caption": "", "rows": []})
+        elif tag == "h2":
+            self.reading, self.heading = "h2", ""
+        elif self.inside and tag == "caption":
+            self.reading = "caption"
+        elif self.inside and tag == "tr" and "data-child" in found:
+            self.row = {"child": found["data-child"], "href": "", "name": ""}
+        elif self.inside and tag == "a" and self.row:
+            self.reading, self.row["href"] = "a", found["href"]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.inside = False
+        elif tag == "tr" and self.row:
+            rows = self.tables[-1]["rows"]
+            assert isinstance(rows, list)
+            rows.append((self.row["child"], self.row["href"], self.row["name"]))
+            self.row = {}
+        if tag in ("h2", "caption", "a"):
+            self.reading = None
+
+    def handle_data(self, data: str) -> None:
+        if self.reading == "h2":
+            self.heading += data
+        elif self.reading == "caption":
+            self.tables[-1]["caption"] = str(self.tables[-1]["caption"]) + data
+        elif self.reading == "a" and self.row:
+            self.row["name"] += data
+
+
+def children_tables(html: str) -> list[dict[str, object]]:
+    parser = Tables()
+    parser.feed(html)
+    return parser.tables
+
+
+def shares(html: str, child: str) -> list[str]:
+    """A child area's row: each candidate's share of the valid votes, as written."""
+    row = re.search(rf'<tr data-child="{re.escape(child)}">(.*?)</tr>', html, re.S).group(1)
+    return re.findall(r'data-field="pct_valid"[^>]*>([^<]*)<', row)
+
+
+def crumbs(html: str) -> list[tuple[str, str]]:
+    """The breadcrumbs' links (target, text), then the current page's name with no target."""
+    nav = re.search(r'<nav class="crumbs"[^>]*>(.*?)</nav>', html, re.S).group(1)
+    links = re.findall(r'<li><a href="([^"]*)">([^<]*)</a></li>', nav)
+    current = re.findall(r'<li aria-current="page">([^<]*)</li>', nav)
+    return [*links, *(("", name) for name in current)]
+
+
+def test_a_departement_lists_its_communes_then_its_circonscriptions(database_url, make_app):
+    imported = import_ministry(database_url, EXTRACT, "--round", "2", *NEW)
+    assert imported.exit_code == 0, imported.output
+    client = make_app(head_cache_seconds=0).test_client()
+
+    html = client.get(f"{PRESIDENTIAL}departement/75").get_data(as_text=True)
+    # Paris is one commune, over two circonscriptions of the extract: the communes first (the main cut),
+    # then the circonscriptions in a table of their own, each linking to its page.
+    assert children_tables(html) == [
+        {
+            "id": "children",
+            "heading": "Détail par zone",
+            "caption": "Résultats par commune, cliquer sur un en-tête pour trier",
+            "rows": [("75056", f"{PRESIDENTIAL}commune/75056", "Paris")],
+        },
+        {
+            "id": "children-circonscription",
+            "heading": "Détail par circonscription",
+            "caption": "Résultats par circonscription, cliquer sur un en-tête pour trier",
+            "rows": [
+                ("75-01", f"{PRESIDENTIAL}circonscription/75-01", "Paris, 1ère circonscription"),
+                ("75-05", f"{PRESIDENTIAL}circonscription/75-05", "Paris, 5ème circonscription"),
+            ],
+        },
+    ]
+    assert 'class="sortable children" id="children-circonscription"' in html
+    shown = figures(html).fields
+    # Three bureaux each: 865 + 942 + 920 voters in the 1st, 1,140 + 1,206 + 1,069 in the 5th.
+    assert [shown[(code, "voters")] for code in ("75056", "75-01", "75-05")] == [
+        "6\u202f142",
+        "2\u202f727",
+        "3\u202f415",
+    ]
+    assert [shown[(code, "bureaux_reported")] for code in ("75056", "75-01", "75-05")] == ["6", "3", "3"]
+    assert [shares(html, code) for code in ("75056", "75-01", "75-05")] == [
+        ["92,08\u202f%", "7,92\u202f%"],
+        ["89,01\u202f%", "10,99\u202f%"],
+        ["94,47\u202f%", "5,53\u202f%"],
+    ]
+    assert search_label(html) == (
+        "Rechercher une région, un département, une commune, une circonscription ou un bureau"
+    )
+
+    english = children_tables(client.get(f"{PRESIDENTIAL}departement/75?lang=en").get_data(as_text=True))
+    assert [(table["heading"], table["caption"], table["rows"][0]) for table in english] == [
+        (
+            "By area",
+            "Results by commune; click a column header to sort",
+            ("75056", f"{PRESIDENTIAL}commune/75056?lang=en", "Paris"),
+        ),
+        (
+            "By constituency",
+            "Results by constituency; click a column header to sort",
+            ("75-01", f"{PRESIDENTIAL}circonscription/75-01?lang=en", "Paris, 1ère circonscription"),
+        ),
+    ]
+    # No other cut starts below the nation or a commune: one table each.
+    for path in ("", "region/11", "commune/75056"):
+        tables = children_tables(client.get(f"{PRESIDENTIAL}{path}").get_data(as_text=True))
+        assert [table["id"] for table in tables] == ["children"], path
+
+
+def test_a_circonscription_keeps_the_administrative_breadcrumbs_and_the_search_finds_paris_once(
+    database_url, make_app
+):
+    imported = import_ministry(database_url, EXTRACT, "--round", "2", *NEW)
+    assert imported.exit_code == 0, imported.output
+    client = make_app(head_cache_seconds=0).test_client()
+
+    page = client.get(f"{PRESIDENTIAL}circonscription/75-01").get_data(as_text=True)
+    assert crumbs(page) == [
+        (PRESIDENTIAL, "France"),
+        (f"{PRESIDENTIAL}region/11", "Île-de-France"),
+        (f"{PRESIDENTIAL}departement/75", "Paris"),
+        ("", "Paris, 1ère circonscription"),
+    ]
+
+    found = client.get(f"{PRESIDENTIAL}search?q=Paris").get_data(as_text=True)
+    listed = re.findall(r'<li><a href="([^"]*)">([^<]*)</a> <small>([^<]*)</small></li>', found)
+    # The commune once, though its bureaux lie in two circonscriptions; then every area and bureau named so.
+    assert listed == [
+        (f"{PRESIDENTIAL}departement/75", "Paris", "département 75"),
+        (f"{PRESIDENTIAL}commune/75056", "Paris", "commune 75056"),
+        (f"{PRESIDENTIAL}circonscription/75-01", "Paris, 1ère circonscription", "circonscription 75-01"),
+        (f"{PRESIDENTIAL}circonscription/75-05", "Paris, 5ème circonscription", "circonscription 75-05"),
+        *(
+            (f"{PRESIDENTIAL}bureau/75056_{number}", f"Paris, bureau {number}", f"bureau 75056_{number}")
+            for number in ("0101", "0102", "0103", "0301", "0302", "0303")
+        ),
+    ]
+    assert "10 résultat(s) pour « Paris »" in found
+    assert search_label(found) == (
+        "Rechercher une région, un département, une commune, une circonscription ou un bureau"
+    )

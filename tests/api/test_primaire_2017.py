@@ -213,6 +213,7 @@ def test_the_national_page_at_2030_is_what_was_announced(engine, database_url, m
             "bureaux_reported_pct": 59.96,
             "registered": None,
             "abstentions": None,
+            "abstentions_pct_registered": None,
             "turnout_pct_registered": None,
             "voters": 1_101_180,
             "blank": 9_910,
@@ -229,6 +230,7 @@ def test_the_national_page_at_2030_is_what_was_announced(engine, database_url, m
                     "votes": 635_395,
                     "pct_valid": 58.65,
                     "pct_voters": 57.7,
+                    "pct_registered": None,
                 },
                 {
                     "id": "valls",
@@ -237,6 +239,7 @@ def test_the_national_page_at_2030_is_what_was_announced(engine, database_url, m
                     "votes": 447_973,
                     "pct_valid": 41.35,
                     "pct_voters": 40.68,
+                    "pct_registered": None,
                 },
             ],
             "leader": "hamon",

@@ -72,6 +72,7 @@ def test_the_bureau_page_lists_its_versions_and_its_parents(client, engine):
             "bureaux_reported_pct": 100.0,
             "registered": None,
             "abstentions": None,
+            "abstentions_pct_registered": None,
             "turnout_pct_registered": None,
             "voters": 101,
             "blank": 0,
@@ -88,6 +89,7 @@ def test_the_bureau_page_lists_its_versions_and_its_parents(client, engine):
                     "votes": 60,
                     "pct_valid": 60.0,
                     "pct_voters": 59.41,
+                    "pct_registered": None,
                 },
                 {
                     "id": "valls",
@@ -96,6 +98,7 @@ def test_the_bureau_page_lists_its_versions_and_its_parents(client, engine):
                     "votes": 40,
                     "pct_valid": 40.0,
                     "pct_voters": 39.6,
+                    "pct_registered": None,
                 },
             ],
             "leader": "hamon",
@@ -153,17 +156,22 @@ def test_a_circonscription_lists_its_bureaux(client, engine):
             "name": name,
             "bureaux_reported": reported,
             "bureaux_total": 1,
+            "registered": None,  # the sample's open primary has no register
+            "abstentions": None,
             "voters": voters,
+            "blank": 0,
+            "null": null,
+            "valid": hamon + valls,
             "candidates": [
-                {"id": "hamon", "votes": hamon, "pct_valid": hamon_pct},
-                {"id": "valls", "votes": valls, "pct_valid": valls_pct},
+                {"id": "hamon", "votes": hamon, "pct_valid": hamon_pct, "pct_registered": None},
+                {"id": "valls", "votes": valls, "pct_valid": valls_pct, "pct_registered": None},
             ],
             "leader": leader,
         }
-        for code, name, reported, voters, hamon, hamon_pct, valls, valls_pct, leader in [
-            ("13-01-0001", "Bureau 1", 1, 200, 90, 45.0, 110, 55.0, "valls"),
-            ("13-01-0002", "Bureau 2", 1, 101, 40, 40.0, 60, 60.0, "valls"),
-            ("13-01-0003", "Bureau 3", 0, 0, 0, None, 0, None, None),
+        for code, name, reported, voters, null, hamon, hamon_pct, valls, valls_pct, leader in [
+            ("13-01-0001", "Bureau 1", 1, 200, 0, 90, 45.0, 110, 55.0, "valls"),
+            ("13-01-0002", "Bureau 2", 1, 101, 1, 40, 40.0, 60, 60.0, "valls"),
+            ("13-01-0003", "Bureau 3", 0, 0, 0, 0, None, 0, None, None),
         ]
     ]
 

@@ -36,16 +36,28 @@ def test_published_files_are_the_api_documents_and_swap_whole(engine, make_app, 
 
     for relative, url in [
         ("results/index.json", "results"),
-        ("results/departement/75", "results/departement/75"),
+        ("results/departement/75/index.json", "results/departement/75"),
         ("results/circonscription/75-01", "results/circonscription/75-01"),
+        ("results/circonscription/index.json", "results/circonscription"),
+        ("results/departement/75/circonscription", "results/departement/75/circonscription"),
         ("turnout", "turnout"),
         ("timeline", "timeline"),
         ("current", "current"),
     ]:
         same_as_api(relative, url)
-    assert sorted(p.name for p in (folder / ROUND / "results" / "region").iterdir()) == sorted(
-        [f"{code}{suffix}" for code in ("11", "93") for suffix in ("", ".gz")]
-    )
+    # A région has the feed of its départements beside its own results: a folder of both.
+    assert sorted(p.name for p in (folder / ROUND / "results" / "region").iterdir()) == [
+        "11",
+        "93",
+        "index.json",
+        "index.json.gz",
+    ]
+    assert sorted(p.name for p in (folder / ROUND / "results" / "region" / "11").iterdir()) == [
+        "departement",
+        "departement.gz",
+        "index.json",
+        "index.json.gz",
+    ]
 
     record(build_return("75-01-0001", votes={"hamon": 157, "valls": 250}), reason="swapped at entry")
     assert static_publication.publish(engine, SAMPLE.id, 2, folder) == 2

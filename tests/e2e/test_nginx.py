@@ -269,11 +269,15 @@ def test_csv_forms_pass_the_published_json_files_by(behind_nginx, engine):
     file = get(path)
     by_suffix = get(f"{path}.csv")
     by_accept = get(path, Accept="text/csv")
+    # A département has feeds of the levels below it beside its results: a folder, and its index.json.
     assert (file[0], file[1]["vary"], file[2]) == (
         200,
         "Accept, Accept-Encoding",
-        (static / path.lstrip("/")).read_bytes(),
+        (static / path.lstrip("/") / "index.json").read_bytes(),
     )
+    feeds = [f"{ROUND}/results/circonscription", f"{path}/circonscription"]
+    published = [(static / feeds[0].lstrip("/") / "index.json"), static / feeds[1].lstrip("/")]
+    assert [get(feed)[::2] for feed in feeds] == [(200, file.read_bytes()) for file in published]
     for answer in (by_suffix, by_accept):
         assert (answer[0], answer[1]["content-type"], answer[1]["etag"]) == (
             200,

@@ -11,7 +11,7 @@ import pytest
 
 from tabulator.election_folder import read_election_folder
 from tabulator.ingest import FileRefused
-from tabulator.ministry import read_departements, read_ministry
+from tabulator.ministry import CUTS, LEVELS, read_departements, read_ministry
 from tabulator.registry import CODE_RULE, check_codes, code_problem
 from tabulator.spreadsheet import safe_cell, safe_row
 from tabulator.types import Area, Bureau, Candidate, Issue
@@ -114,12 +114,14 @@ def test_every_code_of_the_2017_presidential_file_passes():
     election = replace(
         SAMPLE,
         id="presidentielle-2017",
-        levels=("national", "region", "departement", "circonscription", "commune"),
+        levels=LEVELS,
         rounds=(replace(SAMPLE.rounds[0], candidates=ministry.candidates),),
+        cuts=CUTS,
     )
     assert (len(bureaux), check_codes(election, areas, bureaux)) == (69_242, [])
-    # Corsica, abroad (ZZ in the file), overseas, and Caen's bureaux numbered 01.1, 01.2...
-    assert {"2A", "99", "971-01-101-0001", "14-01-118-01.1"} <= {a.code for a in areas} | {
+    # Corsica, abroad (ZZ in the file) with its consular districts and circonscriptions, overseas, and
+    # Caen's bureaux numbered 01.1, 01.2...
+    assert {"2A", "99", "2A004", "97101_0001", "14118_01.1", "ZZ001", "99-01"} <= {a.code for a in areas} | {
         b.code for b in bureaux
     }
 

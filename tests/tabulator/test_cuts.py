@@ -84,6 +84,27 @@ def test_a_departement_lists_its_communes_and_apart_its_circonscriptions():
     assert REGISTRY.bureaux_total()[[second, REGISTRY.area_index[("commune", "75056")]]].tolist() == [2, 3]
 
 
+def test_an_area_knows_its_child_areas_in_every_cut_and_its_parents_by_level():
+    position = REGISTRY.area_index.__getitem__
+    codes = lambda positions: [REGISTRY.areas[p].code for p in positions]  # noqa: E731
+
+    assert codes(REGISTRY.child_areas(position(("departement", "13")))) == ["13055", "13001", "13-01"]
+    assert codes(REGISTRY.child_areas(position(("region", "11")))) == ["75"]
+    assert REGISTRY.child_areas(position(("commune", "75056"))) == ()
+    assert REGISTRY.child_areas(position(("circonscription", "75-01"))) == ()
+    # At any depth: the circonscriptions of a région; none across cuts.
+    assert codes(REGISTRY.areas_within(position(("region", "11")), "circonscription")) == ["75-01", "75-02"]
+    assert REGISTRY.areas_within(position(("circonscription", "75-01")), "commune") == ()
+    assert codes(REGISTRY.at_level("commune")) == ["75056", "13055", "13001"]
+    assert REGISTRY.levels_above("circonscription") == ("departement", "region", "national")
+    assert [REGISTRY.holds_bureaux(level) for level in REGISTRY.columns] == [False, False, False, True, True]
+    assert REGISTRY.parent_codes(position(("circonscription", "75-02"))) == {
+        "departement": "75",
+        "region": "11",
+        "national": "FR",
+    }
+
+
 def test_a_bureau_whose_circonscription_lies_in_another_departement_is_refused():
     stray = Bureau("13001-0002", "Aix 2", "13001", cut_areas={"circonscription": "75-01"})
     with pytest.raises(RegistryError) as refused:

@@ -165,7 +165,7 @@ def test_the_ministry_layout_describes_its_registry_and_its_returns():
         ("macron", "Emmanuel Macron", 1),
         ("le-pen", "Marine Le Pen", 2),
     ]
-    assert ministry.batch.bureaux == ("01-04-001-0001", "971-02-001-01.1")
+    assert ministry.batch.bureaux == ("01001_0001", "97101_01.1")
     assert ministry.batch.counts.tolist() == [[498, 37, 8, 453]] * 2
     assert ministry.batch.registered.tolist() == [598, 598]
     areas, bureaux = ministry.registry()
@@ -175,10 +175,10 @@ def test_the_ministry_layout_describes_its_registry_and_its_returns():
         ("region", "84", "FR"),
         ("departement", "01", "84"),
         ("departement", "971", "01"),
+        ("commune", "01001", "01"),
+        ("commune", "97101", "971"),
         ("circonscription", "01-04", "01"),
         ("circonscription", "971-02", "971"),
-        ("commune", "01-04-001", "01-04"),
-        ("commune", "971-02-001", "971-02"),
     ]
     assert bureaux[1].name == "L'Abergement-Clémenciat, bureau 01.1"
 

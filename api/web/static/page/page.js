@@ -103,13 +103,13 @@
         change: percent(lang, change.change_pct, true), matched: number(lang, change.matched_bureaux)
       }));
     }
-    updateChildren(doc, lang);
+    updateChildren(document.getElementById("children"), doc.children, lang);
   }
 
-  function updateChildren(doc, lang) {
-    var table = document.getElementById("children");
+  // The rows of a table from a document's rows (the area's children, or a level's feed), by code.
+  function updateChildren(table, rows, lang) {
     if (!table) return;
-    (doc.children || []).forEach(function (child) {
+    (rows || []).forEach(function (child) {
       var row = table.querySelector('tr[data-child="' + CSS.escape(child.code) + '"]');
       if (!row) return;
       var reported = setText(row, '[data-field="bureaux_reported"]', number(lang, child.bureaux_reported));
@@ -123,6 +123,19 @@
         cell.classList.toggle("leader", child.leader === c.id);
       });
     });
+  }
+
+  // The tables of another cut (a département's circonscriptions): each from its level's feed within the
+  // area, once the area's own figures have moved to `sequence`.
+  function refreshFeeds(block, resultsUrl, sequence) {
+    var tables = document.querySelectorAll("table[data-feed]");
+    return Promise.all(Array.prototype.map.call(tables, function (table) {
+      return fetch(resultsUrl + "/" + encodeURIComponent(table.dataset.feed), { cache: "no-store" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (feed) {
+          if (feed && feed.sequence >= sequence) updateChildren(table, feed.areas, block.dataset.lang);
+        });
+    }));
   }
 
   function poll(block) {
@@ -150,7 +163,9 @@
           });
         })
         .then(function (doc) {
-          if (doc && doc.sequence >= Number(block.dataset.sequence)) update(block, doc, words);
+          if (!doc || doc.sequence < Number(block.dataset.sequence)) return null;
+          update(block, doc, words);
+          return refreshFeeds(block, resultsUrl, doc.sequence);
         })
         .catch(function () { /* offline for a moment: the next tick tries again */ })
         .then(function () { busy = false; });
