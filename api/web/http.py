@@ -23,6 +23,7 @@ from marshmallow import Schema
 from werkzeug.datastructures import Headers, MIMEAccept
 from werkzeug.http import http_date, parse_accept_header, parse_date
 
+BUILD_STRIPES = 64
 GZIP_FROM = 1_024  # bytes: smaller bodies gain nothing from compression
 CURRENT = "public, max-age={seconds}"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -187,6 +188,14 @@ class DocumentCache:
         self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        # Striped build locks: a fixed set, so that no lock is kept per key; two documents that share a
+        # stripe are built one after the other, which is rare with 8 threads and harmless.
+        self._builds = [threading.Lock() for _ in range(BUILD_STRIPES)]
+
+    def building(self, key: Hashable) -> threading.Lock:
+        """The lock to hold while building the document of `key`: whoever holds it builds, the others
+        wait and then find it cached."""
+        return self._builds[hash(key) % BUILD_STRIPES]
 
     def put(self, key: Hashable, rendered: Rendered) -> None:
         with self._lock:

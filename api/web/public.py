@@ -146,14 +146,20 @@ def _sequence_document(
         if early is not None:
             refuse_during_embargo(election, number)  # as this worker trusts it, or one read of the round
             return early
-    if rendered is not None:
-        refuse_during_embargo(election, number)
-        return respond(rendered, cache_control, vary=vary)
-    with reading(_engine()) as connection:
-        # The latest is built from the round as it is now, which may be past the sequence this worker saw.
-        view = _published_view(connection, election, number, sequence)
-        rendered = render_view(view)
-    _cache().put(key(view.publication.sequence), rendered)
+    if rendered is None:
+        # One build per document in a worker: the threads that ask for it meanwhile wait for that one
+        # (64 pollers of the 36,000-commune feed must not render it 8 times over on a new sequence).
+        with _cache().building(key(wanted)):
+            rendered = _cache().get(key(wanted))
+            if rendered is None:
+                with reading(_engine()) as connection:
+                    # The latest is built from the round as it is now, which may be past the sequence this
+                    # worker saw; the embargo is decided in that read.
+                    view = _published_view(connection, election, number, sequence)
+                    rendered = render_view(view)
+                _cache().put(key(view.publication.sequence), rendered)
+                return respond(rendered, cache_control, vary=vary)
+    refuse_during_embargo(election, number)
     return respond(rendered, cache_control, vary=vary)
 
 
