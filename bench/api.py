@@ -40,6 +40,7 @@ SECONDS = 6
 RUNS = 3
 CONNECTIONS = 64
 GUNICORN = Path(sys.executable).with_name("gunicorn")
+API_PORT = 18_731
 
 
 def main() -> None:
@@ -64,7 +65,7 @@ def run(folder: Path) -> None:
     (folder / "plain").mkdir()
     (folder / "plain" / "results.json").write_bytes(national)
     (folder / "body.json").write_bytes(national)
-    ports = {"api": 18_731, "bare": 18_732, "nginx": 18_733}
+    ports = {"api": API_PORT, "bare": 18_732, "nginx": 18_733}
     servers = [
         gunicorn("api:create_app()", ports["api"], {"TABULATOR_DATABASE_URL": url}, folder),
         gunicorn(
@@ -81,6 +82,8 @@ def run(folder: Path) -> None:
         bureau = ministry.batch.bureaux[0]
         etag = fetch(f"http://127.0.0.1:{ports['api']}{ROUND}/results")[1]["ETag"]
         feed = commune_feed(f"http://127.0.0.1:{ports['api']}{ROUND}/results/commune")
+        areas, bureaux = ministry.registry()  # type: ignore[attr-defined]
+        communes = [area.code for area in areas if area.level == "commune"]
         gzip = {"Accept-Encoding": "gzip"}
         targets = {
             "API national results": (f"http://127.0.0.1:{ports['api']}{ROUND}/results", {}),
@@ -90,12 +93,15 @@ def run(folder: Path) -> None:
             "API national, 304": (f"http://127.0.0.1:{ports['api']}{ROUND}/results", {"If-None-Match": etag}),
             "nginx, static publication": (f"http://127.0.0.1:{ports['nginx']}{ROUND}/results", {}),
             "nginx, plain file": (f"http://127.0.0.1:{ports['nginx']}/plain/results.json", {}),
+            "API random bureau, cold": (cold_paths(folder, "bureau", [b.code for b in bureaux]), {}),
+            "API random commune, cold": (cold_paths(folder, "commune", communes), {}),
             "API commune feed, gzip": (f"http://127.0.0.1:{ports['api']}{ROUND}/results/commune", gzip),
             "nginx, commune feed, gzip": (f"http://127.0.0.1:{ports['nginx']}{ROUND}/results/commune", gzip),
         }
         for target, headers in targets.values():  # warm every cache once, in both workers
-            fetch(target, **headers)
-            fetch(target, **headers)
+            if target.startswith("http"):
+                fetch(target, **headers)
+                fetch(target, **headers)
         results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
         for run_number in range(RUNS):
             for name, (target, headers) in targets.items():
@@ -222,9 +228,29 @@ def commune_feed(url: str) -> dict[str, Any]:
     return {"rows": plain.count(b'"parents"'), "plain": len(plain), "gzip": len(zipped), "cold": cold}
 
 
+def cold_paths(folder: Path, level: str, codes: list[str]) -> str:
+    """A wrk script asking for the results of a random bureau or commune on every request: with 69,242
+    bureaux (35,719 communes) and a few thousand requests a run, nearly every one is a cache miss, as a
+    crawler's or the public's drilling down are. Returned as `script:<path>` for `wrk`."""
+    listed = folder / f"{level}-paths.txt"
+    listed.write_text("".join(f"{ROUND}/results/{level}/{code}\n" for code in codes))
+    script = folder / f"{level}-paths.lua"
+    script.write_text(
+        f'local paths = {{}}\nfor line in io.lines("{listed}") do paths[#paths + 1] = line end\n'
+        "math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))\n"
+        'request = function() return wrk.format("GET", paths[math.random(#paths)]) end\n'
+    )
+    return f"script:{script}"
+
+
 def wrk(url: str, headers: dict[str, str]) -> tuple[float, float, float]:
-    """Requests per second, p50 and p99 latency in milliseconds."""
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url]
+    """Requests per second, p50 and p99 latency in milliseconds. `script:<lua>` asks the API for the
+    paths the script picks."""
+    if url.startswith("script:"):
+        command = ["wrk", "-s", url.removeprefix("script:"), "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s"]
+        command += ["--latency", f"http://127.0.0.1:{API_PORT}"]
+    else:
+        command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url]
     for name, value in headers.items():
         command[1:1] = ["-H", f"{name}: {value}"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -292,6 +318,9 @@ def report(
     print(
         f"static publication / nginx plain file:  {100 * static_share:.0f} % (target ≥ 90 %; median of runs)"
     )
+    for name in ("API random bureau, cold", "API random commune, cold"):
+        share = paired_ratio(results[name], results["bare Flask, same bytes"])
+        print(f"{name[4:]} / bare Flask route: {100 * share:.0f} % (target ≥ 25 % and ≥ 1,000 req/s)")
     p99 = float(np.percentile(freshness, 99))
     print(
         f"freshness under load ({len(freshness)} corrections): "

@@ -339,9 +339,12 @@ def round_by_id(connection: Connection, round_id: int, *, lock: bool = True) -> 
 
 # The version of a bureau's return that the figures use: its latest among those published up to a
 # sequence (the latest of all for the current figures). Returns waiting for review are not versions.
+# `+w.sequence`: the unary plus keeps SQLite from choosing the (round, sequence) index, which scans a
+# whole round published in one sequence, over the primary key, which finds a bureau's versions at once
+# (PostgreSQL reads `+x` as the same number; tests/api/test_query_plans.py reads both plans).
 CURRENT_VERSION = (
     "{t}.version = (SELECT max(w.version) FROM return_versions w "
-    "WHERE w.round_id = {t}.round_id AND w.bureau_id = {t}.bureau_id AND w.sequence <= ?)"
+    "WHERE w.round_id = {t}.round_id AND w.bureau_id = {t}.bureau_id AND +w.sequence <= ?)"
 )
 EVERY_SEQUENCE = 2**62
 

@@ -210,6 +210,22 @@ def reading_alone(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+# After a write of this many returns (an import, a file), PostgreSQL's statistics are gathered at once: a
+# table whose statistics still describe it empty gets plans that scan it (tests/api/test_query_plans.py).
+STATISTICS_AFTER_ROWS = 1_000
+GROWN_IN_BULK = ("return_versions", "return_votes", "area_results", "area_votes")
+
+
+def gather_statistics(engine: Engine, rows: int) -> None:
+    """ANALYZE the tables a bulk write grew, on PostgreSQL, after its commit (autovacuum would, a minute
+    later). SQLite's lookups are written so that their plans need no statistics."""
+    if rows < STATISTICS_AFTER_ROWS or engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"ANALYZE {', '.join(GROWN_IN_BULK)}")
+        connection.commit()
+
+
 def normalise_url(url: str) -> str:
     """postgresql:// means psycopg 3, the driver tabulator is tested with."""
     return (

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from api.store.common import RecordReport, Refused, now, round_info
-from api.store.db import reading, writing
+from api.store.db import gather_statistics, reading, writing
 from api.store.models import AreaRow, BureauCutAreaRow, BureauRow, CandidateRow, ElectionRow, RoundRow
 from api.store.returns import STAGES, Writer, record_in
 from api.store.sql import Raw
@@ -284,6 +284,7 @@ def import_round(
         report = record_in(
             connection, stored, batch, Writer(author), thresholds=thresholds, progress=progress
         )
+    gather_statistics(engine, len(batch))
     progress(STAGES[3])
     return RoundImport(created, report)
 

@@ -336,7 +336,7 @@ class VersionVote(NamedTuple):
 
 VERSIONS = (
     f"SELECT {select_list(VersionRecord, 'v', ReturnVersionRow.__table__)} FROM return_versions v "
-    "WHERE v.round_id = ? AND v.bureau_id = ? AND v.sequence <= ? ORDER BY v.version"
+    "WHERE v.round_id = ? AND v.bureau_id = ? AND +v.sequence <= ? ORDER BY v.version"  # the primary key
 )
 VERSION_VOTES = (
     f"SELECT {select_list(VersionVote, 'v', ReturnVoteRow.__table__)} FROM return_votes v "

@@ -36,7 +36,7 @@ from api.store.common import (
     voters_in_round,
     voters_query,
 )
-from api.store.db import write_together, writing
+from api.store.db import gather_statistics, write_together, writing
 from api.store.sql import Raw
 from tabulator.aggregation import RESULT_FIELDS
 from tabulator.anomalies import (
@@ -122,6 +122,7 @@ def record_returns(
             expected_version=expected_version,
             audit=audit,
         )
+    gather_statistics(engine, len(batch))
     progress(STAGES[3])
     return report
 

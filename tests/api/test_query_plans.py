@@ -1,0 +1,88 @@
+"""The hot lookups of one bureau's returns find them by the primary key.
+
+A round published in one sequence (an import, a replay) made SQLite pick the (round, sequence) index for
+"this bureau's versions up to sequence N": a scan of the whole round, 26 ms per cold bureau document on the
+presidential round instead of 0.35 ms. On SQLite the lookups are written so that the primary key is the
+only index that fits (`api.store.common.CURRENT_VERSION`); PostgreSQL gathers its statistics after a bulk
+write (`api.store.db.gather_statistics`). The test reads both databases' plans.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from sqlalchemy import Connection
+
+from api import store
+from api.store import db, open_view
+from api.store.common import stored_queries
+from api.store.results import VERSION_VOTES, VERSIONS
+from tabulator.batch import ReturnBatch
+from tests.builders import SAMPLE, build_return
+
+BUREAUX = ("75-01-0001", "75-01-0002", "75-02-0001", "13-01-0001", "13-01-0002")
+
+
+def hot_lookups(connection: Connection) -> list[tuple[str, tuple[object, ...]]]:
+    """One bureau's current return and votes, and its versions and their votes, as the documents read them."""
+    view = open_view(connection, SAMPLE.id, 2)
+    bureau = int(view.index.bureau_ids[view.index.registry.bureau_index["13-01-0001"]])
+    round_id, sequence = view.round_.id, view.publication.sequence
+    return [
+        *stored_queries(view.round_, np.array([bureau])),
+        *stored_queries(view.round_, np.array([bureau]), up_to_sequence=sequence),
+        (VERSIONS, (round_id, bureau, sequence)),
+        (VERSION_VOTES, (round_id, bureau)),
+    ]
+
+
+def test_a_bureau_s_returns_are_found_by_the_primary_key(sample_election, monkeypatch):
+    # Five returns stand for a bulk load: PostgreSQL's statistics are gathered after it, as after an import.
+    monkeypatch.setattr(db, "STATISTICS_AFTER_ROWS", len(BUREAUX))
+    batch = ReturnBatch.of(
+        [build_return(code, votes={"hamon": 60, "valls": 40}) for code in BUREAUX], ("hamon", "valls")
+    )
+    store.record_returns(sample_election, SAMPLE.id, 2, batch, author="import")  # the round in one sequence
+    with db.reading(sample_election) as connection:
+        if connection.dialect.name == "sqlite":
+            plans = [
+                [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+                for sql, params in hot_lookups(connection)
+            ]
+            assert plans == [
+                CURRENT_RETURN,
+                CURRENT_VOTES,
+                CURRENT_RETURN,
+                CURRENT_VOTES,
+                VERSIONS_PLAN,
+                VOTES_PLAN,
+            ]
+        else:
+            # A table of a few rows is read whole whatever its indexes: with sequential scans priced out,
+            # the plan shows the index PostgreSQL takes for these lookups at scale.
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plans = [
+                "\n".join(
+                    row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sql.replace('?', '%s')}", params)
+                )
+                for sql, params in hot_lookups(connection)
+            ]
+            for plan in plans:
+                used = set(re.findall(r"(?:Index Scan(?: Backward)? using|Bitmap Index Scan on) (\w+)", plan))
+                assert ("Seq Scan" not in plan, used <= PRIMARY_KEYS, bool(used)) == (True, True, True), plan
+
+
+CURRENT_RETURN = [
+    "SEARCH v USING INDEX sqlite_autoindex_return_versions_1 (round_id=? AND bureau_id=? AND version=?)",
+    "CORRELATED SCALAR SUBQUERY 1",
+    "SEARCH w USING INDEX sqlite_autoindex_return_versions_1 (round_id=? AND bureau_id=?)",
+]
+CURRENT_VOTES = [
+    "SEARCH v USING INDEX sqlite_autoindex_return_votes_1 (round_id=? AND bureau_id=? AND version=?)",
+    "CORRELATED SCALAR SUBQUERY 1",
+    "SEARCH w USING INDEX sqlite_autoindex_return_versions_1 (round_id=? AND bureau_id=?)",
+]
+PRIMARY_KEYS = {"pk_return_versions", "pk_return_votes"}
+VERSIONS_PLAN = ["SEARCH v USING INDEX sqlite_autoindex_return_versions_1 (round_id=? AND bureau_id=?)"]
+VOTES_PLAN = ["SEARCH v USING INDEX sqlite_autoindex_return_votes_1 (round_id=? AND bureau_id=?)"]
