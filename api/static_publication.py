@@ -68,10 +68,10 @@ def publish(engine: Engine, election: str, number: int, folder: Path) -> int | N
 
 def _with_all_tallies(view: View) -> View:
     """Read every area's sums once: a page per area must not cost a query per area."""
-    every = view.tallies(range(len(view.index.registry.areas)))
+    every = view.sums(range(len(view.index.registry.areas)))
     return replace(
         view,
-        tallies=lambda positions: {p: every[p] for p in positions},
+        sums=lambda positions: every[list(positions)],
         every_bureau=every_bureau_tally(view),
     )
 

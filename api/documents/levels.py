@@ -13,7 +13,7 @@ from typing import Any
 from api.documents.results import context
 from api.store.common import NotFound
 from api.store.results import View
-from tabulator.metrics import area_row
+from tabulator.metrics import area_rows
 from tabulator.types import Area
 
 
@@ -39,8 +39,8 @@ def level_results(
                 f"the levels above a {level} are {', '.join(registry.levels_above(level))}."
             )
         within, positions = registry.areas[position], registry.areas_within(position, level)
-    tallies = view.tallies(positions)
-    candidates = view.round_.candidates
+    bureaux_total = view.index.bureaux_total[list(positions)]
+    rows = area_rows(view.sums(positions), view.round_.candidates, bureaux_total)
     return {
         **context(view),
         "level": level,
@@ -53,8 +53,8 @@ def level_results(
                 "code": registry.areas[p].code,
                 "name": registry.areas[p].name,
                 "parents": registry.parent_codes(p),
-                **area_row(tallies[p], candidates, int(view.index.bureaux_total[p])),
+                **row,
             }
-            for p in positions
+            for p, row in zip(positions, rows, strict=True)
         ],
     }

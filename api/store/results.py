@@ -43,6 +43,9 @@ from tabulator.plan import StoredReturns
 from tabulator.types import Tally
 
 Tallies = Callable[[Sequence[int]], dict[int, Tally]]
+# The sums of some areas as one matrix, a row per position asked for: RESULT_FIELDS, then the candidates'
+# votes in ballot order (what a feed of 36,000 areas reads without making a Tally of each).
+Sums = Callable[[Sequence[int]], IntArray]
 # What a published figure says of its completeness: bureaux still missing, all in, or the round certified.
 STATUSES = ("partial", "complete", "certified")
 
@@ -66,12 +69,18 @@ class View:
     round_: RoundInfo
     index: ElectionIndex
     publication: Publication
-    tallies: Tallies
+    sums: Sums
     previous_tallies: Tallies | None
     checkpoints: dict[str, dict[int, int]]
     previous_checkpoints: dict[str, dict[int, int]]
     # Set when many pages are built at once (static publication): every bureau's tally, read in one go.
     every_bureau: list[Tally] | None = None
+
+    def tallies(self, positions: Sequence[int]) -> dict[int, Tally]:
+        """The sums of some areas, each as a Tally, by position."""
+        rows = self.sums(positions)
+        codes = self.round_.candidate_codes
+        return {position: tally_from_row(row, codes) for position, row in zip(positions, rows, strict=True)}
 
     def position(self, level: str | None, code: str | None) -> int:
         """The registry position of an area; the top area when none is named."""
@@ -121,22 +130,25 @@ def open_view(
     )
     raw = Raw(connection)
     if wanted == round_.sequence:
-        tallies: Tallies = lambda positions: stored_tallies(connection, round_, index, positions)  # noqa: E731
+        sums: Sums = lambda positions: stored_sums(connection, round_, index, positions)  # noqa: E731
         previous_tallies = (
             (lambda positions: stored_tallies(connection, previous, index, positions)) if previous else None
         )
     else:
-        tallies = _rebuilt_tallies(
+        sums = _rebuilt_sums(
             raw, round_, index, wanted, previous=previous, previous_sequence=publication.previous_sequence
         )
         previous_tallies = (
-            _rebuilt_tallies(
-                raw,
-                previous,
-                index,
-                publication.previous_sequence or 0,
-                previous=None,
-                previous_sequence=None,
+            _as_tallies(
+                _rebuilt_sums(
+                    raw,
+                    previous,
+                    index,
+                    publication.previous_sequence or 0,
+                    previous=None,
+                    previous_sequence=None,
+                ),
+                previous.candidate_codes,
             )
             if previous
             else None
@@ -147,7 +159,7 @@ def open_view(
         round_,
         index,
         publication,
-        tallies,
+        sums,
         previous_tallies,
         _checkpoint_voters(raw, round_.id, wanted),
         _checkpoint_voters(raw, previous.id, publication.previous_sequence) if previous else {},
@@ -157,28 +169,62 @@ def open_view(
 def stored_tallies(
     connection: Connection, round_: RoundInfo, index: ElectionIndex, positions: Sequence[int]
 ) -> dict[int, Tally]:
-    """The running sums of some areas (by registry position); an area without returns has zeros."""
+    """The running sums of some areas (by registry position), each as a Tally."""
+    rows = stored_sums(connection, round_, index, positions)
+    return {p: tally_from_row(row, round_.candidate_codes) for p, row in zip(positions, rows, strict=True)}
+
+
+def stored_sums(
+    connection: Connection, round_: RoundInfo, index: ElectionIndex, positions: Sequence[int]
+) -> IntArray:
+    """The running sums of some areas (by registry position), a row each; an area without returns has
+    zeros. Placed with numpy: a level's feed reads 36,000 areas' sums and 72,000 or more votes."""
     raw = Raw(connection)
-    area_ids = [int(index.area_ids[p]) for p in positions]
-    by_id = {area_id: position for position, area_id in zip(positions, area_ids, strict=True)}
+    area_ids = index.area_ids[list(positions)]
+    row_of = _lookup(area_ids)
     width = len(RESULT_FIELDS) + len(round_.candidate_ids)
-    table = {position: np.zeros(width, np.int64) for position in positions}
-    filter_sql = f"AND area_id IN ({', '.join('?' * len(area_ids))})" if len(area_ids) <= SMALL_BATCH else ""
-    params = area_ids if filter_sql else []
+    table = np.zeros((len(area_ids), width), np.int64)
+    small = len(area_ids) <= SMALL_BATCH
+    filter_sql = f"AND area_id IN ({', '.join('?' * len(area_ids))})" if small else ""
+    params = area_ids.tolist() if small else []
     columns = ", ".join(f'"{name}"' for name in RESULT_FIELDS)
-    for area_id, *values in raw.rows(
-        f"SELECT area_id, {columns} FROM area_results WHERE round_id = ? {filter_sql}", (round_.id, *params)
-    ):
-        if area_id in by_id:
-            table[by_id[area_id]][: len(RESULT_FIELDS)] = values
-    column = {cid: len(RESULT_FIELDS) + c for c, cid in enumerate(round_.candidate_ids)}
-    for area_id, candidate_id, votes in raw.rows(
-        f"SELECT area_id, candidate_id, votes FROM area_votes WHERE round_id = ? {filter_sql}",
-        (round_.id, *params),
-    ):
-        if area_id in by_id:
-            table[by_id[area_id]][column[candidate_id]] = votes
-    return {position: tally_from_row(row, round_.candidate_codes) for position, row in table.items()}
+    found = _matrix(
+        raw.rows(
+            f"SELECT area_id, {columns} FROM area_results WHERE round_id = ? {filter_sql}",
+            (round_.id, *params),
+        ),
+        1 + len(RESULT_FIELDS),
+    )
+    rows = row_of(found[:, 0])
+    table[rows[rows >= 0], : len(RESULT_FIELDS)] = found[rows >= 0, 1:]
+    votes = _matrix(
+        raw.rows(
+            f"SELECT area_id, candidate_id, votes FROM area_votes WHERE round_id = ? {filter_sql}",
+            (round_.id, *params),
+        ),
+        3,
+    )
+    rows, columns_of = row_of(votes[:, 0]), _lookup(np.array(round_.candidate_ids, np.int64))
+    kept = (rows >= 0) & (columns_of(votes[:, 1]) >= 0)
+    table[rows[kept], len(RESULT_FIELDS) + columns_of(votes[kept, 1])] = votes[kept, 2]
+    return table
+
+
+def _matrix(rows: list[tuple[Any, ...]], width: int) -> IntArray:
+    return np.array(rows, np.int64).reshape(len(rows), width)
+
+
+def _lookup(ids: IntArray) -> Callable[[IntArray], IntArray]:
+    """Each id's position in `ids`, -1 for an id not among them (ids are small positive integers)."""
+    size = int(ids.max()) + 1 if len(ids) else 0
+    position = np.full(size, -1, np.int64)
+    position[ids] = np.arange(len(ids))
+
+    def find(wanted: IntArray) -> IntArray:
+        inside = (wanted >= 0) & (wanted < size)
+        return np.where(inside, position[np.where(inside, wanted, 0)] if size else -1, -1)
+
+    return find
 
 
 def rebuilt_sums(
@@ -192,7 +238,13 @@ def rebuilt_sums(
     )
 
 
-def _rebuilt_tallies(
+def _as_tallies(sums: Sums, candidate_codes: Sequence[str]) -> Tallies:
+    return lambda positions: {
+        p: tally_from_row(row, candidate_codes) for p, row in zip(positions, sums(positions), strict=True)
+    }
+
+
+def _rebuilt_sums(
     raw: Raw,
     round_: RoundInfo,
     index: ElectionIndex,
@@ -200,14 +252,14 @@ def _rebuilt_tallies(
     *,
     previous: RoundInfo | None,
     previous_sequence: int | None,
-) -> Tallies:
+) -> Sums:
     earlier = (
         voters_in_round(raw, previous.id, index.bureau_ids, up_to_sequence=previous_sequence or 0)
         if previous
         else np.full(len(index.bureau_ids), UNKNOWN, np.int64)
     )
     sums = rebuilt_sums(raw, round_, index, sequence, earlier)
-    return lambda positions: {p: tally_from_row(sums[p], round_.candidate_codes) for p in positions}
+    return lambda positions: sums[list(positions)]
 
 
 class PublicationRecord(NamedTuple):

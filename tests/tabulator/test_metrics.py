@@ -1,4 +1,10 @@
-from tabulator.metrics import change, percent
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tabulator.aggregation import row_of
+from tabulator.metrics import area_row, area_rows, change, percent, percents
+from tabulator.types import Candidate, Tally
 
 
 def test_percent_rounds_half_away_from_zero_on_the_exact_fraction():
@@ -19,3 +25,36 @@ def test_change_keeps_its_sign_and_rounds_once():
     assert change(80, 100) == -20.0
     assert change(1, 800) == -99.88
     assert change(5, 0) is None
+
+
+@given(st.lists(st.tuples(st.integers(-(10**9), 10**9), st.integers(-(10**9), 10**9)), max_size=50))
+def test_percents_of_many_are_percent_of_each(pairs):
+    parts = np.array([part for part, _ in pairs], np.int64).reshape(len(pairs))
+    wholes = np.array([whole for _, whole in pairs], np.int64).reshape(len(pairs))
+    assert percents(parts, wholes) == [percent(part, whole) for part, whole in pairs]
+
+
+TALLY = st.builds(
+    lambda reported, with_registered, registered, blank, null, a, b: Tally(
+        reported,
+        blank + null + a + b,
+        blank,
+        null,
+        a + b,
+        {"a": a, "b": b},
+        registered=registered,
+        bureaux_with_registered=min(with_registered, reported),
+    ),
+    *(st.integers(0, 5) for _ in range(2)),
+    *(st.integers(0, 10**6) for _ in range(5)),
+)
+CANDIDATES = (Candidate("a", "A", 1), Candidate("b", "B", 2))
+
+
+@given(st.lists(TALLY, max_size=20))
+def test_the_rows_of_many_areas_are_each_area_s_row(tallies):
+    width = len(row_of(Tally(0, 0, 0, 0, 0, {"a": 0, "b": 0})))
+    sums = np.array([row_of(tally) for tally in tallies], np.int64).reshape(len(tallies), width)
+    totals = np.arange(len(tallies), dtype=np.int64) + 5
+    expected = [area_row(tally, CANDIDATES, int(total)) for tally, total in zip(tallies, totals, strict=True)]
+    assert area_rows(sums, CANDIDATES, totals) == expected
