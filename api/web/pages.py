@@ -61,6 +61,38 @@ CORRECTIONS_SHOWN = 100
 # Pages may be framed by this site only; the embed is made to be framed by anyone.
 SECURITY = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors {}"
 
+
+def takes_singular(count: int, lang: str) -> bool:
+    """French puts 0 and 1 in the singular ("0 bureau", "1 bureau", "2 bureaux"), English only 1."""
+    return count <= 1 if lang == "fr" else count == 1
+
+
+class Agreeing(str):
+    """A sentence whose noun agrees with a count in it. As a string it is the plural form (what page.js
+    fills in); `format` takes the singular form when the count asks for it. The count is read from the
+    value given for the placeholder named `counted`: an int, or a figure as `number` wrote it ("4 322")."""
+
+    singular: str
+    counted: str
+    lang: str
+
+    def __new__(cls, plural: str, singular: str, *, counted: str, lang: str) -> Agreeing:
+        sentence = super().__new__(cls, plural)
+        sentence.singular, sentence.counted, sentence.lang = singular, counted, lang
+        return sentence
+
+    def format(self, *args: object, **values: object) -> str:
+        template = self.singular if _is_singular(values.get(self.counted), self.lang) else str(self)
+        return template.format(*args, **values)
+
+
+def _is_singular(value: object, lang: str) -> bool:
+    if isinstance(value, int):
+        return takes_singular(value, lang)
+    digits = "".join(c for c in str(value) if c.isdigit())  # without the thousands separators
+    return bool(digits) and takes_singular(int(digits), lang)  # "—", no figure: the plural
+
+
 TEXT: dict[str, dict[str, str]] = {
     "fr": {
         "site": "Résultats",
@@ -85,7 +117,12 @@ TEXT: dict[str, dict[str, str]] = {
         "certified": "certifié",
         "test": "Tour de test : ces chiffres ne sont pas des résultats réels.",
         "change": "Participation par rapport au tour précédent",
-        "change_text": "{change} à bureaux comparables ({matched} bureaux)",
+        "change_text": Agreeing(
+            "{change} à bureaux comparables ({matched} bureaux)",
+            "{change} à bureaux comparables ({matched} bureau)",
+            counted="matched",
+            lang="fr",
+        ),
         "breadcrumbs": "Fil d’Ariane",
         "children": "Détail par zone",
         "children_caption": "Résultats par {level}, cliquer sur un en-tête pour trier",
@@ -95,7 +132,9 @@ TEXT: dict[str, dict[str, str]] = {
         "or": "ou",
         "search_button": "Rechercher",
         "search_title": "Recherche",
-        "search_results": "{count} résultat(s) pour « {q} »",
+        "search_results": Agreeing(
+            "{count} résultats pour « {q} »", "{count} résultat pour « {q} »", counted="count", lang="fr"
+        ),
         "search_more": "Seuls les {limit} premiers sont affichés ; précisez la recherche.",
         "search_none": "Aucune zone ni aucun bureau ne correspond à « {q} ».",
         "evening": "La soirée électorale",
@@ -110,7 +149,9 @@ TEXT: dict[str, dict[str, str]] = {
         "turnout": "Participation en cours de journée",
         "turnout_caption": "Votants aux heures de relevé, et leur évolution à bureaux comparables",
         "like_for_like": "Évolution à bureaux comparables",
-        "change_short": "{change} ({matched} bureaux)",
+        "change_short": Agreeing(
+            "{change} ({matched} bureaux)", "{change} ({matched} bureau)", counted="matched", lang="fr"
+        ),
         "turnout_bureaux": "Bureaux ayant transmis",
         "corrections": "Corrections",
         "corrections_caption": "Corrections apportées aux résultats des bureaux",
@@ -140,6 +181,11 @@ TEXT: dict[str, dict[str, str]] = {
         "circonscription": "circonscription",
         "commune": "commune",
         "bureau_level": "bureau",
+        "description": "Résultats du {round}, {election}, {area} : voix, participation et bureaux "
+        "dépouillés, mis à jour en direct.",
+        "description_embargo": "Résultats du {round}, {election} : publiés à partir de {time}, "
+        "à la fermeture des derniers bureaux de vote.",
+        "description_search": "Rechercher une zone ou un bureau de vote : résultats du {round}, {election}.",
     },
     "en": {
         "site": "Results",
@@ -164,7 +210,12 @@ TEXT: dict[str, dict[str, str]] = {
         "certified": "certified",
         "test": "Test round: these figures are not real results.",
         "change": "Turnout against the previous round",
-        "change_text": "{change} like for like ({matched} polling stations)",
+        "change_text": Agreeing(
+            "{change} like for like ({matched} polling stations)",
+            "{change} like for like ({matched} polling station)",
+            counted="matched",
+            lang="en",
+        ),
         "breadcrumbs": "Breadcrumbs",
         "children": "By area",
         "children_caption": "Results by {level}; click a column header to sort",
@@ -174,7 +225,9 @@ TEXT: dict[str, dict[str, str]] = {
         "or": "or",
         "search_button": "Search",
         "search_title": "Search",
-        "search_results": "{count} result(s) for “{q}”",
+        "search_results": Agreeing(
+            "{count} results for “{q}”", "{count} result for “{q}”", counted="count", lang="en"
+        ),
         "search_more": "Only the first {limit} are shown; narrow the search.",
         "search_none": "No area or polling station matches “{q}”.",
         "evening": "The election night",
@@ -189,7 +242,12 @@ TEXT: dict[str, dict[str, str]] = {
         "turnout": "Turnout during the day",
         "turnout_caption": "Voters at each checkpoint, and the change like for like",
         "like_for_like": "Change like for like",
-        "change_short": "{change} ({matched} polling stations)",
+        "change_short": Agreeing(
+            "{change} ({matched} polling stations)",
+            "{change} ({matched} polling station)",
+            counted="matched",
+            lang="en",
+        ),
         "turnout_bureaux": "Polling stations reporting",
         "corrections": "Corrections",
         "corrections_caption": "Corrections made to polling stations' results",
@@ -219,6 +277,11 @@ TEXT: dict[str, dict[str, str]] = {
         "circonscription": "constituency",
         "commune": "commune",
         "bureau_level": "polling station",
+        "description": "Results of {election}, {round}, {area}: votes, turnout and polling stations "
+        "counted, updated live.",
+        "description_embargo": "Results of {election}, {round}: published from {time} (Paris time), "
+        "once the last polling stations close.",
+        "description_search": "Find an area or a polling station: results of {election}, {round}.",
     },
 }
 # What the search box finds, level by level, with the article each takes.
@@ -382,11 +445,16 @@ def _page(election: str, number: int) -> Page:
     return Page("en" if lang == "en" else "fr", election, number)
 
 
+def content_version(data: bytes) -> str:
+    """The `?v=` of a static file's URL: a digest of its bytes, so that a new version is a new URL."""
+    return hashlib.blake2b(data, digest_size=6).hexdigest()
+
+
 @cache
-def _asset(name: str) -> str:
-    """A static file's URL with its content hash: the files are cached a day, a new version is a new URL."""
-    digest = hashlib.blake2b((STATIC / "page" / name).read_bytes(), digest_size=6).hexdigest()
-    return f"/static/page/{name}?v={digest}"
+def _asset(path: str) -> str:
+    """A static file's URL (`path` under static/) with its content version: app.py serves such a URL
+    immutable for a year, since the next version of the file will have another."""
+    return f"/static/{path}?v={content_version((STATIC / path).read_bytes())}"
 
 
 def _html(

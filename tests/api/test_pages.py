@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 from api import store
-from api.web.pages import TEXT, as_of_line
+from api.app import STATIC, _loaded_static
+from api.web.pages import TEXT, Agreeing, as_of_line
 from api.web.pages import search_label as label_for
 from api.web.state import state_of
 from tabulator import ministry
@@ -184,7 +186,7 @@ def test_the_pages_show_the_api_figures_at_2030(database_url, make_app):
     assert search_label(found) == "Rechercher une région, un département, une circonscription ou un bureau"
     found = client.get(f"{PAGE}search?q=91-03-0002&lang=en").get_data(as_text=True)
     assert f'href="/elections/{ELECTION}/rounds/2/bureau/91-03-0002?lang=en"' in found
-    assert "1 result(s)" in found
+    assert "1 result for “91-03-0002”" in found
     assert search_label(found) == "Search for a region, a département, a constituency or a polling station"
 
     # The embed: the block alone, framable.
@@ -439,7 +441,175 @@ def test_a_circonscription_keeps_the_administrative_breadcrumbs_and_the_search_f
             for number in ("0101", "0102", "0103", "0301", "0302", "0303")
         ),
     ]
-    assert "10 résultat(s) pour « Paris »" in found
+    assert "10 résultats pour « Paris »" in found
     assert search_label(found) == (
         "Rechercher une région, un département, une commune, une circonscription ou un bureau"
     )
+
+
+# --- delivery: the assets' compression and caching, the icon, the descriptions, the plurals ----------------
+
+SAMPLE_PAGE = "/elections/mini-primaire/rounds/2/"
+YEAR = "public, max-age=31536000, immutable"
+DAY = "public, max-age=86400"
+
+
+def version(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=6).hexdigest()
+
+
+def description(html: str) -> str:
+    return re.search(r'<meta name="description" content="([^"]*)">', html).group(1)
+
+
+def test_the_assets_are_gzipped_once_and_kept_a_year_under_their_version(client, monkeypatch):
+    css, js = (STATIC / "page" / "page.css").read_bytes(), (STATIC / "page" / "page.js").read_bytes()
+    icon = (STATIC / "favicon.svg").read_bytes()
+    _loaded_static.cache_clear()  # another test of this process may have read them already
+    compressed: list[bytes] = []  # the pages are compressed too: only the assets are counted
+    compress = gzip.compress
+    monkeypatch.setattr(gzip, "compress", lambda data, **kw: compressed.append(data) or compress(data, **kw))
+
+    html = client.get(SAMPLE_PAGE).get_data(as_text=True)
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+    assert assets == [
+        f"/static/favicon.svg?v={version(icon)}",
+        f"/static/page/page.css?v={version(css)}",
+        f"/static/page/page.js?v={version(js)}",
+    ]
+    for url, data, mimetype in ((assets[1], css, "text/css"), (assets[2], js, "text/javascript")):
+        for _ in range(2):
+            served = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+            assert (
+                served.status_code,
+                served.mimetype,
+                served.headers["Content-Encoding"],
+                served.headers["Vary"],
+                served.headers["Cache-Control"],
+            ) == (200, mimetype, "gzip", "Accept-Encoding", YEAR), url
+            assert gzip.decompress(served.data) == data
+        again = client.get(url, headers={"If-None-Match": served.headers["ETag"]})
+        assert (again.status_code, again.data) == (304, b"")
+    # Compressed when first read, never again for a request.
+    assert [data for data in compressed if data in (css, js, icon)] == [css, js]  # the icon: too small
+
+
+def test_an_asset_without_its_version_is_kept_a_day_and_the_folder_is_never_left(client):
+    js = (STATIC / "page" / "page.js").read_bytes()
+    plain = client.get("/static/page/page.js")
+    assert (plain.status_code, plain.data, plain.headers["Cache-Control"], plain.headers["Vary"]) == (
+        200,
+        js,
+        DAY,
+        "Accept-Encoding",
+    )
+    assert "Content-Encoding" not in plain.headers
+    # Another release's version: served, but revalidated at each use rather than kept a year.
+    assert client.get("/static/page/page.js?v=000000000000").headers["Cache-Control"] == "no-cache"
+    # The vendored Redoc script (0.9 MB) is compressed too; its URL carries no version.
+    redoc = client.get("/static/vendor/redoc-2.5.1/redoc.standalone.js", headers={"Accept-Encoding": "gzip"})
+    assert (redoc.status_code, redoc.headers["Content-Encoding"], redoc.headers["Cache-Control"]) == (
+        200,
+        "gzip",
+        DAY,
+    )
+    assert gzip.decompress(redoc.data) == (STATIC / "vendor/redoc-2.5.1/redoc.standalone.js").read_bytes()
+    assert len(redoc.data) < len(gzip.decompress(redoc.data)) // 3
+    escapes = (
+        "/static/../app.py",
+        "/static/..%2fapp.py",
+        "/static/page/../../../app.py",
+        "/static/%2e%2e/%2e%2e/web/pages.py",
+        "/static//etc/passwd",
+        "/static/page",
+    )
+    answers = {path: client.get(path, follow_redirects=True) for path in escapes}
+    assert {path: answer.status_code for path, answer in answers.items()} == dict.fromkeys(escapes, 404)
+    assert not any(b"def " in answer.data or b"root:" in answer.data for answer in answers.values())
+
+
+def test_the_favicon_is_answered(client):
+    icon = (STATIC / "favicon.svg").read_bytes()
+    for path in ("/favicon.ico", "/static/favicon.svg"):
+        answer = client.get(path)
+        assert (answer.status_code, answer.mimetype, answer.data) == (200, "image/svg+xml", icon), path
+    assert icon.startswith(b'<svg xmlns="http://www.w3.org/2000/svg"') and len(icon) < 1_024
+
+
+def test_each_page_describes_its_election_round_and_area_and_a_single_bureau_is_singular(
+    database_url, make_app
+):
+    client, engine = loaded(database_url, make_app, replay=True)
+    described = {
+        path: description(client.get(path).get_data(as_text=True))
+        for path in (
+            PAGE,
+            f"{PAGE}?lang=en",
+            f"{PAGE}departement/75",
+            f"{PAGE}departement/75?lang=en",
+            f"{PAGE}search?q=paris",
+        )
+    }
+    assert described == {
+        PAGE: "Résultats du 2e tour, Primaire citoyenne 2017, France : voix, participation et bureaux "
+        "dépouillés, mis à jour en direct.",
+        f"{PAGE}?lang=en": "Results of Primaire citoyenne 2017, Round 2, France: votes, turnout and polling "
+        "stations counted, updated live.",
+        f"{PAGE}departement/75": "Résultats du 2e tour, Primaire citoyenne 2017, Paris : voix, participation "
+        "et bureaux dépouillés, mis à jour en direct.",
+        f"{PAGE}departement/75?lang=en": "Results of Primaire citoyenne 2017, Round 2, Paris: votes, turnout "
+        "and polling stations counted, updated live.",
+        f"{PAGE}search?q=paris": "Rechercher une zone ou un bureau de vote : résultats du 2e tour, Primaire "
+        "citoyenne 2017.",
+    }
+    # A bureau is compared with itself at the previous round: one bureau, in the singular.
+    like_for_like = client.get(f"{API}/results/bureau/91-03-0002").get_json()["results"]["voters_change"]
+    assert (
+        like_for_like["like_for_like"]["matched_bureaux"],
+        like_for_like["like_for_like"]["change_pct"],
+    ) == (
+        1,
+        14.6,
+    )
+    written = {
+        lang: figures(client.get(f"{PAGE}bureau/91-03-0002?lang={lang}").get_data(as_text=True)).fields[
+            (None, "voters_change")
+        ]
+        for lang in ("fr", "en")
+    }
+    assert written == {
+        "fr": "+14,60\u202f% à bureaux comparables (1 bureau)",
+        "en": "+14.60% like for like (1 polling station)",
+    }
+    assert (
+        "(4\u202f322 bureaux)"
+        in figures(client.get(PAGE).get_data(as_text=True)).fields[(None, "voters_change")]
+    )
+    found = client.get(f"{PAGE}search?q=91-03-0002").get_data(as_text=True)
+    assert '<h2 id="found-title">1 résultat pour « 91-03-0002 »</h2>' in found
+
+    lift = datetime.now(UTC) + timedelta(hours=1)
+    store.update_round(engine, ELECTION, 2, results_not_before=lift)
+    at = f"{lift.astimezone(ZoneInfo('Europe/Paris')):%H:%M}"
+    assert description(client.get(PAGE).get_data(as_text=True)) == (
+        f"Résultats du 2e tour, Primaire citoyenne 2017 : publiés à partir de {at}, à la fermeture des "
+        "derniers bureaux de vote."
+    )
+
+
+def test_counts_take_the_singular_at_one_in_english_and_up_to_one_in_french():
+    fr, en = TEXT["fr"]["change_short"], TEXT["en"]["change_short"]
+    assert isinstance(fr, Agreeing) and fr == "{change} ({matched} bureaux)"  # what page.js receives
+    assert [fr.format(change="+1,00\u202f%", matched=m) for m in ("0", "1", "2", f"1{NNBSP}001", "—")] == [
+        "+1,00\u202f% (0 bureau)",
+        "+1,00\u202f% (1 bureau)",
+        "+1,00\u202f% (2 bureaux)",
+        f"+1,00\u202f% (1{NNBSP}001 bureaux)",
+        "+1,00\u202f% (— bureaux)",
+    ]
+    assert [en.format(change="+1.00%", matched=m) for m in (0, 1, 2, "1,001")] == [
+        "+1.00% (0 polling stations)",
+        "+1.00% (1 polling station)",
+        "+1.00% (2 polling stations)",
+        "+1.00% (1,001 polling stations)",
+    ]
