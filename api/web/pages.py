@@ -436,7 +436,10 @@ class Page:
         return self.text["round"].format(n=self.number, suffix=suffix)
 
     def script_text(self) -> str:
-        words = json.dumps({key: self.text[key] for key in SCRIPT_TEXT}, ensure_ascii=False)
+        chosen = {key: self.text[key] for key in SCRIPT_TEXT}
+        # The singular, for page.js to agree with a count as `Agreeing.format` does on the server.
+        chosen["change_text_one"] = getattr(self.text["change_text"], "singular", self.text["change_text"])
+        words = json.dumps(chosen, ensure_ascii=False)
         return words.replace("<", "\\u003c")  # inside <script>: never a closing tag
 
 

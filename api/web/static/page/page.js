@@ -99,7 +99,10 @@
     }
     var change = results.voters_change && results.voters_change.like_for_like;
     if (change) {
-      setText(block, '[data-field="voters_change"]', change.change_pct === null ? "—" : fill(words.change_text, {
+      // French puts 0 and 1 in the singular, English only 1 (pages.takes_singular).
+      var one = lang === "fr" ? change.matched_bureaux <= 1 : change.matched_bureaux === 1;
+      var sentence = one ? words.change_text_one : words.change_text;
+      setText(block, '[data-field="voters_change"]', change.change_pct === null ? "—" : fill(sentence, {
         change: percent(lang, change.change_pct, true), matched: number(lang, change.matched_bureaux)
       }));
     }
