@@ -209,12 +209,7 @@ def record_in(
     )
     _refuse_on_errors(plan)
     progress(STAGES[0])
-    report = RecordReport(
-        flagged=plan.warnings.count,
-        warnings=plan.warnings.issues,
-        unchanged=plan.unchanged,
-        by_code=plan.warnings.by_code(batch.bureaux),
-    )
+    report = _planned_report(plan, batch)
     publish_rows, authors = _review(
         raw,
         round_,
@@ -276,6 +271,16 @@ def _read_facts(
         before=_previous_round_info(connection, round_),
     )
     return _Facts(stored, Context(previous, checkpoint_max, judged), next_round_ids)
+
+
+def _planned_report(plan: ReturnsPlan, batch: ReturnBatch) -> RecordReport:
+    """The report as the plan makes it: warnings and unchanged returns; the counts come with the apply."""
+    return RecordReport(
+        flagged=plan.warnings.count,
+        warnings=plan.warnings.issues,
+        unchanged=plan.unchanged,
+        by_code=plan.warnings.by_code(batch.bureaux),
+    )
 
 
 def _refuse_on_errors(plan: ReturnsPlan) -> None:
