@@ -30,7 +30,7 @@ from api import documents
 from api.store import Refused, open_view
 from api.store.common import now
 from api.store.db import reading
-from api.store.results import View, every_bureau_tally
+from api.store.results import View, every_bureau_sums
 from api.web import schemas
 from api.web.http import render
 from tabulator.registry import CODE_RULE
@@ -72,7 +72,7 @@ def _with_all_tallies(view: View) -> View:
     return replace(
         view,
         sums=lambda positions: every[list(positions)],
-        every_bureau=every_bureau_tally(view),
+        every_bureau=every_bureau_sums(view),
     )
 
 
@@ -97,8 +97,8 @@ def _documents(view: View) -> Shaped:
         (("results", level, "index.json"), documents.level_results(view, level), None)
         for level in registry.columns[1:]
     ]
-    for position, area in enumerate(registry.areas[1:], start=1):
-        below = _levels_below(view, position)
+    for area in registry.areas[1:]:
+        below = registry.levels_below(area.level)  # each has a feed within the area
         path = ("results", area.level, area.code)
         shaped.append(
             (
@@ -112,14 +112,6 @@ def _documents(view: View) -> Shaped:
             for level in below
         ]
     return shaped
-
-
-def _levels_below(view: View, position: int) -> list[str]:
-    """The levels directly below an area, in every cut: each has a feed within it."""
-    registry = view.index.registry
-    return [
-        level for level in registry.columns if registry.parent_level[level] == registry.areas[position].level
-    ]
 
 
 def _inside(base: Path, relatives: list[tuple[str, ...]], *, folder: Path) -> list[Path]:

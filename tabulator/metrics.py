@@ -92,32 +92,6 @@ def registered_known(tally: Tally) -> bool:
     return tally.bureaux_reported > 0 and tally.bureaux_with_registered == tally.bureaux_reported
 
 
-def area_row(tally: Tally, candidates: Sequence[Candidate], bureaux_total: int) -> dict[str, object]:
-    """An area's figures as one row among others (its parent's children, a level's feed): the counts, each
-    candidate's votes and shares, and the leader."""
-    known = registered_known(tally)
-    return {
-        "bureaux_reported": tally.bureaux_reported,
-        "bureaux_total": bureaux_total,
-        "registered": tally.registered if known else None,
-        "abstentions": tally.registered - tally.voters if known else None,
-        "voters": tally.voters,
-        "blank": tally.blank,
-        "null": tally.null,
-        "valid": tally.valid,
-        "candidates": [
-            {
-                "id": c.id,
-                "votes": tally.votes[c.id],
-                "pct_valid": percent(tally.votes[c.id], tally.valid),
-                "pct_registered": percent(tally.votes[c.id], tally.registered) if known else None,
-            }
-            for c in candidates
-        ],
-        "leader": leader(tally, candidates),
-    }
-
-
 def percents(parts: IntArray, wholes: IntArray, places: int = 2) -> list[float | None]:
     """`percent` of many parts at once, with the same exact rounding (in integers); None where the whole
     is 0. The same floats as `percent`: an integer quotient divided by 10**places."""
@@ -132,8 +106,10 @@ def percents(parts: IntArray, wholes: IntArray, places: int = 2) -> list[float |
 def area_rows(
     sums: IntArray, candidates: Sequence[Candidate], bureaux_total: IntArray
 ) -> list[dict[str, object]]:
-    """`area_row` of many areas at once, from their sums (a row each: RESULT_FIELDS, then the candidates'
-    votes in ballot order): a feed of 36,000 communes without a Tally or a division per figure."""
+    """Areas' figures as rows among others (a parent's children, a level's feed), from their sums (a row
+    each: RESULT_FIELDS, then the candidates' votes in ballot order): the counts, each candidate's votes
+    and shares, and the leader, as `summarize` gives them, for 36,000 communes without a Tally or a
+    division per figure."""
     column = {name: sums[:, index] for name, index in FIELD.items()}
     votes = sums[:, len(RESULT_FIELDS) :]
     reported, registered, voters = column["bureaux_reported"], column["registered"], column["voters"]

@@ -78,6 +78,7 @@ OVERSEAS_DIGIT = {
 }
 # Saint-Martin (INSEE 97801) is filed under Saint-Barthélemy's 977 by the ministry, as ZX 801.
 INSEE_EXCEPTIONS = {("ZX", "801"): "97801"}
+MINISTRY_EXCEPTIONS = {(d, code): commune for (d, commune), code in INSEE_EXCEPTIONS.items()}
 NATIONAL = Area("national", "FR", "France", None)
 SEXES = ("M", "F", None)
 REGISTERED_COLUMN = 7  # Inscrits: empty in an open primary, which has no register
@@ -248,10 +249,8 @@ def ministry_commune(departement: Departement, insee: str) -> str:
     ministry = departement.ministry_code
     if ministry in OWN_COMMUNE_CODES:
         return insee[len(ministry) :]
-    if excepted := next(
-        (c for (d, c), code in INSEE_EXCEPTIONS.items() if (d, code) == (ministry, insee)), None
-    ):
-        return excepted
+    if (ministry, insee) in MINISTRY_EXCEPTIONS:
+        return MINISTRY_EXCEPTIONS[(ministry, insee)]
     if len(departement.code) == 3:
         return OVERSEAS_DIGIT.get(ministry, "0") + insee[3:]
     return insee[len(departement.code) :]

@@ -112,11 +112,12 @@ class Registry:
         its circonscriptions); none for an area of a cut's last level, whose children are bureaux."""
         level = self.areas[position].level
         return tuple(
-            child
-            for below in self.columns
-            if self.parent_level[below] == level
-            for child in self.areas_within(position, below)
+            child for below in self.levels_below(level) for child in self.areas_within(position, below)
         )
+
+    def levels_below(self, level: str) -> tuple[str, ...]:
+        """The levels directly below `level`, in every cut (a département's: commune, circonscription)."""
+        return tuple(below for below in self.columns if self.parent_level[below] == level)
 
     def levels_above(self, level: str) -> tuple[str, ...]:
         """The levels above `level` in its cut, nearest first (for a circonscription: the département's,
@@ -135,14 +136,8 @@ class Registry:
     def parent_codes(self, position: int) -> dict[str, str]:
         """The codes of an area's parents by level, nearest first: {"departement": "75", "region": "11",
         "national": "FR"}."""
-        codes: dict[str, str] = {}
         area = self.areas[position]
-        while area.parent_code is not None:
-            above = self.parent_level[area.level]
-            assert above is not None  # an area with a parent code has a parent level (`_index_areas`)
-            codes[above] = area.parent_code
-            area = self.area(above, area.parent_code)
-        return codes
+        return {parent.level: parent.code for parent in reversed(self.chain(area.level, area.code)[:-1])}
 
     @property
     def leaf_level(self) -> str:

@@ -20,14 +20,14 @@ from api.store.results import (
     ReturnVersion,
     View,
     bureau_figures,
-    bureau_tallies,
+    bureau_sums,
     open_view,
     published_figures,
     return_versions,
 )
-from tabulator.aggregation import TURNOUT_FIELDS, aggregate_checkpoints
-from tabulator.batch import UNKNOWN
-from tabulator.metrics import area_row, change, percent, summarize
+from tabulator.aggregation import TURNOUT_FIELDS, aggregate_checkpoints, tally_from_row
+from tabulator.batch import UNKNOWN, IntArray
+from tabulator.metrics import area_rows, change, percent, summarize
 from tabulator.registry import Registry
 from tabulator.types import Area, Candidate, Tally
 
@@ -68,24 +68,27 @@ def results_of(view: View, level: str | None = None, code: str | None = None) ->
     area = registry.areas[position]
     leaf = registry.holds_bureaux(area.level)
     children = [] if leaf else list(registry.children[position])
-    tallies = view.tallies([position, *children])
+    sums = view.sums([position, *children])
     previous = view.previous_tallies([position])[position] if view.previous_tallies else None
-    candidates = view.round_.candidates
-    rows = (
-        _bureau_rows(view, [b for b in registry.children[position] if registry.counted[b]])
-        if leaf
-        else [
-            child_row(registry.areas[c], tallies[c], candidates, int(view.index.bureaux_total[c]))
-            for c in children
-        ]
-    )
+    if leaf:
+        bureaux = [b for b in registry.children[position] if registry.counted[b]]
+        rows = child_rows(
+            [_bureau_area(registry, b) for b in bureaux],
+            view,
+            bureau_sums(view, bureaux),
+            np.ones(len(bureaux), np.int64),
+        )
+    else:
+        rows = child_rows(
+            [registry.areas[c] for c in children], view, sums[1:], view.index.bureaux_total[children]
+        )
     return {
         **context(view),
         "area": _area(area),
         "parents": [_area(a) for a in registry.chain(area.level, area.code)[:-1]],
         "results": summarize(
-            tallies[position],
-            candidates,
+            tally_from_row(sums[0], view.round_.candidate_codes),
+            view.round_.candidates,
             bureaux_total=int(view.index.bureaux_total[position]),
             previous=previous,
         ),
@@ -93,19 +96,12 @@ def results_of(view: View, level: str | None = None, code: str | None = None) ->
     }
 
 
-def child_row(
-    area: Area, tally: Tally, candidates: Sequence[Candidate], bureaux_total: int
-) -> dict[str, Any]:
-    """An area's summary row among its parent's children."""
-    return {**_area(area), **area_row(tally, candidates, bureaux_total)}
-
-
-def _bureau_rows(view: View, rows: Sequence[int]) -> list[dict[str, Any]]:
-    registry = view.index.registry
-    return [
-        child_row(_bureau_area(registry, row), tally, view.round_.candidates, 1)
-        for row, tally in zip(rows, bureau_tallies(view, rows), strict=True)
-    ]
+def child_rows(
+    areas: Sequence[Area], view: View, sums: IntArray, bureaux_total: IntArray
+) -> list[dict[str, Any]]:
+    """Each area's summary row among its parent's children, from its sums (a row each)."""
+    rows = area_rows(sums, view.round_.candidates, bureaux_total)
+    return [{**_area(area), **row} for area, row in zip(areas, rows, strict=True)]
 
 
 def _bureau_area(registry: Registry, row: int) -> Area:

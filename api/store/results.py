@@ -74,7 +74,7 @@ class View:
     checkpoints: dict[str, dict[int, int]]
     previous_checkpoints: dict[str, dict[int, int]]
     # Set when many pages are built at once (static publication): every bureau's tally, read in one go.
-    every_bureau: list[Tally] | None = None
+    every_bureau: IntArray | None = None
 
     def tallies(self, positions: Sequence[int]) -> dict[int, Tally]:
         """The sums of some areas, each as a Tally, by position."""
@@ -324,27 +324,27 @@ def _bureau_returns(view: View, rows: Sequence[int]) -> tuple[StoredReturns, Int
     return stored, previous
 
 
-def _summed(view: View, stored: StoredReturns, previous: IntArray) -> list[Tally]:
+def _summed(stored: StoredReturns, previous: IntArray) -> IntArray:
+    """Each bureau's return as an area's sums would count it (zeros where it has none)."""
     found = stored.exists[:, None]
-    sums = contributions(stored.counts, stored.votes, stored.registered, previous) * found
-    return [tally_from_row(row, view.round_.candidate_codes) for row in sums]
+    return contributions(stored.counts, stored.votes, stored.registered, previous) * found
 
 
-def every_bureau_tally(view: View) -> list[Tally]:
-    return bureau_tallies(view, range(len(view.index.bureau_ids)))
+def every_bureau_sums(view: View) -> IntArray:
+    return bureau_sums(view, range(len(view.index.bureau_ids)))
 
 
-def bureau_tallies(view: View, rows: Sequence[int]) -> list[Tally]:
-    """The tallies of some bureaux (by registry row), as of the view's sequence."""
+def bureau_sums(view: View, rows: Sequence[int]) -> IntArray:
+    """The sums of some bureaux (by registry row), as of the view's sequence: a row each, as `View.sums`."""
     if view.every_bureau is not None:
-        return [view.every_bureau[row] for row in rows]
-    return _summed(view, *_bureau_returns(view, rows))
+        return view.every_bureau[list(rows)]
+    return _summed(*_bureau_returns(view, rows))
 
 
 def bureau_figures(view: View, row: int) -> BureauFigures:
     """One bureau's tally and its votants in the previous round, from one read of its returns."""
     stored, previous = _bureau_returns(view, [row])
-    (tally,) = _summed(view, stored, previous)
+    tally = tally_from_row(_summed(stored, previous)[0], view.round_.candidate_codes)
     return BureauFigures(tally, int(previous[0]) if view.round_.previous_round_id else None)
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from api.web import csv_views
-from tabulator.metrics import area_row, change, percent, summarize
+from tabulator.aggregation import row_of
+from tabulator.metrics import area_rows, change, percent, summarize
 from tabulator.types import Candidate, Tally
 
 ELECTION = "primaire-gauche-2017"
@@ -48,8 +51,14 @@ def _tally(
     )
 
 
+def _row(tally: Tally, total: int) -> dict[str, Any]:
+    """An area's row among others, as the documents shape it."""
+    (row,) = area_rows(np.array([row_of(tally)], np.int64), CANDIDATES, np.array([total], np.int64))
+    return row
+
+
 def _child(level: str, code: str, name: str, total: int, tally: Tally) -> dict[str, Any]:
-    return {"level": level, "code": code, "name": name, **area_row(tally, CANDIDATES, total)}
+    return {"level": level, "code": code, "name": name, **_row(tally, total)}
 
 
 ILE = _tally(1_187, 1_702, 1_133, 241_880, 156_402)
@@ -82,13 +91,13 @@ LEVEL = {
             "code": "11",
             "name": "Île-de-France",
             "parents": {"national": "FR"},
-            **area_row(ILE, CANDIDATES, 1_304),
+            **_row(ILE, 1_304),
         },
         {
             "code": "84",
             "name": "Auvergne-Rhône-Alpes",
             "parents": {"national": "FR"},
-            **area_row(AURA, CANDIDATES, 911),
+            **_row(AURA, 911),
         },
     ],
 }

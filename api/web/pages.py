@@ -454,6 +454,7 @@ def content_version(data: bytes) -> str:
 
 
 @cache
+@cache  # every page names its assets: their files are read and hashed once per process
 def _asset(path: str) -> str:
     """A static file's URL (`path` under static/) with its content version: app.py serves such a URL
     immutable for a year, since the next version of the file will have another."""
@@ -602,8 +603,8 @@ def _other_cuts(view: View, area: dict[str, Any]) -> list[dict[str, Any]]:
     registry = view.index.registry
     return [
         documents.level_results(view, below, area["level"], area["code"])
-        for below in registry.columns
-        if registry.parent_level[below] == area["level"] and below not in registry.levels
+        for below in registry.levels_below(area["level"])
+        if below not in registry.levels
     ]
 
 

@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tabulator.aggregation import row_of
-from tabulator.metrics import area_row, area_rows, change, percent, percents
+from tabulator.metrics import area_rows, change, percent, percents, summarize
 from tabulator.types import Candidate, Tally
 
 
@@ -51,10 +51,22 @@ TALLY = st.builds(
 CANDIDATES = (Candidate("a", "A", 1), Candidate("b", "B", 2))
 
 
+ROW = ("bureaux_reported", "bureaux_total", "registered", "abstentions", "voters", "blank", "null", "valid")
+
+
 @given(st.lists(TALLY, max_size=20))
-def test_the_rows_of_many_areas_are_each_area_s_row(tallies):
+def test_each_area_s_row_says_what_its_own_figures_say(tallies):
     width = len(row_of(Tally(0, 0, 0, 0, 0, {"a": 0, "b": 0})))
     sums = np.array([row_of(tally) for tally in tallies], np.int64).reshape(len(tallies), width)
     totals = np.arange(len(tallies), dtype=np.int64) + 5
-    expected = [area_row(tally, CANDIDATES, int(total)) for tally, total in zip(tallies, totals, strict=True)]
+    expected = []
+    for tally, total in zip(tallies, totals.tolist(), strict=True):
+        figures = summarize(tally, CANDIDATES, bureaux_total=total)
+        candidates = [
+            {key: candidate[key] for key in ("id", "votes", "pct_valid", "pct_registered")}
+            for candidate in figures["candidates"]
+        ]
+        expected.append(
+            {**{key: figures[key] for key in ROW}, "candidates": candidates, "leader": figures["leader"]}
+        )
     assert area_rows(sums, CANDIDATES, totals) == expected
