@@ -57,9 +57,10 @@ format: install ## Format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install ## Ingest, API (gunicorn, wrk, nginx) and write-path benchmarks on the 69,242-bureau file
+bench: install ## Ingest, API (gunicorn, wrk, nginx), static publication and write-path benchmarks on the 69,242-bureau file
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.publication
 	$(BIN)/python -m bench.writes
 
 anomalies: install ## Warnings on the real 2017 round 2 with planted slips: share caught per kind, clean returns flagged

@@ -390,10 +390,11 @@ def publish_static(
     target = folder or context.settings.static_folder
     if target is None:
         raise click.UsageError("Give --folder or set TABULATOR_STATIC_FOLDER.")
+    feeds = static_publication.FeedRows()  # kept from one sequence to the next
     while True:
         started = time.perf_counter()
         sequence = _refuse_on_error(
-            lambda: static_publication.publish(context.engine, election, round_number, target), target
+            lambda: static_publication.publish(context.engine, election, round_number, target, feeds), target
         )
         if sequence is not None:
             click.echo(

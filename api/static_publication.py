@@ -1,25 +1,42 @@
 """Static publication: the latest documents of a round written as files, for nginx or a CDN.
 
-Files mirror the API's paths (`api/v1/elections/E/rounds/N/results/departement/75`), each beside its
-gzip (`gzip_static on`); a document whose path is also a folder is that folder's `index.json` (nginx:
-`try_files $uri $uri/index.json`): the national results (`results/index.json`), a level's feed
-(`results/commune/index.json`, beside `results/commune/75056`), an area with feeds of the levels below it
-(`results/departement/75/index.json`, beside `results/departement/75/commune`). A sequence is written
-into a folder of its own, then a symlink swap makes it the served one at once: a reader sees one whole
-sequence or the previous one, never a mix.
+Each document is a file (beside its gzip, for `gzip_static on`) at its API path under the round's folder,
+with one change: an area's or a bureau's path takes a folder named after the first three characters of its
+code, so that no folder holds 69,242 bureaux (`results/commune/75056` is the file
+`results/commune/750/75056`; deploy/nginx.conf maps one to the other). A document whose path is also a
+folder is that folder's `index.json` (nginx: `try_files $file $file/index.json`): the national results
+(`results/index.json`), a level's feed (`results/commune/index.json`), an area with feeds of the levels
+below it (`results/departement/75/75/index.json`, beside `results/departement/75/75/commune`).
+
+A sequence writes only what it changed. Its returns change their bureaux, their areas in every cut and the
+feeds that hold those areas; `current`, `turnout` and `timeline` change every time. Every other file stays
+as it was written by the sequence that last changed it: byte for byte that sequence's document, whose
+figures are still the latest (`current` names the latest sequence). A change of the whole round (another
+registry, a certification, the previous round's figures, the layout) writes every file again.
+
+Folders are shared between sequences, never copied: every folder but a sequence's top one lives once under
+`.dirs/` and is named by a symlink from its parent. A sequence builds new folders only on the paths of its
+files (linking their unchanged files from the folder they replace), then a symlink swap makes it the served
+one at once: a reader sees one whole sequence or the previous one, never a mix. Each sequence's manifest
+(`<sequence>.json`) names its folders; the folders no kept sequence names are removed.
 
 Paths are built from codes. The loaders refuse a code that is not one plain name (`bad_code`), but a
-database filled before they did may still hold `../../x`: every path is checked to be exactly the place it
-names under the folder before the first file is written, and a publication that would leave it is refused
-whole (`unsafe_path`).
+database filled before they did may still hold `../../x`: every code is checked before the first file is
+written, and a publication that would leave its folder is refused whole (`unsafe_path`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
+import json
 import os
 import shutil
-from dataclasses import replace
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,130 +47,334 @@ from api import documents
 from api.store import Refused, open_view
 from api.store.common import now
 from api.store.db import reading
-from api.store.results import View, every_bureau_sums
+from api.store.results import View, bureaux_changed_since, every_bureau_sums
 from api.web import schemas
-from api.web.http import render
+from api.web.http import GZIP_FROM, serialize
 from tabulator.registry import CODE_RULE
 from tabulator.rules import error
 
-KEEP = 3  # sequence folders kept behind the served one, for readers still holding an older file
+KEEP = 3  # sequences kept behind the served one, for readers still holding an older file
+LAYOUT = 2  # of the files; a publication under another layout than the served one's writes every file
+SHARD = 3  # characters of a code that name its folder
+BUREAU_BATCH = 2_000  # bureaux' documents read and written at a time: memory stays bounded
+OBJECTS = ".dirs"
+WRITES_PENDING = 512  # files rendered and waiting for the writing threads, at most
+
+# A file to write: its document's API path under the round, whether that path is also a folder, its bytes.
+File = tuple[tuple[str, ...], bool, bytes]
 
 
-def publish(engine: Engine, election: str, number: int, folder: Path) -> int | None:
+@dataclass(frozen=True)
+class Manifest:
+    """A published sequence: the round's state its files were written for, and its folders' objects."""
+
+    sequence: int
+    key: str
+    directories: dict[str, str]  # "results/commune/750" → the object's name under .dirs
+
+
+def publish(
+    engine: Engine, election: str, number: int, folder: Path, feeds: FeedRows | None = None
+) -> int | None:
     """Write the round's latest sequence under `folder`; returns it, or None if it was already there or the
-    round is under embargo."""
+    round is under embargo. `feeds`: the rows of the level feeds kept from the previous publication."""
+    sequences, link = _inside(
+        folder, [(".sequences", election, str(number)), _round_path(election, number)], folder=folder
+    )
     with reading(engine) as connection:
         view = open_view(connection, election, number)
         if documents.embargo_of(view.round_, now()) is not None:
             return None  # results wait for the embargo; the files of a previous sequence stay as they are
-        view = _with_all_tallies(view)
-        sequence = view.publication.sequence
-        sequences, link = _inside(
-            folder, [(".sequences", election, str(number)), _round_path(election, number)], folder=folder
-        )
-        target = sequences / str(sequence)
-        if target.exists():
-            return None
-        staging = sequences / f".{sequence}.{os.getpid()}.staging"
-        shaped = _documents(view)
-        paths = _inside(staging, [relative for relative, _, _ in shaped], folder=folder)
-        shutil.rmtree(staging, ignore_errors=True)
-        for path, (_, document, schema) in zip(paths, shaped, strict=True):
-            _write(path, document, schema)
-    staging.rename(target)
-    _point(link, target)
-    _prune(sequences, keep=KEEP, served=sequence)
+        _check_codes(view, folder)
+        sequences.mkdir(parents=True, exist_ok=True)
+        with _locked(sequences / ".lock"):
+            sequence = view.publication.sequence
+            if (sequences / str(sequence)).exists():
+                return None
+            key = _round_key(view)
+            previous = _served(sequences, link)
+            if previous is None or previous.key != key or previous.sequence > sequence:
+                previous, changed = None, None
+            else:
+                changed = bureaux_changed_since(view, previous.sequence)
+            with _Tree(sequences, sequence, previous) as tree:
+                for path, folder_too, body in _documents(view, changed, feeds or FeedRows()):
+                    tree.write(_file_path(path, folder_too), body)
+                tree.finish(key)
+            _point(link, sequences / str(sequence))
+            _prune(sequences, keep=KEEP, served=sequence)
     return sequence
-
-
-def _with_all_tallies(view: View) -> View:
-    """Read every area's sums once: a page per area must not cost a query per area."""
-    every = view.sums(range(len(view.index.registry.areas)))
-    return replace(
-        view,
-        sums=lambda positions: every[list(positions)],
-        every_bureau=every_bureau_sums(view),
-    )
 
 
 def _round_path(election: str, number: int) -> tuple[str, ...]:
     return ("api", "v1", "elections", election, "rounds", str(number))
 
 
-Shaped = list[tuple[tuple[str, ...], Any, Schema | None]]
+def _round_key(view: View) -> str:
+    """What every file depends on beside its own returns: when it differs, every file is written again."""
+    round_ = view.round_
+    return json.dumps(
+        [
+            LAYOUT,
+            round_.registry_version,
+            view.publication.round_status,
+            round_.test,
+            view.publication.previous_sequence,
+        ]
+    )
 
 
-def _documents(view: View) -> Shaped:
-    """Each document with its path under the round's folder, one segment per name."""
+# --- which documents --------------------------------------------------------------------------------------
+
+
+def _documents(view: View, changed: list[int] | None, feeds: FeedRows) -> Iterator[File]:
+    """The files to write: every one, or (given the bureaux changed since the served sequence, as registry
+    rows) those that changed."""
     registry = view.index.registry
-    shaped: Shaped = [
-        (("current",), documents.current_of(view), schemas.CURRENT),
-        (("results", "index.json"), documents.results_of(view), schemas.RESULTS),
-        (("turnout",), documents.turnout_of(view), schemas.TURNOUT),
-        (("timeline",), documents.timeline(view), schemas.TIMELINE),
-    ]
-    # Level feeds are not dumped through their schema, as the API serves them (`api.web.public._level`).
-    shaped += [
-        (("results", level, "index.json"), documents.level_results(view, level), None)
-        for level in registry.columns[1:]
-    ]
-    for area in registry.areas[1:]:
+    rows = range(len(registry.bureaux)) if changed is None else changed
+    areas = range(1, len(registry.areas)) if changed is None else _areas_of(view, changed)
+    view = _with_sums(view, every_bureau=changed is None)
+    yield (("current",), False, _body(documents.current_of(view), schemas.CURRENT))
+    yield (("turnout",), False, _body(documents.turnout_of(view), schemas.TURNOUT))
+    yield (("timeline",), False, _body(documents.timeline(view), schemas.TIMELINE))
+    if changed is not None and not changed:
+        return
+    # Results and level feeds are served by the API without their schema's dump (`api.web.public`).
+    yield (("results",), True, _body(documents.results_of(view), None))
+    for level in registry.columns[1:]:
+        yield (("results", level), True, feeds.body(view, level))
+    for position in areas:
+        area = registry.areas[position]
         below = registry.levels_below(area.level)  # each has a feed within the area
         path = ("results", area.level, area.code)
-        shaped.append(
-            (
-                (*path, "index.json") if below else path,
-                documents.results_of(view, area.level, area.code),
-                schemas.RESULTS,
-            )
-        )
-        shaped += [
-            ((*path, level), documents.level_results(view, level, area.level, area.code), None)
-            for level in below
-        ]
-    return shaped
+        yield (path, bool(below), _body(documents.results_of(view, area.level, area.code), None))
+        for level in below:
+            yield ((*path, level), False, feeds.body(view, level, area.level, area.code))
+    for start in range(0, len(rows), BUREAU_BATCH):
+        batch = rows[start : start + BUREAU_BATCH]
+        for row, document in zip(batch, documents.bureau_results(view, batch), strict=True):
+            path = ("results", documents.BUREAU, registry.bureaux[row].code)
+            yield (path, False, _body(document, None))
+
+
+def _body(document: Any, schema: Schema | None) -> bytes:
+    return serialize(schema.dump(document) if schema is not None else document)
+
+
+class FeedRows:
+    """Each area's row of the level feeds as JSON, kept while the area's sums stay the same: a sequence that
+    changes a few of 36,000 communes joins the rows of the others as they were (`--watch` keeps one for the
+    night). The bytes are those the API serves (`api.web.public`, which renders a feed whole)."""
+
+    def __init__(self) -> None:
+        self.registry: object = None
+        self.rows: dict[int, tuple[bytes, bytes]] = {}  # by position: the area's sums, its row
+
+    def body(
+        self, view: View, level: str, within_level: str | None = None, within_code: str | None = None
+    ) -> bytes:
+        if view.index.registry is not self.registry:
+            self.registry, self.rows = view.index.registry, {}
+        header, positions = documents.level_feed(view, level, within_level, within_code)
+        sums = view.sums(positions)
+        keys = [row.tobytes() for row in sums]
+        stale = [i for i, (p, key) in enumerate(zip(positions, keys, strict=True)) if self._key(p) != key]
+        if stale:
+            changed = [positions[i] for i in stale]
+            for i, p, row in zip(
+                stale, changed, documents.feed_rows(view, changed, sums[stale]), strict=True
+            ):
+                self.rows[p] = (keys[i], _body(row, None))
+        head = _body(header, None)  # `areas` comes last: the rows go before its closing brace
+        return head[:-1] + b',"areas":[' + b",".join(self.rows[p][1] for p in positions) + b"]}"
+
+    def _key(self, position: int) -> bytes | None:
+        found = self.rows.get(position)
+        return found[0] if found else None
+
+
+def _areas_of(view: View, rows: list[int]) -> list[int]:
+    """The areas, in every cut, that hold these bureaux (the top area apart)."""
+    ancestors = view.index.registry.ancestors[rows]
+    return sorted({int(position) for position in ancestors.ravel()} - {0})
+
+
+def _with_sums(view: View, *, every_bureau: bool) -> View:
+    """Read every area's sums once: a page per area must not cost a query per area (nor, when every bureau
+    is written, a query per bureau)."""
+    every = view.sums(range(len(view.index.registry.areas)))
+    return replace(
+        view,
+        sums=lambda positions: every[list(positions)],
+        every_bureau=every_bureau_sums(view) if every_bureau else None,
+    )
+
+
+def _file_path(path: tuple[str, ...], folder_too: bool) -> tuple[str, ...]:
+    """Where a document's API path is written: an area's or a bureau's code has a folder of its first
+    characters; a path that is also a folder is its `index.json`."""
+    if len(path) >= 3 and path[0] == "results":
+        path = (*path[:2], path[2][:SHARD], *path[2:])
+    return (*path, "index.json") if folder_too else path
+
+
+# --- paths that stay inside -------------------------------------------------------------------------------
+
+
+def _check_codes(view: View, folder: Path) -> None:
+    """Every code a path is built from, checked before anything is written (at once: 105,000 codes)."""
+    registry = view.index.registry
+    paths: list[tuple[str, ...]] = [
+        *(("results", level) for level in registry.columns),
+        *(("results", area.level, area.code) for area in registry.areas),
+        *(("results", documents.BUREAU, bureau.code) for bureau in registry.bureaux),
+    ]
+    names = {path[-1] for path in paths}
+    joined = "\n".join(names)
+    if names & {"", ".", ".."} or any(c in joined for c in "/\\\0"):
+        raise _unsafe(next(p for p in paths if not all(map(_plain, p))), folder)
 
 
 def _inside(base: Path, relatives: list[tuple[str, ...]], *, folder: Path) -> list[Path]:
     """`base` joined with each path's segments, once each is known to name exactly that place under
     `base`: every segment one plain name (no `/`, `..`, `.`), and its folder, resolved (symlinks
-    followed), the same folder under `base` resolved. Refused whole (`unsafe_path`) otherwise; the
-    message names the publication's `folder`, of which `base` is a part.
-
-    Each distinct folder is resolved once: 36,000 communes share a handful of folders.
-    """
+    followed), the same folder under `base` resolved. Refused whole (`unsafe_path`) otherwise."""
     root = base.resolve()
-    resolved: dict[tuple[str, ...], bool] = {}
     paths = []
     for segments in relatives:
-        parent = segments[:-1]
-        if parent not in resolved:
-            resolved[parent] = base.joinpath(*parent).resolve() == root.joinpath(*parent)
-        if not (resolved[parent] and all(map(_plain, segments))):
-            shown = "/".join(segments)[:200]
-            raise Refused(
-                [
-                    error(
-                        "unsafe_path",
-                        f"Publication refused, nothing written: {shown!r} would not be a file of its own "
-                        f"in {folder}. A code it is built from is not valid (codes are {CODE_RULE}): "
-                        "correct it in the database, or reload the election.",
-                    )
-                ]
-            )
+        inside = base.joinpath(*segments[:-1]).resolve() == root.joinpath(*segments[:-1])
+        if not (inside and all(map(_plain, segments))):
+            raise _unsafe(segments, folder)
         paths.append(base.joinpath(*segments))
     return paths
+
+
+def _unsafe(segments: tuple[str, ...], folder: Path) -> Refused:
+    shown = "/".join(segments)[:200]
+    return Refused(
+        [
+            error(
+                "unsafe_path",
+                f"Publication refused, nothing written: {shown!r} would not be a file of its own "
+                f"in {folder}. A code it is built from is not valid (codes are {CODE_RULE}): "
+                "correct it in the database, or reload the election.",
+            )
+        ]
+    )
 
 
 def _plain(segment: str) -> bool:
     return segment not in ("", ".", "..") and not any(c in segment for c in "/\\\0")
 
 
-def _write(path: Path, document: Any, schema: Schema | None) -> None:
-    rendered = render(document, schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(rendered.body)
-    path.with_name(path.name + ".gz").write_bytes(rendered.gzipped or gzip.compress(rendered.body, mtime=0))
+# --- folders shared between sequences ---------------------------------------------------------------------
+
+
+class _Tree:
+    """The files of one sequence: new folders on the paths of the files written, the rest shared with the
+    previous sequence (`previous`; None: every file is written)."""
+
+    def __init__(self, sequences: Path, sequence: int, previous: Manifest | None) -> None:
+        self.sequences, self.sequence, self.previous = sequences, sequence, previous
+        self.top = sequences / f".{sequence}.staging"
+        self.objects = sequences / OBJECTS
+        self.made: dict[tuple[str, ...], Path] = {}  # the folders this sequence writes, by path
+        self.written: dict[tuple[str, ...], set[str]] = {}  # their entries written so far
+        for leftover in [self.top, *self.objects.glob(f"{sequence}-*")]:  # of an interrupted attempt
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def __enter__(self) -> _Tree:
+        # Compression and file writes release the GIL: two threads do them while this one renders.
+        self.pool = ThreadPoolExecutor(max_workers=2)
+        self.pending: deque[Future[None]] = deque()
+        return self
+
+    def __exit__(self, *failure: object) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    def write(self, path: tuple[str, ...], body: bytes) -> None:
+        folder = self._folder(path[:-1])
+        name = path[-1]
+        self.written[path[:-1]] |= {name, f"{name}.gz"}  # an older .gz of a body now smaller goes too
+        self.pending.append(self.pool.submit(_write_file, folder / name, body))
+        while len(self.pending) > WRITES_PENDING:  # the bodies waiting stay few: memory stays bounded
+            self.pending.popleft().result()
+
+    def _folder(self, path: tuple[str, ...]) -> Path:
+        """This sequence's own folder at `path`, made (with its parents) on first use."""
+        if path not in self.made:
+            if path:
+                self._folder(path[:-1])
+                self.written[path[:-1]].add(path[-1])
+            self.made[path] = self.objects / f"{self.sequence}-{len(self.made)}" if path else self.top
+            self.made[path].mkdir(parents=True)
+            self.written[path] = set()
+        return self.made[path]
+
+    def finish(self, key: str) -> None:
+        """Link each new folder's subfolders and unchanged files, write the manifest, then name the
+        sequence's top folder: from here it can be served."""
+        while self.pending:
+            self.pending.popleft().result()
+        self._folder(())
+        directories = dict(self.previous.directories) if self.previous else {}
+        for path, made in self.made.items():
+            self._fill(path, made)
+            if path:
+                directories["/".join(path)] = made.name
+        manifest = {"sequence": self.sequence, "key": key, "directories": directories}
+        (self.sequences / f"{self.sequence}.json").write_text(json.dumps(manifest))
+        self.top.rename(self.sequences / str(self.sequence))
+
+    def _fill(self, path: tuple[str, ...], made: Path) -> None:
+        up = "../" if path else f"../{OBJECTS}/"  # from this folder to the objects
+        for name in self.written[path]:
+            if (*path, name) in self.made:
+                (made / name).symlink_to(up + self.made[(*path, name)].name)
+        replaced = self._replaced(path)
+        if replaced is None:
+            return
+        # Hard links only, of files and of the symlinks to subfolders alike (a symlink's target is relative,
+        # the same from any folder of .dirs): a new inode costs 20 to 50 times a link on this kind of disk.
+        for entry in os.scandir(replaced):
+            if entry.name not in self.written[path]:
+                os.link(entry.path, made / entry.name, follow_symlinks=False)
+
+    def _replaced(self, path: tuple[str, ...]) -> Path | None:
+        """The previous sequence's folder at `path`, if there is one."""
+        if self.previous is None:
+            return None
+        if not path:
+            return self.sequences / str(self.previous.sequence)
+        name = self.previous.directories.get("/".join(path))
+        return self.objects / name if name else None
+
+
+def _write_file(path: Path, body: bytes) -> None:
+    path.write_bytes(body)
+    if len(body) >= GZIP_FROM:  # as the API, which sends a smaller body as it is
+        path.with_name(f"{path.name}.gz").write_bytes(gzip.compress(body, compresslevel=6, mtime=0))
+
+
+def _served(sequences: Path, link: Path) -> Manifest | None:
+    """The manifest of the sequence served now, if it is one of this layout's."""
+    try:
+        served = int(link.readlink().name)
+        found = json.loads((sequences / f"{served}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return Manifest(found["sequence"], found["key"], found["directories"])
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One publisher of a round at a time: a second waits for the first (the `--watch` loop and a load)."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _point(link: Path, target: Path) -> None:
@@ -166,6 +387,15 @@ def _point(link: Path, target: Path) -> None:
 
 
 def _prune(sequences: Path, *, keep: int, served: int) -> None:
+    """Remove the sequences older than the `keep` behind the served one, then the folders no kept sequence
+    names."""
     published = sorted(int(p.name) for p in sequences.iterdir() if p.name.isdigit())
     for old in [s for s in published if s < served][:-keep] if keep else []:
         shutil.rmtree(sequences / str(old), ignore_errors=True)
+        (sequences / f"{old}.json").unlink(missing_ok=True)
+    named: set[str] = set()
+    for manifest in sequences.glob("*.json"):
+        named |= set(json.loads(manifest.read_text())["directories"].values())
+    for folder in (sequences / OBJECTS).iterdir() if (sequences / OBJECTS).exists() else []:
+        if folder.name not in named:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -165,9 +165,9 @@ def voters_change(tally: Tally, previous: Tally | None) -> dict[str, object] | N
             "change_pct": change(tally.voters, previous.voters),
         },
         "like_for_like": {
-            "matched_bureaux": tally.matched_bureaux,
             "voters": tally.matched_voters,
             "previous_voters": tally.matched_previous_voters,
             "change_pct": change(tally.matched_voters, tally.matched_previous_voters),
+            "matched_bureaux": tally.matched_bureaux,
         },
     }

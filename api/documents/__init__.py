@@ -17,8 +17,10 @@ from api.documents.feeds import (
     elections,
     round_document,
 )
-from api.documents.levels import level_results
+from api.documents.levels import feed_rows, level_feed, level_results
 from api.documents.results import (
+    BUREAU,
+    bureau_results,
     context,
     results_document,
     results_of,
@@ -29,8 +31,10 @@ from api.documents.results import (
 )
 
 __all__ = [
+    "BUREAU",
     "Embargo",
     "Embargoed",
+    "bureau_results",
     "change_item",
     "changes",
     "changes_page",
@@ -41,6 +45,8 @@ __all__ = [
     "elections",
     "embargo_of",
     "embargo_until",
+    "feed_rows",
+    "level_feed",
     "level_results",
     "refuse_during_embargo",
     "results_document",

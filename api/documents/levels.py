@@ -8,11 +8,13 @@ circonscription: the same), so a map can colour communes and group them without 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from api.documents.results import context
 from api.store.common import NotFound
 from api.store.results import View
+from tabulator.batch import IntArray
 from tabulator.metrics import area_rows
 from tabulator.types import Area
 
@@ -22,6 +24,14 @@ def level_results(
 ) -> dict[str, Any]:
     """Every area of `level`, or those within the area (`within_level`, `within_code`), in the registry's
     order, each with its parents' codes and its figures."""
+    header, positions = level_feed(view, level, within_level, within_code)
+    return {**header, "areas": feed_rows(view, positions, view.sums(positions))}
+
+
+def level_feed(
+    view: View, level: str, within_level: str | None = None, within_code: str | None = None
+) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """A level's feed but its rows (`areas`, which come last), and the positions of the areas it lists."""
     registry = view.index.registry
     if level not in registry.parent_level:
         raise NotFound(
@@ -39,22 +49,27 @@ def level_results(
                 f"the levels above a {level} are {', '.join(registry.levels_above(level))}."
             )
         within, positions = registry.areas[position], registry.areas_within(position, level)
-    bureaux_total = view.index.bureaux_total[list(positions)]
-    rows = area_rows(view.sums(positions), view.round_.candidates, bureaux_total)
-    return {
+    header = {
         **context(view),
         "level": level,
         "within": None
         if within is None
         else {"level": within.level, "code": within.code, "name": within.name},
         "parent_levels": list(reversed(registry.levels_above(level))),
-        "areas": [
-            {
-                "code": registry.areas[p].code,
-                "name": registry.areas[p].name,
-                "parents": registry.parent_codes(p),
-                **row,
-            }
-            for p, row in zip(positions, rows, strict=True)
-        ],
     }
+    return header, tuple(positions)
+
+
+def feed_rows(view: View, positions: Sequence[int], sums: IntArray) -> list[dict[str, Any]]:
+    """Some areas' rows in a level's feed, from their sums (a row each)."""
+    registry = view.index.registry
+    rows = area_rows(sums, view.round_.candidates, view.index.bureaux_total[list(positions)])
+    return [
+        {
+            "code": registry.areas[p].code,
+            "name": registry.areas[p].name,
+            "parents": registry.parent_codes(p),
+            **row,
+        }
+        for p, row in zip(positions, rows, strict=True)
+    ]

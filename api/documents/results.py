@@ -1,7 +1,10 @@
 """The results, turnout and timeline documents, shaped from the facts of one `View` (`api.store.results`).
 
 Every document describes one round as of one published sequence and carries its `context`: which data, as
-of when, covering how much (DESIGN principle 3). The dicts returned are what `api.web.schemas` dump.
+of when, covering how much (DESIGN principle 3). The dicts returned are what `api.web.schemas` dump. A
+results document is built in its schema's own shape and key order, so that it is served without the dump
+(hundreds of child rows through marshmallow cost more than the rest of the request): the tests check it
+against the schema byte for byte.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from sqlalchemy import Engine
 from api.store.common import NotFound
 from api.store.db import reading
 from api.store.results import (
+    BureauFigures,
     PublishedFigures,
     ReturnVersion,
     View,
-    bureau_figures,
     bureau_sums,
+    bureaux_figures,
     open_view,
     published_figures,
     return_versions,
@@ -101,7 +105,7 @@ def child_rows(
 ) -> list[dict[str, Any]]:
     """Each area's summary row among its parent's children, from its sums (a row each)."""
     rows = area_rows(sums, view.round_.candidates, bureaux_total)
-    return [{**_area(area), **row} for area, row in zip(areas, rows, strict=True)]
+    return [{**row, **_area(area)} for area, row in zip(areas, rows, strict=True)]
 
 
 def _bureau_area(registry: Registry, row: int) -> Area:
@@ -110,45 +114,69 @@ def _bureau_area(registry: Registry, row: int) -> Area:
 
 
 def _bureau_results(view: View, code: str) -> dict[str, Any]:
-    registry = view.index.registry
-    row = registry.bureau_index.get(code)
+    row = view.index.registry.bureau_index.get(code)
     if row is None:
         raise NotFound(f"There is no bureau {code!r} in election {view.election_code}.")
+    return bureau_results(view, [row])[0]
+
+
+def bureau_results(view: View, rows: Sequence[int]) -> list[dict[str, Any]]:
+    """The results documents of some bureaux (by registry row): their returns and every version of them,
+    read in one go for one bureau or for the whole round."""
+    ids = [int(view.index.bureau_ids[row]) for row in rows]
+    versions = return_versions(view, ids)
+    shared = context(view)
+    return [
+        _bureau_document(view, shared, row, figures, versions.get(bureau_id, []))
+        for row, bureau_id, figures in zip(rows, ids, bureaux_figures(view, rows), strict=True)
+    ]
+
+
+def _bureau_document(
+    view: View, shared: dict[str, Any], row: int, figures: BureauFigures, versions: list[ReturnVersion]
+) -> dict[str, Any]:
+    registry = view.index.registry
     bureau = registry.bureaux[row]
-    figures = bureau_figures(view, row)
     previous = None
     if figures.previous_voters is not None:
         reported = int(figures.previous_voters != UNKNOWN)
         previous = Tally(reported, max(figures.previous_voters, 0), 0, 0, 0, {})
     return {
-        **context(view),
+        **shared,
         "area": _area(_bureau_area(registry, row)),
         "parents": [_area(a) for a in registry.chain(registry.leaf_level, bureau.area_code)],
         "results": summarize(
             figures.tally, view.round_.candidates, bureaux_total=int(registry.counted[row]), previous=previous
         ),
         "children": [],
-        "versions": [
-            _version(version, view.round_.candidate_codes)
-            for version in return_versions(view, int(view.index.bureau_ids[row]))
-        ],
+        "versions": [_version(version, view.round_.candidate_codes) for version in versions],
     }
 
 
 def _version(version: ReturnVersion, candidate_codes: Sequence[str]) -> dict[str, Any]:
     return {
-        "version": version.version,
-        "sequence": version.sequence,
         "voters": version.voters,
         "blank": version.blank,
         "null": version.null,
         "valid": version.valid,
         "votes": {code: version.votes.get(code, 0) for code in candidate_codes},
+        "version": version.version,
+        "sequence": version.sequence,
         "reported_at": iso(version.reported_at),
         "recorded_at": iso(version.recorded_at),
         "reason": version.reason,
         "warnings": version.warnings,
-        "warning_notes": version.warning_notes,
+        "warning_notes": [_note(note) for note in version.warning_notes],
+    }
+
+
+def _note(note: dict[str, Any]) -> dict[str, Any]:
+    """A warning's note as the schema has it (an older note may lack a key, or hold a whole score)."""
+    return {
+        "code": note.get("code", ""),
+        "field": note.get("field", ""),
+        "message": note.get("message", ""),
+        "score": float(note.get("score", 0)),
     }
 
 

@@ -416,9 +416,12 @@ def positions_of(wanted: IntArray, found: IntArray) -> tuple[IntArray, BoolArray
 
 
 def bureau_filter(bureau_ids: IntArray, column: str) -> tuple[str, list[int]]:
-    """An IN clause for a few bureaux; for many, the whole round is read and filtered in memory."""
+    """An IN clause for a few bureaux; for many, the range of their ids, read whole and filtered in memory
+    (a batch of the registry's consecutive bureaux is a range: a whole publication reads each row once)."""
+    if not len(bureau_ids):
+        return f"AND {column} IS NULL", []
     if len(bureau_ids) > SMALL_BATCH:
-        return "", []
+        return f"AND {column} BETWEEN ? AND ?", [int(bureau_ids.min()), int(bureau_ids.max())]
     return f"AND {column} IN ({', '.join('?' * len(bureau_ids))})", [int(b) for b in bureau_ids]
 
 

@@ -20,7 +20,9 @@ from api.store.common import (
     EVERY_SEQUENCE,
     ElectionIndex,
     NotFound,
+    Query,
     RoundInfo,
+    bureau_filter,
     election_index,
     round_by_id,
     round_info,
@@ -34,7 +36,6 @@ from api.store.models import (
     PublicationRow,
     PublicationVoteRow,
     ReturnVersionRow,
-    ReturnVoteRow,
 )
 from api.store.sql import SMALL_BATCH, Raw, select_list, utc_time
 from tabulator.aggregation import RESULT_FIELDS, contributions, tally_from_row
@@ -341,11 +342,15 @@ def bureau_sums(view: View, rows: Sequence[int]) -> IntArray:
     return _summed(*_bureau_returns(view, rows))
 
 
-def bureau_figures(view: View, row: int) -> BureauFigures:
-    """One bureau's tally and its votants in the previous round, from one read of its returns."""
-    stored, previous = _bureau_returns(view, [row])
-    tally = tally_from_row(_summed(stored, previous)[0], view.round_.candidate_codes)
-    return BureauFigures(tally, int(previous[0]) if view.round_.previous_round_id else None)
+def bureaux_figures(view: View, rows: Sequence[int]) -> list[BureauFigures]:
+    """Some bureaux' tallies and their votants in the previous round, from one read of their returns."""
+    stored, previous = _bureau_returns(view, rows)
+    codes = view.round_.candidate_codes
+    has_previous = view.round_.previous_round_id is not None
+    return [
+        BureauFigures(tally_from_row(row, codes), int(voters) if has_previous else None)
+        for row, voters in zip(_summed(stored, previous), previous, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -380,47 +385,58 @@ class VersionRecord(NamedTuple):
     warning_notes: str
 
 
-class VersionVote(NamedTuple):
-    version: int
-    candidate_id: int
-    votes: int
-
-
 VERSIONS = (
-    f"SELECT {select_list(VersionRecord, 'v', ReturnVersionRow.__table__)} FROM return_versions v "
-    "WHERE v.round_id = ? AND v.bureau_id = ? AND +v.sequence <= ? ORDER BY v.version"  # the primary key
+    f"SELECT v.bureau_id, {select_list(VersionRecord, 'v', ReturnVersionRow.__table__)} "
+    "FROM return_versions v "
+    "WHERE v.round_id = ? {bureaux} AND +v.sequence <= ? ORDER BY v.bureau_id, v.version"  # the primary key
 )
 VERSION_VOTES = (
-    f"SELECT {select_list(VersionVote, 'v', ReturnVoteRow.__table__)} FROM return_votes v "
-    "WHERE v.round_id = ? AND v.bureau_id = ?"
+    "SELECT v.bureau_id, v.version, v.candidate_id, v.votes FROM return_votes v "
+    "WHERE v.round_id = ? {bureaux}"
 )
 
 
-def return_versions(view: View, bureau_id: int) -> list[ReturnVersion]:
-    """Every version of a bureau's return published up to the view's sequence, oldest first."""
-    raw = Raw(view.connection)
+def return_versions(view: View, bureau_ids: Sequence[int]) -> dict[int, list[ReturnVersion]]:
+    """Every version of some bureaux' returns published up to the view's sequence, oldest first, by bureau
+    id (a bureau without any is absent). Two statements for one bureau or for the whole round."""
     round_ = view.round_
+    queries = version_queries(round_.id, np.array(bureau_ids, np.int64), view.publication.sequence)
+    versions, votes = Raw(view.connection).rows_together(queries)
     codes = dict(zip(round_.candidate_ids, round_.candidate_codes, strict=True))
-    votes: dict[int, dict[str, int]] = defaultdict(dict)
-    for vote in raw.records(VersionVote, VERSION_VOTES, (round_.id, bureau_id)):
-        votes[vote.version][codes[vote.candidate_id]] = vote.votes
+    by_version: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
+    for bureau_id, version, candidate_id, count in votes:
+        by_version[(bureau_id, version)][codes[candidate_id]] = count
+    found: dict[int, list[ReturnVersion]] = defaultdict(list)
+    for bureau_id, *fields in versions:
+        record = VersionRecord(*fields)
+        found[bureau_id].append(_version(record, by_version[(bureau_id, record.version)]))
+    return found
+
+
+def version_queries(round_id: int, bureau_ids: IntArray, sequence: int) -> list[Query]:
+    """What `return_versions` reads: the bureaux' versions up to a sequence, and their votes."""
+    bureaux, params = bureau_filter(bureau_ids, "v.bureau_id")
     return [
-        ReturnVersion(
-            version=record.version,
-            sequence=record.sequence,
-            voters=record.voters,
-            blank=record.blank,
-            null=record.null,
-            valid=record.valid,
-            votes=votes[record.version],
-            reported_at=utc_time(record.reported_at),
-            recorded_at=utc_time(record.recorded_at),
-            reason=record.reason,
-            warnings=warning_codes(record.warnings),
-            warning_notes=warning_notes(record.warning_notes),
-        )
-        for record in raw.records(VersionRecord, VERSIONS, (round_.id, bureau_id, view.publication.sequence))
+        (VERSIONS.format(bureaux=bureaux), (round_id, *params, sequence)),
+        (VERSION_VOTES.format(bureaux=bureaux), (round_id, *params)),
     ]
+
+
+def _version(record: VersionRecord, votes: dict[str, int]) -> ReturnVersion:
+    return ReturnVersion(
+        version=record.version,
+        sequence=record.sequence,
+        voters=record.voters,
+        blank=record.blank,
+        null=record.null,
+        valid=record.valid,
+        votes=votes,
+        reported_at=utc_time(record.reported_at),
+        recorded_at=utc_time(record.recorded_at),
+        reason=record.reason,
+        warnings=warning_codes(record.warnings),
+        warning_notes=warning_notes(record.warning_notes),
+    )
 
 
 # --- turnout and the evening ----------------------------------------------------------------------------
@@ -515,3 +531,15 @@ def published_figures(view: View) -> list[PublishedFigures]:
         )
         for record in raw.records(PublishedRecord, PUBLISHED, wanted)
     ]
+
+
+def bureaux_changed_since(view: View, sequence: int) -> list[int]:
+    """The registry rows of the bureaux with a return version published after `sequence`, up to the view's:
+    what a publication of the view must write again (by the index on round and sequence)."""
+    found = Raw(view.connection).rows(
+        "SELECT DISTINCT bureau_id FROM return_versions "
+        "WHERE round_id = ? AND sequence > ? AND sequence <= ?",
+        (view.round_.id, sequence, view.publication.sequence),
+    )
+    position = view.index.bureau_position
+    return sorted(position[bureau_id] for (bureau_id,) in found)

@@ -70,8 +70,12 @@ def render(
 ) -> Rendered:
     """Dump through the schema (so every payload has the documented shape) and serialise, once."""
     payload = schema.dump(document) if schema is not None else document
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return rendered_bytes(body, etag=etag, last_modified=last_modified)
+    return rendered_bytes(serialize(payload), etag=etag, last_modified=last_modified)
+
+
+def serialize(payload: Any) -> bytes:
+    """A document's JSON as every answer and file has it: compact, UTF-8."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def rendered_bytes(

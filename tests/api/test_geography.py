@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -27,7 +28,8 @@ from api import create_app, reference
 from api.cli import main
 from api.settings import Settings
 from api.store import db
-from api.web.schemas import LEVEL_RESULTS
+from api.web.http import render
+from api.web.schemas import LEVEL_RESULTS, RESULTS
 from tabulator.ministry import insee_commune
 from tests.conftest import SHARED_DATA
 
@@ -122,6 +124,17 @@ def test_paris_is_one_commune_with_every_bureau_and_the_whole_city_s_figures(cli
         int(in_file[key].sum()) for key in COUNTS
     ]
     assert (results["bureaux_reported"], results["bureaux_total"]) == (896, 896)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["", "/region/11", "/departement/75", "/commune/75056", "/circonscription/75-01", "/bureau/75056_0101"],
+)
+def test_a_results_document_is_its_schema_s_dump_byte_for_byte(client, path):
+    """Served without the dump (api.web.public): the document is built in the schema's shape and order."""
+    served = client.get(f"{ROUND}/results{path}", headers={"Accept-Encoding": "identity"}).data
+
+    assert render(RESULTS.dump(json.loads(served)), None).body == served
 
 
 def test_the_commune_feed_has_one_row_per_commune_each_the_sum_of_its_bureaux(client, by_bureau):

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from api import store
 from api.store import db, open_view
 from api.store.common import stored_queries
-from api.store.results import VERSION_VOTES, VERSIONS
+from api.store.results import version_queries
 from tabulator.batch import ReturnBatch
 from tests.builders import SAMPLE, build_return
 
@@ -32,8 +32,7 @@ def hot_lookups(connection: Connection) -> list[tuple[str, tuple[object, ...]]]:
     return [
         *stored_queries(view.round_, np.array([bureau])),
         *stored_queries(view.round_, np.array([bureau]), up_to_sequence=sequence),
-        (VERSIONS, (round_id, bureau, sequence)),
-        (VERSION_VOTES, (round_id, bureau)),
+        *version_queries(round_id, np.array([bureau]), sequence),
     ]
 
 

@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from api.store import accounts
 from api.store.models import EntryRow, ReturnVersionRow
+from api.web.http import render
+from api.web.schemas import RESULTS
 from tests.api.conftest import bearer
 from tests.conftest import table_contents
 
@@ -254,10 +256,13 @@ def test_a_round_may_publish_flagged_returns_with_their_flag(setup, engine):
         201,
         report(created=1, flagged=1, sequence=2, version=1, warnings=[BLANK_WARNING], by_code=BLANK_BY_CODE),
     )
-    bureau = client.get(f"{ROUND}/results/bureau/75-01-0001").get_json()
+    served = client.get(f"{ROUND}/results/bureau/75-01-0001", headers={"Accept-Encoding": "identity"})
+    bureau = served.get_json()
     assert [(v["version"], v["warnings"], v["warning_notes"]) for v in bureau["versions"]] == [
         (1, ["blank_share_high"], [BLANK_NOTE])
     ]
+    # Served without the schema's dump (api.web.public), it is the dump byte for byte, warnings included.
+    assert render(RESULTS.dump(bureau), None).body == served.data
     changes = client.get(f"{ROUND}/changes", query_string={"since": "0"}).get_json()["changes"]
     assert [(c["bureau"], c["version"], c["warnings"]) for c in changes] == [
         ("75-01-0001", 1, ["blank_share_high"])

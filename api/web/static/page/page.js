@@ -128,6 +128,17 @@
     });
   }
 
+  // A published file keeps the sequence that last changed it (api/static_publication.py): its figures are
+  // still those of the latest sequence, whose time and status `current` gives.
+  function latest(doc, current) {
+    if (doc.sequence >= current.sequence) return doc;
+    var shown = Object.assign({}, doc);
+    ["sequence", "as_of", "published_at", "bureaux_reported", "status", "test"].forEach(function (key) {
+      shown[key] = current[key];
+    });
+    return shown;
+  }
+
   // The tables of another cut (a département's circonscriptions): each from its level's feed within the
   // area, once the area's own figures have moved to `sequence`.
   function refreshFeeds(block, resultsUrl, sequence) {
@@ -163,12 +174,12 @@
           return fetch(resultsUrl, { cache: "no-store" }).then(function (response) {
             if (response.status === 403) { window.location.reload(); return null; } // embargoed again
             return response.ok ? response.json() : null;
-          });
+          }).then(function (doc) { return doc && { current: current, doc: doc }; });
         })
-        .then(function (doc) {
-          if (!doc || doc.sequence < Number(block.dataset.sequence)) return null;
-          update(block, doc, words);
-          return refreshFeeds(block, resultsUrl, doc.sequence);
+        .then(function (found) {
+          if (!found || found.doc.sequence < Number(block.dataset.sequence)) return null;
+          update(block, latest(found.doc, found.current), words);
+          return refreshFeeds(block, resultsUrl, found.doc.sequence);
         })
         .catch(function () { /* offline for a moment: the next tick tries again */ })
         .then(function () { busy = false; });
