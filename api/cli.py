@@ -28,6 +28,7 @@ from api.collector import set_aside_what_is_built
 from api.settings import Settings, SettingsError
 from api.store import accounts, audit_chain, db, review
 from api.store.caches import engine_caches
+from api.web.feed_rows import FeedRows
 from tabulator.batch import ReturnBatch
 from tabulator.election_folder import read_election_folder
 from tabulator.files import read_returns_file
@@ -390,7 +391,7 @@ def publish_static(
     target = folder or context.settings.static_folder
     if target is None:
         raise click.UsageError("Give --folder or set TABULATOR_STATIC_FOLDER.")
-    feeds = static_publication.FeedRows()  # kept from one sequence to the next
+    feeds = FeedRows()  # kept from one sequence to the next
     while True:
         started = time.perf_counter()
         sequence = _refuse_on_error(

@@ -49,6 +49,7 @@ from api.store.common import now
 from api.store.db import reading
 from api.store.results import View, bureaux_changed_since, every_bureau_sums
 from api.web import schemas
+from api.web.feed_rows import FeedRows
 from api.web.http import GZIP_FROM, serialize
 from tabulator.registry import CODE_RULE
 from tabulator.rules import error
@@ -159,38 +160,6 @@ def _documents(view: View, changed: list[int] | None, feeds: FeedRows) -> Iterat
 
 def _body(document: Any, schema: Schema | None) -> bytes:
     return serialize(schema.dump(document) if schema is not None else document)
-
-
-class FeedRows:
-    """Each area's row of the level feeds as JSON, kept while the area's sums stay the same: a sequence that
-    changes a few of 36,000 communes joins the rows of the others as they were (`--watch` keeps one for the
-    night). The bytes are those the API serves (`api.web.public`, which renders a feed whole)."""
-
-    def __init__(self) -> None:
-        self.registry: object = None
-        self.rows: dict[int, tuple[bytes, bytes]] = {}  # by position: the area's sums, its row
-
-    def body(
-        self, view: View, level: str, within_level: str | None = None, within_code: str | None = None
-    ) -> bytes:
-        if view.index.registry is not self.registry:
-            self.registry, self.rows = view.index.registry, {}
-        header, positions = documents.level_feed(view, level, within_level, within_code)
-        sums = view.sums(positions)
-        keys = [row.tobytes() for row in sums]
-        stale = [i for i, (p, key) in enumerate(zip(positions, keys, strict=True)) if self._key(p) != key]
-        if stale:
-            changed = [positions[i] for i in stale]
-            for i, p, row in zip(
-                stale, changed, documents.feed_rows(view, changed, sums[stale]), strict=True
-            ):
-                self.rows[p] = (keys[i], _body(row, None))
-        head = _body(header, None)  # `areas` comes last: the rows go before its closing brace
-        return head[:-1] + b',"areas":[' + b",".join(self.rows[p][1] for p in positions) + b"]}"
-
-    def _key(self, position: int) -> bytes | None:
-        found = self.rows.get(position)
-        return found[0] if found else None
 
 
 def _areas_of(view: View, rows: list[int]) -> list[int]:

@@ -163,7 +163,10 @@ def gunicorn(
     )
 
 
-def nginx(folder: Path, port: int) -> subprocess.Popen[bytes]:
+def nginx(folder: Path, port: int, static: Path | None = None) -> subprocess.Popen[bytes]:
+    """nginx serving the static publication in `static` (default: `folder`/static) as deploy/nginx.conf
+    does (its map from an API path to its file, gzip_static), and plain files under /plain/."""
+    static = static or folder / "static"
     (folder / "nginx").mkdir()
     folder.chmod(0o755)  # nginx's worker reads the files
     config = folder / "nginx" / "nginx.conf"
@@ -182,16 +185,24 @@ http {{
     open_file_cache_valid 1s;                 # a new sequence's symlink is seen within a second
     client_body_temp_path {folder}/nginx; proxy_temp_path {folder}/nginx; fastcgi_temp_path {folder}/nginx;
     uwsgi_temp_path {folder}/nginx; scgi_temp_path {folder}/nginx;
+{shipped_map()}
     server {{
         listen 127.0.0.1:{port};
         location / {{ return 200 "ok"; }}
-        location /api/ {{ root {folder}/static; try_files $uri $uri/index.json =404; }}
+        location /api/ {{ root {static}; try_files $published_file $published_file/index.json =404; }}
         location /plain/ {{ root {folder}; }}
     }}
 }}
 """
     )
     return subprocess.Popen(["/usr/sbin/nginx", "-c", str(config), "-p", str(folder / "nginx")])
+
+
+def shipped_map() -> str:
+    """deploy/nginx.conf's map from an API path to its file in the static publication, as it is written."""
+    text = (Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf").read_text()
+    start = text.index("    map $uri $published_file {")
+    return text[start : text.index("\n    }\n", start) + 6]
 
 
 def wait_for(url: str) -> None:

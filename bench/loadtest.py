@@ -9,7 +9,8 @@
   with If-None-Match — `current`, then on a new sequence the national results, a département and the
   change feed from its cursor — alternating nodes.
 - Freshness: a probe takes the newest acknowledged return and times how long until the *other* node's
-  national results carry its sequence.
+  national results carry its sequence; another, until nginx serves it from the static publication, which a
+  publisher (`tabulator publish-static --watch 0.1`, after a first whole pass) writes into a tmpfs.
 - At the end: both nodes give byte-identical payloads for the same sequences, and `verify` is clean.
 
 Run: `make loadtest` (or `python -m bench.loadtest`). Needs ../shared/data and PostgreSQL.
@@ -22,6 +23,7 @@ import json
 import multiprocessing
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -34,7 +36,7 @@ import numpy as np
 
 from api import documents, reference, store
 from api.store import accounts, db
-from bench.api import FILE, gunicorn, wait_for
+from bench.api import FILE, gunicorn, nginx, wait_for
 from bench.writes import ELECTION, body, postgres_url
 from tabulator.ministry import read_ministry
 
@@ -46,6 +48,9 @@ THREADS = int(os.environ.get("LOADTEST_THREADS", "16"))  # per process, as deplo
 POLL_SECONDS = 2.0  # the API's Cache-Control max-age: polling faster gains nothing
 CLERKS = int(os.environ.get("LOADTEST_CLERKS", "32"))  # clerks at the authority, each sending in turn
 PORTS = (18_751, 18_752)
+NGINX_PORT = 18_753
+MEMORY = "/dev/shm"  # the static publication's folder, as compose.yaml mounts it (docs/operations.md)
+TABULATOR = Path(sys.executable).with_name("tabulator")
 ROUND = f"/api/v1/elections/{ELECTION}/rounds/2"
 
 
@@ -84,7 +89,19 @@ def main() -> None:
     store.ensure_ministry_election(engine, ELECTION, 2, ministry, name="Présidentielle 2017")
     store.update_round(engine, ELECTION, 2, flagged_returns="publish")  # see bench/writes.py
     token = accounts.create_token(engine, "loadtest clerk", "clerk")[1]
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory(dir=MEMORY) as static:
+        step("publishing the static files whole (the publisher's first pass)")
+        publish = [
+            str(TABULATOR),
+            "publish-static",
+            "--election",
+            ELECTION,
+            "--round",
+            "2",
+            "--folder",
+            static,
+        ]
+        subprocess.run(publish, env={**os.environ, "TABULATOR_DATABASE_URL": url}, check=True)
         nodes = [
             gunicorn(
                 "api:create_app()",
@@ -96,9 +113,19 @@ def main() -> None:
             )
             for port in PORTS
         ]
+        nodes += [
+            subprocess.Popen(
+                [*publish, "--watch", "0.1"],
+                env={**os.environ, "TABULATOR_DATABASE_URL": url},
+                stdout=subprocess.DEVNULL,
+            ),
+            nginx(Path(folder), NGINX_PORT, Path(static)),
+        ]
         try:
-            for port in PORTS:
-                wait_for(f"http://127.0.0.1:{port}/healthz")
+            for port in (*PORTS, NGINX_PORT):
+                wait_for(
+                    f"http://127.0.0.1:{port}/healthz" if port != NGINX_PORT else f"http://127.0.0.1:{port}/"
+                )
             results = night(ministry, token)
             step("comparing the two nodes and verifying")
             results["agree"] = nodes_agree(engine)
@@ -119,7 +146,7 @@ def night(ministry, token: str) -> dict[str, object]:
     count = RATE * SECONDS
     rows = np.random.default_rng(2017).choice(len(ministry.batch), count, replace=False).tolist()
     bodies = [(ministry.batch.bureaux[row], json.dumps(body(ministry, row))) for row in rows]
-    writes, freshness = Timings(), Timings()
+    writes, freshness, published = Timings(), Timings(), Timings()
     acknowledged: list[tuple[int, float]] = []  # (sequence, when its answer came)
     stop = threading.Event()
     step(f"{count:,} returns at {RATE}/s over {SECONDS} s, {POLLERS} pollers, 2 nodes")
@@ -138,7 +165,8 @@ def night(ministry, token: str) -> dict[str, object]:
             )
             for i in range(CLERKS)
         ),
-        threading.Thread(target=probe, args=(stop, acknowledged, freshness), daemon=True),
+        threading.Thread(target=probe, args=(stop, acknowledged, freshness, PORTS[1]), daemon=True),
+        threading.Thread(target=probe, args=(stop, acknowledged, published, NGINX_PORT), daemon=True),
     ]
     for thread in threads:
         thread.start()
@@ -150,11 +178,13 @@ def night(ministry, token: str) -> dict[str, object]:
     poller_stop.set()
     reads = poller_results.get(timeout=60)
     pollers.join(timeout=30)
-    threads[-1].join(timeout=10)
+    for thread in threads[CLERKS:]:
+        thread.join(timeout=10)
     return {
         "writes": writes,
         "reads": reads,
         "freshness": freshness,
+        "published": published,
         "rate": len(writes.seconds) / elapsed,
         "scheduled": count,
     }
@@ -226,9 +256,10 @@ def poller(number: int, stop: threading.Event, timings: Timings) -> None:
         stop.wait(POLL_SECONDS)
 
 
-def probe(stop: threading.Event, acknowledged: list[tuple[int, float]], timings: Timings) -> None:
-    """The newest acknowledged return: how long until the other node's national results carry it."""
-    connection = http.client.HTTPConnection("127.0.0.1", PORTS[1], timeout=30)
+def probe(stop: threading.Event, acknowledged: list[tuple[int, float]], timings: Timings, port: int) -> None:
+    """The newest acknowledged return: how long until the national results on `port` carry it (the other
+    node's, or nginx's file of the static publication)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     while not stop.is_set():
         if not acknowledged:
             time.sleep(0.05)
@@ -310,6 +341,7 @@ def report(results: dict[str, object]) -> None:
         ("writes (from scheduled time)", "writes"),
         ("reads (current, results, changes)", "reads"),
         ("freshness (commit → other node)", "freshness"),
+        ("freshness (commit → nginx's file)", "published"),
     ):
         count, p50, p99, errors = results[key].summary()  # type: ignore[attr-defined]
         print(f"{label:<34}{count:>9,}{p50:>10.1f}{p99:>10.1f}{errors:>8}")

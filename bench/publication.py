@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from api import static_publication, store
+from api.web.feed_rows import FeedRows
 from bench.api import FILE, load, step
 from bench.writes import postgres_url
 
@@ -61,7 +62,7 @@ def run(engine: object, ministry: object, folder: Path, place: str) -> None:
     static = folder / "static"
     step(f"first whole publication, in {place}")
     started = time.perf_counter()
-    feeds = static_publication.FeedRows()  # as `publish-static --watch` keeps them
+    feeds = FeedRows()  # as `publish-static --watch` keeps them
     static_publication.publish(engine, ELECTION, 2, static, feeds)  # type: ignore[arg-type]
     whole = time.perf_counter() - started
     tree = tree_size(static)
@@ -77,11 +78,11 @@ def run(engine: object, ministry: object, folder: Path, place: str) -> None:
         sequence_seconds(engine, ministry, static, feeds, rows[SAMPLES + 50 * i : SAMPLES + 50 * (i + 1)])
         for i in range(5)
     ]
-    report(place, whole, copy, tree, one, fifty)
+    report(place, whole=whole, copy=copy, tree=tree, one=one, fifty=fifty)
 
 
 def sequence_seconds(
-    engine: object, ministry: object, static: Path, feeds: static_publication.FeedRows, rows: list[int]
+    engine: object, ministry: object, static: Path, feeds: FeedRows, rows: list[int]
 ) -> float:
     """Correct some returns in one sequence; the seconds from its commit to its files being served."""
     batch = ministry.batch.select(rows)  # type: ignore[attr-defined]
@@ -105,7 +106,7 @@ def tree_size(static: Path) -> tuple[int, int]:
 
 
 def report(
-    place: str, whole: float, copy: float, tree: tuple[int, int], one: list[float], fifty: list[float]
+    place: str, *, whole: float, copy: float, tree: tuple[int, int], one: list[float], fifty: list[float]
 ) -> None:
     files, size = tree
     print(f"\nFile: PR17_BVot_T2_FE (69,242 bureaux); load average {os.getloadavg()[0]:.2f}.")

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -274,21 +275,21 @@ class _Fit:
     expected: FloatArray  # what the past predicts, NaN where unknown
     expected_scale: FloatArray
     past: FloatArray  # z against the past, NaN where unknown
-    labels: list[list[str]]
+    min_peers: int  # below this many peers, a spread is not used
 
-    @property
+    @cached_property
     def reference(self) -> tuple[FloatArray, FloatArray]:
         """The sharpest expectation known for each measure: the past's where known, else the peers'."""
         known = ~np.isnan(self.expected)
         return np.where(known, self.expected, self.median), np.where(known, self.expected_scale, self.scale)
 
-    @property
+    @cached_property
     def best(self) -> FloatArray:
         """z against that sharpest expectation, signed (0 where none): slips move a count far; this is
         what finds them."""
         return np.nan_to_num(np.where(np.isnan(self.past), self.peers, self.past))
 
-    @property
+    @cached_property
     def score(self) -> FloatArray:
         """Unusual only when unusual both ways (or the one way that is known); 0 where neither is."""
         return np.nan_to_num(np.fmin(np.abs(self.peers), np.abs(self.past)))
@@ -317,21 +318,24 @@ def _check(
 
 def _fit(rows: IntArray, contexts: Sequence[Context], thresholds: AnomalyThresholds) -> _Fit:
     shares, sizes = measures(rows)
-    width = shares.shape[1]
     median, scale = np.full_like(shares, np.nan), np.full_like(shares, np.nan)
     expected, expected_scale = np.full_like(shares, np.nan), np.full_like(shares, np.nan)
-    labels = [[""] * width for _ in contexts]
+    # Returns of one département share its spreads: placed for all of them at once, not row by row.
+    sharing: dict[tuple[int, int], list[int]] = defaultdict(list)
     for position, context in enumerate(contexts):
+        sharing[(id(context.nation), id(context.area))].append(position)
+    for positions in sharing.values():
+        context, rows_of = contexts[positions[0]], np.array(positions, np.int64)
         for spread in (context.nation, context.area):  # the area, when usable, overrides the nation
-            if spread is None:
-                continue
-            usable = spread.count >= thresholds.min_peers
-            median[position, usable] = spread.median[usable]
-            scale[position, usable] = spread.scale[usable]
-            for i in np.flatnonzero(usable).tolist():
-                labels[position][i] = spread.label
-        if context.expected is not None:
-            expected[position], expected_scale[position] = context.expected.shares, context.expected.scale
+            if spread is not None:
+                usable = np.flatnonzero(spread.count >= thresholds.min_peers)
+                median[np.ix_(rows_of, usable)] = spread.median[usable]
+                scale[np.ix_(rows_of, usable)] = spread.scale[usable]
+    known = [p for p, context in enumerate(contexts) if context.expected is not None]
+    if known:
+        expectations = [contexts[p].expected for p in known]
+        expected[known] = np.stack([e.shares for e in expectations if e is not None])
+        expected_scale[known] = np.stack([e.scale for e in expectations if e is not None])
     return _Fit(
         rows,
         shares,
@@ -342,8 +346,16 @@ def _fit(rows: IntArray, contexts: Sequence[Context], thresholds: AnomalyThresho
         expected,
         expected_scale,
         _z(shares, sizes, expected, expected_scale),
-        labels,
+        thresholds.min_peers,
     )
+
+
+def _label(context: Context, measure: int, min_peers: int) -> str:
+    """Whose median a measure was compared with: the area's where it has enough peers, else the nation's."""
+    area, nation = context.area, context.nation
+    if area is not None and area.count[measure] >= min_peers:
+        return area.label
+    return nation.label if nation is not None else ""
 
 
 def _z(shares: FloatArray, sizes: FloatArray, median: FloatArray, scale: FloatArray) -> FloatArray:
@@ -551,7 +563,7 @@ def _described(
     names = field_names(context.candidates)
     text = f"{_what(i, names)} {_pc(fit.shares[position, i])} here"
     if not np.isnan(fit.peers[position, i]):
-        text += f"; {_pc(fit.median[position, i])} (median) in {fit.labels[position][i]}"
+        text += f"; {_pc(fit.median[position, i])} (median) in {_label(context, i, fit.min_peers)}"
     if not np.isnan(fit.past[position, i]):
         text += f"; {_pc(fit.expected[position, i])} expected from this bureau's previous round"
         if context.previous is not None and not np.isnan(context.previous[i]):

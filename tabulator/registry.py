@@ -73,11 +73,14 @@ class Registry:
         if len(bureau_index) != len(bureaux):
             raise RegistryError("a bureau code appears twice")
         leaves = (levels[-1], *(cut.levels[-1] for cut in cuts))
-        ancestors = _ancestors(parent_level, areas, bureaux, area_index, leaves)
+        in_leaves = [_leaf_positions(bureaux, area_index, leaf, leaves[0]) for leaf in leaves]
+        ancestors = _ancestors(
+            parent_level, areas, bureaux, area_index, dict(zip(leaves, in_leaves, strict=True))
+        )
         counted = np.array([bureau.merged_into is None for bureau in bureaux], dtype=bool)
         registered = np.array([-1 if b.registered is None else b.registered for b in bureaux], np.int64)
         _check_merges(bureaux, bureau_index)
-        children = _children(parent_level, areas, bureaux, area_index, leaves)
+        children = _children(parent_level, areas, area_index, leaves, in_leaves)
         return cls(
             tuple(levels),
             areas,
@@ -282,52 +285,76 @@ def _leaf_code(bureau: Bureau, leaf: str, main_leaf: str) -> str:
     return bureau.area_code if leaf == main_leaf else bureau.cut_areas.get(leaf, "")
 
 
+def _leaf_positions(
+    bureaux: Sequence[Bureau], area_index: dict[tuple[str, str], int], leaf: str, main_leaf: str
+) -> IntArray:
+    """Each bureau's area of a cut's last level, by position."""
+    positions = [area_index.get((leaf, _leaf_code(bureau, leaf, main_leaf)), -1) for bureau in bureaux]
+    if -1 in positions:
+        bureau = bureaux[positions.index(-1)]
+        raise RegistryError(
+            f"bureau {bureau.code}: area {_leaf_code(bureau, leaf, main_leaf)!r} is not a {leaf}"
+        )
+    return np.array(positions, np.int64)
+
+
 def _ancestors(
     parent_level: Mapping[str, str | None],
     areas: Sequence[Area],
     bureaux: Sequence[Bureau],
     area_index: dict[tuple[str, str], int],
-    leaves: Sequence[str],
+    in_leaves: Mapping[str, IntArray],
 ) -> IntArray:
-    """Each bureau's area per column: up from its area of each cut's last level. Two cuts that share a
-    level must put a bureau in the same area of it."""
-    columns = {level: column for column, level in enumerate(parent_level)}
-    # An area's chain (column, position) is computed once and shared by all its bureaux.
-    chains: dict[int, list[tuple[int, int]]] = {}
-
-    def chain_of(position: int) -> list[tuple[int, int]]:
-        if position not in chains:
-            area = areas[position]
-            above = parent_level[area.level]
-            up = chain_of(area_index[(above, area.parent_code or "")]) if above else []
-            chains[position] = [*up, (columns[area.level], position)]
-        return chains[position]
-
-    ancestors = np.full((len(bureaux), len(columns)), -1, dtype=np.int64)
-    for row, bureau in enumerate(bureaux):
-        for leaf in leaves:
-            position = area_index.get((leaf, _leaf_code(bureau, leaf, leaves[0])))
-            if position is None:
-                raise RegistryError(
-                    f"bureau {bureau.code}: area {_leaf_code(bureau, leaf, leaves[0])!r} is not a {leaf}"
-                )
-            for column, found in reversed(chain_of(position)):  # a conflict is told where it starts
-                if ancestors[row, column] not in (-1, found):
-                    raise RegistryError(
-                        f"bureau {bureau.code}: its {leaf} {areas[position].code} lies in "
-                        f"{areas[found].level} {areas[found].code}, the bureau in "
-                        f"{areas[ancestors[row, column]].code}"
-                    )
-                ancestors[row, column] = found
+    """Each bureau's area per column: up from its area of each cut's last level (`in_leaves`). Two cuts
+    that share a level must put a bureau in the same area of it."""
+    columns = list(parent_level)
+    depth = _depths(parent_level)
+    # Each area's chain, as a row of columns (-1 off the chain), made once and shared by all its bureaux.
+    chains = np.full((len(areas), len(columns)), -1, np.int64)
+    for position in sorted(range(len(areas)), key=lambda p: depth[areas[p].level]):  # parents first
+        area = areas[position]
+        above = parent_level[area.level]
+        if above is not None:
+            chains[position] = chains[area_index[(above, area.parent_code or "")]]
+        chains[position, columns.index(area.level)] = position
+    ancestors = np.full((len(bureaux), len(columns)), -1, np.int64)
+    for leaf, positions in in_leaves.items():
+        found = chains[positions]
+        conflict = (ancestors != -1) & (found != -1) & (ancestors != found)
+        if conflict.any():
+            # Told where it starts: the lowest level the cuts disagree on, in the first bureau they do.
+            row = int(np.flatnonzero(conflict.any(axis=1))[0])
+            column = max(np.flatnonzero(conflict[row]).tolist(), key=lambda c: depth[columns[c]])
+            there, other = areas[found[row, column]], areas[ancestors[row, column]]
+            raise RegistryError(
+                f"bureau {bureaux[row].code}: its {leaf} {areas[positions[row]].code} lies in "
+                f"{there.level} {there.code}, the bureau in {other.code}"
+            )
+        ancestors = np.where(ancestors == -1, found, ancestors)
     return ancestors
+
+
+def _depths(parent_level: Mapping[str, str | None]) -> dict[str, int]:
+    """Each level's distance from the top of its cut."""
+    depth: dict[str, int] = {}
+
+    def depth_of(level: str) -> int:
+        if level not in depth:
+            above = parent_level[level]
+            depth[level] = 0 if above is None else depth_of(above) + 1
+        return depth[level]
+
+    for level in parent_level:
+        depth_of(level)
+    return depth
 
 
 def _children(
     parent_level: Mapping[str, str | None],
     areas: Sequence[Area],
-    bureaux: Sequence[Bureau],
     area_index: dict[tuple[str, str], int],
     leaves: Sequence[str],
+    in_leaves: Sequence[IntArray],
 ) -> tuple[tuple[int, ...], ...]:
     """Per area, its children in its own cut: the main cut's, for an area of a level cuts share."""
     below: list[list[int]] = [[] for _ in areas]
@@ -336,9 +363,11 @@ def _children(
         above = parent_level[area.level]
         if above is not None and (above not in main or area.level in main):
             below[area_index[(above, area.parent_code or "")]].append(position)
-    for leaf in leaves:
-        for row, bureau in enumerate(bureaux):
-            below[area_index[(leaf, _leaf_code(bureau, leaf, leaves[0]))]].append(row)
+    for positions in in_leaves:  # each leaf's bureaux, in the registry's order
+        order = np.argsort(positions, kind="stable")
+        starts = np.flatnonzero(np.r_[True, positions[order][1:] != positions[order][:-1]])
+        for group in np.split(order, starts[1:]) if len(order) else []:
+            below[int(positions[group[0]])].extend(group.tolist())
     return tuple(tuple(positions) for positions in below)
 
 

@@ -343,10 +343,13 @@ def _level(
         number,
         sequence,
         resource=("level", level, within_level, within_code),
-        build=lambda view: documents.level_results(view, level, within_level, within_code),
-        # Not dumped through the schema: 36,000 communes would cost seconds; the tests check each feed
-        # against it.
-        schema=None,
+        # JSON from the rows this worker keeps (`api.web.feed_rows`): 36,000 communes through the schema
+        # would cost seconds; the tests check each feed against it. The CSV form is written from the dict.
+        build=lambda view: (
+            documents.level_results(view, level, within_level, within_code)
+            if form.get("as_csv")
+            else app_state().feed_rows.body(view, level, within_level, within_code)
+        ),
         **form,
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from api.settings import Settings
 from api.web.change_tail import ChangeTails
+from api.web.feed_rows import FeedRows
 from api.web.http import CURRENT, DocumentCache
 from api.web.round_changes import RoundChanges
 
@@ -63,6 +64,7 @@ class AppState:
     settings: Settings
     engine: Engine
     documents: DocumentCache  # rendered documents by round and sequence
+    feed_rows: FeedRows  # the level feeds' rows, kept while their sums stay
     heads: RoundHeads
     embargoes: Embargoes
     round_changes: RoundChanges  # empties `heads` and `embargoes` when another worker changes a round
@@ -76,6 +78,7 @@ class AppState:
             settings=settings,
             engine=engine,
             documents=DocumentCache(),
+            feed_rows=FeedRows(),
             heads=heads,
             embargoes=embargoes,
             round_changes=RoundChanges(settings.instance_path, [heads, embargoes]),
