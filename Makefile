@@ -57,17 +57,20 @@ format: install ## Format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install ## Ingest, API (gunicorn, wrk, nginx), static publication and write-path benchmarks on the 69,242-bureau file
-	$(BIN)/python -m bench.ingest
-	$(BIN)/python -m bench.api
-	$(BIN)/python -m bench.publication
-	$(BIN)/python -m bench.writes
+BENCH_SUMMARY := $(CURDIR)/instance/bench-summary.jsonl
+
+bench: install ## Ingest, API (gunicorn, wrk, nginx), static publication and write-path benchmarks on the 69,242-bureau file, then one table of their goals
+	mkdir -p instance && rm -f $(BENCH_SUMMARY)
+	export BENCH_SUMMARY=$(BENCH_SUMMARY); \
+	$(BIN)/python -m bench.ingest && $(BIN)/python -m bench.api && $(BIN)/python -m bench.publication && \
+	$(BIN)/python -m bench.writes && $(BIN)/python -m bench.summary
 
 anomalies: install ## Warnings on the real 2017 round 2 with planted slips: share caught per kind, clean returns flagged
 	$(BIN)/python -m bench.anomalies
 
 loadtest: install ## Election night on PostgreSQL: two app nodes, returns at 100/s, 200 pollers (LOADTEST_SECONDS)
-	$(BIN)/python -m bench.loadtest
+	mkdir -p instance && rm -f $(BENCH_SUMMARY)
+	BENCH_SUMMARY=$(BENCH_SUMMARY) $(BIN)/python -m bench.loadtest && BENCH_SUMMARY=$(BENCH_SUMMARY) $(BIN)/python -m bench.summary
 
 data: install ## Regenerate data/primaire-gauche-2017 from its seed (its generate.py)
 	$(BIN)/python $(DEMO)/generate.py $(DEMO)

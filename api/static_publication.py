@@ -163,9 +163,9 @@ def _body(document: Any, schema: Schema | None) -> bytes:
 
 
 def _areas_of(view: View, rows: list[int]) -> list[int]:
-    """The areas, in every cut, that hold these bureaux (the top area apart)."""
+    """The areas, in every cut, that hold these bureaux (the top area apart; -1: a cut without the bureau)."""
     ancestors = view.index.registry.ancestors[rows]
-    return sorted({int(position) for position in ancestors.ravel()} - {0})
+    return sorted({int(position) for position in ancestors.ravel()} - {0, -1})
 
 
 def _with_sums(view: View, *, every_bureau: bool) -> View:

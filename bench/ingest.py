@@ -27,6 +27,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from api import reference, store
 from api.store import db
+from bench import summary
 from tabulator.ministry import read_ministry
 from tabulator.types import Election, Round
 
@@ -130,6 +131,12 @@ def report(results: dict[str, dict]) -> None:
         ratio = figures["ingest"] / figures["parse"]
         target = f"≤ {TARGETS[name]:g}x"
         print(f"{name:<12}{figures['parse']:>9.3f}s{figures['ingest']:>9.3f}s{ratio:>7.1f}x{target:>9}")
+        summary.record(
+            "ingest",
+            f"round 2 file ingested, {name}",
+            (f"{figures['ingest']:.2f} s", f"{figures['parse']:.2f} s read_csv", f"{ratio:.1f}×", target),
+            met=ratio <= TARGETS[name],
+        )
     print(f"\nOne bureau's return with its aggregates, {SINGLE_RETURNS} returns, one transaction each:\n")
     print(f"{'database':<12}{'median':>10}{'p99':>10}{'empty write median':>20}{'ratio':>8}")
     for name, figures in results.items():

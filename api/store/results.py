@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -47,6 +48,7 @@ Tallies = Callable[[Sequence[int]], dict[int, Tally]]
 # The sums of some areas as one matrix, a row per position asked for: RESULT_FIELDS, then the candidates'
 # votes in ballot order (what a feed of 36,000 areas reads without making a Tally of each).
 Sums = Callable[[Sequence[int]], IntArray]
+Checkpoints = dict[str, dict[int, int]]  # {time: {bureau id: voters}}
 # What a published figure says of its completeness: bureaux still missing, all in, or the round certified.
 STATUSES = ("partial", "complete", "certified")
 
@@ -72,10 +74,25 @@ class View:
     publication: Publication
     sums: Sums
     previous_tallies: Tallies | None
-    checkpoints: dict[str, dict[int, int]]
-    previous_checkpoints: dict[str, dict[int, int]]
+    # The day's checkpoints, this round's and the previous round's: read on first use (the turnout), since
+    # a night's 200,000 of them would cost every other document a read of the whole round.
+    read_checkpoints: Callable[[], tuple[Checkpoints, Checkpoints]]
     # Set when many pages are built at once (static publication): every bureau's tally, read in one go.
     every_bureau: IntArray | None = None
+
+    @cached_property
+    def _checkpoints(self) -> tuple[Checkpoints, Checkpoints]:
+        return self.read_checkpoints()
+
+    @property
+    def checkpoints(self) -> Checkpoints:
+        """{time: {bureau id: voters}}, as published up to the view's sequence."""
+        return self._checkpoints[0]
+
+    @property
+    def previous_checkpoints(self) -> Checkpoints:
+        """The same of the previous round, as published up to the sequence this one compares with."""
+        return self._checkpoints[1]
 
     def tallies(self, positions: Sequence[int]) -> dict[int, Tally]:
         """The sums of some areas, each as a Tally, by position."""
@@ -162,8 +179,10 @@ def open_view(
         publication,
         sums,
         previous_tallies,
-        _checkpoint_voters(raw, round_.id, wanted),
-        _checkpoint_voters(raw, previous.id, publication.previous_sequence) if previous else {},
+        lambda: (
+            _checkpoint_voters(raw, round_.id, wanted),
+            _checkpoint_voters(raw, previous.id, publication.previous_sequence) if previous else {},
+        ),
     )
 
 

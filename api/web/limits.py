@@ -32,11 +32,18 @@ def install_limits(app: Flask, settings: Settings) -> Limiter:
         in_memory_fallback_enabled=True,
         key_prefix="tabulator",
     )
+    # Reads pass before any limit is even looked up (the limiter's own filter): a cold document is a
+    # millisecond, and resolving limits for it cost a fifth of that.
+    limiter.request_filter(_read)
     return limiter
 
 
+def _read() -> bool:
+    return request.method in READ_METHODS
+
+
 def _exempt() -> bool:
-    return request.method in READ_METHODS or identified()
+    return _read() or identified()
 
 
 def _failed(response: Response) -> bool:
