@@ -330,9 +330,9 @@ def _served(sequences: Path, link: Path) -> Manifest | None:
     try:
         served = int(link.readlink().name)
         found = json.loads((sequences / f"{served}.json").read_text())
-    except (OSError, ValueError):
+        return Manifest(found["sequence"], found["key"], found["directories"])
+    except (OSError, ValueError, KeyError, TypeError):  # none, another layout's, or cut short: start whole
         return None
-    return Manifest(found["sequence"], found["key"], found["directories"])
 
 
 @contextmanager

@@ -100,13 +100,20 @@ def test_every_file_is_the_api_document_at_its_path(engine, make_app, tmp_path):
         assert (file, body) == (file, latest.data)
 
 
-@pytest.mark.usefixtures("sample_election")
-def test_a_sequence_writes_only_the_files_its_returns_change(engine, make_app, tmp_path):
-    folder = tmp_path / "static"
+def published_then_one_more_return(engine, folder: Path) -> dict[str, tuple[int, bytes]]:
+    """Sequence 1 (a Paris bureau) published, then sequence 2 recorded (a Bouches-du-Rhône bureau): the
+    files served before it."""
     record(engine, "75-01-0001", 250)
     static_publication.publish(engine, SAMPLE.id, 2, folder)
     before = served(folder)
     record(engine, "13-01-0001", 90)
+    return before
+
+
+@pytest.mark.usefixtures("sample_election")
+def test_a_sequence_writes_only_the_files_its_returns_change(engine, make_app, tmp_path):
+    folder = tmp_path / "static"
+    before = published_then_one_more_return(engine, folder)
     assert static_publication.publish(engine, SAMPLE.id, 2, folder) == 2
     after = served(folder)
     client = make_app(head_cache_seconds=0).test_client()
@@ -143,10 +150,7 @@ def test_a_sequence_writes_only_the_files_its_returns_change(engine, make_app, t
 @pytest.mark.usefixtures("sample_election")
 def test_a_change_of_the_whole_round_writes_every_file(engine, tmp_path, monkeypatch):
     folder = tmp_path / "static"
-    record(engine, "75-01-0001", 250)
-    static_publication.publish(engine, SAMPLE.id, 2, folder)
-    before = served(folder)
-    record(engine, "13-01-0001", 90)
+    before = published_then_one_more_return(engine, folder)
     monkeypatch.setattr(static_publication, "LAYOUT", static_publication.LAYOUT + 1)
 
     static_publication.publish(engine, SAMPLE.id, 2, folder)
