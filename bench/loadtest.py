@@ -49,6 +49,7 @@ WORKERS = int(os.environ.get("LOADTEST_WORKERS", "2"))  # gunicorn processes per
 THREADS = int(os.environ.get("LOADTEST_THREADS", "16"))  # per process, as deploy/gunicorn.conf.py
 POLL_SECONDS = 2.0  # the API's Cache-Control max-age: polling faster gains nothing
 CLERKS = int(os.environ.get("LOADTEST_CLERKS", "32"))  # clerks at the authority, each sending in turn
+PUBLISHER = os.environ.get("LOADTEST_PUBLISHER", "1") == "1"  # 0: no static publisher (what it costs)
 PORTS = (18_751, 18_752)
 NGINX_PORT = 18_753
 MEMORY = "/dev/shm"  # the static publication's folder, as compose.yaml mounts it (docs/operations.md)
@@ -115,15 +116,11 @@ def main() -> None:
             )
             for port in PORTS
         ]
-        nodes += [
-            # Below the nodes' priority, as docs/operations.md advises: writes and reads come first.
-            subprocess.Popen(
-                ["nice", "-n", "10", *publish, "--watch", "0.1"],
-                env={**os.environ, "TABULATOR_DATABASE_URL": url},
-                stdout=subprocess.DEVNULL,
-            ),
-            nginx(Path(folder), NGINX_PORT, Path(static)),
-        ]
+        nodes.append(nginx(Path(folder), NGINX_PORT, Path(static)))
+        if PUBLISHER:  # below the nodes' priority, as docs/operations.md advises: writes and reads first
+            publisher = ["nice", "-n", "10", *publish, "--watch", "0.1"]
+            environment = {**os.environ, "TABULATOR_DATABASE_URL": url}
+            nodes.append(subprocess.Popen(publisher, env=environment, stdout=subprocess.DEVNULL))
         try:
             for port in (*PORTS, NGINX_PORT):
                 wait_for(
