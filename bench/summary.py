@@ -13,7 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-COLUMNS = (("benchmark", 13), ("goal", 44), ("measured", 14), ("baseline", 14), ("ratio", 8), ("target", 22))
+COLUMNS = ("bench", "goal", "measured", "baseline", "ratio", "target")
+HEADINGS = ("benchmark", "goal", "measured", "baseline", "ratio", "target", "met")
 
 
 def record(bench: str, goal: str, figures: tuple[str, str, str, str], *, met: bool | None) -> None:
@@ -36,11 +37,11 @@ def main() -> None:
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nSummary of the benchmarks ({len(lines)} goals; load average now {load}):\n")
-    print("".join(f"{name:<{width}}" for name, width in COLUMNS) + "met")
-    for line in lines:
-        met = {True: "yes", False: "NO", None: "—"}[line["met"]]
-        cells = (line[key] for key in ("bench", "goal", "measured", "baseline", "ratio", "target"))
-        print("".join(f"{cell:<{width}}" for cell, (_, width) in zip(cells, COLUMNS, strict=True)) + met)
+    shown = {True: "yes", False: "NO", None: "—"}
+    rows = [[*(line[key] for key in COLUMNS), shown[line["met"]]] for line in lines]
+    widths = [max(len(cell) for cell in column) + 2 for column in zip(HEADINGS, *rows, strict=True)]
+    for row in [list(HEADINGS), *rows]:
+        print("".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 if __name__ == "__main__":
