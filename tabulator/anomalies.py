@@ -33,12 +33,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 
 from tabulator.batch import UNKNOWN, BoolArray, IntArray
+from tabulator.memo import cached
 
 FloatArray = npt.NDArray[np.float64]
 FIXED_MEASURES = ("turnout", "blank", "null")  # then one measure per candidate
@@ -277,19 +277,19 @@ class _Fit:
     past: FloatArray  # z against the past, NaN where unknown
     min_peers: int  # below this many peers, a spread is not used
 
-    @cached_property
+    @cached
     def reference(self) -> tuple[FloatArray, FloatArray]:
         """The sharpest expectation known for each measure: the past's where known, else the peers'."""
         known = ~np.isnan(self.expected)
         return np.where(known, self.expected, self.median), np.where(known, self.expected_scale, self.scale)
 
-    @cached_property
+    @cached
     def best(self) -> FloatArray:
         """z against that sharpest expectation, signed (0 where none): slips move a count far; this is
         what finds them."""
         return np.nan_to_num(np.where(np.isnan(self.past), self.peers, self.past))
 
-    @cached_property
+    @cached
     def score(self) -> FloatArray:
         """Unusual only when unusual both ways (or the one way that is known); 0 where neither is."""
         return np.nan_to_num(np.fmin(np.abs(self.peers), np.abs(self.past)))

@@ -128,7 +128,7 @@ def bureau_results(view: View, rows: Sequence[int]) -> list[dict[str, Any]]:
     shared = context(view)
     return [
         _bureau_document(view, shared, row, figures, versions.get(bureau_id, []))
-        for row, bureau_id, figures in zip(rows, ids, bureaux_figures(view, rows), strict=True)
+        for row, bureau_id, figures in zip(rows, ids, bureaux_figures(view, rows, versions), strict=True)
     ]
 
 

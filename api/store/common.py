@@ -18,7 +18,7 @@ from api.store.models import (
     ElectionRow,
     RoundRow,
 )
-from api.store.sql import SMALL_BATCH, Raw
+from api.store.sql import SMALL_BATCH, Raw, select_list, utc_time
 from tabulator.batch import UNKNOWN, BoolArray, IntArray
 from tabulator.plan import StoredReturns
 from tabulator.registry import Registry
@@ -265,13 +265,7 @@ def _build_index(
     )
 
 
-# Built once: every request runs them, and building a statement costs more than running these.
-ROUND = (
-    select(RoundRow, ElectionRow.registry_version)
-    .join(ElectionRow, ElectionRow.id == RoundRow.election_id)
-    .where(ElectionRow.code == bindparam("election_code"), RoundRow.number == bindparam("number"))
-)
-LOCKED_ROUND = ROUND.with_for_update(of=RoundRow)
+# Built once: building a statement costs more than running it.
 CANDIDATES = (
     select(CandidateRow.id, CandidateRow.code, CandidateRow.name, CandidateRow.ballot_order, CandidateRow.sex)
     .where(CandidateRow.round_id == bindparam("round_id"))
@@ -279,32 +273,60 @@ CANDIDATES = (
 )
 
 
+class _RoundRecord(NamedTuple):
+    id: int
+    election_id: int
+    number: int
+    date: Any
+    previous_round_id: int | None
+    sequence: int
+    as_of: Any
+    status: str
+    test: Any
+    results_not_before: Any
+    flagged_returns: str
+    double_entry: Any
+    warning_thresholds: str
+    polls_close: Any
+
+
+# Raw SQL: every request reads its round, and SQLAlchemy's statement machinery cost a cold document more
+# than the query itself.
+ROUND_RECORD = (
+    f"SELECT {select_list(_RoundRecord, 'r', RoundRow.__table__)}, e.registry_version "
+    "FROM rounds r JOIN elections e ON e.id = r.election_id WHERE e.code = ? AND r.number = ?"
+)
+
+
 def round_info(connection: Connection, election_code: str, number: int, *, lock: bool = False) -> RoundInfo:
-    """A round and its candidates. With `lock`, the round's row is locked until the transaction ends."""
-    row = connection.execute(
-        LOCKED_ROUND if lock else ROUND, {"election_code": election_code, "number": number}
-    ).one_or_none()
-    if row is None:
+    """A round and its candidates. With `lock`, the round's row is locked until the transaction ends (on
+    SQLite, the writer's BEGIN IMMEDIATE holds the whole database already)."""
+    raw = Raw(connection)
+    query = ROUND_RECORD if raw.sqlite or not lock else f"{ROUND_RECORD} FOR UPDATE OF r"
+    found = raw.rows(query, (election_code, number))
+    if not found:
         raise NotFound(f"Election {election_code!r} has no round {number}.")
+    *fields, registry_version = found[0]
+    row = _RoundRecord(*fields)
     candidates = round_candidates(connection, row.id)
     return RoundInfo(
         id=row.id,
         election_id=row.election_id,
         number=row.number,
-        date=row.date,
+        date=row.date if isinstance(row.date, date) else date.fromisoformat(row.date),
         candidates=candidates.candidates,
         candidate_ids=candidates.ids,
         previous_round_id=row.previous_round_id,
         sequence=row.sequence,
-        as_of=row.as_of,
+        as_of=utc_time(row.as_of),
         status=row.status,
-        test=row.test,
-        results_not_before=row.results_not_before,
+        test=bool(row.test),
+        results_not_before=utc_time(row.results_not_before),
         flagged_returns=row.flagged_returns,
-        double_entry=row.double_entry,
+        double_entry=bool(row.double_entry),
         warning_thresholds=round_thresholds(row.warning_thresholds),
-        registry_version=row.registry_version,
-        polls_close=row.polls_close,
+        registry_version=registry_version,
+        polls_close=utc_time(row.polls_close),
     )
 
 

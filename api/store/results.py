@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,6 +26,7 @@ from api.store.common import (
     election_index,
     round_by_id,
     round_info,
+    stored_from,
     stored_returns,
     voters_in_round,
     warning_codes,
@@ -41,6 +41,7 @@ from api.store.models import (
 from api.store.sql import SMALL_BATCH, Raw, select_list, utc_time
 from tabulator.aggregation import RESULT_FIELDS, contributions, tally_from_row
 from tabulator.batch import UNKNOWN, IntArray
+from tabulator.memo import cached
 from tabulator.plan import StoredReturns
 from tabulator.types import Tally
 
@@ -80,7 +81,7 @@ class View:
     # Set when many pages are built at once (static publication): every bureau's tally, read in one go.
     every_bureau: IntArray | None = None
 
-    @cached_property
+    @cached
     def _checkpoints(self) -> tuple[Checkpoints, Checkpoints]:
         return self.read_checkpoints()
 
@@ -326,11 +327,17 @@ class BureauFigures:
     previous_voters: int | None  # its votants in the previous round: UNKNOWN if not reported, None if none
 
 
-def _bureau_returns(view: View, rows: Sequence[int]) -> tuple[StoredReturns, IntArray]:
-    """The bureaux' returns as of the view's sequence, and their votants in the previous round."""
+def _bureau_returns(
+    view: View, rows: Sequence[int], versions: dict[int, list[ReturnVersion]] | None = None
+) -> tuple[StoredReturns, IntArray]:
+    """The bureaux' returns as of the view's sequence, and their votants in the previous round. `versions`:
+    their versions as `return_versions` read them, whose latest are the returns (not read again)."""
     raw = Raw(view.connection)
     bureau_ids = view.index.bureau_ids[list(rows)]
-    stored = stored_returns(raw, view.round_, bureau_ids, up_to_sequence=view.publication.sequence)
+    if versions is None:
+        stored = stored_returns(raw, view.round_, bureau_ids, up_to_sequence=view.publication.sequence)
+    else:
+        stored = _latest_versions(view.round_, bureau_ids, versions)
     previous = (
         voters_in_round(
             raw,
@@ -361,9 +368,41 @@ def bureau_sums(view: View, rows: Sequence[int]) -> IntArray:
     return _summed(*_bureau_returns(view, rows))
 
 
-def bureaux_figures(view: View, rows: Sequence[int]) -> list[BureauFigures]:
-    """Some bureaux' tallies and their votants in the previous round, from one read of their returns."""
-    stored, previous = _bureau_returns(view, rows)
+def _latest_versions(
+    round_: RoundInfo, bureau_ids: IntArray, versions: dict[int, list[ReturnVersion]]
+) -> StoredReturns:
+    """The bureaux' returns as `stored_returns` reads them, from the versions read already."""
+    latest = [
+        (bureau_id, found[-1]) for bureau_id in bureau_ids.tolist() if (found := versions.get(bureau_id))
+    ]
+    counts = [
+        (
+            bureau_id,
+            v.version,
+            v.voters,
+            v.blank,
+            v.null,
+            v.valid,
+            UNKNOWN if v.registered is None else v.registered,
+        )
+        for bureau_id, v in latest
+    ]
+    candidates = list(zip(round_.candidate_ids, round_.candidate_codes, strict=True))
+    votes = [
+        (bureau_id, candidate_id, v.votes[code])
+        for bureau_id, v in latest
+        for candidate_id, code in candidates
+        if code in v.votes
+    ]
+    return stored_from(round_, bureau_ids, counts, votes)
+
+
+def bureaux_figures(
+    view: View, rows: Sequence[int], versions: dict[int, list[ReturnVersion]] | None = None
+) -> list[BureauFigures]:
+    """Some bureaux' tallies and their votants in the previous round, from one read of their returns (none
+    when their `versions` are given)."""
+    stored, previous = _bureau_returns(view, rows, versions)
     codes = view.round_.candidate_codes
     has_previous = view.round_.previous_round_id is not None
     return [
@@ -383,6 +422,7 @@ class ReturnVersion:
     null: int
     valid: int
     votes: dict[str, int]  # by candidate code; a candidate without a stored row is absent
+    registered: int | None  # the inscrits it gave, if any
     reported_at: datetime | None
     recorded_at: datetime | None
     reason: str | None
@@ -397,6 +437,7 @@ class VersionRecord(NamedTuple):
     blank: int
     null: int
     valid: int
+    registered: int | None
     reported_at: Any
     recorded_at: Any
     reason: str | None
@@ -450,6 +491,7 @@ def _version(record: VersionRecord, votes: dict[str, int]) -> ReturnVersion:
         null=record.null,
         valid=record.valid,
         votes=votes,
+        registered=record.registered,
         reported_at=utc_time(record.reported_at),
         recorded_at=utc_time(record.recorded_at),
         reason=record.reason,

@@ -15,13 +15,14 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from flask import Response, request
 from marshmallow import Schema
 from werkzeug.datastructures import Headers, MIMEAccept
 from werkzeug.http import http_date, parse_accept_header, parse_date
+
+from tabulator.memo import cached
 
 BUILD_STRIPES = 64
 GZIP_FROM = 1_024  # bytes: smaller bodies gain nothing from compression
@@ -46,17 +47,17 @@ class Rendered:
     last_modified: datetime | None
     content_type: str = "application/json"
 
-    @cached_property
+    @cached
     def gzipped(self) -> bytes | None:
         """Compressed on the first client that accepts gzip: most pollers never ask for it."""
         return gzip.compress(self.body, compresslevel=6, mtime=0) if len(self.body) >= GZIP_FROM else None
 
-    @cached_property
+    @cached
     def validators(self) -> dict[str, str]:
         """ETag and Last-Modified, formatted once."""
         return _validators(self.etag, self.last_modified)
 
-    @cached_property
+    @cached
     def content_type_header(self) -> str:
         text = (
             self.content_type.startswith(("application/json", "text/"))
@@ -143,7 +144,7 @@ def answer(
     if not_modified(environ, rendered.etag, rendered.last_modified):
         return 304, items, b""
     body = rendered.body
-    if rendered.gzipped is not None and _accepts_gzip(environ):
+    if _accepts_gzip(environ) and rendered.gzipped is not None:  # compressed only once asked for
         body = rendered.gzipped
         items.append(("Content-Encoding", "gzip"))
     items.append(("Content-Type", rendered.content_type_header))

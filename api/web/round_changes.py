@@ -24,6 +24,7 @@ class Clearable(Protocol):
 class RoundChanges:
     def __init__(self, instance_path: Path, trusted: Sequence[Clearable]) -> None:
         self.path = instance_path / FILE
+        self._name = str(self.path)  # every request stats it: os.stat on a str skips pathlib's work
         self.trusted = trusted  # the worker's caches to empty when another worker changes a round
         self.seen = self._stamp()
 
@@ -47,7 +48,7 @@ class RoundChanges:
 
     def _stamp(self) -> tuple[int, int] | None:
         try:
-            status = self.path.stat()
+            status = os.stat(self._name)  # noqa: PTH116 -- see _name
         except OSError:
             return None
         return status.st_ino, status.st_mtime_ns
