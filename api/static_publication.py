@@ -1,6 +1,7 @@
 """Static publication: the latest documents of a round written as files, for nginx or a CDN.
 
-Each document is a file (beside its gzip, for `gzip_static on`) at its API path under the round's folder,
+Each document is a file (beside its gzip, for `gzip_static on`, but for a bureau's, which nginx compresses
+as it sends it: 69,242 small files fewer to compress and create) at its API path under the round's folder,
 with one change: an area's or a bureau's path takes a folder named after the first three characters of its
 code, so that no folder holds 69,242 bureaux (`results/commune/75056` is the file
 `results/commune/750/75056`; deploy/nginx.conf maps one to the other). A document whose path is also a
@@ -30,11 +31,12 @@ from __future__ import annotations
 import fcntl
 import gzip
 import json
+import multiprocessing
 import os
 import shutil
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -59,7 +61,8 @@ LAYOUT = 2  # of the files; a publication under another layout than the served o
 SHARD = 3  # characters of a code that name its folder
 BUREAU_BATCH = 2_000  # bureaux' documents read and written at a time: memory stays bounded
 OBJECTS = ".dirs"
-WRITES_PENDING = 512  # files rendered and waiting for the writing threads, at most
+WRITE_BATCH = 256  # files handed to the writing process at a time
+FILES_PENDING = 2_048  # files rendered and waiting to be written, at most: memory stays bounded
 
 # A file to write: its document's API path under the round, whether that path is also a folder, its bytes.
 File = tuple[tuple[str, ...], bool, bytes]
@@ -140,15 +143,18 @@ def _documents(view: View, changed: list[int] | None, feeds: FeedRows) -> Iterat
     yield (("timeline",), False, _body(documents.timeline(view), schemas.TIMELINE))
     if changed is not None and not changed:
         return
+    # Every area's and bureau's row among its parent's children, at once when every page is written.
+    made = documents.every_child_row(view) if changed is None else None
     # Results and level feeds are served by the API without their schema's dump (`api.web.public`).
-    yield (("results",), True, _body(documents.results_of(view), None))
+    yield (("results",), True, _body(documents.results_of(view, rows_made=made), None))
     for level in registry.columns[1:]:
         yield (("results", level), True, feeds.body(view, level))
     for position in areas:
         area = registry.areas[position]
         below = registry.levels_below(area.level)  # each has a feed within the area
         path = ("results", area.level, area.code)
-        yield (path, bool(below), _body(documents.results_of(view, area.level, area.code), None))
+        document = documents.results_of(view, area.level, area.code, rows_made=made)
+        yield (path, bool(below), _body(document, None))
         for level in below:
             yield ((*path, level), False, feeds.body(view, level, area.level, area.code))
     for start in range(0, len(rows), BUREAU_BATCH):
@@ -253,8 +259,16 @@ class _Tree:
             shutil.rmtree(leftover, ignore_errors=True)
 
     def __enter__(self) -> _Tree:
-        # Compression and file writes release the GIL: two threads do them while this one renders.
-        self.pool = ThreadPoolExecutor(max_workers=2)
+        # The files of a whole publication (140,000) are compressed and written by a process of its own,
+        # in batches, while this one renders: threads fought this one for the GIL and wrote them slower
+        # than none. A sequence's few files, each a millisecond's wait on a disk, go to two threads.
+        self.pool: Executor = (
+            ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+            if self.previous is None
+            else ThreadPoolExecutor(max_workers=2)
+        )
+        self.batch_size = WRITE_BATCH if self.previous is None else 1
+        self.batch: list[tuple[str, bytes, bool]] = []
         self.pending: deque[Future[None]] = deque()
         return self
 
@@ -265,8 +279,16 @@ class _Tree:
         folder = self._folder(path[:-1])
         name = path[-1]
         self.written[path[:-1]] |= {name, f"{name}.gz"}  # an older .gz of a body now smaller goes too
-        self.pending.append(self.pool.submit(_write_file, folder / name, body))
-        while len(self.pending) > WRITES_PENDING:  # the bodies waiting stay few: memory stays bounded
+        compress = len(body) >= GZIP_FROM and path[:2] != ("results", documents.BUREAU)  # as the API
+        self.batch.append((str(folder / name), body, compress))
+        if len(self.batch) >= self.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.batch:
+            self.pending.append(self.pool.submit(_write_files, self.batch))
+            self.batch = []
+        while len(self.pending) > FILES_PENDING // self.batch_size:
             self.pending.popleft().result()
 
     def _folder(self, path: tuple[str, ...]) -> Path:
@@ -283,6 +305,7 @@ class _Tree:
     def finish(self, key: str) -> None:
         """Link each new folder's subfolders and unchanged files, write the manifest, then name the
         sequence's top folder: from here it can be served."""
+        self._flush()
         while self.pending:
             self.pending.popleft().result()
         self._folder(())
@@ -319,10 +342,22 @@ class _Tree:
         return self.objects / name if name else None
 
 
-def _write_file(path: Path, body: bytes) -> None:
-    path.write_bytes(body)
-    if len(body) >= GZIP_FROM:  # as the API, which sends a smaller body as it is
-        path.with_name(f"{path.name}.gz").write_bytes(gzip.compress(body, compresslevel=6, mtime=0))
+def _write_files(files: list[tuple[str, bytes, bool]]) -> None:
+    """Write each file (a new one: its folder is new), beside its gzip when `compress` says so."""
+    for path, body, compress in files:
+        _write_new(path, body)
+        if compress:
+            _write_new(f"{path}.gz", gzip.compress(body, compresslevel=6, mtime=0))
+
+
+def _write_new(path: str, body: bytes) -> None:
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        left = memoryview(body)
+        while left:  # a write may take fewer bytes than it was given
+            left = left[os.write(handle, left) :]
+    finally:
+        os.close(handle)
 
 
 def _served(sequences: Path, link: Path) -> Manifest | None:

@@ -60,8 +60,9 @@ def empty_tally(candidate_ids: Sequence[str]) -> Tally:
 
 
 def tally_from_row(row: Sequence[int] | IntArray, candidate_ids: Sequence[str]) -> Tally:
-    fixed = dict(zip(RESULT_FIELDS, (int(value) for value in row[: len(RESULT_FIELDS)]), strict=True))
-    votes = dict(zip(candidate_ids, (int(value) for value in row[len(RESULT_FIELDS) :]), strict=True))
+    values = row.tolist() if isinstance(row, np.ndarray) else [int(value) for value in row]
+    fixed = dict(zip(RESULT_FIELDS, values[: len(RESULT_FIELDS)], strict=True))
+    votes = dict(zip(candidate_ids, values[len(RESULT_FIELDS) :], strict=True))
     return Tally(votes=votes, **fixed)
 
 

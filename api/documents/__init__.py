@@ -20,8 +20,10 @@ from api.documents.feeds import (
 from api.documents.levels import feed_rows, level_feed, level_results
 from api.documents.results import (
     BUREAU,
+    EveryChildRow,
     bureau_results,
     context,
+    every_child_row,
     results_document,
     results_of,
     timeline,
@@ -34,6 +36,7 @@ __all__ = [
     "BUREAU",
     "Embargo",
     "Embargoed",
+    "EveryChildRow",
     "bureau_results",
     "change_item",
     "changes",
@@ -45,6 +48,7 @@ __all__ = [
     "elections",
     "embargo_of",
     "embargo_until",
+    "every_child_row",
     "feed_rows",
     "level_feed",
     "level_results",

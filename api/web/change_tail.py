@@ -10,7 +10,6 @@ cursor older than what the tail holds is answered from the database, as before.
 
 from __future__ import annotations
 
-import json
 import threading
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from api.store.common import RoundInfo
 from api.store.db import reading
 from api.store.feeds import EVERY_BUREAU, Change, Position
 from api.web import schemas
-from api.web.http import Rendered, render, rendered_bytes
+from api.web.http import Rendered, render, rendered_bytes, serialize
 
 CAPACITY = 20_000  # changes per round and worker: at 100 returns a second, the last three minutes
 
@@ -121,7 +120,7 @@ def _empty(sequence: int) -> Tail:
 
 
 def _item_bytes(item: dict[str, Any]) -> bytes:
-    return json.dumps(schemas.CHANGE_ITEM.dump(item), ensure_ascii=False, separators=(",", ":")).encode()
+    return serialize(schemas.CHANGE_ITEM.dump(item))
 
 
 def _page_bytes(envelope: dict[str, Any], items: list[bytes]) -> Rendered:

@@ -61,7 +61,8 @@ def served(folder: Path) -> dict[str, tuple[int, bytes]]:
             path = Path(here) / name
             body = path.read_bytes()
             compressed = path.with_name(name + ".gz")
-            if len(body) < GZIP_FROM:  # as the API, which sends a smaller body as it is
+            # As the API, which sends a smaller body as it is; nginx compresses a bureau's as it sends it.
+            if len(body) < GZIP_FROM or "/bureau/" in str(path):
                 assert not compressed.exists()
             else:
                 assert gzip.decompress(compressed.read_bytes()) == body

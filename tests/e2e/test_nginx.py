@@ -5,6 +5,7 @@ ports, the folders. nginx is Debian's (`.ci/run` installs it); the tests fail, n
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import os
@@ -289,6 +290,17 @@ def test_csv_forms_pass_the_published_json_files_by(behind_nginx, engine):
         (200, '"')
     ] * len(files)
     assert [get(f"{ROUND}/{url}")[2] for url in files] == [(rounds / f).read_bytes() for f in files.values()]
+    # A bureau's file has no .gz beside it: nginx compresses it as it sends it.
+    bureau_file = rounds / files["results/bureau/13-01-0001"]
+    compressed = get(f"{ROUND}/results/bureau/13-01-0001", **{"Accept-Encoding": "gzip"})
+    assert (len(bureau_file.read_bytes()) >= 1024, bureau_file.with_name("13-01-0001.gz").exists()) == (
+        True,
+        False,
+    )
+    assert (compressed[1]["content-encoding"], gzip.decompress(compressed[2])) == (
+        "gzip",
+        bureau_file.read_bytes(),
+    )
     for answer in (by_suffix, by_accept):
         assert (answer[0], answer[1]["content-type"], answer[1]["etag"]) == (
             200,
