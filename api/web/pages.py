@@ -153,6 +153,12 @@ TEXT: dict[str, dict[str, str]] = {
             "{change} ({matched} bureaux)", "{change} ({matched} bureau)", counted="matched", lang="fr"
         ),
         "turnout_bureaux": "Bureaux ayant transmis",
+        "updated": Agreeing(
+            "Mis à jour à {time} · {reported} bureaux sur {total}",
+            "Mis à jour à {time} · {reported} bureau sur {total}",
+            counted="reported",
+            lang="fr",
+        ),
         "corrections": "Corrections",
         "corrections_caption": "Corrections apportées aux résultats des bureaux",
         "corrections_none": "Aucune correction.",
@@ -251,6 +257,7 @@ TEXT: dict[str, dict[str, str]] = {
         "turnout_bureaux": "Polling stations reporting",
         "corrections": "Corrections",
         "corrections_caption": "Corrections made to polling stations' results",
+        "updated": "Updated at {time} · {reported} of {total} polling stations",
         "corrections_none": "No corrections.",
         "corrections_more": "The latest {shown} of {total}.",
         "bureau": "Polling station",
@@ -302,7 +309,7 @@ SEARCHABLE: dict[str, dict[str, str]] = {
     },
 }
 # What page.js needs to write the same words as the server.
-SCRIPT_TEXT = ("as_of", "as_of_dated", "no_data", *STATUSES, "change_text")
+SCRIPT_TEXT = ("as_of", "as_of_dated", "no_data", *STATUSES, "change_text", "change_short", "updated")
 
 
 def _engine() -> Engine:
@@ -437,8 +444,9 @@ class Page:
 
     def script_text(self) -> str:
         chosen = {key: self.text[key] for key in SCRIPT_TEXT}
-        # The singular, for page.js to agree with a count as `Agreeing.format` does on the server.
-        chosen["change_text_one"] = getattr(self.text["change_text"], "singular", self.text["change_text"])
+        # Each sentence's singular, for page.js to agree with a count as `Agreeing.format` does here.
+        for key in SCRIPT_TEXT:
+            chosen[f"{key}_one"] = getattr(self.text[key], "singular", self.text[key])
         words = json.dumps(chosen, ensure_ascii=False)
         return words.replace("<", "\\u003c")  # inside <script>: never a closing tag
 

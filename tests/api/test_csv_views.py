@@ -415,7 +415,13 @@ def test_the_results_page_links_the_data_it_shows_as_csv(client, engine):
         for page in ("", "departement/13")
         for html in [client.get(f"/elections/mini-primaire/rounds/2/{page}{query}").get_data(as_text=True)]
     }
-    national = [f"{ROUND}/results.csv", f"{ROUND}/timeline.csv", f"{ROUND}/corrections.csv"]
+    # The turnout's section is on the page before its first checkpoint, hidden: page.js shows it then.
+    national = [
+        f"{ROUND}/results.csv",
+        f"{ROUND}/timeline.csv",
+        f"{ROUND}/turnout.csv",
+        f"{ROUND}/corrections.csv",
+    ]
     assert links == {
         ("fr", ""): [(url, "Télécharger les données") for url in national],
         ("en", ""): [(url, "Download the data") for url in national],

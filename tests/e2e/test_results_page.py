@@ -74,6 +74,12 @@ def test_the_page_follows_the_replayed_night_without_a_reload(service, browser, 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{base}{ROUND}")
     expect(page.locator("#results [data-field=bureaux_reported]")).to_have_text("0")
+    # Nothing published yet: no chart, no turnout, nothing announced.
+    assert page.evaluate("[evening.hidden, document.getElementById('turnout-section').hidden]") == [
+        True,
+        True,
+    ]
+    assert page.locator("[role=status]").text_content() == ""
     page.evaluate("window.notReloaded = true")
 
     player = play_in_background(database_url, "20:30", speed=600)
@@ -94,6 +100,23 @@ def test_the_page_follows_the_replayed_night_without_a_reload(service, browser, 
         "valls_votes": f"447{NNBSP}973",
     }
     assert page.evaluate("window.notReloaded") is True
+    paris = ZoneInfo("Europe/Paris")
+    current = api_json(base, "/current")
+    published = datetime.fromisoformat(current["published_at"]).astimezone(paris)
+    # One polite live region said what changed; the chart and the turnout followed without a reload.
+    expect(page.locator("#results [role=status]")).to_have_text(
+        f"Mis à jour à {published:%H:%M} · 4{NNBSP}322 bureaux sur 7{NNBSP}208"
+    )
+    timeline = api_json(base, "/timeline")["timeline"]
+    last = datetime.fromisoformat(timeline[-1]["as_of"]).astimezone(paris)
+    expect(page.locator(".chart svg text.time").last).to_have_text(f"{last:%H:%M}")
+    expect(page.locator("#evening-table tbody tr").last.locator("th")).to_have_text(f"{last:%H:%M}")
+    checkpoints = api_json(base, "/turnout")["checkpoints"]
+    assert checkpoints, "the night's turnout checkpoints"
+    expect(page.locator("#turnout tbody tr")).to_have_count(len(checkpoints))
+    expect(page.locator("#turnout tbody tr").first.locator("td").nth(1)).to_have_text(
+        french(checkpoints[0]["voters"])
+    )
     database = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     page.screenshot(path=artifacts / f"national-desktop-{database}.png", full_page=True)
 
@@ -122,8 +145,15 @@ def test_the_evening_chart_s_time_labels_fit_whole_at_every_width(service, brows
     for width in (320, 375, 768, 1024, 1280):
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.goto(f"{base}{ROUND}")
+        page.wait_for_selector(".chart svg[width]")  # page.js drew it again for the width it has
         page.locator(".chart svg").scroll_into_view_if_needed()
         page.locator(".chart").screenshot(path=artifacts / f"chart-{width}.png")
+        # Every text of the chart at 12 px or more on screen: its font size times the drawing's scale.
+        sizes = page.evaluate(
+            "Array.from(document.querySelectorAll('.chart svg text'), t =>"
+            " t.getScreenCTM().a * parseFloat(getComputedStyle(t).fontSize))"
+        )
+        assert len(sizes) >= 7 and min(sizes) >= 12, (width, sizes)
         chart = page.locator(".chart svg").bounding_box()
         labels = page.locator(".chart svg text.time")
         boxes = [labels.nth(i).bounding_box() for i in range(labels.count())]

@@ -99,14 +99,168 @@
     }
     var change = results.voters_change && results.voters_change.like_for_like;
     if (change) {
-      // French puts 0 and 1 in the singular, English only 1 (pages.takes_singular).
-      var one = lang === "fr" ? change.matched_bureaux <= 1 : change.matched_bureaux === 1;
-      var sentence = one ? words.change_text_one : words.change_text;
-      setText(block, '[data-field="voters_change"]', change.change_pct === null ? "—" : fill(sentence, {
-        change: percent(lang, change.change_pct, true), matched: number(lang, change.matched_bureaux)
-      }));
+      setText(block, '[data-field="voters_change"]', change.change_pct === null ? "—" : fill(
+        agreeing(words, "change_text", change.matched_bureaux, lang),
+        { change: percent(lang, change.change_pct, true), matched: number(lang, change.matched_bureaux) }
+      ));
     }
     updateChildren(document.getElementById("children"), doc.children, lang);
+  }
+
+  // A sentence whose noun agrees with a count: French puts 0 and 1 in the singular, English only 1
+  // (pages.takes_singular).
+  function agreeing(words, key, count, lang) {
+    var one = lang === "fr" ? count <= 1 : count === 1;
+    return one ? words[key + "_one"] : words[key];
+  }
+
+  // Said once by screen readers (role=status is polite), and shown: the page has just moved on.
+  function announce(block, doc, words) {
+    var lang = block.dataset.lang, results = doc.results;
+    setText(block, '[data-field="live"]', fill(agreeing(words, "updated", results.bureaux_reported, lang), {
+      time: clock(doc.published_at), reported: number(lang, results.bureaux_reported),
+      total: number(lang, results.bureaux_total)
+    }));
+    block.classList.remove("updated");
+    void block.offsetWidth; // restart the cue's animation
+    block.classList.add("updated");
+  }
+
+  // --- the national page's evening chart and turnout, from the timeline and turnout documents ------------
+  var SVG = "http://www.w3.org/2000/svg";
+  var CHART = { height: 240, left: 40, top: 10, bottom: 30, right: 10, points: 60, tickRoom: 60 };
+
+  function node(name, attributes, text) {
+    var element = document.createElementNS(SVG, name);
+    Object.keys(attributes).forEach(function (key) { element.setAttribute(key, attributes[key]); });
+    if (text !== undefined) element.textContent = text;
+    return element;
+  }
+  function halfEven(value) { // Python's round(), which picks the rows pages.py shows
+    var rounded = Math.round(value);
+    return Math.abs(value % 1) === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
+  }
+  // The publications that carry results, thinned to CHART.points evenly spread (as pages._evening).
+  function chartRows(timeline) {
+    var rows = timeline.filter(function (row) { return row.valid > 0 && row.as_of; });
+    if (rows.length <= CHART.points) return rows;
+    var step = (rows.length - 1) / (CHART.points - 1), kept = [];
+    for (var i = 0; i < CHART.points; i++) kept.push(rows[halfEven(i * step)]);
+    return kept;
+  }
+  // Drawn in the pixels it is shown in: its 12px text is 12px on screen at every width.
+  function drawChart(figure, doc) {
+    var rows = chartRows(doc.timeline);
+    if (!rows.length) return;
+    var old = figure.querySelector("svg");
+    var width = Math.max(280, Math.round(figure.getBoundingClientRect().width)), height = CHART.height;
+    var times = rows.map(function (row) { return Date.parse(row.as_of) / 1000; });
+    var first = Math.min.apply(null, times), last = Math.max.apply(null, times);
+    var span = width - CHART.left - CHART.right;
+    function x(t) { return CHART.left + (last > first ? span * (t - first) / (last - first) : span / 2); }
+    function y(pct) { return CHART.top + (height - CHART.top - CHART.bottom) * (1 - pct / 100); }
+    function points(values) {
+      return values.map(function (v, i) { return v === null ? null : x(times[i]).toFixed(1) + "," + y(v).toFixed(1); })
+        .filter(function (p) { return p !== null; }).join(" ");
+    }
+    var svg = node("svg", { viewBox: "0 0 " + width + " " + height, width: width, height: height, role: "img",
+      "aria-labelledby": "chart-title chart-desc", focusable: "false" });
+    ["title", "desc"].forEach(function (name) { svg.appendChild(old.querySelector(name).cloneNode(true)); });
+    [0, 25, 50, 75, 100].forEach(function (pct) {
+      svg.appendChild(node("line", { "class": "grid", x1: CHART.left, x2: width - CHART.right, y1: y(pct), y2: y(pct) }));
+      svg.appendChild(node("text", { "class": "axis", x: CHART.left - 6, y: y(pct) + 4, "text-anchor": "end" }, String(pct)));
+    });
+    timeTicks(rows, times, x).forEach(function (tick) {
+      svg.appendChild(node("text", { "class": "axis time", x: tick[0], y: height - 8, "text-anchor": tick[2] }, tick[1]));
+    });
+    var total = doc.bureaux_total || 1;
+    svg.appendChild(node("polyline", { "class": "reported", points: points(rows.map(function (row) {
+      return 100 * row.bureaux_reported / total;
+    })) }));
+    var colours = JSON.parse(figure.dataset.colours);
+    rows[rows.length - 1].candidates.forEach(function (candidate, c) {
+      svg.appendChild(node("polyline", { "class": "line", stroke: colours[candidate.id], points: points(
+        rows.map(function (row) { return row.candidates[c].pct_valid; })) }));
+      if (candidate.pct_valid !== null) {
+        svg.appendChild(node("circle", { cx: x(times[times.length - 1]).toFixed(1),
+          cy: y(candidate.pct_valid).toFixed(1), r: 4, fill: colours[candidate.id] }));
+      }
+    });
+    figure.replaceChild(svg, old);
+  }
+  // The first time, the last, and the one nearest the middle if it has room (as pages._time_ticks).
+  function timeTicks(rows, times, x) {
+    var labels = {};
+    times.forEach(function (t, i) { labels[Math.round(x(t))] = clock(rows[i].as_of); });
+    var xs = Object.keys(labels).map(Number).sort(function (a, b) { return a - b; });
+    if (xs.length === 1) return [[xs[0], labels[xs[0]], "middle"]];
+    var firstX = xs[0], lastX = xs[xs.length - 1], ticks = [[firstX, labels[firstX], "start"]];
+    var inner = xs.slice(1, -1), centre = (firstX + lastX) / 2, middle = null;
+    inner.forEach(function (at) { if (middle === null || Math.abs(at - centre) < Math.abs(middle - centre)) middle = at; });
+    if (middle !== null && firstX + CHART.tickRoom <= middle && middle <= lastX - CHART.tickRoom) {
+      ticks.push([middle, labels[middle], "middle"]);
+    }
+    ticks.push([lastX, labels[lastX], "end"]);
+    return ticks;
+  }
+
+  function cells(row, values, header) {
+    values.forEach(function (value, i) {
+      var cell = document.createElement(i === 0 && header ? "th" : "td");
+      if (i === 0 && header) cell.scope = "row";
+      else cell.className = "num";
+      if (value instanceof Node) cell.appendChild(value); else cell.textContent = value;
+      row.appendChild(cell);
+    });
+    return row;
+  }
+  function fillBody(table, rows) {
+    var body = table.tBodies[0];
+    while (body.firstChild) body.removeChild(body.firstChild);
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+
+  function updateEvening(doc, lang) {
+    var section = document.getElementById("evening");
+    var rows = chartRows(doc.timeline);
+    if (!section || !rows.length) return;
+    section.hidden = false;
+    drawChart(section.querySelector(".chart"), doc);
+    fillBody(document.getElementById("evening-table"), rows.map(function (row) {
+      var time = document.createElement("time");
+      time.dateTime = row.as_of;
+      time.textContent = clock(row.as_of);
+      return cells(document.createElement("tr"), [time, number(lang, row.bureaux_reported)].concat(
+        row.candidates.map(function (c) { return percent(lang, c.pct_valid); })), true);
+    }));
+  }
+
+  function updateTurnout(doc, lang, words) {
+    var section = document.getElementById("turnout-section");
+    if (!section || !doc.checkpoints.length) return;
+    section.hidden = false;
+    fillBody(document.getElementById("turnout"), doc.checkpoints.map(function (checkpoint) {
+      var lfl = checkpoint.like_for_like, row = document.createElement("tr");
+      row.dataset.checkpoint = checkpoint.time;
+      return cells(row, [
+        checkpoint.time,
+        number(lang, checkpoint.bureaux_reported) + "\u00a0/\u00a0" + number(lang, doc.area_bureaux_total),
+        number(lang, checkpoint.voters),
+        lfl && lfl.change_pct !== null ? fill(agreeing(words, "change_short", lfl.matched_bureaux, lang), {
+          change: percent(lang, lfl.change_pct, true), matched: number(lang, lfl.matched_bureaux)
+        }) : "—"
+      ], true);
+    }));
+  }
+
+  // The evening and the turnout of the round, when the page shows them (the national page).
+  function refreshExtras(round, sequence, lang, words) {
+    var wanted = [["evening", "/timeline", updateEvening], ["turnout-section", "/turnout", updateTurnout]];
+    return Promise.all(wanted.filter(function (w) { return document.getElementById(w[0]); }).map(function (w) {
+      return fetch(round + w[1], { cache: "no-store" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (doc) { if (doc && doc.sequence >= sequence) w[2](doc, lang, words); });
+    }));
   }
 
   // The rows of a table from a document's rows (the area's children, or a level's feed), by code.
@@ -178,8 +332,13 @@
         })
         .then(function (found) {
           if (!found || found.doc.sequence < Number(block.dataset.sequence)) return null;
-          update(block, latest(found.doc, found.current), words);
-          return refreshFeeds(block, resultsUrl, found.doc.sequence);
+          var shown = latest(found.doc, found.current);
+          update(block, shown, words);
+          announce(block, shown, words);
+          return Promise.all([
+            refreshFeeds(block, resultsUrl, found.doc.sequence),
+            refreshExtras(round, found.current.sequence, block.dataset.lang, words)
+          ]);
         })
         .catch(function () { /* offline for a moment: the next tick tries again */ })
         .then(function () { busy = false; });
@@ -242,6 +401,13 @@
 
   function start() {
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), sortable);
+    var chart = document.querySelector("#evening:not([hidden]) .chart");
+    if (chart && window.fetch) { // drawn again for the width it has
+      var round = "/api/v1/elections/" + encodeURIComponent(document.querySelector(".block").dataset.election) +
+        "/rounds/" + document.querySelector(".block").dataset.round;
+      fetch(round + "/timeline").then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (doc) { if (doc) drawChart(chart, doc); }).catch(function () {});
+    }
     var block = document.querySelector(".block[data-sequence]");
     if (block && window.fetch) poll(block);
     var timer = document.querySelector("[data-countdown]");
