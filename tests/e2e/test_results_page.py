@@ -205,3 +205,26 @@ def test_before_the_embargo_lifts_the_page_counts_down_and_shows_nothing(service
     # The voters of 20:30 (1,101,180) appear nowhere a reader sees; the text, not the
     # markup, since a timestamp's digits in an attribute could spell them by chance.
     assert "101" not in page.locator("body").inner_text()
+
+
+def test_on_a_phone_every_region_s_row_shows_its_leader_without_scrolling(service, browser, artifacts):
+    base, database_url = service
+    play_in_background(database_url, "20:30").join()
+    document = api_json(base, "/results")
+    names = {c["id"]: c["name"] for c in document["results"]["candidates"]}
+    expected_rows = {}
+    for child in document["children"]:
+        lead = next(c for c in child["candidates"] if c["id"] == child["leader"])
+        expected_rows[child["name"]] = f"{names[lead['id']]} {french(lead['pct_valid'], 2)}{NNBSP}%"
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{base}{ROUND}")
+    rows = page.locator("#children tbody tr")
+    found = {}
+    for i in range(rows.count()):
+        name, leader = rows.nth(i).locator("th"), rows.nth(i).locator("[data-field=leader]")
+        box = leader.bounding_box()
+        assert box["x"] + box["width"] <= 390, (name.text_content(), box)  # on screen without scrolling
+        found[name.text_content()] = leader.text_content()
+    assert found == expected_rows
+    page.locator("#children").scroll_into_view_if_needed()
+    page.screenshot(path=artifacts / "regions-phone-390.png")

@@ -263,6 +263,12 @@
     }));
   }
 
+  // A candidate's name as the results block shows it.
+  function nameOf(id) {
+    var found = document.querySelector('.block li[data-candidate="' + CSS.escape(id) + '"] .name');
+    return found ? found.textContent : id;
+  }
+
   // The rows of a table from a document's rows (the area's children, or a level's feed), by code.
   function updateChildren(table, rows, lang) {
     if (!table) return;
@@ -274,6 +280,7 @@
       var voters = setText(row, '[data-field="voters"]', number(lang, child.voters));
       if (voters) voters.dataset.sort = child.voters;
       child.candidates.forEach(function (c) {
+        if (child.leader === c.id) setText(row, '[data-field="leader"]', nameOf(c.id) + " " + percent(lang, c.pct_valid));
         var cell = setText(row, '[data-candidate="' + c.id + '"][data-field="pct_valid"]', percent(lang, c.pct_valid));
         if (!cell) return;
         cell.dataset.sort = c.pct_valid === null ? -1 : c.pct_valid;
