@@ -311,7 +311,17 @@ SEARCHABLE: dict[str, dict[str, str]] = {
     },
 }
 # What page.js needs to write the same words as the server.
-SCRIPT_TEXT = ("as_of", "as_of_dated", "no_data", *STATUSES, "change_text", "change_short", "updated")
+SCRIPT_TEXT = (
+    "as_of",
+    "as_of_dated",
+    "no_data",
+    *STATUSES,
+    "change_text",
+    "change_short",
+    "updated",
+    "corrections_more",
+    *("voters", "blank", "null", "valid"),  # a correction's counts, as `changed_counts` names them
+)
 
 
 def _engine() -> Engine:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +14,8 @@ from playwright.sync_api import Page, expect
 
 from api import replay, store
 from api.store import db
+from tabulator.batch import ReturnBatch
+from tests.builders import build_return
 from tests.e2e.conftest import FOLDER
 
 ROUND = "/elections/primaire-gauche-2017/rounds/2/"
@@ -117,6 +120,35 @@ def test_the_page_follows_the_replayed_night_without_a_reload(service, browser, 
     expect(page.locator("#turnout tbody tr").first.locator("td").nth(1)).to_have_text(
         french(checkpoints[0]["voters"])
     )
+    # None of the night's corrections came by 20:30: one now, and the page shows it without a reload.
+    assert page.evaluate("document.getElementById('corrections-none').hidden") is False
+    found = api_json(base, "/results")
+    while found["area"]["level"] != "bureau":  # down to a bureau that has reported
+        child = next(c for c in found["children"] if c["bureaux_reported"])
+        found = api_json(base, f"/results/{child['level']}/{child['code']}")
+    code, last = found["area"]["code"], found["versions"][-1]
+    corrected = build_return(code, votes=last["votes"], blank=last["blank"], null=last["null"] + 1)
+    engine = db.make_engine(database_url)
+    store.record_returns(
+        engine,
+        "primaire-gauche-2017",
+        2,
+        ReturnBatch.of([corrected], tuple(last["votes"])),
+        author="clerk",
+        reason="Recompte",
+    )
+    engine.dispose()
+    corrections: list = []
+    deadline = time.monotonic() + 15
+    while not corrections and time.monotonic() < deadline:  # a worker trusts its latest sequence ~2 s
+        corrections = api_json(base, "/corrections")["corrections"]
+        time.sleep(0.2)
+    assert [c["bureau"] for c in corrections] == [code]
+    expect(page.locator("#corrections tbody tr")).to_have_count(1, timeout=15_000)
+    newest = page.locator("#corrections tbody tr").first
+    expect(newest.locator("th")).to_have_text(corrections[-1]["name"])
+    expect(newest.locator("td").last).to_have_text(corrections[-1]["reason"] or "")
+    assert page.evaluate("document.getElementById('corrections-none').hidden") is True
     database = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     page.screenshot(path=artifacts / f"national-desktop-{database}.png", full_page=True)
 

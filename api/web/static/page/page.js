@@ -253,9 +253,61 @@
     }));
   }
 
-  // The evening and the turnout of the round, when the page shows them (the national page).
+  var CORRECTIONS_SHOWN = 100; // the latest, newest first (as pages.CORRECTIONS_SHOWN)
+
+  // A correction's counts that changed, as "Votants 512 → 515" (as pages.changed_counts).
+  function changedCounts(item, lang, words) {
+    var before = item.previous || {}, after = item.counts;
+    var figures = ["voters", "blank", "null", "valid"].map(function (key) {
+      return [words[key], before[key], after[key]];
+    });
+    Object.keys(after.votes).forEach(function (id) {
+      figures.push([nameOf(id), (before.votes || {})[id], after.votes[id]]);
+    });
+    return figures.filter(function (f) { return f[1] !== f[2]; }).map(function (f) {
+      return f[0] + " " + number(lang, f[1]) + " → " + number(lang, f[2]);
+    });
+  }
+
+  function correctionRow(item, lang, words) {
+    var row = document.createElement("tr"), when = document.createElement("td"), time = document.createElement("time");
+    time.dateTime = item.reported_at;
+    time.textContent = clock(item.reported_at);
+    when.appendChild(time);
+    var bureau = document.createElement("th"), link = document.createElement("a");
+    var block = document.querySelector(".block");
+    bureau.scope = "row";
+    link.href = "/elections/" + encodeURIComponent(block.dataset.election) + "/rounds/" + block.dataset.round +
+      "/bureau/" + encodeURIComponent(item.bureau) + (lang === "fr" ? "" : "?lang=" + lang);
+    link.textContent = item.name;
+    bureau.appendChild(link);
+    var changes = document.createElement("td");
+    changedCounts(item, lang, words).forEach(function (text, i) {
+      if (i) changes.appendChild(document.createElement("br"));
+      changes.appendChild(document.createTextNode(text));
+    });
+    var reason = document.createElement("td");
+    reason.textContent = item.reason || "";
+    [when, bureau, changes, reason].forEach(function (cell) { row.appendChild(cell); });
+    return row;
+  }
+
+  function updateCorrections(doc, lang, words) {
+    var all = doc.corrections, shown = all.slice(-CORRECTIONS_SHOWN).reverse();
+    document.getElementById("corrections-some").hidden = !shown.length;
+    document.getElementById("corrections-none").hidden = shown.length > 0;
+    var more = document.querySelector('[data-field="corrections_more"]');
+    more.hidden = all.length <= shown.length;
+    more.textContent = fill(words.corrections_more, { shown: shown.length, total: all.length });
+    fillBody(document.getElementById("corrections"), shown.map(function (item) {
+      return correctionRow(item, lang, words);
+    }));
+  }
+
+  // The evening, the turnout and the corrections of the round, when the page shows them (the national page).
   function refreshExtras(round, sequence, lang, words) {
-    var wanted = [["evening", "/timeline", updateEvening], ["turnout-section", "/turnout", updateTurnout]];
+    var wanted = [["evening", "/timeline", updateEvening], ["turnout-section", "/turnout", updateTurnout],
+      ["corrections-section", "/corrections", updateCorrections]];
     return Promise.all(wanted.filter(function (w) { return document.getElementById(w[0]); }).map(function (w) {
       return fetch(round + w[1], { cache: "no-store" })
         .then(function (response) { return response.ok ? response.json() : null; })
