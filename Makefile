@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO := data/primaire-gauche-2017
 
 .DEFAULT_GOAL := help
-.PHONY: help install run demo test fuzz lint format bench loadtest anomalies data clean
+.PHONY: help install run demo test fuzz lint format bench loadtest lighthouse anomalies data clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,11 @@ bench: install ## Ingest, API (gunicorn, wrk, nginx), static publication and wri
 
 anomalies: install ## Warnings on the real 2017 round 2 with planted slips: share caught per kind, clean returns flagged
 	$(BIN)/python -m bench.anomalies
+
+lighthouse: install ## Lighthouse (mobile, Debian's chromium) on the national, département, bureau and API docs pages of the demo
+	$(BIN)/tabulator db upgrade
+	$(BIN)/tabulator load-election $(DEMO) --if-absent
+	$(BIN)/python -m bench.lighthouse
 
 loadtest: install ## Election night on PostgreSQL: two app nodes, returns at 100/s, 200 pollers (LOADTEST_SECONDS)
 	mkdir -p instance && rm -f $(BENCH_SUMMARY)

@@ -21,7 +21,7 @@ from api import store
 from api.documents import Embargoed
 from api.settings import Settings
 from api.store import db
-from api.web import auth, authority, cors, headers, http, limits, openapi, pages, public
+from api.web import api_docs, auth, authority, cors, headers, http, limits, openapi, pages, public
 from api.web.fastpath import CachedDocuments
 from api.web.schemas import ErrorsSchema
 from api.web.state import EXTENSION, AppState
@@ -29,8 +29,8 @@ from tabulator.ingest import FileRefused
 from tabulator.types import Issue
 
 STATIC = Path(__file__).resolve().parent / "web" / "static"
-REDOC = "vendor/redoc-2.5.1/redoc.standalone.js"
 FAVICON = "favicon.svg"
+ROBOTS = "robots.txt"  # crawlers read the pages, not the JSON API behind them
 STATIC_MAX_AGE = 86_400  # a URL without its content version may change with a deploy: a day at most
 COMPRESSED = frozenset({".css", ".js", ".svg", ".json", ".txt"})  # text: gzip shrinks it 3 to 5 times
 
@@ -44,8 +44,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_REDOC_PATH="docs",
-        OPENAPI_REDOC_URL=f"/static/{REDOC}",  # vendored: the docs work offline
         API_SPEC_OPTIONS={"info": {"description": openapi.GUIDE}},
     )
     engine = db.make_engine(settings.database_url)
@@ -62,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(public.blueprint)
     api.register_blueprint(authority.blueprint)
     app.register_blueprint(pages.blueprint)  # HTML pages: outside the API and its OpenAPI document
+    app.add_url_rule(api_docs.PATH, "api_docs", api_docs.view(api.spec.to_dict, pages.asset_url))
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     limits.install_limits(app, settings)
     app.after_request(auth.audit)
@@ -76,6 +75,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Asked for by every browser whatever the page links to: the same small SVG as the pages' icon.
         return serve_static(FAVICON)
 
+    @app.get("/robots.txt")
+    def robots() -> Response:
+        return serve_static(ROBOTS)
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         with db.reading(engine) as connection:
@@ -88,7 +91,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def serve_static(path: str) -> Response:
     """A file under static/: gzipped when the client accepts it, from bytes read and compressed once per
-    process; immutable for a year when the URL carries the file's own version (`pages._asset`), cached a
+    process; immutable for a year when the URL carries the file's own version (`pages.asset_url`), cached a
     day when it carries none. `safe_join` refuses any path out of the folder, as `send_from_directory`
     does."""
     found = safe_join(str(STATIC), path)

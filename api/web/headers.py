@@ -10,15 +10,6 @@ from typing import Any
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
-DOCS = "/api/v1/docs"
-# The API's documentation is Redoc (vendored, api/web/static/vendor): its own script file and nothing else; it
-# writes <style> elements (styled-components) and runs its search in a Worker made from a blob: URL; it
-# reads the OpenAPI document from this origin. No other page may frame it.
-DOCS_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "font-src 'self' data:; connect-src 'self'; worker-src blob:; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'none'"
-)
 
 
 class Hardened:
@@ -27,8 +18,6 @@ class Hardened:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         extra = [NOSNIFF]
-        if environ.get("PATH_INFO", "").rstrip("/") == DOCS:
-            extra.append(("Content-Security-Policy", DOCS_POLICY))
 
         def with_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             # Pages set their own policy and nosniff: never send a header twice.

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, redirect, render_template, request
+from markupsafe import Markup
 from sqlalchemy import Engine
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -320,6 +321,7 @@ SCRIPT_TEXT = (
     "change_short",
     "updated",
     "corrections_more",
+    *("chart_caption", "chart_sampled"),
     *("voters", "blank", "null", "valid"),  # a correction's counts, as `changed_counts` names them
 )
 
@@ -417,10 +419,14 @@ class Page:
             return self.link(base)
         return self.link(f"{base}{quote(level, safe='')}/{quote(code or '', safe='')}")
 
+    def api_url(self) -> str:
+        """The round in the API: what page.js polls and fetches documents under."""
+        return f"/api/v1/elections/{quote(self.election, safe='')}/rounds/{self.number}"
+
     def data_url(self, document: str, level: str | None = None, code: str | None = None) -> str:
         """The CSV form of one of the API's documents (results, turnout, timeline, corrections) of an area:
         what the page shows, for a spreadsheet."""
-        path = f"/api/v1/elections/{quote(self.election, safe='')}/rounds/{self.number}/{document}"
+        path = f"{self.api_url()}/{document}"
         if level is not None and level != "national":
             path += f"/{quote(level, safe='')}/{quote(code or '', safe='')}"
         return f"{path}.csv"
@@ -475,17 +481,25 @@ def content_version(data: bytes) -> str:
 
 @cache
 @cache  # every page names its assets: their files are read and hashed once per process
-def _asset(path: str) -> str:
+def asset_url(path: str) -> str:
     """A static file's URL (`path` under static/) with its content version: app.py serves such a URL
     immutable for a year, since the next version of the file will have another."""
     return f"/static/{path}?v={content_version((STATIC / path).read_bytes())}"
+
+
+@cache  # read once per process, like the assets
+def stylesheet(path: str) -> Markup:
+    """A stylesheet of static/ to write inside the page's <style>: our own file, which holds no `</style>`."""
+    return Markup((STATIC / path).read_text())  # noqa: S704 - a file of this package, not input
 
 
 def _html(
     template: str, *, status: int = 200, framed_by: str = "'self'", fresh: bool = True, **values: Any
 ) -> Response:
     """Render, then serve like the API serves its documents: gzip when accepted, an ETag, 304s."""
-    body = render_template(template, asset=_asset, palette=PALETTE, **values).encode()
+    body = render_template(
+        template, asset=asset_url, stylesheet=stylesheet, palette=PALETTE, **values
+    ).encode()
     cache_control = app_state().cache_control if fresh else NO_CACHE
     response = respond(rendered_bytes(body, content_type="text/html"), cache_control)
     response.status_code = status if response.status_code == 200 else response.status_code

@@ -18,7 +18,7 @@ from api import static_publication, store
 from api.cli import main
 from api.settings import Settings, SettingsError
 from api.store import accounts, db
-from api.web.headers import DOCS_POLICY
+from api.web.api_docs import POLICY as DOCS_POLICY
 from tabulator.batch import ReturnBatch
 from tabulator.ministry import BLOCK_COLUMNS, FIXED_COLUMNS
 from tabulator.registry import CODE_RULE
@@ -375,7 +375,7 @@ def test_every_answer_says_nosniff_whichever_layer_gives_it(counted, make_app):
         "refused write": client.put(f"{ROUND}/bureaux/75-01-0001/return", json={}),
         "openapi": client.get("/api/v1/openapi.json"),
         "docs": client.get("/api/v1/docs"),
-        "static file": client.get("/static/vendor/redoc-2.5.1/redoc.standalone.js"),
+        "static file": client.get("/static/page/page.css"),
         "health": client.get("/healthz"),
         "page": client.get("/elections/mini-primaire/rounds/2/"),
     }
@@ -409,11 +409,11 @@ def test_the_api_docs_have_their_own_policy_and_no_frame(counted):
     client, _ = counted
     docs = client.get("/api/v1/docs")
     assert (docs.status_code, docs.headers.getlist("Content-Security-Policy")) == (200, [DOCS_POLICY])
-    assert "frame-ancestors 'none'" in DOCS_POLICY and "script-src 'self';" in DOCS_POLICY
-    # The docs load nothing but our files: the vendored Redoc script and the OpenAPI document.
+    # The docs run no script and load nothing but this origin's stylesheet (and its icon).
+    assert DOCS_POLICY.startswith("default-src 'none'; style-src 'self'; img-src 'self';")
+    assert "frame-ancestors 'none'" in DOCS_POLICY and "script-src" not in DOCS_POLICY
     page = docs.get_data(as_text=True)
-    assert '<script src="/static/vendor/redoc-2.5.1/redoc.standalone.js"></script>' in page
-    assert "https://" not in page
+    assert ("<script" in page, "https://" in page) == (False, False)
     # Pages keep theirs, which lets the embed be framed by newsrooms' pages of this origin only.
     page_policy = client.get("/elections/mini-primaire/rounds/2/").headers.getlist("Content-Security-Policy")
     assert len(page_policy) == 1 and "frame-ancestors 'self'" in page_policy[0]

@@ -88,3 +88,16 @@ def test_an_installed_wheel_imports_a_ministry_file_from_anywhere(tmp_path: Path
         figures["voters"],
         [(c["id"], c["votes"]) for c in figures["candidates"]],
     ) == (31, 21_875, [("macron", 15_084), ("le-pen", 4_745)])
+    # The installed app serves the files that come with it: icon, robots.txt, script, the docs' stylesheet
+    # and templates, and a results page (its stylesheet inline).
+    served = call(
+        python,
+        "-c",
+        "import api; client = api.create_app().test_client(); "
+        "print([client.get(path).status_code for path in "
+        "('/favicon.ico', '/robots.txt', '/static/page/page.js', '/static/page/page.css', '/api/v1/docs', "
+        "'/elections/presidentielle-2017/rounds/2/')])",
+        cwd=elsewhere,
+        env=env,
+    )
+    assert served.strip() == "[200, 200, 200, 200, 200, 200]"

@@ -23,8 +23,13 @@ def first_child(base: str, level: str | None, code: str | None) -> tuple[str, st
 
 
 def pages(base: str) -> dict[str, str]:
-    """The national page, an area at each level down to a bureau, the search, the embed."""
-    found = {"national": ROUND, "search": f"{ROUND}search?q=paris", "embed": f"/embed{ROUND}"}
+    """The national page, an area at each level down to a bureau, the search, the embed, the API docs."""
+    found = {
+        "national": ROUND,
+        "search": f"{ROUND}search?q=paris",
+        "embed": f"/embed{ROUND}",
+        "docs": "/api/v1/docs",
+    }
     level, code = None, None
     while level != "bureau":
         level, code = first_child(base, level, code)

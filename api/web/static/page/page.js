@@ -141,8 +141,11 @@
     return Math.abs(value % 1) === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
   }
   // The publications that carry results, thinned to CHART.points evenly spread (as pages._evening).
+  function withResults(timeline) {
+    return timeline.filter(function (row) { return row.valid > 0 && row.as_of; });
+  }
   function chartRows(timeline) {
-    var rows = timeline.filter(function (row) { return row.valid > 0 && row.as_of; });
+    var rows = withResults(timeline);
     if (rows.length <= CHART.points) return rows;
     var step = (rows.length - 1) / (CHART.points - 1), kept = [];
     for (var i = 0; i < CHART.points; i++) kept.push(rows[halfEven(i * step)]);
@@ -220,13 +223,17 @@
     rows.forEach(function (row) { body.appendChild(row); });
   }
 
-  function updateEvening(doc, lang) {
+  function updateEvening(doc, lang, words) {
     var section = document.getElementById("evening");
-    var rows = chartRows(doc.timeline);
+    var rows = chartRows(doc.timeline), total = withResults(doc.timeline).length;
     if (!section || !rows.length) return;
     section.hidden = false;
     drawChart(section.querySelector(".chart"), doc);
-    fillBody(document.getElementById("evening-table"), rows.map(function (row) {
+    var table = document.getElementById("evening-table");
+    // As the server writes it: the caption says when the table shows a sample of the publications.
+    table.caption.textContent = words.chart_caption + (total > rows.length
+      ? " " + fill(words.chart_sampled, { shown: rows.length, total: total }) : "");
+    fillBody(table, rows.map(function (row) {
       var time = document.createElement("time");
       time.dateTime = row.as_of;
       time.textContent = clock(row.as_of);
@@ -275,10 +282,11 @@
     time.textContent = clock(item.reported_at);
     when.appendChild(time);
     var bureau = document.createElement("th"), link = document.createElement("a");
-    var block = document.querySelector(".block");
+    // The server gives a bureau's page path without its code, with the page's language.
+    var url = new URL(document.querySelector(".block").dataset.bureaux, window.location.href);
+    url.pathname += encodeURIComponent(item.bureau);
     bureau.scope = "row";
-    link.href = "/elections/" + encodeURIComponent(block.dataset.election) + "/rounds/" + block.dataset.round +
-      "/bureau/" + encodeURIComponent(item.bureau) + (lang === "fr" ? "" : "?lang=" + lang);
+    link.href = url.pathname + url.search;
     link.textContent = item.name;
     bureau.appendChild(link);
     var changes = document.createElement("td");
@@ -367,7 +375,7 @@
 
   function poll(block) {
     var words = JSON.parse(block.querySelector(".page-text").textContent);
-    var round = "/api/v1/elections/" + encodeURIComponent(block.dataset.election) + "/rounds/" + block.dataset.round;
+    var round = block.dataset.api;
     var level = block.dataset.level;
     var resultsUrl = round + "/results" + (level === "national" ? "" :
       "/" + encodeURIComponent(level) + "/" + encodeURIComponent(block.dataset.code));
@@ -462,9 +470,7 @@
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), sortable);
     var chart = document.querySelector("#evening:not([hidden]) .chart");
     if (chart && window.fetch) { // drawn again for the width it has
-      var round = "/api/v1/elections/" + encodeURIComponent(document.querySelector(".block").dataset.election) +
-        "/rounds/" + document.querySelector(".block").dataset.round;
-      fetch(round + "/timeline").then(function (r) { return r.ok ? r.json() : null; })
+      fetch(document.querySelector(".block").dataset.api + "/timeline").then(function (r) { return r.ok ? r.json() : null; })
         .then(function (doc) { if (doc) drawChart(chart, doc); }).catch(function () {});
     }
     var block = document.querySelector(".block[data-sequence]");
