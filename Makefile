@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO := data/primaire-gauche-2017
 
 .DEFAULT_GOAL := help
-.PHONY: help install run demo test fuzz lint format bench loadtest lighthouse anomalies data clean
+.PHONY: help install run demo test fuzz lint format bench loadtest lighthouse backtest anomalies data clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ bench: install ## Ingest, API (gunicorn, wrk, nginx), static publication and wri
 
 anomalies: install ## Warnings on the real 2017 round 2 with planted slips: share caught per kind, clean returns flagged
 	$(BIN)/python -m bench.anomalies
+
+backtest: install ## The projection against the final result: the primary's night and the 2017 presidential round 2 (10 orders)
+	$(BIN)/python -m bench.backtest --seeds 10
 
 lighthouse: install ## Lighthouse (mobile, Debian's chromium) on the national, département, bureau and API docs pages of the demo
 	$(BIN)/tabulator db upgrade
