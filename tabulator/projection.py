@@ -83,8 +83,8 @@ class AreaProjection:
     bureaux: int
     voters: Estimate
     shares: tuple[Estimate, ...]
-    leader: int  # the counted leader's position in ballot order
-    leader_stays_ahead: float
+    leader: int  # the area's counted leader (projected leader before any count), in ballot order
+    leader_stays_ahead: float | None  # None where the model has no margin for it (see `area`)
 
 
 @dataclass(frozen=True)
@@ -132,13 +132,18 @@ class Projection:
         )
         margin_spread = margin_spread / total if total else 0.0
         margin = (total_votes[self.leader] - total_votes[self.runner_up]) / total if total else 0.0
+        leader = int(np.argmax(counted_votes if counted_votes.any() else total_votes))
+        # The model's margin is the round's leader's over its runner-up: an area led by either is told
+        # its odds from it; one led by a third candidate is not.
+        ahead = _probability_above_zero(margin, margin_spread)
+        odds = {self.leader: ahead, self.runner_up: 1.0 - ahead}.get(leader)
         return AreaProjection(
             counted_bureaux=int(counted.sum()),
             bureaux=len(members),
             voters=voters,
             shares=tuple(estimates),
-            leader=self.leader,
-            leader_stays_ahead=_probability_above_zero(margin, margin_spread),
+            leader=leader,
+            leader_stays_ahead=odds if self.leader != self.runner_up else 1.0,
         )
 
     def _total(

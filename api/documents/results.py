@@ -59,7 +59,7 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _area(area: Area) -> dict[str, str]:
+def area_of(area: Area) -> dict[str, str]:
     return {"level": area.level, "code": area.code, "name": area.name}
 
 
@@ -108,8 +108,8 @@ def results_of(
         )
     return {
         **context(view),
-        "area": _area(area),
-        "parents": [_area(a) for a in registry.chain(area.level, area.code)[:-1]],
+        "area": area_of(area),
+        "parents": [area_of(a) for a in registry.chain(area.level, area.code)[:-1]],
         "results": summarize(
             tally_from_row(sums[0], view.round_.candidate_codes),
             view.round_.candidates,
@@ -125,7 +125,7 @@ def child_rows(
 ) -> list[dict[str, Any]]:
     """Each area's summary row among its parent's children, from its sums (a row each)."""
     rows = area_rows(sums, view.round_.candidates, bureaux_total)
-    return [{**row, **_area(area)} for area, row in zip(areas, rows, strict=True)]
+    return [{**row, **area_of(area)} for area, row in zip(areas, rows, strict=True)]
 
 
 def _bureau_rows(view: View, bureaux: list[int]) -> list[dict[str, Any]]:
@@ -172,14 +172,16 @@ def _bureau_document(
     registry = view.index.registry
     bureau = registry.bureaux[row]
     if bureau.area_code not in parents:
-        parents[bureau.area_code] = [_area(a) for a in registry.chain(registry.leaf_level, bureau.area_code)]
+        parents[bureau.area_code] = [
+            area_of(a) for a in registry.chain(registry.leaf_level, bureau.area_code)
+        ]
     previous = None
     if figures.previous_voters is not None:
         reported = int(figures.previous_voters != UNKNOWN)
         previous = Tally(reported, max(figures.previous_voters, 0), 0, 0, 0, {})
     return {
         **shared,
-        "area": _area(_bureau_area(registry, row)),
+        "area": area_of(_bureau_area(registry, row)),
         "parents": parents[bureau.area_code],
         "results": summarize(
             figures.tally, view.round_.candidates, bureaux_total=int(registry.counted[row]), previous=previous
@@ -222,7 +224,7 @@ def turnout_of(view: View, level: str | None = None, code: str | None = None) ->
     area = view.index.registry.areas[position]
     return {
         **context(view),
-        "area": _area(area),
+        "area": area_of(area),
         "area_bureaux_total": int(view.index.bureaux_total[position]),
         "checkpoints": [_checkpoint(view, position, time) for time in sorted(view.checkpoints)],
     }

@@ -183,6 +183,44 @@ def corrections_csv(document: Mapping[str, Any], candidates: Sequence[str]) -> b
     return _csv(header, rows)
 
 
+def projection_csv(document: Mapping[str, Any]) -> bytes:
+    """One row per candidate: the estimated share of exprimés and its 90 % interval, beside the area's
+    estimated votants and the bureaux the estimate stands on; no row while there is no estimate."""
+    header = [
+        *AREA,
+        "candidate",
+        "pct_valid",
+        "pct_valid_low",
+        "pct_valid_high",
+        "leader_stays_ahead",
+        "voters",
+        "voters_low",
+        "voters_high",
+        "bureaux_counted",
+        "bureaux_total",
+        *CONTEXT,
+    ]
+    found = document["projection"]
+    area = [document["area"][key] for key in AREA]
+    context = [document[key] for key in CONTEXT]
+    rows = [
+        [
+            *area,
+            candidate["id"],
+            candidate["pct_valid"],
+            candidate["pct_valid_low"],
+            candidate["pct_valid_high"],
+            found["leader_stays_ahead"] if candidate["id"] == found["leader"] else None,
+            *(found["voters"][key] for key in ("value", "low", "high")),
+            found["bureaux_counted"],
+            found["bureaux_total"],
+            *context,
+        ]
+        for candidate in (found["candidates"] if found else [])
+    ]
+    return _csv(header, rows)
+
+
 def _per_candidate(candidates: Iterable[str], *figures: str) -> list[str]:
     return [f"{candidate}_{figure}" for candidate in candidates for figure in figures]
 

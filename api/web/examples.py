@@ -225,12 +225,45 @@ WRITE_REPORT = {
     "by_code": {},
 }
 
+PROJECTION = {
+    **CONTEXT,
+    "area": {"level": "national", "code": "FR", "name": "France"},
+    "estimate": True,
+    "method": "An estimate, not a count: … docs/projection.md.",
+    "projection": {
+        "interval": 0.9,
+        "bureaux_counted": 6_510,
+        "bureaux_total": 7_208,
+        "voters": {"value": 2_053_977, "low": 2_046_112, "high": 2_061_842},
+        "candidates": [
+            {
+                "id": "hamon",
+                "name": "Benoît Hamon",
+                "pct_valid": 58.71,
+                "pct_valid_low": 58.52,
+                "pct_valid_high": 58.9,
+            },
+            {
+                "id": "valls",
+                "name": "Manuel Valls",
+                "pct_valid": 41.29,
+                "pct_valid_low": 41.1,
+                "pct_valid_high": 41.48,
+            },
+        ],
+        "leader": "hamon",
+        "leader_stays_ahead": 1.0,
+    },
+    "reason": None,
+}
+
 CSV = {
     "results": csv_views.results_csv(RESULTS).decode(),
     "level": csv_views.level_csv(LEVEL, IDS).decode(),
     "turnout": csv_views.turnout_csv(TURNOUT).decode(),
     "timeline": csv_views.timeline_csv(TIMELINE, IDS).decode(),
     "corrections": csv_views.corrections_csv(CORRECTIONS, IDS).decode(),
+    "projection": csv_views.projection_csv(PROJECTION).decode(),
 }
 
 

@@ -181,6 +181,10 @@ def _timeline_csv(document: dict[str, Any], view: View) -> bytes:
     return csv_views.timeline_csv(document, view.round_.candidate_codes)
 
 
+def _projection_csv(document: dict[str, Any], view: View) -> bytes:
+    return csv_views.projection_csv(document)
+
+
 def _corrections_csv(document: dict[str, Any], view: View) -> bytes:
     return csv_views.corrections_csv(document, view.round_.candidate_codes)
 
@@ -259,6 +263,7 @@ RESULTS = (
 TURNOUT = tuple(path.replace("/results", "/turnout") for path in RESULTS)
 TIMELINE = (f"{ROUND}/timeline", f"{ROUND}/snapshots/<{WHOLE}:sequence>/timeline")
 CORRECTIONS = (f"{ROUND}/corrections", f"{ROUND}/snapshots/<{WHOLE}:sequence>/corrections")
+PROJECTION = tuple(path.replace("/results", "/projection") for path in RESULTS)
 
 
 def routes(paths: tuple[str, ...], *, suffix: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -521,6 +526,55 @@ def corrections_csv(election: str, number: int, sequence: int | None = None) -> 
     Columns: `bureau`, `name`, `version`, `sequence`, `reported_at`, `recorded_at`, the counts (`voters`,
     `blank`, `null`, `valid`, `<candidate>_votes`), the counts replaced (`previous_…`), `reason`, `test`."""
     return _corrections(election, number, sequence, as_csv=_corrections_csv)
+
+
+def _projection(
+    election: str, number: int, sequence: int | None, level: str | None, code: str | None, **form: Any
+) -> Response:
+    return _sequence_document(
+        election,
+        number,
+        sequence,
+        resource=("projection", level, code),
+        build=lambda view: documents.projection_of(view, level, code),
+        schema=schemas.PROJECTION,
+        **form,
+    )
+
+
+@routes(PROJECTION)
+@blueprint.response(
+    200, schemas.ProjectionDocumentSchema, headers=openapi.CACHED, example=examples.PROJECTION
+)
+@blueprint.csv_form("projection")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def show_projection(
+    election: str, number: int, sequence: int | None = None, level: str | None = None, code: str | None = None
+) -> Response:
+    """An estimate of the final result, with 90 % intervals.
+
+    Of the nation or of an area above the bureaux, from the bureaux counted so far: the final votants and
+    each candidate's final share of exprimés, each with its 90 % interval, and the probability that the
+    counted leader stays ahead. Marked `estimate: true` and never mixed into the counted figures; `null`
+    with a `reason` while too few bureaux are counted. The model, its backtests and where it is weak:
+    docs/projection.md. Under `snapshots/{sequence}`: as estimated then. `Accept: text/csv` (or `.csv`)
+    gives the CSV form."""
+    return _projection(election, number, sequence, level, code, **_negotiated(_projection_csv))
+
+
+@routes(PROJECTION, suffix=".csv")
+@blueprint.csv_document("projection")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def projection_csv(
+    election: str, number: int, sequence: int | None = None, level: str | None = None, code: str | None = None
+) -> Response:
+    """The projection as CSV: one row per candidate.
+
+    Columns: the area's `level`, `code`, `name`, then `candidate`, `pct_valid`, `pct_valid_low`,
+    `pct_valid_high`, `leader_stays_ahead` (on the leader's row), `voters`, `voters_low`, `voters_high`,
+    `bureaux_counted`, `bureaux_total`, and the document's `sequence`, `as_of`, `published_at`, `status`,
+    `test`. No row while there is no estimate."""
+    return _projection(election, number, sequence, level, code, as_csv=_projection_csv)
 
 
 @blueprint.route(f"{ROUND}/changes")

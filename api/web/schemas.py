@@ -242,6 +242,59 @@ class TimelineDocumentSchema(ContextSchema):
     timeline = fields.List(fields.Nested(TimelineRowSchema), required=True)
 
 
+class RangeSchema(Schema):
+    value = count("The estimate.")
+    low = count("The 90 % interval's lower bound.")
+    high = count("The 90 % interval's upper bound.")
+
+
+class ProjectedCandidateSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    pct_valid = fields.Float(
+        required=True, metadata={"description": "Estimated final share of exprimés (%)."}
+    )
+    pct_valid_low = fields.Float(required=True, metadata={"description": "The 90 % interval's lower bound."})
+    pct_valid_high = fields.Float(required=True, metadata={"description": "The 90 % interval's upper bound."})
+
+
+class ProjectionSchema(Schema):
+    interval = fields.Float(required=True, metadata={"description": "The intervals' coverage: 0.9."})
+    bureaux_counted = count("Bureaux of this area counted: the estimate's base.")
+    bureaux_total = count("Bureaux of this area that will report.")
+    voters = fields.Nested(RangeSchema, required=True, metadata={"description": "Estimated final votants."})
+    candidates = fields.List(fields.Nested(ProjectedCandidateSchema), required=True)
+    leader = fields.String(
+        required=True,
+        metadata={"description": "The area's counted leader (its projected one before any count)."},
+    )
+    leader_stays_ahead = fields.Float(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "The probability that the leader ends ahead of the round's runner-up (of its "
+            "leader, when it is the runner-up); null for an area led by a third candidate."
+        },
+    )
+
+
+class ProjectionDocumentSchema(ContextSchema):
+    """An estimate of the final result, never mixed with the counted figures."""
+
+    area = fields.Nested(AreaRefSchema, required=True)
+    estimate = fields.Boolean(required=True, metadata={"description": "Always true: these are not counts."})
+    method = fields.String(
+        required=True, metadata={"description": "How the estimate is made, in a sentence."}
+    )
+    projection = fields.Nested(
+        ProjectionSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "Null while too few bureaux are counted to estimate anything (`reason`)."},
+    )
+    reason = fields.String(allow_none=True, required=True, metadata={"description": "Why there is none."})
+
+
 class CurrentSchema(ContextSchema):
     """The latest sequence of a round: poll this, then fetch what changed."""
 
@@ -503,6 +556,7 @@ RESULTS = ResultsDocumentSchema()
 LEVEL_RESULTS = LevelResultsSchema()
 TURNOUT = TurnoutDocumentSchema()
 TIMELINE = TimelineDocumentSchema()
+PROJECTION = ProjectionDocumentSchema()
 CHANGES = ChangesSchema()
 CHANGE_ITEM = ChangeItemSchema()
 CORRECTIONS = CorrectionsDocumentSchema()

@@ -1,0 +1,63 @@
+"""The projection document: an area's estimated final figures, as of one sequence, beside — never inside —
+the counted ones. Made by `tabulator.projection` from every bureau of the round (`api.store.projection`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from api.documents.results import BUREAU, area_of, context
+from api.store.common import NotFound
+from api.store.projection import model_inputs
+from api.store.results import View
+from tabulator.projection import MIN_COUNTED, AreaProjection, Estimate, project
+
+METHOD = (
+    "An estimate, not a count: a mixed model of the counted bureaux (previous round, size, département, the "
+    "day's turnout) predicts those still waiting; 90 % intervals. docs/projection.md."
+)
+
+
+def projection_of(view: View, level: str | None = None, code: str | None = None) -> dict[str, Any]:
+    """The projection of the nation or of an area above the bureaux, with the document's context."""
+    if level == BUREAU:
+        raise NotFound("A bureau has no projection: once counted, its count is its result.")
+    registry = view.index.registry
+    position = view.position(level, code)
+    area = registry.areas[position]
+    document = {**context(view), "area": area_of(area), "estimate": True, "method": METHOD}
+    model = project(model_inputs(view))
+    if model is None:
+        return {**document, "projection": None, "reason": f"Fewer than {MIN_COUNTED} bureaux counted."}
+    members = np.flatnonzero(registry.ancestors[:, registry.column(area.level)] == position)
+    found = model.area(members[registry.counted[members]])  # merged bureaux never report
+    return {**document, "projection": _projection(found, view), "reason": None}
+
+
+def _projection(found: AreaProjection, view: View) -> dict[str, Any]:
+    candidates = view.round_.candidates
+    return {
+        "interval": 0.9,
+        "bureaux_counted": found.counted_bureaux,
+        "bureaux_total": found.bureaux,
+        "voters": {key: round(getattr(found.voters, key)) for key in ("value", "low", "high")},
+        "candidates": [
+            {"id": candidate.id, "name": candidate.name, **_percentages(estimate)}
+            for candidate, estimate in zip(candidates, found.shares, strict=True)
+        ],
+        "leader": candidates[found.leader].id,
+        "leader_stays_ahead": None
+        if found.leader_stays_ahead is None
+        else round(found.leader_stays_ahead, 3),
+    }
+
+
+def _percentages(estimate: Estimate) -> dict[str, float]:
+    """Of exprimés, in percent to two decimals, like the counted figures."""
+    return {
+        "pct_valid": round(estimate.value * 100, 2),
+        "pct_valid_low": round(estimate.low * 100, 2),
+        "pct_valid_high": round(estimate.high * 100, 2),
+    }

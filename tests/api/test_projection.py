@@ -1,0 +1,171 @@
+"""`…/projection` on the replayed primary night: an estimate beside the counted figures, never in them."""
+
+from __future__ import annotations
+
+from api import store
+from api.web.state import state_of
+from tabulator.ingest import read_checkpoints_csv
+from tests.api.test_pages import API, loaded
+from tests.api.test_primaire_2017 import ELECTION, FOLDER, replay_round_2, tabulator
+
+CONTEXT_2030 = {
+    "election": ELECTION,
+    "round": 2,
+    "as_of": "2017-01-29T19:29:51+00:00",
+    "bureaux_reported": 4_322,
+    "bureaux_total": 7_208,
+    "status": "partial",
+    "test": False,
+}
+METHOD = (
+    "An estimate, not a count: a mixed model of the counted bureaux (previous round, size, département, the "
+    "day's turnout) predicts those still waiting; 90 % intervals. docs/projection.md."
+)
+
+
+def night(database_url, make_app):
+    """The primary loaded, round 2's turnout recorded, and its returns replayed up to 20:30; then the rest."""
+    tabulator(database_url, "load-election", str(FOLDER), "--rounds", "1")
+    app = make_app(head_cache_seconds=0)
+    engine = state_of(app).engine
+    store.record_checkpoints(
+        engine,
+        ELECTION,
+        2,
+        read_checkpoints_csv((FOLDER / "round-2" / "turnout.csv").read_bytes()),
+        author="t",
+    )
+    replay = replay_round_2(engine, ["20:30"])
+    next(replay)
+    return app.test_client(), replay
+
+
+def without_times(document):
+    return {key: value for key, value in document.items() if key not in ("sequence", "published_at")}
+
+
+def test_at_2030_the_nation_and_paris_are_estimated_with_their_intervals(database_url, make_app):
+    client, _ = night(database_url, make_app)
+    nation = client.get(f"{API}/projection").get_json()
+    paris = client.get(f"{API}/projection/departement/75").get_json()
+
+    # 4,322 bureaux counted, Hamon at 58.65 %: the model carries round 1's lean to the 2,886 still waiting
+    # and expects them a little less his. The shipped night's later windows were made to end at 58.88 %
+    # whatever that lean says, which no count of the bureaux in by 20:30 can see: docs/projection.md.
+    assert without_times(nation) == {
+        **CONTEXT_2030,
+        "area": {"level": "national", "code": "FR", "name": "France"},
+        "estimate": True,
+        "method": METHOD,
+        "projection": {
+            "interval": 0.9,
+            "bureaux_counted": 4_322,
+            "bureaux_total": 7_208,
+            "voters": {"value": 2_053_585, "low": 2_037_754, "high": 2_069_416},
+            "candidates": [
+                {
+                    "id": "hamon",
+                    "name": "Benoît Hamon",
+                    "pct_valid": 58.42,
+                    "pct_valid_low": 58.15,
+                    "pct_valid_high": 58.69,
+                },
+                {
+                    "id": "valls",
+                    "name": "Manuel Valls",
+                    "pct_valid": 41.58,
+                    "pct_valid_low": 41.31,
+                    "pct_valid_high": 41.85,
+                },
+            ],
+            "leader": "hamon",
+            "leader_stays_ahead": 1.0,
+        },
+        "reason": None,
+    }
+    assert without_times(paris) == {
+        **CONTEXT_2030,
+        "area": {"level": "departement", "code": "75", "name": "Paris"},
+        "estimate": True,
+        "method": METHOD,
+        "projection": {
+            "interval": 0.9,
+            "bureaux_counted": 132,
+            "bureaux_total": 237,
+            "voters": {"value": 75_346, "low": 74_606, "high": 76_085},
+            "candidates": [
+                {
+                    "id": "hamon",
+                    "name": "Benoît Hamon",
+                    "pct_valid": 48.14,
+                    "pct_valid_low": 47.74,
+                    "pct_valid_high": 48.53,
+                },
+                {
+                    "id": "valls",
+                    "name": "Manuel Valls",
+                    "pct_valid": 51.86,
+                    "pct_valid_low": 51.47,
+                    "pct_valid_high": 52.26,
+                },
+            ],
+            "leader": "valls",  # Paris's own counted leader, whose odds are the round's runner-up's
+            "leader_stays_ahead": 1.0,
+        },
+        "reason": None,
+    }
+    # The counted figures know nothing of it.
+    assert "projection" not in client.get(f"{API}/results").get_json()["results"]
+
+
+def test_a_snapshot_s_estimate_never_changes_and_the_last_one_is_the_count(database_url, make_app):
+    client, replay = night(database_url, make_app)
+    at_2030 = client.get(f"{API}/projection").get_json()
+    sequence = at_2030["sequence"]
+    next(replay)  # the rest of the night, its corrections included
+    final = client.get(f"{API}/projection").get_json()
+    counted = client.get(f"{API}/results").get_json()["results"]
+
+    assert client.get(f"{API}/snapshots/{sequence}/projection").get_json() == at_2030
+    # Every bureau counted: the estimate is the count, with no width.
+    assert final["projection"]["bureaux_counted"] == final["projection"]["bureaux_total"] == 7_208
+    assert [
+        (c["id"], c["pct_valid"], c["pct_valid_low"], c["pct_valid_high"])
+        for c in final["projection"]["candidates"]
+    ] == [(c["id"], c["pct_valid"], c["pct_valid"], c["pct_valid"]) for c in counted["candidates"]]
+    assert final["projection"]["voters"] == {key: counted["voters"] for key in ("value", "low", "high")}
+
+
+def test_before_enough_bureaux_are_counted_there_is_no_estimate_and_a_bureau_has_none(database_url, make_app):
+    client, _ = loaded(database_url, make_app, replay=False)
+    empty = client.get(f"{API}/projection").get_json()
+    csv = client.get(f"{API}/projection.csv")
+
+    assert (empty["projection"], empty["reason"], empty["estimate"]) == (
+        None,
+        "Fewer than 20 bureaux counted.",
+        True,
+    )
+    assert csv.get_data(as_text=True) == (
+        "level,code,name,candidate,pct_valid,pct_valid_low,pct_valid_high,leader_stays_ahead,voters,"
+        "voters_low,voters_high,bureaux_counted,bureaux_total,sequence,as_of,published_at,status,test\r\n"
+    )
+    bureau = client.get(f"{API}/projection/bureau/75-01-0001")
+    assert (bureau.status_code, bureau.get_json()["errors"][0]["code"]) == (404, "not_found")
+
+
+def test_the_csv_form_has_a_row_per_candidate(database_url, make_app):
+    client, _ = night(database_url, make_app)
+    document = client.get(f"{API}/projection/departement/75").get_json()
+    csv = client.get(f"{API}/projection/departement/75.csv")
+    context = f"{document['sequence']},2017-01-29T19:29:51+00:00,{document['published_at']},partial,false"
+
+    assert (csv.status_code, csv.mimetype, csv.headers["ETag"]) == (
+        200,
+        "text/csv",
+        f'W/"{document["sequence"]}-csv"',
+    )
+    assert csv.get_data(as_text=True).splitlines()[1:] == [
+        f"departement,75,Paris,hamon,48.14,47.74,48.53,,75346,74606,76085,132,237,{context}",
+        f"departement,75,Paris,valls,51.86,51.47,52.26,1.0,75346,74606,76085,132,237,{context}",
+    ]
