@@ -133,7 +133,7 @@ def test_a_snapshot_s_estimate_never_changes_and_the_last_one_is_the_count(datab
         (c["id"], c["pct_valid"], c["pct_valid_low"], c["pct_valid_high"])
         for c in final["projection"]["candidates"]
     ] == [(c["id"], c["pct_valid"], c["pct_valid"], c["pct_valid"]) for c in counted["candidates"]]
-    assert final["projection"]["voters"] == {key: counted["voters"] for key in ("value", "low", "high")}
+    assert final["projection"]["voters"] == dict.fromkeys(("value", "low", "high"), counted["voters"])
 
 
 def test_before_enough_bureaux_are_counted_there_is_no_estimate_and_a_bureau_has_none(database_url, make_app):
