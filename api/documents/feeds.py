@@ -70,6 +70,7 @@ def _round(found: Election, round_: RoundInfo, moment: datetime) -> dict[str, An
         "results_not_before": iso(round_.results_not_before),
         "flagged_returns": round_.flagged_returns,
         "double_entry": round_.double_entry,
+        "projection": round_.projection,
         "warning_thresholds": round_.warning_thresholds,
         "candidates": [
             {"id": candidate.id, "name": candidate.name, "ballot_order": candidate.ballot_order}

@@ -22,6 +22,8 @@ METHOD = (
 
 def projection_of(view: View, level: str | None = None, code: str | None = None) -> dict[str, Any]:
     """The projection of the nation or of an area above the bureaux, with the document's context."""
+    if view.round_.projection == "off":
+        raise NotFound(f"Round {view.round_.number} has no projection: its setting is off.")
     if level == BUREAU:
         raise NotFound("A bureau has no projection: once counted, its count is its result.")
     registry = view.index.registry

@@ -82,6 +82,7 @@ class RoundInfo:
     results_not_before: datetime | None = None
     flagged_returns: str = "hold"  # a clerk's return with a warning: 'hold' for review, or 'publish'
     double_entry: bool = False
+    projection: str = "newsrooms"  # the estimate of the final result: 'off', 'newsrooms' or 'public'
     warning_thresholds: dict[str, float] = field(default_factory=dict)  # the round's own, by name
     registry_version: int = 0  # of the election's registry, read with the round: see `election_index`
     polls_close: datetime | None = None
@@ -287,6 +288,7 @@ class _RoundRecord(NamedTuple):
     results_not_before: Any
     flagged_returns: str
     double_entry: Any
+    projection: str
     warning_thresholds: str
     polls_close: Any
 
@@ -325,6 +327,7 @@ def round_info(connection: Connection, election_code: str, number: int, *, lock:
         results_not_before=utc_time(row.results_not_before),
         flagged_returns=row.flagged_returns,
         double_entry=bool(row.double_entry),
+        projection=row.projection,
         warning_thresholds=round_thresholds(row.warning_thresholds),
         registry_version=registry_version,
         polls_close=utc_time(row.polls_close),

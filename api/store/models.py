@@ -93,6 +93,7 @@ class RoundRow(Base):
             "status IN ('setup', 'voting', 'counting', 'complete', 'certified')", name="known_status"
         ),
         CheckConstraint("flagged_returns IN ('hold', 'publish')", name="known_flagged_returns"),
+        CheckConstraint("projection IN ('off', 'newsrooms', 'public')", name="known_projection"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -110,6 +111,9 @@ class RoundRow(Base):
     flagged_returns: Mapped[str] = mapped_column(String(10), default="hold", server_default="hold")
     # Publish a clerk's return only once a second clerk has entered the same counts.
     double_entry: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The estimate of the final result (api/documents/projection.py): 'off', in the API for 'newsrooms', or
+    # 'public': on the results page as well.
+    projection: Mapped[str] = mapped_column(String(10), default="newsrooms", server_default="newsrooms")
     # JSON {name: value} of the round's own warning thresholds (tabulator.rules.THRESHOLD_RANGES); "" for none
     warning_thresholds: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The latest published sequence and the time of the newest return it includes.

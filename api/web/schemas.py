@@ -14,6 +14,11 @@ from api.store.results import STATUSES
 from tabulator.rules import MAX_COUNT, THRESHOLD_RANGES, WHOLE_THRESHOLDS
 
 STATUS = validate.OneOf(list(STATUSES))
+PROJECTION_SETTINGS = ["off", "newsrooms", "public"]
+PROJECTION_SETTING = (
+    "The estimate of the final result (`…/projection`): `off`, `newsrooms` (in the API only) or `public` "
+    "(on the results page as well, labelled as an estimate)."
+)
 
 
 def count(description: str) -> fields.Integer:
@@ -368,6 +373,11 @@ class RoundSchema(Schema):
     double_entry = fields.Boolean(
         required=True,
         metadata={"description": "A clerk's return is published once a second clerk enters the same counts."},
+    )
+    projection = fields.String(
+        required=True,
+        validate=validate.OneOf(PROJECTION_SETTINGS),
+        metadata={"description": PROJECTION_SETTING},
     )
     warning_thresholds = fields.Dict(
         keys=fields.String(),
@@ -842,6 +852,9 @@ class RoundUpdateSchema(Schema):
         metadata={"description": "Clerks' returns with a warning: hold them for review, or publish them."},
     )
     double_entry = fields.Boolean(metadata={"description": "Publish a clerk's return once two clerks agree."})
+    projection = fields.String(
+        validate=validate.OneOf(PROJECTION_SETTINGS), metadata={"description": PROJECTION_SETTING}
+    )
     # Not nullable: OpenAPI 3.0 can only say "null or this object" as "any object or this one".
     warning_thresholds = fields.Nested(
         WarningThresholdsSchema,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from api import store
+from api.store import accounts
 from api.web.state import state_of
 from tabulator.ingest import read_checkpoints_csv
+from tests.api.conftest import bearer
 from tests.api.test_pages import API, loaded
 from tests.api.test_primaire_2017 import ELECTION, FOLDER, replay_round_2, tabulator
 
@@ -169,3 +171,28 @@ def test_the_csv_form_has_a_row_per_candidate(database_url, make_app):
         f"departement,75,Paris,hamon,48.14,47.74,48.53,,75346,74606,76085,132,237,{context}",
         f"departement,75,Paris,valls,51.86,51.47,52.26,1.0,75346,74606,76085,132,237,{context}",
     ]
+
+
+def test_a_supervisor_turns_the_projection_off_or_public(database_url, make_app):
+    client, _ = night(database_url, make_app)
+    engine = state_of(client.application).engine
+    supervisor = bearer(accounts.create_token(engine, "supervisor one", "supervisor")[1])
+    clerk = bearer(accounts.create_token(engine, "clerk one", "clerk")[1])
+    round_ = client.get(API).get_json()
+
+    refused = client.patch(API, json={"projection": "everyone"}, headers=supervisor)
+    by_a_clerk = client.patch(API, json={"projection": "off"}, headers=clerk)
+    off = client.patch(API, json={"projection": "off"}, headers=supervisor)
+    gone = client.get(f"{API}/projection")
+    public = client.patch(API, json={"projection": "public"}, headers=supervisor)
+
+    assert round_["projection"] == "newsrooms"  # the default: in the API, not on the page
+    assert (refused.status_code, refused.get_json()["errors"][0]["field"]) == (400, "projection")
+    assert by_a_clerk.status_code == 403
+    assert (off.status_code, off.get_json()["projection"]) == (200, "off")
+    assert (gone.status_code, gone.get_json()["errors"][0]["message"]) == (
+        404,
+        "Round 2 has no projection: its setting is off.",
+    )
+    assert (public.status_code, public.get_json()["projection"]) == (200, "public")
+    assert client.get(f"{API}/projection").get_json()["projection"]["bureaux_counted"] == 4_322
