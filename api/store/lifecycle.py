@@ -68,13 +68,19 @@ def update_round(
     test: bool | None = None,
     flagged_returns: str | None = None,
     double_entry: bool | None = None,
+    projection: str | None = None,
 ) -> RoundInfo:
     """Move a round to a status, set or lift its embargo, mark it a test or not, choose how clerks' returns
     are reviewed — at once, without four eyes (see the module's note). Refused when certified."""
     values: dict[str, Any] = {"status": status} if status is not None else {}
     if results_not_before is not UNSET:
         values["results_not_before"] = results_not_before
-    settings = {"test": test, "flagged_returns": flagged_returns, "double_entry": double_entry}
+    settings = {
+        "test": test,
+        "flagged_returns": flagged_returns,
+        "double_entry": double_entry,
+        "projection": projection,
+    }
     values.update({name: value for name, value in settings.items() if value is not None})
     with writing(engine) as connection:
         round_ = round_info(connection, election_code, number, lock=True)

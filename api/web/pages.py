@@ -101,6 +101,15 @@ TEXT: dict[str, dict[str, str]] = {
         "results": "Résultats",
         "votes": "voix",
         "pct_valid": "En pourcentage des suffrages exprimés",
+        "estimate": "estimation : {pct} ({low} – {high})",
+        "estimate_note": Agreeing(
+            "Estimation du résultat final à partir des {counted} bureaux dépouillés, intervalle à 90 %"
+            " : ce n’est pas un décompte.",
+            "Estimation du résultat final à partir de {counted} bureau dépouillé, intervalle à 90 %"
+            " : ce n’est pas un décompte.",
+            counted="counted",
+            lang="fr",
+        ),
         "voters": "Votants",
         "blank": "Blancs",
         "null": "Nuls",
@@ -201,6 +210,13 @@ TEXT: dict[str, dict[str, str]] = {
         "results": "Results",
         "votes": "votes",
         "pct_valid": "Share of valid votes",
+        "estimate": "estimate: {pct} ({low}–{high})",
+        "estimate_note": Agreeing(
+            "Estimate of the final result from the {counted} bureaux counted, 90% interval: not a count.",
+            "Estimate of the final result from the {counted} bureau counted, 90% interval: not a count.",
+            counted="counted",
+            lang="en",
+        ),
         "voters": "Voters",
         "blank": "Blank",
         "null": "Spoilt",
@@ -321,7 +337,7 @@ SCRIPT_TEXT = (
     "change_short",
     "updated",
     "corrections_more",
-    *("chart_caption", "chart_sampled"),
+    *("chart_caption", "chart_sampled", "estimate", "estimate_note"),
     *("voters", "blank", "null", "valid"),  # a correction's counts, as `changed_counts` names them
 )
 
@@ -344,11 +360,15 @@ def percentage(value: float | None, lang: str, *, signed: bool = False) -> str:
     """58,65 % in French, 58.65% in English; two decimals, as the API rounded them."""
     if value is None:
         return "—"
-    text = f"{abs(value) if signed else value:,.2f}"
+    text = decimal(abs(value) if signed else value, lang)
     sign = ("+" if value > 0 else MINUS if value < 0 else "") if signed else ""
-    if lang == "fr":
-        return f"{sign}{text.replace(',', NNBSP).replace('.', ',')}{NNBSP}%"
-    return f"{sign}{text}%"
+    return f"{sign}{text}{NNBSP}%" if lang == "fr" else f"{sign}{text}%"
+
+
+def decimal(value: float, lang: str) -> str:
+    """58,65 in French, 58.65 in English."""
+    text = f"{value:,.2f}"
+    return text.replace(",", NNBSP).replace(".", ",") if lang == "fr" else text
 
 
 def clock(moment: str | None) -> str:
@@ -423,13 +443,24 @@ class Page:
         """The round in the API: what page.js polls and fetches documents under."""
         return f"/api/v1/elections/{quote(self.election, safe='')}/rounds/{self.number}"
 
-    def data_url(self, document: str, level: str | None = None, code: str | None = None) -> str:
-        """The CSV form of one of the API's documents (results, turnout, timeline, corrections) of an area:
-        what the page shows, for a spreadsheet."""
+    def document_url(self, document: str, level: str | None = None, code: str | None = None) -> str:
+        """One of the API's documents (results, turnout, timeline, corrections, projection) of an area."""
         path = f"{self.api_url()}/{document}"
         if level is not None and level != "national":
             path += f"/{quote(level, safe='')}/{quote(code or '', safe='')}"
-        return f"{path}.csv"
+        return path
+
+    def data_url(self, document: str, level: str | None = None, code: str | None = None) -> str:
+        """The CSV form of one of the API's documents of an area: what the page shows, for a spreadsheet."""
+        return f"{self.document_url(document, level, code)}.csv"
+
+    def estimate(self, projected: dict[str, Any]) -> str:
+        """A candidate's estimated final share and its interval, labelled as an estimate."""
+        return self.text["estimate"].format(
+            pct=self.pct(projected["pct_valid"]),
+            low=decimal(projected["pct_valid_low"], self.lang),
+            high=decimal(projected["pct_valid_high"], self.lang),
+        )
 
     def switch(self, lang: str) -> str:
         """This page in another language."""
@@ -622,6 +653,8 @@ def _read(election: str, number: int, level: str | None, code: str | None, *, ex
             return {**common, "embargo": until, "remaining": embargo.seconds_left}
         document = documents.results_of(view, level, code)
         found = {**common, "document": document, "other_cuts": _other_cuts(view, document["area"])}
+        if round_.projection == "public" and level != documents.BUREAU:
+            found["projection"] = documents.projection_of(view, level, code)["projection"]
         if extras:
             found["turnout"] = documents.turnout_of(view)
             found["evening"] = _evening(documents.timeline(view))

@@ -131,10 +131,10 @@ def test_exactly_the_guarded_routes_declare_the_bearer_scheme(app, spec):
 
 
 def test_the_csv_forms_are_documented_with_their_content_type(spec):
-    documents = ("results", "turnout", "timeline", "corrections")
+    documents = ("results", "turnout", "projection", "timeline", "corrections")
     csv_paths = [path for path in spec["paths"] if path.endswith(".csv")]
-    # results, turnout, level feeds (4 each), timeline, corrections, export (2 each)
-    assert len(csv_paths) == 4 + 4 + 4 + 2 + 2 + 2
+    # results, turnout, projection, level feeds (4 each), timeline, corrections, export (2 each)
+    assert len(csv_paths) == 4 + 4 + 4 + 4 + 2 + 2 + 2
     for path in csv_paths:
         assert list(spec["paths"][path]["get"]["responses"]["200"]["content"]) == ["text/csv"], path
     negotiated = [
@@ -143,7 +143,7 @@ def test_the_csv_forms_are_documented_with_their_content_type(spec):
         if re.search(rf"/({'|'.join(documents)})(/{{level}}/{{code}})?$", path)
         or re.search(r"/results(/{within_level}/{within_code})?/{level}$", path)
     ]
-    assert len(negotiated) == 16
+    assert len(negotiated) == 20
     for path in negotiated:
         ok = spec["paths"][path]["get"]["responses"]["200"]
         assert set(ok["content"]) == {"application/json", "text/csv"}, path
@@ -265,6 +265,9 @@ def _resolved(spec: dict[str, Any], response: dict[str, Any] | None) -> dict[str
     return response
 
 
+AREAS = ("", "/departement/13")
+
+
 def _public_reads(call: Recorder) -> None:
     """Each read: 200, then 304 with its ETag; and 404 for a round that does not exist."""
     documents = [
@@ -276,12 +279,11 @@ def _public_reads(call: Recorder) -> None:
         f"{ROUND}/export.csv",
         f"{ROUND}/nist.json",
     ]
-    for kind in ("results", "turnout"):
-        documents += [f"{ROUND}/{kind}", f"{ROUND}/{kind}/departement/13"]
-    documents += [f"{ROUND}/timeline", f"{ROUND}/corrections"]
-    documents += [path.replace(ROUND, f"{ROUND}/snapshots/0") for path in documents[7:]]
-    documents += [f"{ROUND}/snapshots/0/export.csv", f"{ROUND}/snapshots/0/nist.json"]
-    documents += [f"{path}.csv" for path in documents[7:19]]
+    kinds = [f"{ROUND}/{kind}{area}" for kind in ("results", "turnout", "projection") for area in AREAS]
+    kinds += [f"{ROUND}/timeline", f"{ROUND}/corrections"]
+    kinds += [path.replace(ROUND, f"{ROUND}/snapshots/0") for path in kinds]
+    documents += [*kinds, f"{ROUND}/snapshots/0/export.csv", f"{ROUND}/snapshots/0/nist.json"]
+    documents += [f"{path}.csv" for path in kinds]
     feeds = [f"{ROUND}/results/circonscription", f"{ROUND}/results/departement/13/circonscription"]
     feeds += [path.replace(ROUND, f"{ROUND}/snapshots/0") for path in feeds]
     documents += [*feeds, *(f"{path}.csv" for path in feeds)]

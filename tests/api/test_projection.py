@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from api import store
 from api.store import accounts
 from api.web.state import state_of
 from tabulator.ingest import read_checkpoints_csv
 from tests.api.conftest import bearer
-from tests.api.test_pages import API, loaded
+from tests.api.test_pages import API, PAGE, loaded
 from tests.api.test_primaire_2017 import ELECTION, FOLDER, replay_round_2, tabulator
 
 CONTEXT_2030 = {
@@ -196,3 +198,44 @@ def test_a_supervisor_turns_the_projection_off_or_public(database_url, make_app)
     )
     assert (public.status_code, public.get_json()["projection"]) == (200, "public")
     assert client.get(f"{API}/projection").get_json()["projection"]["bureaux_counted"] == 4_322
+
+
+def estimates(html: str) -> list[str]:
+    return re.findall(r'<span class="estimate" data-field="estimate"[^>]*>([^<]*)</span>', html)
+
+
+def test_the_page_shows_the_estimate_only_when_the_round_makes_it_public_and_labels_it(
+    database_url, make_app
+):
+    client, _ = night(database_url, make_app)
+    engine = state_of(client.application).engine
+    newsrooms = client.get(PAGE).get_data(as_text=True)
+    store.update_round(engine, ELECTION, 2, projection="public")
+    public = client.get(PAGE).get_data(as_text=True)
+    english = client.get(f"{PAGE}departement/75?lang=en").get_data(as_text=True)
+    bureau = client.get(f"{PAGE}bureau/75-01-0001").get_data(as_text=True)
+
+    # The default: in the API for newsrooms, nothing of it on the page.
+    # (The page's script carries the words it would need, never a figure.)
+    assert (estimates(newsrooms), 'class="estimate-note"' in newsrooms, "data-projection" in newsrooms) == (
+        [],
+        False,
+        False,
+    )
+    assert estimates(public) == [
+        "estimation\u00a0: 58,42\u202f% (58,15 – 58,69)",
+        "estimation\u00a0: 41,58\u202f% (41,31 – 41,85)",
+    ]
+    assert (
+        "Estimation du résultat final à partir des 4\u202f322 bureaux dépouillés, "
+        "intervalle à 90\u202f%\u00a0: ce n’est pas un décompte."
+    ) in public
+    assert f'data-projection="{API}/projection"' in public
+    assert estimates(english) == ["estimate: 48.14% (47.74–48.53)", "estimate: 51.86% (51.47–52.26)"]
+    assert "Estimate of the final result from the 132 bureaux counted, 90% interval: not a count." in english
+    # A bureau's page shows its count, which is its result.
+    assert (estimates(bureau), 'class="estimate-note"' in bureau, "data-projection" in bureau) == (
+        [],
+        False,
+        False,
+    )

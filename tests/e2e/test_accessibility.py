@@ -9,6 +9,8 @@ import urllib.request
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from api import store
+from api.store import db
 from tests.e2e.test_results_page import ROUND, play_in_background
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -40,6 +42,8 @@ def pages(base: str) -> dict[str, str]:
 @pytest.mark.parametrize("width", [390, 1280])
 def test_no_page_breaks_wcag_2_2_aa_at_a_phone_s_width_or_a_desktop_s(service, browser, width):
     base, database_url = service
+    # The estimate on the page too (a round whose projection is public), labelled beside each share.
+    store.update_round(db.make_engine(database_url), "primaire-gauche-2017", 2, projection="public")
     play_in_background(database_url, "20:30").join()
     axe = Axe()
     found = {}

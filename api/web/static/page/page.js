@@ -373,6 +373,33 @@
     }));
   }
 
+  // A round whose projection is public: the estimate beside each counted share, labelled as one.
+  function refreshProjection(block, sequence, words) {
+    if (!block.dataset.projection) return null;
+    return fetch(block.dataset.projection, { cache: "no-store" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (doc) { if (doc && doc.sequence >= sequence) showProjection(block, doc.projection, words); });
+  }
+
+  function showProjection(block, found, words) {
+    var lang = block.dataset.lang, estimates = {};
+    (found ? found.candidates : []).forEach(function (c) { estimates[c.id] = c; });
+    Array.prototype.forEach.call(block.querySelectorAll("[data-candidate]"), function (row) {
+      var cell = row.querySelector('[data-field="estimate"]'), c = estimates[row.dataset.candidate];
+      if (!cell) return;
+      cell.hidden = !c;
+      cell.textContent = c ? fill(words.estimate, {
+        pct: percent(lang, c.pct_valid), low: decimal(lang, c.pct_valid_low, 2), high: decimal(lang, c.pct_valid_high, 2)
+      }) : "";
+    });
+    var note = block.querySelector('[data-field="estimate_note"]');
+    if (!note) return;
+    note.hidden = !found;
+    note.textContent = found ? fill(agreeing(words, "estimate_note", found.bureaux_counted, lang), {
+      counted: number(lang, found.bureaux_counted)
+    }) : "";
+  }
+
   function poll(block) {
     var words = JSON.parse(block.querySelector(".page-text").textContent);
     var round = block.dataset.api;
@@ -404,7 +431,8 @@
           announce(block, shown, words);
           return Promise.all([
             refreshFeeds(block, resultsUrl, found.doc.sequence),
-            refreshExtras(round, found.current.sequence, block.dataset.lang, words)
+            refreshExtras(round, found.current.sequence, block.dataset.lang, words),
+            refreshProjection(block, found.doc.sequence, words)
           ]);
         })
         .catch(function () { /* offline for a moment: the next tick tries again */ })
