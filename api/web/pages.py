@@ -30,6 +30,9 @@ from api.store import feeds, open_view
 from api.store.db import reading
 from api.store.results import STATUSES, View
 from api.web.http import NO_CACHE, WHOLE, rendered_bytes, respond
+from api.web.results_map import LEVEL as MAP_LEVEL
+from api.web.results_map import ResultsMap, results_map
+from api.web.results_map import Words as MapWords
 from api.web.state import app_state
 
 blueprint = Blueprint("pages", __name__)
@@ -101,6 +104,16 @@ TEXT: dict[str, dict[str, str]] = {
         "results": "Résultats",
         "votes": "voix",
         "pct_valid": "En pourcentage des suffrages exprimés",
+        "map": "Carte des départements",
+        "map_title": "{name} : {leader} en tête, {pct}, {margin} points d’avance",
+        "map_nothing": "{name} : aucun bureau dépouillé",
+        "map_nothing_legend": "Aucun bureau dépouillé",
+        "map_shades": "Avance sur le deuxième :",
+        "map_below": "moins de {points} points",
+        "map_above": "{points} points et plus",
+        "map_credit": "Contours : {credit} (Licence Ouverte).",
+        "map_table": "Les départements en tableau",
+        "map_squares": "En bas à droite, un carré pour chaque collectivité d’outre-mer.",
         "estimate": "estimation : {pct} ({low} – {high})",
         "estimate_note": Agreeing(
             "Estimation du résultat final à partir des {counted} bureaux dépouillés, intervalle à 90 %"
@@ -210,6 +223,16 @@ TEXT: dict[str, dict[str, str]] = {
         "results": "Results",
         "votes": "votes",
         "pct_valid": "Share of valid votes",
+        "map": "Map of the départements",
+        "map_title": "{name}: {leader} leads with {pct}, by {margin} points",
+        "map_nothing": "{name}: no bureau counted yet",
+        "map_nothing_legend": "No bureau counted yet",
+        "map_shades": "Lead over the runner-up:",
+        "map_below": "under {points} points",
+        "map_above": "{points} points or more",
+        "map_credit": "Outlines: {credit} (Licence Ouverte).",
+        "map_table": "The départements as a table",
+        "map_squares": "Bottom right, a square for each overseas collectivité.",
         "estimate": "estimate: {pct} ({low}–{high})",
         "estimate_note": Agreeing(
             "Estimate of the final result from the {counted} bureaux counted, 90% interval: not a count.",
@@ -337,7 +360,7 @@ SCRIPT_TEXT = (
     "change_short",
     "updated",
     "corrections_more",
-    *("chart_caption", "chart_sampled", "estimate", "estimate_note"),
+    *("chart_caption", "chart_sampled", "estimate", "estimate_note", "map_title", "map_nothing"),
     *("voters", "blank", "null", "valid"),  # a correction's counts, as `changed_counts` names them
 )
 
@@ -453,6 +476,13 @@ class Page:
     def data_url(self, document: str, level: str | None = None, code: str | None = None) -> str:
         """The CSV form of one of the API's documents of an area: what the page shows, for a spreadsheet."""
         return f"{self.document_url(document, level, code)}.csv"
+
+    def results_map(
+        self, feed: dict[str, Any], colours: dict[str, str], names: dict[str, str]
+    ) -> ResultsMap | None:
+        """The départements' map, its titles in the page's language."""
+        words = MapWords(colours, names, self.text, self.pct, lambda margin: decimal(margin, self.lang))
+        return results_map(feed, words)
 
     def estimate(self, projected: dict[str, Any]) -> str:
         """A candidate's estimated final share and its interval, labelled as an estimate."""
@@ -656,6 +686,8 @@ def _read(election: str, number: int, level: str | None, code: str | None, *, ex
         if round_.projection == "public" and level != documents.BUREAU:
             found["projection"] = documents.projection_of(view, level, code)["projection"]
         if extras:
+            if MAP_LEVEL in view.index.registry.columns:
+                found["departements"] = documents.level_results(view, MAP_LEVEL)
             found["turnout"] = documents.turnout_of(view)
             found["evening"] = _evening(documents.timeline(view))
             corrections = documents.corrections_of(view)["corrections"]

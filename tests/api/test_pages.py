@@ -407,10 +407,14 @@ def test_a_departement_lists_its_communes_then_its_circonscriptions(database_url
             ("75-01", f"{PRESIDENTIAL}circonscription/75-01?lang=en", "Paris, 1ère circonscription"),
         ),
     ]
-    # No other cut starts below the nation or a commune: one table each.
-    for path in ("", "region/11", "commune/75056"):
+    # No other cut starts below the nation or a commune: one table each (the nation's map has its own).
+    for path, tables_shown in (
+        ("", ["children", "map-table"]),
+        ("region/11", ["children"]),
+        ("commune/75056", ["children"]),
+    ):
         tables = children_tables(client.get(f"{PRESIDENTIAL}{path}").get_data(as_text=True))
-        assert [table["id"] for table in tables] == ["children"], path
+        assert [table["id"] for table in tables] == tables_shown, path
 
 
 def test_a_circonscription_keeps_the_administrative_breadcrumbs_and_the_search_finds_paris_once(

@@ -362,15 +362,40 @@
 
   // The tables of another cut (a département's circonscriptions): each from its level's feed within the
   // area, once the area's own figures have moved to `sequence`.
-  function refreshFeeds(block, resultsUrl, sequence) {
+  function refreshFeeds(block, resultsUrl, sequence, words) {
     var tables = document.querySelectorAll("table[data-feed]");
     return Promise.all(Array.prototype.map.call(tables, function (table) {
       return fetch(resultsUrl + "/" + encodeURIComponent(table.dataset.feed), { cache: "no-store" })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (feed) {
-          if (feed && feed.sequence >= sequence) updateChildren(table, feed.areas, block.dataset.lang);
+          if (!feed || feed.sequence < sequence) return;
+          updateChildren(table, feed.areas, block.dataset.lang);
+          var map = document.querySelector('figure.map[data-feed="' + CSS.escape(table.dataset.feed) + '"]');
+          if (map) updateMap(map, feed.areas, block.dataset.lang, words);
         });
     }));
+  }
+
+  // The map's shapes from the same feed as its table: the leader's colour (as the server wrote them on
+  // the map), shaded by the lead's margin (its steps are on the map too), grey before any count.
+  function updateMap(figure, areas, lang, words) {
+    var colours = JSON.parse(figure.dataset.colours), shades = JSON.parse(figure.dataset.shades);
+    areas.forEach(function (area) {
+      var link = figure.querySelector('a[data-code="' + CSS.escape(area.code) + '"]');
+      if (!link) return;
+      var counted = area.bureaux_reported > 0 && area.leader;
+      var shares = area.candidates.map(function (c) { return c.pct_valid || 0; })
+        .sort(function (a, b) { return b - a; });
+      var margin = counted ? shares[0] - (shares.length > 1 ? shares[1] : 0) : 0;
+      var step = shades.filter(function (s) { return s[0] === null || margin < s[0]; })[0];
+      Array.prototype.forEach.call(link.querySelectorAll("path"), function (path) {
+        path.setAttribute("fill", counted ? colours[area.leader] : figure.dataset.nothing);
+        path.setAttribute("fill-opacity", counted ? step[1] : 1);
+      });
+      link.querySelector("title").textContent = counted ? fill(words.map_title, {
+        name: area.name, leader: nameOf(area.leader), pct: percent(lang, shares[0]), margin: decimal(lang, margin, 2)
+      }) : fill(words.map_nothing, { name: area.name });
+    });
   }
 
   // A round whose projection is public: the estimate beside each counted share, labelled as one.
@@ -430,7 +455,7 @@
           update(block, shown, words);
           announce(block, shown, words);
           return Promise.all([
-            refreshFeeds(block, resultsUrl, found.doc.sequence),
+            refreshFeeds(block, resultsUrl, found.doc.sequence, words),
             refreshExtras(round, found.current.sequence, block.dataset.lang, words),
             refreshProjection(block, found.doc.sequence, words)
           ]);
