@@ -23,9 +23,10 @@ def departements() -> list[str]:
     return [row.split(",")[1] for row in rows if row.startswith("departement,")]
 
 
-@pytest.mark.parametrize(
-    ("margin", "opacity"), [(0.0, 0.45), (4.99, 0.45), (5.0, 0.6), (9.99, 0.6), (10.0, 0.8), (20.0, 1.0), (60.0, 1.0)]
-)
+LEADS = [(0.0, 0.45), (4.99, 0.45), (5.0, 0.6), (9.99, 0.6), (10.0, 0.8), (20.0, 1.0), (60.0, 1.0)]
+
+
+@pytest.mark.parametrize(("margin", "opacity"), LEADS)
 def test_a_narrow_lead_is_pale_and_a_wide_one_full(margin, opacity):
     assert shade(margin) == opacity
 

@@ -1,4 +1,5 @@
-"""The départements' map in chromium: a shape each, a click leads to the département, the night recolours it."""
+"""The départements' map in chromium: a shape each, a click leads to the département, the night recolours
+it."""
 
 from __future__ import annotations
 
