@@ -68,8 +68,8 @@ bench: install ## Ingest, API (gunicorn, wrk, nginx), static publication and wri
 anomalies: install ## Warnings on the real 2017 round 2 with planted slips: share caught per kind, clean returns flagged
 	$(BIN)/python -m bench.anomalies
 
-backtest: install ## The projection against the final result: the primary's night and the 2017 presidential round 2 (10 orders)
-	$(BIN)/python -m bench.backtest --seeds 10
+backtest: install ## The projection against the final result (the primary's night; the 2017 presidential round 2 in 10 orders), and its speed at that scale
+	$(BIN)/python -m bench.backtest --seeds 10; status=$$?; $(BIN)/python -m bench.projection && exit $$status
 
 lighthouse: install ## Lighthouse (mobile, Debian's chromium) on the national, département, bureau and API docs pages of the demo
 	$(BIN)/tabulator db upgrade

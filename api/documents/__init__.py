@@ -18,7 +18,7 @@ from api.documents.feeds import (
     round_document,
 )
 from api.documents.levels import feed_rows, level_feed, level_results
-from api.documents.projection import projection_of
+from api.documents.projection import projection_model, projection_of
 from api.documents.results import (
     BUREAU,
     EveryChildRow,
@@ -53,6 +53,7 @@ __all__ = [
     "feed_rows",
     "level_feed",
     "level_results",
+    "projection_model",
     "projection_of",
     "refuse_during_embargo",
     "results_document",

@@ -4,6 +4,7 @@ the counted ones. Made by `tabulator.projection` from every bureau of the round 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from api.documents.results import BUREAU, area_of, context
 from api.store.common import NotFound
 from api.store.projection import model_inputs
 from api.store.results import View
-from tabulator.projection import MIN_COUNTED, AreaProjection, Estimate, project
+from tabulator.projection import MIN_COUNTED, AreaProjection, Estimate, Projection, project
 
 METHOD = (
     "An estimate, not a count: a mixed model of the counted bureaux (previous round, size, département, the "
@@ -20,8 +21,19 @@ METHOD = (
 )
 
 
-def projection_of(view: View, level: str | None = None, code: str | None = None) -> dict[str, Any]:
-    """The projection of the nation or of an area above the bureaux, with the document's context."""
+def projection_model(view: View) -> Projection | None:
+    """The round's model as of the view's sequence (None while too few bureaux are counted)."""
+    return project(model_inputs(view))
+
+
+def projection_of(
+    view: View,
+    level: str | None = None,
+    code: str | None = None,
+    model: Callable[[View], Projection | None] = projection_model,
+) -> dict[str, Any]:
+    """The projection of the nation or of an area above the bureaux, with the document's context.
+    `model`: how to get the round's fitted model (a worker keeps it: `api.web.projections`)."""
     if view.round_.projection == "off":
         raise NotFound(f"Round {view.round_.number} has no projection: its setting is off.")
     if level == BUREAU:
@@ -30,11 +42,11 @@ def projection_of(view: View, level: str | None = None, code: str | None = None)
     position = view.position(level, code)
     area = registry.areas[position]
     document = {**context(view), "area": area_of(area), "estimate": True, "method": METHOD}
-    model = project(model_inputs(view))
-    if model is None:
+    fitted = model(view)
+    if fitted is None:
         return {**document, "projection": None, "reason": f"Fewer than {MIN_COUNTED} bureaux counted."}
     members = np.flatnonzero(registry.ancestors[:, registry.column(area.level)] == position)
-    found = model.area(members[registry.counted[members]])  # merged bureaux never report
+    found = fitted.area(members[registry.counted[members]])  # merged bureaux never report
     return {**document, "projection": _projection(found, view), "reason": None}
 
 

@@ -684,7 +684,9 @@ def _read(election: str, number: int, level: str | None, code: str | None, *, ex
         document = documents.results_of(view, level, code)
         found = {**common, "document": document, "other_cuts": _other_cuts(view, document["area"])}
         if round_.projection == "public" and level != documents.BUREAU:
-            found["projection"] = documents.projection_of(view, level, code)["projection"]
+            found["projection"] = documents.projection_of(view, level, code, app_state().projections.of)[
+                "projection"
+            ]
         if extras:
             if MAP_LEVEL in view.index.registry.columns:
                 found["departements"] = documents.level_results(view, MAP_LEVEL)

@@ -536,7 +536,7 @@ def _projection(
         number,
         sequence,
         resource=("projection", level, code),
-        build=lambda view: documents.projection_of(view, level, code),
+        build=lambda view: documents.projection_of(view, level, code, app_state().projections.of),
         schema=schemas.PROJECTION,
         **form,
     )

@@ -14,6 +14,7 @@ from api.settings import Settings
 from api.web.change_tail import ChangeTails
 from api.web.feed_rows import FeedRows
 from api.web.http import CURRENT, DocumentCache
+from api.web.projections import Projections
 from api.web.round_changes import RoundChanges
 
 EXTENSION = "tabulator"  # the key of the app's state in `app.extensions`
@@ -69,6 +70,7 @@ class AppState:
     embargoes: Embargoes
     round_changes: RoundChanges  # empties `heads` and `embargoes` when another worker changes a round
     change_tails: ChangeTails
+    projections: Projections  # the projection's fitted model per round and sequence
     cache_control: str  # of a document of the latest sequence
 
     @classmethod
@@ -83,6 +85,7 @@ class AppState:
             embargoes=embargoes,
             round_changes=RoundChanges(settings.instance_path, [heads, embargoes]),
             change_tails=ChangeTails(),
+            projections=Projections(),
             cache_control=CURRENT.format(seconds=settings.cache_max_age),
         )
 

@@ -6,6 +6,7 @@ import re
 
 from api import store
 from api.store import accounts
+from api.web import projections
 from api.web.state import state_of
 from tabulator.ingest import read_checkpoints_csv
 from tests.api.conftest import bearer
@@ -239,3 +240,16 @@ def test_the_page_shows_the_estimate_only_when_the_round_makes_it_public_and_lab
         False,
         False,
     )
+
+
+def test_a_worker_fits_the_model_once_per_sequence_for_every_area(database_url, make_app, monkeypatch):
+    client, replay = night(database_url, make_app)
+    fits = []
+    fit = projections.documents.projection_model
+    monkeypatch.setattr(projections.documents, "projection_model", lambda view: fits.append(1) or fit(view))
+
+    for path in ("", "/departement/75", "/region/11", "/departement/13.csv"):
+        assert client.get(f"{API}/projection{path}").status_code == 200
+    next(replay)
+    assert client.get(f"{API}/projection").status_code == 200
+    assert len(fits) == 2  # 20:30, then the end of the night

@@ -1,0 +1,36 @@
+"""The projection's fitted model, kept by the worker per round and sequence: every area's estimate of a
+sequence (the nation, 13 régions, 100 départements, any circonscription) comes from one fit, which reads
+every bureau of the round (a tenth of a second and a whole read on the presidential round).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from api import documents
+from api.store.results import View
+from tabulator.projection import Projection
+
+KEPT = 4  # (round, sequence) pairs: the latest of a few rounds, and a snapshot or two
+
+
+class Projections:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fitted: OrderedDict[tuple[int, int], Projection | None] = OrderedDict()
+
+    def of(self, view: View) -> Projection | None:
+        """The model of the view's round as of its sequence: fitted once, then kept. Two threads asking at
+        once may both fit it; both get the same figures (the fit is a pure function of the sequence)."""
+        key = (view.round_.id, view.publication.sequence)
+        with self._lock:
+            if key in self._fitted:
+                self._fitted.move_to_end(key)
+                return self._fitted[key]
+        fitted = documents.projection_model(view)
+        with self._lock:
+            self._fitted[key] = fitted
+            while len(self._fitted) > KEPT:
+                self._fitted.popitem(last=False)
+        return fitted
