@@ -62,7 +62,7 @@ def main() -> int:
     for name, seconds in timings.items():
         print(f"  {name:<48} {seconds * 1000:8.1f} ms")
     ratio = timings["…/projection of the nation, cold"] / timings["baseline: …/results of the nation, cold"]
-    print(f"  the nation's projection, cold, takes {ratio:.2f}× its results, cold (goal: well under a second)")
+    print(f"  the nation's projection, cold, takes {ratio:.2f}× its results, cold (goal: well under 1 s)")
     return 0
 
 
