@@ -177,6 +177,7 @@ def replay(night: Night, order: np.ndarray, steps: dict[float, Step]) -> None:
         model = project(replace(b, counted=counted, report_order=reported))
         assert model is not None, f"{night.name}: nothing to fit at {fraction:.0%}"
         nation = model.area(everyone)
+        assert nation is not None, f"{night.name}: no exprimés at all"
         departements = [
             model.area(np.flatnonzero(night.departement == d)) for d in range(len(finals_by_departement))
         ]
@@ -189,7 +190,7 @@ def replay(night: Night, order: np.ndarray, steps: dict[float, Step]) -> None:
         step.departements_covered += [
             bool(area.shares[leader].low <= truth[leader] <= area.shares[leader].high)
             for area, truth in zip(departements, finals_by_departement, strict=True)
-            if area.counted_bureaux < area.bureaux
+            if area is not None and area.counted_bureaux < area.bureaux
         ]
 
 

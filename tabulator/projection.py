@@ -111,8 +111,9 @@ class Projection:
     leader: int
     runner_up: int
 
-    def area(self, members: IntArray) -> AreaProjection:
-        """The projection of the area made of these bureaux (indices into `bureaux`)."""
+    def area(self, members: IntArray) -> AreaProjection | None:
+        """The projection of the area made of these bureaux (indices into `bureaux`); None for an area with
+        no exprimés to count or to expect (no bureau, or none with a size)."""
         b = self.bureaux
         counted = b.counted[members]
         waiting = members[~counted]
@@ -122,16 +123,17 @@ class Projection:
         counted_votes = b.votes[members[counted]].sum(axis=0)
         total_votes = counted_votes + exprimes_waiting @ shares_waiting
         total = float(total_votes.sum())
+        if total <= 0:
+            return None
         estimates = []
         for candidate, value in enumerate(total_votes):
             spread = _spread(self.shares, b.group[waiting], exprimes_waiting, b.size[waiting], candidate)
-            spread = spread / total if total else 0.0
-            estimates.append(_interval(value / total if total else 0.0, spread, 0.0, 1.0))
+            estimates.append(_interval(value / total, spread / total, 0.0, 1.0))
         margin_spread = _spread(
             self.shares, b.group[waiting], exprimes_waiting, b.size[waiting], len(total_votes)
         )
-        margin_spread = margin_spread / total if total else 0.0
-        margin = (total_votes[self.leader] - total_votes[self.runner_up]) / total if total else 0.0
+        margin_spread = margin_spread / total
+        margin = (total_votes[self.leader] - total_votes[self.runner_up]) / total
         leader = int(np.argmax(counted_votes if counted_votes.any() else total_votes))
         # The model's margin is the round's leader's over its runner-up: an area led by either is told
         # its odds from it; one led by a third candidate is not.
@@ -344,7 +346,7 @@ def _interval(value: float, spread: float, lowest: float, highest: float) -> Est
 
 def _probability_above_zero(mean: float, spread: float) -> float:
     if spread <= 0:
-        return 1.0 if mean > 0 else 0.0
+        return 1.0 if mean > 0 else 0.0 if mean < 0 else 0.5  # a tie, every bureau counted: even odds
     return 0.5 * (1 + math.erf(mean / (spread * math.sqrt(2))))
 
 

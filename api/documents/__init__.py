@@ -18,7 +18,7 @@ from api.documents.feeds import (
     round_document,
 )
 from api.documents.levels import feed_rows, level_feed, level_results
-from api.documents.projection import projection_model, projection_of
+from api.documents.projection import projection_model, projection_of, refuse_projection_when_off
 from api.documents.results import (
     BUREAU,
     EveryChildRow,
@@ -56,6 +56,7 @@ __all__ = [
     "projection_model",
     "projection_of",
     "refuse_during_embargo",
+    "refuse_projection_when_off",
     "results_document",
     "results_of",
     "round_document",

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from api.documents.results import BUREAU, area_of, context
-from api.store.common import NotFound
+from api.store.common import NotFound, RoundInfo
 from api.store.projection import model_inputs
 from api.store.results import View
 from tabulator.projection import MIN_COUNTED, AreaProjection, Estimate, Projection, project
@@ -19,6 +19,11 @@ METHOD = (
     "An estimate, not a count: a mixed model of the counted bureaux (previous round, size, département, the "
     "day's turnout) predicts those still waiting; 90 % intervals. docs/projection.md."
 )
+
+
+def refuse_projection_when_off(round_: RoundInfo) -> None:
+    if round_.projection == "off":
+        raise NotFound(f"Round {round_.number} has no projection: its setting is off.")
 
 
 def projection_model(view: View) -> Projection | None:
@@ -34,8 +39,7 @@ def projection_of(
 ) -> dict[str, Any]:
     """The projection of the nation or of an area above the bureaux, with the document's context.
     `model`: how to get the round's fitted model (a worker keeps it: `api.web.projections`)."""
-    if view.round_.projection == "off":
-        raise NotFound(f"Round {view.round_.number} has no projection: its setting is off.")
+    refuse_projection_when_off(view.round_)
     if level == BUREAU:
         raise NotFound("A bureau has no projection: once counted, its count is its result.")
     registry = view.index.registry
@@ -47,6 +51,8 @@ def projection_of(
         return {**document, "projection": None, "reason": f"Fewer than {MIN_COUNTED} bureaux counted."}
     members = np.flatnonzero(registry.ancestors[:, registry.column(area.level)] == position)
     found = fitted.area(members[registry.counted[members]])  # merged bureaux never report
+    if found is None:
+        return {**document, "projection": None, "reason": "No exprimés in this area, counted or expected."}
     return {**document, "projection": _projection(found, view), "reason": None}
 
 

@@ -66,7 +66,7 @@ def _previous_round(view: View) -> tuple[IntArray, IntArray, IntArray]:
 
 
 def _size(view: View, sums: IntArray, previous_voters: IntArray) -> FloatArray:
-    register = view.index.registry.registered
+    register = _register(view)
     has_registered = sums[:, RESULT_FIELDS.index("bureaux_with_registered")] > 0
     returned = np.where(has_registered, sums[:, RESULT_FIELDS.index("registered")], UNKNOWN)
     size = np.where(register > 0, register, np.where(returned > 0, returned, previous_voters)).astype(
@@ -74,6 +74,18 @@ def _size(view: View, sums: IntArray, previous_voters: IntArray) -> FloatArray:
     )
     known = size > 0
     return np.where(known, size, float(np.median(size[known])) if known.any() else 1.0)
+
+
+def _register(view: View) -> IntArray:
+    """Each bureau's inscrits in the register, a merged bureau's counted with the one that absorbs it (whose
+    return holds its votes); UNKNOWN where the register has none."""
+    registry = view.index.registry
+    register = registry.registered.copy()
+    for row, bureau in enumerate(registry.bureaux):
+        into = registry.bureau_index.get(bureau.merged_into or "")
+        if into is not None and register[row] > 0 and register[into] > 0:
+            register[into] += register[row]
+    return register
 
 
 def _first_sequences(view: View) -> FloatArray:

@@ -684,9 +684,9 @@ def _read(election: str, number: int, level: str | None, code: str | None, *, ex
         document = documents.results_of(view, level, code)
         found = {**common, "document": document, "other_cuts": _other_cuts(view, document["area"])}
         if round_.projection == "public" and level != documents.BUREAU:
-            found["projection"] = documents.projection_of(view, level, code, app_state().projections.of)[
-                "projection"
-            ]
+            projected = documents.projection_of(view, level, code, app_state().projections.of)["projection"]
+            # An area where nothing is counted yet would show a figure made by the model alone.
+            found["projection"] = projected if projected and projected["bureaux_counted"] else None
         if extras:
             if MAP_LEVEL in view.index.registry.columns:
                 found["departements"] = documents.level_results(view, MAP_LEVEL)

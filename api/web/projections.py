@@ -12,25 +12,33 @@ from api import documents
 from api.store.results import View
 from tabulator.projection import Projection
 
-KEPT = 4  # (round, sequence) pairs: the latest of a few rounds, and a snapshot or two
+KEPT = 8  # (round, sequence) pairs: the latest of a few rounds, and a few snapshots
 
 
 class Projections:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._fitted: OrderedDict[tuple[int, int], Projection | None] = OrderedDict()
+        self._fitting: dict[tuple[int, int], threading.Lock] = {}
 
     def of(self, view: View) -> Projection | None:
-        """The model of the view's round as of its sequence: fitted once, then kept. Two threads asking at
-        once may both fit it; both get the same figures (the fit is a pure function of the sequence)."""
+        """The model of the view's round as of its sequence: fitted once, then kept. The threads that ask
+        for it while it is being fitted wait for that fit (a new sequence brings requests for a hundred
+        areas at once), not fit it again."""
         key = (view.round_.id, view.publication.sequence)
         with self._lock:
             if key in self._fitted:
                 self._fitted.move_to_end(key)
                 return self._fitted[key]
-        fitted = documents.projection_model(view)
-        with self._lock:
-            self._fitted[key] = fitted
-            while len(self._fitted) > KEPT:
-                self._fitted.popitem(last=False)
+            fitting = self._fitting.setdefault(key, threading.Lock())
+        with fitting:
+            with self._lock:
+                if key in self._fitted:
+                    return self._fitted[key]
+            fitted = documents.projection_model(view)
+            with self._lock:
+                self._fitted[key] = fitted
+                self._fitting.pop(key, None)
+                while len(self._fitted) > KEPT:
+                    self._fitted.popitem(last=False)
         return fitted

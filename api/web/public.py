@@ -117,12 +117,15 @@ def _sequence_document(
     content_type: str = "application/json",
     as_csv: ToCsv | None = None,
     vary: str = VARY,
+    withdrawable: bool = False,
 ) -> Response:
     """A document of one sequence: the latest one when `sequence` is None (short cache), else a snapshot
-    (cached forever). A client that holds the latest sequence gets its 304 before anything is built.
+    (cached forever, unless `withdrawable`: a setting of the round may take it back, so a cache keeps it
+    no longer than the latest). A client that holds the latest sequence gets its 304 before anything is
+    built.
     `build` returns a dict (dumped through `schema` as JSON, or written by `as_csv` as CSV, cached apart
     under its own ETag) or the bytes of another format."""
-    cache_control = _current_max_age() if sequence is None else IMMUTABLE
+    cache_control = _current_max_age() if sequence is None or withdrawable else IMMUTABLE
     variant = ""
     if as_csv is not None:  # the CSV form: cached apart, under its own ETag
         content_type, variant = CSV, "-csv"
@@ -531,6 +534,10 @@ def corrections_csv(election: str, number: int, sequence: int | None = None) -> 
 def _projection(
     election: str, number: int, sequence: int | None, level: str | None, code: str | None, **form: Any
 ) -> Response:
+    # Asked of the round itself at every request, cached or not: turned off, no estimate of any sequence
+    # is served again by any worker.
+    with reading_alone(_engine()) as connection:
+        documents.refuse_projection_when_off(store.round_info(connection, election, number))
     return _sequence_document(
         election,
         number,
@@ -538,6 +545,7 @@ def _projection(
         resource=("projection", level, code),
         build=lambda view: documents.projection_of(view, level, code, app_state().projections.of),
         schema=schemas.PROJECTION,
+        withdrawable=True,
         **form,
     )
 

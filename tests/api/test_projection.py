@@ -201,6 +201,19 @@ def test_a_supervisor_turns_the_projection_off_or_public(database_url, make_app)
     assert client.get(f"{API}/projection").get_json()["projection"]["bureaux_counted"] == 4_322
 
 
+def test_turned_off_no_estimate_is_served_again_not_even_a_snapshot_a_worker_keeps(database_url, make_app):
+    client, _ = night(database_url, make_app)
+    engine = state_of(client.application).engine
+    live = client.get(f"{API}/projection")
+    snapshot = client.get(f"{API}/snapshots/{live.get_json()['sequence']}/projection")
+    store.update_round(engine, ELECTION, 2, projection="off")
+
+    # A snapshot of an estimate is kept by caches no longer than the latest: the setting may take it back.
+    assert (snapshot.status_code, snapshot.headers["Cache-Control"]) == (200, live.headers["Cache-Control"])
+    for path in ("projection", f"snapshots/{live.get_json()['sequence']}/projection", "projection.csv"):
+        assert client.get(f"{API}/{path}").status_code == 404, path
+
+
 def estimates(html: str) -> list[str]:
     return re.findall(r'<span class="estimate" data-field="estimate"[^>]*>([^<]*)</span>', html)
 
@@ -234,6 +247,15 @@ def test_the_page_shows_the_estimate_only_when_the_round_makes_it_public_and_lab
     assert f'data-projection="{API}/projection"' in public
     assert estimates(english) == ["estimate: 48.14% (47.74–48.53)", "estimate: 51.86% (51.47–52.26)"]
     assert "Estimate of the final result from the 132 bureaux counted, 90% interval: not a count." in english
+    # A département with nothing counted yet shows no estimate: it would be the model's alone.
+    feed = client.get(f"{API}/results/departement").get_json()["areas"]
+    empty = next(row["code"] for row in feed if row["bureaux_reported"] == 0)
+    nothing = client.get(f"{PAGE}departement/{empty}").get_data(as_text=True)
+    assert (
+        client.get(f"{API}/projection/departement/{empty}").get_json()["projection"]["bureaux_counted"] == 0
+    )
+    assert (estimates(nothing), 'class="estimate-note"' in nothing) == (["", ""], True)
+    assert re.search(r'<p class="estimate-note" data-field="estimate_note" hidden></p>', nothing)
     # A bureau's page shows its count, which is its result.
     assert (estimates(bureau), 'class="estimate-note"' in bureau, "data-projection" in bureau) == (
         [],

@@ -83,3 +83,18 @@ def test_every_interval_holds_its_value_and_the_shares_sum_to_one(seed: int, cou
         assert area.voters.low <= area.voters.value <= area.voters.high
         assert area.voters.low >= bureaux.voters[members[members < counted]].sum()
         assert 0.0 <= area.leader_stays_ahead <= 1.0
+
+
+def test_an_area_with_nothing_to_count_has_no_projection_and_a_tie_gives_even_odds():
+    bureaux = made_up_round(4, 0.02)
+    tied = Bureaux(
+        **{
+            **bureaux.__dict__,
+            "counted": np.ones(600, bool),
+            "votes": np.column_stack([bureaux.valid // 2, bureaux.valid // 2]),
+            "valid": (bureaux.valid // 2) * 2,
+        }
+    )
+    model = project(counted_first(bureaux, 300))
+    assert model.area(np.array([], np.int64)) is None
+    assert project(tied).area(np.arange(600)).leader_stays_ahead == 0.5

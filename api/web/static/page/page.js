@@ -402,11 +402,16 @@
   function refreshProjection(block, sequence, words) {
     if (!block.dataset.projection) return null;
     return fetch(block.dataset.projection, { cache: "no-store" })
-      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (response) {
+        if (response.status === 404) return { sequence: sequence, projection: null }; // turned off: withdrawn
+        return response.ok ? response.json() : null;
+      })
       .then(function (doc) { if (doc && doc.sequence >= sequence) showProjection(block, doc.projection, words); });
   }
 
+  // As the server writes it (pages._read): none for an area where nothing is counted yet.
   function showProjection(block, found, words) {
+    if (found && !found.bureaux_counted) found = null;
     var lang = block.dataset.lang, estimates = {};
     (found ? found.candidates : []).forEach(function (c) { estimates[c.id] = c; });
     Array.prototype.forEach.call(block.querySelectorAll("[data-candidate]"), function (row) {
