@@ -608,7 +608,7 @@ def area(election: str, number: int, level: str | None = None, code: str | None 
 def embed(election: str, number: int) -> Response:
     """The national block alone, for newsrooms' iframes."""
     page = _page(election, number)
-    found = _read(election, number, None, None, extras=False)
+    found = _read(election, number, None, None, extras=False, with_map=False)
     if "embargo" in found:
         return _html("embargo.html", page=page, fresh=False, framed_by="*", embedded=True, **found)
     return _html("embed.html", page=page, framed_by="*", **found)
@@ -665,7 +665,9 @@ def _matching(query: str, candidates: Iterable[tuple[str, str, str]]) -> Iterabl
 # --- reading the round ----------------------------------------------------------------------------------
 
 
-def _read(election: str, number: int, level: str | None, code: str | None, *, extras: bool) -> dict[str, Any]:
+def _read(
+    election: str, number: int, level: str | None, code: str | None, *, extras: bool, with_map: bool = True
+) -> dict[str, Any]:
     """Everything a page shows, from one view of the round (one sequence), or the embargo's end."""
     with reading(_engine()) as connection:
         view = open_view(connection, election, number)
@@ -687,15 +689,28 @@ def _read(election: str, number: int, level: str | None, code: str | None, *, ex
             projected = documents.projection_of(view, level, code, app_state().projections.of)["projection"]
             # An area where nothing is counted yet would show a figure made by the model alone.
             found["projection"] = projected if projected and projected["bureaux_counted"] else None
+        if with_map:
+            found.update(_map_feed(view, level, code))
         if extras:
-            if MAP_LEVEL in view.index.registry.columns:
-                found["departements"] = documents.level_results(view, MAP_LEVEL)
             found["turnout"] = documents.turnout_of(view)
             found["evening"] = _evening(documents.timeline(view))
             corrections = documents.corrections_of(view)["corrections"]
             found["corrections"] = corrections[-CORRECTIONS_SHOWN:][::-1]
             found["corrections_total"] = len(corrections)
     return found
+
+
+def _map_feed(view: View, level: str | None, code: str | None) -> dict[str, Any]:
+    """The départements' feed the page's map is drawn from: the nation's, or an area's above them (a
+    région's); none below them or where the election has no départements."""
+    registry = view.index.registry
+    if MAP_LEVEL not in registry.columns:
+        return {}
+    if level is None or level == registry.levels[0]:
+        return {"departements": documents.level_results(view, MAP_LEVEL)}
+    if level in registry.levels_above(MAP_LEVEL):
+        return {"departements": documents.level_results(view, MAP_LEVEL, level, code)}
+    return {}
 
 
 def _other_cuts(view: View, area: dict[str, Any]) -> list[dict[str, Any]]:

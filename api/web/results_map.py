@@ -1,5 +1,6 @@
-"""The national page's map: every département coloured by its leading candidate, shaded by the lead's
-margin, grey where no bureau is counted yet; each shape a link to the département's page.
+"""The map of the départements on the national page (and of its own on a région's page): each coloured by
+its leading candidate, shaded by the lead's margin, grey where no bureau is counted yet; each shape a link
+to the département's page.
 
 The outlines are the project's own small file (`static/map/departements.json`, built once by
 `data/departements-map/build.py` from IGN GEOFLA outlines, Licence Ouverte): read once per process. The
@@ -21,6 +22,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 OUTLINES = STATIC / "map" / "departements.json"
 LEVEL = "departement"
 NOTHING_YET = "#d6d6d6"
+MARGIN = 4  # drawing units around a région's départements
 # The lead's margin over the runner-up, in points, and how strongly its colour shows: (below, opacity).
 SHADES = ((5.0, 0.45), (10.0, 0.6), (20.0, 0.8), (None, 1.0))
 
@@ -68,21 +70,26 @@ class Words:
 
 
 def results_map(feed: dict[str, Any], words: Words) -> ResultsMap | None:
-    """The map of a level feed of départements; None when no département of it has an outline."""
+    """The map of a level feed of départements: the whole country's, insets and all, or, for the feed of
+    one area (a région's), its départements alone, framed to their extent. None when fewer than two of
+    them have an outline: one shape says nothing a table would not."""
     drawn = outlines()
     known = drawn["departements"]
     rows = [row for row in feed["areas"] if row["code"] in known]
-    if not rows:
+    if len(rows) < 2:
         return None
+    whole = feed.get("within") is None
 
     def shape(row: dict[str, Any]) -> Shape:
         fill, opacity, title = _colour(row, words)
-        zoom = drawn["zoom"].get(row["code"])
+        zoom = drawn["zoom"].get(row["code"]) if whole else None
         return Shape(row["code"], row["name"], known[row["code"]]["path"], zoom, fill, opacity, title)
 
     return ResultsMap(
-        view_box=" ".join(map(str, drawn["view_box"])),
-        insets=drawn["insets"],
+        view_box=" ".join(
+            map(str, drawn["view_box"] if whole else _framed([known[r["code"]]["box"] for r in rows]))
+        ),
+        insets=drawn["insets"] if whole else [],
         shapes=[shape(row) for row in rows],
         colours=words.colours,
         shades=[list(step) for step in SHADES],
@@ -101,6 +108,13 @@ def _colour(row: dict[str, Any], words: Words) -> tuple[str, float, str]:
         name=row["name"], leader=words.names[leader], pct=words.pct(shares[0]), margin=words.points(margin)
     )
     return words.colours[leader], shade(margin), title
+
+
+def _framed(boxes: list[list[int]]) -> list[int]:
+    """A viewBox around the boxes, with a margin of a few units for the borders."""
+    left, top = min(box[0] for box in boxes) - MARGIN, min(box[1] for box in boxes) - MARGIN
+    right, bottom = max(box[2] for box in boxes) + MARGIN, max(box[3] for box in boxes) + MARGIN
+    return [left, top, right - left, bottom - top]
 
 
 def shade(margin: float) -> float:

@@ -66,6 +66,7 @@ def main() -> int:
         shapes[code] = {
             "name": code,
             "path": f"M{left:.0f} {y + 5:.0f}h{side:.0f}v{side:.0f}h{-side:.0f}z",
+            "box": [round(left), y + 5, round(left + side), round(y + 5 + side)],
         }
     document = {
         "source": "IGN GEOFLA 2.2 (2016), via france-geojson; Licence Ouverte (Etalab)",
@@ -107,8 +108,16 @@ def _drawn(features: dict[str, Any], box: tuple[int, int, int, int]) -> dict[str
         drawn[code] = {
             "name": features[code]["properties"]["nom"],
             "path": "".join(_path(ring) for ring in kept),
+            "box": _box(np.concatenate(kept)),  # its extent, for a map of a région's départements alone
         }
     return drawn
+
+
+def _box(points: np.ndarray) -> list[int]:
+    return [
+        *np.floor(points.min(axis=0)).astype(int).tolist(),
+        *np.ceil(points.max(axis=0)).astype(int).tolist(),
+    ]
 
 
 def _rings(geometry: dict[str, Any]) -> list[np.ndarray]:

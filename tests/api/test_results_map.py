@@ -60,7 +60,20 @@ def test_every_departement_is_a_link_coloured_by_its_leader_and_shaded_by_the_le
     assert "Contours : IGN GEOFLA, via france-geojson (Licence Ouverte)." in html
 
 
-def test_only_the_national_page_has_the_map(database_url, make_app):
+def test_a_region_s_page_maps_its_departements_alone_and_the_pages_below_have_no_map(database_url, make_app):
     client, _ = loaded(database_url, make_app, replay=True)
-    assert 'id="map-section"' not in client.get(f"{PAGE}region/11").get_data(as_text=True)
-    assert 'id="map-section"' not in client.get(f"/embed{PAGE}").get_data(as_text=True)
+    region = client.get(f"{PAGE}region/11").get_data(as_text=True)
+    shapes = {match["code"]: match for match in SHAPE.finditer(region)}
+    drawn = outlines()["departements"]
+    boxes = [drawn[code]["box"] for code in shapes]
+    left, top = min(b[0] for b in boxes) - 4, min(b[1] for b in boxes) - 4
+    width, height = max(b[2] for b in boxes) + 4 - left, max(b[3] for b in boxes) + 4 - top
+
+    # Île-de-France's eight départements, framed to their extent: no inset, no Paris drawn twice, and no
+    # second table (its départements are the page's children).
+    assert list(shapes) == ["75", "77", "78", "91", "92", "93", "94", "95"]
+    assert f'<svg viewBox="{left} {top} {width} {height}" aria-hidden="true"' in region
+    assert ('class="inset"' in region, 'id="map-table"' in region) == (False, False)
+    assert region.count(drawn["75"]["path"]) == 1
+    for page in (f"{PAGE}departement/75", f"{PAGE}region/01", f"/embed{PAGE}"):  # below, one shape, the embed
+        assert 'id="map-section"' not in client.get(page).get_data(as_text=True), page

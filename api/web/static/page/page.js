@@ -360,18 +360,22 @@
     return shown;
   }
 
-  // The tables of another cut (a département's circonscriptions): each from its level's feed within the
-  // area, once the area's own figures have moved to `sequence`.
+  // The tables of another cut (a département's circonscriptions) and the map of the départements: each
+  // from its level's feed within the area, once the area's own figures have moved to `sequence`.
   function refreshFeeds(block, resultsUrl, sequence, words) {
-    var tables = document.querySelectorAll("table[data-feed]");
-    return Promise.all(Array.prototype.map.call(tables, function (table) {
-      return fetch(resultsUrl + "/" + encodeURIComponent(table.dataset.feed), { cache: "no-store" })
+    var shown = {}; // level → the tables and the map it feeds: each feed fetched once
+    Array.prototype.forEach.call(document.querySelectorAll("table[data-feed], figure.map[data-feed]"), function (el) {
+      (shown[el.dataset.feed] = shown[el.dataset.feed] || []).push(el);
+    });
+    return Promise.all(Object.keys(shown).map(function (level) {
+      return fetch(resultsUrl + "/" + encodeURIComponent(level), { cache: "no-store" })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (feed) {
           if (!feed || feed.sequence < sequence) return;
-          updateChildren(table, feed.areas, block.dataset.lang);
-          var map = document.querySelector('figure.map[data-feed="' + CSS.escape(table.dataset.feed) + '"]');
-          if (map) updateMap(map, feed.areas, block.dataset.lang, words);
+          shown[level].forEach(function (el) {
+            if (el.tagName === "TABLE") updateChildren(el, feed.areas, block.dataset.lang);
+            else updateMap(el, feed.areas, block.dataset.lang, words);
+          });
         });
     }));
   }
