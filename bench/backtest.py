@@ -71,9 +71,11 @@ def presidential() -> Night:
     votes = np.column_stack([number(25), number(32)])
     previous = pd.read_csv(ROUND_1, dtype={"departement": str, "commune": str})
     candidates = list(previous.columns[7:])
-    previous_shares = (
-        previous[candidates].to_numpy(np.float64) / previous["exprimes"].to_numpy(np.float64)[:, None]
-    )
+    exprimes = previous["exprimes"].to_numpy(np.float64)[:, None]
+    with np.errstate(
+        invalid="ignore"
+    ):  # a commune with no exprimés: its shares are unknown (NaN), as missing
+        previous_shares = previous[candidates].to_numpy(np.float64) / exprimes
     known = pd.DataFrame(
         np.column_stack([previous_shares, previous["votants"] / previous["inscrits"]]),
         index=pd.MultiIndex.from_arrays([previous["departement"], previous["commune"]]),

@@ -117,7 +117,7 @@ class Projection:
         b = self.bureaux
         counted = b.counted[members]
         waiting = members[~counted]
-        voters = self._total(members, b.voters, self.turnout, waiting, 0)
+        voters = self._voters(members, waiting)
         exprimes_waiting = np.clip(self.exprimes.predicted[waiting, 0], 0, None) * b.size[waiting]
         shares_waiting = _normalised(self.shares.predicted[waiting, :-1])
         counted_votes = b.votes[members[counted]].sum(axis=0)
@@ -125,19 +125,16 @@ class Projection:
         total = float(total_votes.sum())
         if total <= 0:
             return None
-        estimates = []
-        for candidate, value in enumerate(total_votes):
-            spread = _spread(self.shares, b.group[waiting], exprimes_waiting, b.size[waiting], candidate)
-            estimates.append(_interval(value / total, spread / total, 0.0, 1.0))
-        margin_spread = _spread(
-            self.shares, b.group[waiting], exprimes_waiting, b.size[waiting], len(total_votes)
-        )
-        margin_spread = margin_spread / total
+        # One spread per candidate's share, then the margin's: the model's columns.
+        spreads = _spreads(self.shares, b.group[waiting], exprimes_waiting, b.size[waiting]) / total
+        estimates = [
+            _interval(v / total, s, 0.0, 1.0) for v, s in zip(total_votes, spreads[:-1], strict=True)
+        ]
         margin = (total_votes[self.leader] - total_votes[self.runner_up]) / total
         leader = int(np.argmax(counted_votes if counted_votes.any() else total_votes))
         # The model's margin is the round's leader's over its runner-up: an area led by either is told
         # its odds from it; one led by a third candidate is not.
-        ahead = _probability_above_zero(margin, margin_spread)
+        ahead = _probability_above_zero(margin, float(spreads[-1]))
         odds = {self.leader: ahead, self.runner_up: 1.0 - ahead}.get(leader)
         return AreaProjection(
             counted_bureaux=int(counted.sum()),
@@ -148,14 +145,14 @@ class Projection:
             leader_stays_ahead=odds if self.leader != self.runner_up else 1.0,
         )
 
-    def _total(
-        self, members: IntArray, counted_values: FloatArray, fit: _Fit, waiting: IntArray, column: int
-    ) -> Estimate:
+    def _voters(self, members: IntArray, waiting: IntArray) -> Estimate:
+        """The counted votants, and the waiting bureaux' predicted from their size: at least the counted."""
         b = self.bureaux
-        known = float(counted_values[members[b.counted[members]]].sum())
+        known = float(b.voters[members[b.counted[members]]].sum())
         weights = b.size[waiting]
-        value = known + float(np.clip(fit.predicted[waiting, column], 0, None) @ weights)
-        return _interval(value, _spread(fit, b.group[waiting], weights, weights, column), known, math.inf)
+        value = known + float(np.clip(self.turnout.predicted[waiting, 0], 0, None) @ weights)
+        spread = float(_spreads(self.turnout, b.group[waiting], weights, weights)[0])
+        return _interval(value, spread, known, math.inf)
 
 
 def project(bureaux: Bureaux) -> Projection | None:
@@ -210,10 +207,9 @@ def _calibrated(
     if len(early) < MIN_COUNTED or len(late) < MIN_COUNTED:
         return fitted
     trial = _fit(design, bureaux, early, targets(early))
-    groups, group, weight = bureaux.groups, bureaux.group[late], weights[late]
-    errors = _group_sums(weight[:, None] * (targets(late) - trial.predicted[late]), group, groups)
-    own, totals = _variance_parts(trial, group, weight, bureaux.size[late], groups)
-    variances = own[:, None] * trial.noise[None, :] + totals[:, None] ** 2 * trial.effect_variance
+    group, weight = bureaux.group[late], weights[late]
+    errors = _group_sums(weight[:, None] * (targets(late) - trial.predicted[late]), group, bureaux.groups)
+    variances, totals = _group_variances(trial, group, weight, bureaux.size[late])
     present = totals > 0
     scores = (np.abs(errors[present]) / np.sqrt(variances[present])).ravel()
     scale = max(1.0, _conformal_quantile(scores) / Z90)
@@ -309,29 +305,28 @@ def _summed(group: IntArray, values: FloatArray, groups: int) -> FloatArray:
     return np.bincount(group, values, minlength=groups).astype(np.float64, copy=False)
 
 
-def _spread(fit: _Fit, group: IntArray, weights: FloatArray, sizes: FloatArray, column: int) -> float:
-    """The standard deviation of Σ weight × predicted value over the uncounted bureaux: their own noise,
-    each département's effect (shared by all its uncounted bureaux), both scaled by the calibration, and
-    the shift they all share."""
-    groups = fit.effect_variance.shape[0]
-    own, per_group = _variance_parts(fit, group, weights, sizes, groups)
-    shared = float((per_group**2) @ fit.effect_variance[:, column])
+def _spreads(fit: _Fit, group: IntArray, weights: FloatArray, sizes: FloatArray) -> FloatArray:
+    """Per column, the standard deviation of Σ weight × predicted value over the uncounted bureaux: their
+    own noise and each département's effect (shared by all its uncounted bureaux), both scaled by the
+    calibration, and the shift they all share."""
+    variances, _ = _group_variances(fit, group, weights, sizes)
     # The bureaux still waiting may differ, all together, from what the counted ones predict (they are
     # not a random draw): by as much as the calibration saw, and at least as much as a département may.
-    shift = max(float(fit.between[column]), 0.0 if fit.shift is None else float(fit.shift[column]))
-    common = shift * float(weights.sum()) ** 2
-    return math.sqrt(fit.scale**2 * (float(own.sum()) * fit.noise[column] + shared) + common)
+    shift = fit.between if fit.shift is None else np.maximum(fit.between, fit.shift)
+    spreads: FloatArray = np.sqrt(fit.scale**2 * variances.sum(axis=0) + shift * float(weights.sum()) ** 2)
+    return spreads
 
 
-def _variance_parts(
-    fit: _Fit, group: IntArray, weights: FloatArray, sizes: FloatArray, groups: int
+def _group_variances(
+    fit: _Fit, group: IntArray, weights: FloatArray, sizes: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Per département: Σ weight² / relative size (times σ², the bureaux' own variance) and Σ weight."""
+    """Per département and column, the variance of Σ weight × predicted value over these bureaux before
+    calibration: Σ weight² / relative size times σ² (their own noise), plus (Σ weight)² times the
+    département's effect's variance. And Σ weight per département."""
+    groups = fit.effect_variance.shape[0]
     relative = np.maximum(sizes / fit.unit, 1e-9)
-    return (
-        _summed(group, weights**2 / relative, groups),
-        _summed(group, weights, groups),
-    )
+    own, totals = _summed(group, weights**2 / relative, groups), _summed(group, weights, groups)
+    return own[:, None] * fit.noise[None, :] + totals[:, None] ** 2 * fit.effect_variance, totals
 
 
 def _normalised(shares: FloatArray) -> FloatArray:

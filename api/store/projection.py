@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from api.store.common import round_by_id, stored_returns
+from api.store.common import per_bureau, round_by_id, stored_returns
 from api.store.results import View, every_bureau_sums
 from api.store.sql import Raw
 from tabulator.aggregation import RESULT_FIELDS
@@ -81,22 +81,21 @@ def _register(view: View) -> IntArray:
     return holds its votes); UNKNOWN where the register has none."""
     registry = view.index.registry
     register = registry.registered.copy()
-    for row, bureau in enumerate(registry.bureaux):
-        into = registry.bureau_index.get(bureau.merged_into or "")
-        if into is not None and register[row] > 0 and register[into] > 0:
+    for row in np.flatnonzero(~registry.counted).tolist():  # the merged bureaux: a few hundred at most
+        into = registry.bureau_index[registry.bureaux[row].merged_into or ""]
+        if register[row] > 0 and register[into] > 0:
             register[into] += register[row]
     return register
 
 
 def _first_sequences(view: View) -> FloatArray:
-    """The sequence that first published each bureau's return (0 where none has)."""
+    """The sequence that first published each bureau's return (UNKNOWN where none has)."""
     rows = Raw(view.connection).rows(
         "SELECT bureau_id, min(sequence) FROM return_versions WHERE round_id = ? AND sequence <= ? "
         "GROUP BY bureau_id",
         (view.round_.id, view.publication.sequence),
     )
-    first = dict(rows)
-    return np.array([float(first.get(int(bureau), 0)) for bureau in view.index.bureau_ids])
+    return per_bureau(view.index.bureau_ids, rows).astype(np.float64)
 
 
 def _shares(votes: IntArray, valid: IntArray) -> list[FloatArray]:
@@ -111,8 +110,8 @@ def _ratio(part: IntArray | FloatArray, whole: IntArray | FloatArray) -> FloatAr
 
 
 def _checkpoint(view: View, time: str) -> FloatArray:
-    reported = view.checkpoints[time]
-    return np.array([reported.get(int(bureau), -1) for bureau in view.index.bureau_ids], np.float64)
+    """Each bureau's votants at a checkpoint time (UNKNOWN where it reported none)."""
+    return per_bureau(view.index.bureau_ids, list(view.checkpoints[time].items())).astype(np.float64)
 
 
 def _groups(view: View) -> IntArray:

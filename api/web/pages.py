@@ -540,7 +540,6 @@ def content_version(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=6).hexdigest()
 
 
-@cache
 @cache  # every page names its assets: their files are read and hashed once per process
 def asset_url(path: str) -> str:
     """A static file's URL (`path` under static/) with its content version: app.py serves such a URL

@@ -313,12 +313,17 @@
   }
 
   // The evening, the turnout and the corrections of the round, when the page shows them (the national page).
+  // A document of the round as the server has it now (not the browser's copy); null unless it answers 200.
+  function fetchDocument(url) {
+    return fetch(url, { cache: "no-store" })
+      .then(function (response) { return response.ok ? response.json() : null; });
+  }
+
   function refreshExtras(round, sequence, lang, words) {
     var wanted = [["evening", "/timeline", updateEvening], ["turnout-section", "/turnout", updateTurnout],
       ["corrections-section", "/corrections", updateCorrections]];
     return Promise.all(wanted.filter(function (w) { return document.getElementById(w[0]); }).map(function (w) {
-      return fetch(round + w[1], { cache: "no-store" })
-        .then(function (response) { return response.ok ? response.json() : null; })
+      return fetchDocument(round + w[1])
         .then(function (doc) { if (doc && doc.sequence >= sequence) w[2](doc, lang, words); });
     }));
   }
@@ -368,8 +373,7 @@
       (shown[el.dataset.feed] = shown[el.dataset.feed] || []).push(el);
     });
     return Promise.all(Object.keys(shown).map(function (level) {
-      return fetch(resultsUrl + "/" + encodeURIComponent(level), { cache: "no-store" })
-        .then(function (response) { return response.ok ? response.json() : null; })
+      return fetchDocument(resultsUrl + "/" + encodeURIComponent(level))
         .then(function (feed) {
           if (!feed || feed.sequence < sequence) return;
           shown[level].forEach(function (el) {
@@ -532,7 +536,7 @@
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), sortable);
     var chart = document.querySelector("#evening:not([hidden]) .chart");
     if (chart && window.fetch) { // drawn again for the width it has
-      fetch(document.querySelector(".block").dataset.api + "/timeline").then(function (r) { return r.ok ? r.json() : null; })
+      fetchDocument(document.querySelector(".block").dataset.api + "/timeline")
         .then(function (doc) { if (doc) drawChart(chart, doc); }).catch(function () {});
     }
     var block = document.querySelector(".block[data-sequence]");
