@@ -43,6 +43,11 @@ BACKFIT_ROUNDS = 6  # β and the département effects settle in a few alternatio
 MIN_COUNTED = 20  # fewer counted bureaux than this: no projection (nothing to fit)
 TAU_FLOOR = 1e-6  # a between-département variance never taken as exactly nothing
 CALIBRATION_SPLIT = 0.6  # the calibration fits the first 60 % of the counted bureaux, predicts the rest
+# The least the waiting bureaux, all together, may lean away from their prediction: 0.6 point of a share
+# (one standard deviation), whatever the night shows so far. Why: a lean that comes with the reporting
+# order can be invisible to every bureau counted yet (the primary's night, docs/projection.md); it is
+# below the late lean the presidential backtest's calibration measures at every stage.
+LATE_LEAN = 0.01
 
 
 @dataclass(frozen=True)
@@ -167,11 +172,13 @@ def project(bureaux: Bureaux) -> Projection | None:
     rows = np.flatnonzero(counted)
     rows = rows[np.argsort(bureaux.report_order[rows], kind="stable")]
     turnout, shares = _turnout_targets(bureaux), _share_targets(bureaux, leader, runner_up)
+    # A lean moving a share from the runner-up to the leader moves their margin twice as far.
+    lean = np.array([LATE_LEAN**2] * bureaux.votes.shape[1] + [(2 * LATE_LEAN) ** 2])
     return Projection(
         bureaux=bureaux,
         turnout=_calibrated(design, bureaux, rows, turnout, bureaux.size),
         exprimes=_fit(design, bureaux, rows, (bureaux.valid[rows] / bureaux.size[rows])[:, None]),
-        shares=_calibrated(design, bureaux, rows, shares, bureaux.valid),
+        shares=_with_late_lean(_calibrated(design, bureaux, rows, shares, bureaux.valid), lean),
         leader=leader,
         runner_up=runner_up,
     )
@@ -217,6 +224,12 @@ def _calibrated(
     explained = scale**2 * variances.sum(axis=0)
     shift = np.maximum(national**2 - explained, 0.0) / float(totals.sum()) ** 2
     return replace(fitted, scale=scale, shift=shift)
+
+
+def _with_late_lean(fit: _Fit, lean: FloatArray) -> _Fit:
+    """The shared shift at least `lean` (per column, on the target's scale)."""
+    shift = fit.between if fit.shift is None else fit.shift
+    return replace(fit, shift=np.maximum(shift, lean))
 
 
 def _conformal_quantile(scores: FloatArray, coverage: float = 0.9) -> float:

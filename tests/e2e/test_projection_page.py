@@ -20,7 +20,7 @@ def test_the_estimate_is_labelled_and_follows_the_night_without_a_reload(service
     hamon = page.locator("#results [data-candidate=hamon] [data-field=estimate]")
     note = page.locator("#results [data-field=estimate_note]")
 
-    expect(hamon).to_have_text(f"estimation{NBSP}: 58,42{NNBSP}% (58,15 – 58,69)")
+    expect(hamon).to_have_text(f"estimation{NBSP}: 58,42{NNBSP}% (57,65 – 59,18)")
     expect(note).to_contain_text(f"à partir des 4{NNBSP}322 bureaux dépouillés")
     page.locator("#results").screenshot(path=str(artifacts / "projection-phone.png"))
     page.evaluate("window.notReloaded = true")
@@ -29,5 +29,5 @@ def test_the_estimate_is_labelled_and_follows_the_night_without_a_reload(service
     # The next poll brings the new count and, beside it, the new estimate.
     expect(note).not_to_contain_text(f"4{NNBSP}322", timeout=30_000)
     assert hamon.text_content().startswith(f"estimation{NBSP}: ")
-    assert hamon.text_content() != f"estimation{NBSP}: 58,42{NNBSP}% (58,15 – 58,69)"
+    assert hamon.text_content() != f"estimation{NBSP}: 58,42{NNBSP}% (57,65 – 59,18)"
     assert page.evaluate("window.notReloaded") is True
