@@ -8,7 +8,9 @@ process (the app's test client), each step's median over the runs:
 - the fit (`tabulator.projection.project`);
 - `…/projection` for the nation, cold (read, fit, render);
 - then every département's `…/projection/departement/{code}`, which the worker answers from the model it
-  keeps for the sequence (`api.web.projections`): per document and in all.
+  keeps for the sequence (`api.web.projections`): per document and in all;
+- then the evening's band, `…/projection/timeline`, whose past points a fresh worker fits one by one (the
+  30 % are counted in six publications of 5 %).
 
 Baseline in the same run: the nation's `…/results`, cold. Run: `python -m bench.projection`.
 """
@@ -39,6 +41,7 @@ from tabulator.projection import project
 API = "/api/v1/elections/bench/rounds/2"
 RUNS = 3
 SHARE = 0.3
+PUBLICATIONS = 6
 
 
 def main() -> int:
@@ -53,8 +56,10 @@ def main() -> int:
         ministry = read_ministry(FILE.read_bytes(), reference.departements())
         store.ensure_ministry_election(engine, "bench", 2, ministry, name="bench")
         count = len(ministry.batch)
-        chosen = np.sort(np.random.default_rng(17).permutation(count)[: int(SHARE * count)])
-        store.record_returns(engine, "bench", 2, ministry.batch.select(chosen), author="bench")
+        chosen = np.random.default_rng(17).permutation(count)[: int(SHARE * count)]
+        # In publications of 5 % each: the evening's band has a point at each.
+        for part in np.array_split(chosen, PUBLICATIONS):
+            store.record_returns(engine, "bench", 2, ministry.batch.select(np.sort(part)), author="bench")
         timings = measure(engine, Settings(database_url=url, instance_path=Path(folder)))
     print(
         f"\nThe projection, presidential round 2, {SHARE:.0%} of 69,242 bureaux counted (SQLite, {RUNS} runs)"
@@ -97,6 +102,11 @@ def one_run(engine: Engine, settings: Settings, found: Found) -> None:
     every = f"every département's …/projection ({len(codes)}), in all"
     timed(found, every, lambda: [client.get(f"{API}/projection/departement/{code}") for code in codes])
     found.setdefault("one département's …/projection, model kept", []).append(found[every][-1] / len(codes))
+    band = f"…/projection/timeline ({PUBLICATIONS} points), latest kept"
+    timed(found, band, lambda: client.get(f"{API}/projection/timeline"))
+    found.setdefault("… per past point (its view, read and fit)", []).append(
+        found[band][-1] / (PUBLICATIONS - 1)
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,13 @@ from api.documents.feeds import (
     round_document,
 )
 from api.documents.levels import feed_rows, level_feed, level_results
-from api.documents.projection import projection_model, projection_of, refuse_projection_when_off
+from api.documents.projection import (
+    national_projection,
+    projection_model,
+    projection_of,
+    projection_timeline,
+    refuse_projection_when_off,
+)
 from api.documents.results import (
     BUREAU,
     EveryChildRow,
@@ -53,8 +59,10 @@ __all__ = [
     "feed_rows",
     "level_feed",
     "level_results",
+    "national_projection",
     "projection_model",
     "projection_of",
+    "projection_timeline",
     "refuse_during_embargo",
     "refuse_projection_when_off",
     "results_document",

@@ -221,6 +221,42 @@ def projection_csv(document: Mapping[str, Any]) -> bytes:
     return _csv(header, rows)
 
 
+def projection_timeline_csv(document: Mapping[str, Any]) -> bytes:
+    """One row per point of the evening and candidate: the nation's estimate at that publication."""
+    header = [
+        "sequence",
+        "as_of",
+        "published_at",
+        "bureaux_counted",
+        "bureaux_total",
+        "candidate",
+        "pct_valid",
+        "pct_valid_low",
+        "pct_valid_high",
+        "leader_stays_ahead",
+        "test",
+    ]
+    rows = [
+        [
+            point["sequence"],
+            point["as_of"],
+            point["published_at"],
+            found["bureaux_counted"],
+            found["bureaux_total"],
+            candidate["id"],
+            candidate["pct_valid"],
+            candidate["pct_valid_low"],
+            candidate["pct_valid_high"],
+            found["leader_stays_ahead"] if candidate["id"] == found["leader"] else None,
+            document["test"],
+        ]
+        for point in document["timeline"]
+        for found in (point["projection"],)
+        for candidate in found["candidates"]
+    ]
+    return _csv(header, rows)
+
+
 def _per_candidate(candidates: Iterable[str], *figures: str) -> list[str]:
     return [f"{candidate}_{figure}" for candidate in candidates for figure in figures]
 

@@ -257,6 +257,20 @@ PROJECTION = {
     "reason": None,
 }
 
+PROJECTION_TIMELINE = {
+    **CONTEXT,
+    "estimate": True,
+    "method": PROJECTION["method"],
+    "timeline": [
+        {
+            "sequence": SEQUENCE,
+            "as_of": AS_OF,
+            "published_at": PUBLISHED_AT,
+            "projection": PROJECTION["projection"],
+        }
+    ],
+}
+
 CSV = {
     "results": csv_views.results_csv(RESULTS).decode(),
     "level": csv_views.level_csv(LEVEL, IDS).decode(),
@@ -264,6 +278,7 @@ CSV = {
     "timeline": csv_views.timeline_csv(TIMELINE, IDS).decode(),
     "corrections": csv_views.corrections_csv(CORRECTIONS, IDS).decode(),
     "projection": csv_views.projection_csv(PROJECTION).decode(),
+    "projection_timeline": csv_views.projection_timeline_csv(PROJECTION_TIMELINE).decode(),
 }
 
 

@@ -115,6 +115,7 @@ TEXT: dict[str, dict[str, str]] = {
         "map_table": "Les départements en tableau",
         "map_squares": "En bas à droite, un carré pour chaque collectivité d’outre-mer.",
         "estimate": "estimation : {pct} ({low} – {high})",
+        "band_legend": "Estimation du résultat final des deux premiers, intervalle à 90 % (bande)",
         "estimate_note": Agreeing(
             "Estimation du résultat final à partir des {counted} bureaux dépouillés, intervalle à 90 %"
             " : ce n’est pas un décompte.",
@@ -234,6 +235,7 @@ TEXT: dict[str, dict[str, str]] = {
         "map_table": "The départements as a table",
         "map_squares": "Bottom right, a square for each overseas collectivité.",
         "estimate": "estimate: {pct} ({low}–{high})",
+        "band_legend": "Estimate of the final result of the first two, 90% interval (band)",
         "estimate_note": Agreeing(
             "Estimate of the final result from the {counted} bureaux counted, 90% interval: not a count.",
             "Estimate of the final result from the {counted} bureau counted, 90% interval: not a count.",

@@ -188,6 +188,10 @@ def _projection_csv(document: dict[str, Any], view: View) -> bytes:
     return csv_views.projection_csv(document)
 
 
+def _projection_timeline_csv(document: dict[str, Any], view: View) -> bytes:
+    return csv_views.projection_timeline_csv(document)
+
+
 def _corrections_csv(document: dict[str, Any], view: View) -> bytes:
     return csv_views.corrections_csv(document, view.round_.candidate_codes)
 
@@ -267,6 +271,7 @@ TURNOUT = tuple(path.replace("/results", "/turnout") for path in RESULTS)
 TIMELINE = (f"{ROUND}/timeline", f"{ROUND}/snapshots/<{WHOLE}:sequence>/timeline")
 CORRECTIONS = (f"{ROUND}/corrections", f"{ROUND}/snapshots/<{WHOLE}:sequence>/corrections")
 PROJECTION = tuple(path.replace("/results", "/projection") for path in RESULTS)
+PROJECTION_TIMELINE = tuple(path.replace("/timeline", "/projection/timeline") for path in TIMELINE)
 
 
 def routes(paths: tuple[str, ...], *, suffix: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -534,10 +539,7 @@ def corrections_csv(election: str, number: int, sequence: int | None = None) -> 
 def _projection(
     election: str, number: int, sequence: int | None, level: str | None, code: str | None, **form: Any
 ) -> Response:
-    # Asked of the round itself at every request, cached or not: turned off, no estimate of any sequence
-    # is served again by any worker.
-    with reading_alone(_engine()) as connection:
-        documents.refuse_projection_when_off(store.round_info(connection, election, number))
+    _refuse_projection_when_off(election, number)
     return _sequence_document(
         election,
         number,
@@ -548,6 +550,56 @@ def _projection(
         withdrawable=True,
         **form,
     )
+
+
+def _refuse_projection_when_off(election: str, number: int) -> None:
+    # Asked of the round itself at every request, cached or not: turned off, no estimate of any sequence
+    # is served again by any worker.
+    with reading_alone(_engine()) as connection:
+        documents.refuse_projection_when_off(store.round_info(connection, election, number))
+
+
+def _projection_timeline(election: str, number: int, sequence: int | None, **form: Any) -> Response:
+    _refuse_projection_when_off(election, number)
+    return _sequence_document(
+        election,
+        number,
+        sequence,
+        resource=("projection", "timeline"),
+        build=lambda view: documents.projection_timeline(view, app_state().projections.national),
+        schema=schemas.PROJECTION_TIMELINE,
+        withdrawable=True,
+        **form,
+    )
+
+
+@routes(PROJECTION_TIMELINE)
+@blueprint.response(
+    200,
+    schemas.ProjectionTimelineSchema,
+    headers=openapi.CACHED,
+    example=examples.PROJECTION_TIMELINE,
+)
+@blueprint.csv_form("projection_timeline")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def show_projection_timeline(election: str, number: int, sequence: int | None = None) -> Response:
+    """The nation's estimate over the evening: the band around the counted curve.
+
+    A point at the first publication with each further 5 % of the bureaux counted, and one at this
+    document's own; each the nation's `…/snapshots/{sequence}/projection` of that publication. Under the
+    round's `projection` setting, like the projection. `Accept: text/csv` (or `.csv`) gives the CSV form."""
+    return _projection_timeline(election, number, sequence, **_negotiated(_projection_timeline_csv))
+
+
+@routes(PROJECTION_TIMELINE, suffix=".csv")
+@blueprint.csv_document("projection_timeline")
+@blueprint.answers("NotModified", "Embargoed", "NotFound")
+def projection_timeline_csv(election: str, number: int, sequence: int | None = None) -> Response:
+    """The evening's estimates as CSV: one row per point and candidate.
+
+    Columns: `sequence`, `as_of`, `published_at`, `bureaux_counted`, `bureaux_total`, `candidate`,
+    `pct_valid`, `pct_valid_low`, `pct_valid_high`, `leader_stays_ahead` (on the leader's row), `test`."""
+    return _projection_timeline(election, number, sequence, as_csv=_projection_timeline_csv)
 
 
 @routes(PROJECTION)

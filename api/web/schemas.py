@@ -300,6 +300,32 @@ class ProjectionDocumentSchema(ContextSchema):
     reason = fields.String(allow_none=True, required=True, metadata={"description": "Why there is none."})
 
 
+class ProjectionPointSchema(Schema):
+    sequence = count("The publication this estimate was made at.")
+    as_of = fields.String(required=True, metadata={"description": "Its time (the latest return's)."})
+    published_at = fields.String(required=True)
+    projection = fields.Nested(
+        ProjectionSchema, required=True, metadata={"description": "The nation's estimate then."}
+    )
+
+
+class ProjectionTimelineSchema(ContextSchema):
+    """The nation's estimate over the evening: the band around the counted curve."""
+
+    estimate = fields.Boolean(required=True, metadata={"description": "Always true: these are not counts."})
+    method = fields.String(
+        required=True, metadata={"description": "How the estimate is made, in a sentence."}
+    )
+    timeline = fields.List(
+        fields.Nested(ProjectionPointSchema),
+        required=True,
+        metadata={
+            "description": "A point at the first publication with each further 5 % of the bureaux counted "
+            "(from the first with enough to estimate), and one at this document's own."
+        },
+    )
+
+
 class CurrentSchema(ContextSchema):
     """The latest sequence of a round: poll this, then fetch what changed."""
 
@@ -567,6 +593,7 @@ LEVEL_RESULTS = LevelResultsSchema()
 TURNOUT = TurnoutDocumentSchema()
 TIMELINE = TimelineDocumentSchema()
 PROJECTION = ProjectionDocumentSchema()
+PROJECTION_TIMELINE = ProjectionTimelineSchema()
 CHANGES = ChangesSchema()
 CHANGE_ITEM = ChangeItemSchema()
 CORRECTIONS = CorrectionsDocumentSchema()

@@ -133,8 +133,9 @@ def test_exactly_the_guarded_routes_declare_the_bearer_scheme(app, spec):
 def test_the_csv_forms_are_documented_with_their_content_type(spec):
     documents = ("results", "turnout", "projection", "timeline", "corrections")
     csv_paths = [path for path in spec["paths"] if path.endswith(".csv")]
-    # results, turnout, projection, level feeds (4 each), timeline, corrections, export (2 each)
-    assert len(csv_paths) == 4 + 4 + 4 + 4 + 2 + 2 + 2
+    # results, turnout, projection, level feeds (4 each), timeline, corrections, the projection's timeline,
+    # export (2 each)
+    assert len(csv_paths) == 4 + 4 + 4 + 4 + 2 + 2 + 2 + 2
     for path in csv_paths:
         assert list(spec["paths"][path]["get"]["responses"]["200"]["content"]) == ["text/csv"], path
     negotiated = [
@@ -143,7 +144,7 @@ def test_the_csv_forms_are_documented_with_their_content_type(spec):
         if re.search(rf"/({'|'.join(documents)})(/{{level}}/{{code}})?$", path)
         or re.search(r"/results(/{within_level}/{within_code})?/{level}$", path)
     ]
-    assert len(negotiated) == 20
+    assert len(negotiated) == 22
     for path in negotiated:
         ok = spec["paths"][path]["get"]["responses"]["200"]
         assert set(ok["content"]) == {"application/json", "text/csv"}, path
@@ -280,7 +281,7 @@ def _public_reads(call: Recorder) -> None:
         f"{ROUND}/nist.json",
     ]
     kinds = [f"{ROUND}/{kind}{area}" for kind in ("results", "turnout", "projection") for area in AREAS]
-    kinds += [f"{ROUND}/timeline", f"{ROUND}/corrections"]
+    kinds += [f"{ROUND}/timeline", f"{ROUND}/corrections", f"{ROUND}/projection/timeline"]
     kinds += [path.replace(ROUND, f"{ROUND}/snapshots/0") for path in kinds]
     documents += [*kinds, f"{ROUND}/snapshots/0/export.csv", f"{ROUND}/snapshots/0/nist.json"]
     documents += [f"{path}.csv" for path in kinds]

@@ -237,11 +237,13 @@ def test_the_page_shows_the_estimate_only_when_the_round_makes_it_public_and_lab
 
     # The default: in the API for newsrooms, nothing of it on the page.
     # (The page's script carries the words it would need, never a figure.)
-    assert (estimates(newsrooms), 'class="estimate-note"' in newsrooms, "data-projection" in newsrooms) == (
-        [],
-        False,
-        False,
-    )
+    assert (
+        estimates(newsrooms),
+        'class="estimate-note"' in newsrooms,
+        "data-projection" in newsrooms,
+        "data-band" in newsrooms,
+        "band_legend" in newsrooms,
+    ) == ([], False, False, False, False)
     assert estimates(public) == [
         "estimation\u00a0: 58,42\u202f% (57,65 – 59,18)",
         "estimation\u00a0: 41,58\u202f% (40,82 – 42,35)",
@@ -251,6 +253,12 @@ def test_the_page_shows_the_estimate_only_when_the_round_makes_it_public_and_lab
         "intervalle à 90\u202f%\u00a0: ce n’est pas un décompte."
     ) in public
     assert f'data-projection="{API}/projection"' in public
+    # The evening's chart: page.js draws the band from this document, and shows its legend then.
+    assert f'data-band="{API}/projection/timeline"' in public
+    assert (
+        '<li data-field="band_legend" hidden><span class="swatch band" aria-hidden="true"></span>'
+        "Estimation du résultat final des deux premiers, intervalle à 90\u202f% (bande)</li>"
+    ) in public
     assert estimates(english) == ["estimate: 48.14% (47.30–48.97)", "estimate: 51.86% (51.03–52.70)"]
     assert "Estimate of the final result from the 132 bureaux counted, 90% interval: not a count." in english
     # A département with nothing counted yet shows no estimate: it would be the model's alone.
@@ -281,3 +289,61 @@ def test_a_worker_fits_the_model_once_per_sequence_for_every_area(database_url, 
     next(replay)
     assert client.get(f"{API}/projection").status_code == 200
     assert len(fits) == 2  # 20:30, then the end of the night
+
+
+def test_the_evening_s_estimates_are_each_publication_s_own(database_url, make_app):
+    """The night replayed as a publication every five minutes: the band's points are the first publications
+    past each further 5 % of the bureaux, each its own snapshot's estimate, and the latest."""
+    client, engine = loaded(database_url, make_app, replay=False)
+    every_five_minutes = [f"{hour}:{minute:02}" for hour in range(19, 23) for minute in range(0, 60, 5)]
+    for _ in replay_round_2(engine, every_five_minutes):
+        pass
+    document = client.get(f"{API}/projection/timeline").get_json()
+    csv = client.get(f"{API}/projection/timeline.csv").get_data(as_text=True).splitlines()
+
+    points = [(p["sequence"], p["projection"]["bureaux_counted"]) for p in document["timeline"]]
+    # 5 % of 7,208 bureaux is 360.4: the first publication with 20 counted, then past 361, 721, 1,082, …
+    assert points == [
+        (2, 62),
+        (5, 389),
+        (7, 765),
+        (9, 1_294),
+        (10, 1_617),
+        (11, 1_927),
+        (12, 2_309),
+        (13, 2_703),
+        (14, 3_119),
+        (15, 3_544),
+        (16, 3_967),
+        (18, 4_547),
+        (19, 4_773),
+        (21, 5_161),
+        (23, 5_534),
+        (25, 5_847),
+        (28, 6_136),
+        (33, 6_516),
+        (41, 6_857),
+        (48, 7_208),
+    ]
+    assert document["sequence"] == 48 and document["estimate"] is True
+    for point in document["timeline"]:
+        snapshot = client.get(f"{API}/snapshots/{point['sequence']}/projection").get_json()
+        assert (point["as_of"], point["published_at"], point["projection"]) == (
+            snapshot["as_of"],
+            snapshot["published_at"],
+            snapshot["projection"],
+        )
+    first_published = document["timeline"][0]["published_at"]
+    assert csv[:3] == [
+        "sequence,as_of,published_at,bureaux_counted,bureaux_total,candidate,pct_valid,pct_valid_low,"
+        "pct_valid_high,leader_stays_ahead,test",
+        f"2,2017-01-29T18:14:56+00:00,{first_published},62,7208,hamon,58.45,56.71,60.19,1.0,false",
+        f"2,2017-01-29T18:14:56+00:00,{first_published},62,7208,valls,41.55,39.81,43.29,,false",
+    ]
+    assert len(csv) == 1 + 2 * len(points)
+
+    store.update_round(engine, ELECTION, 2, projection="off")
+    assert [
+        client.get(path).status_code
+        for path in (f"{API}/projection/timeline", f"{API}/snapshots/33/projection/timeline")
+    ] == [404, 404]

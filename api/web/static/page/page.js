@@ -181,6 +181,7 @@
       return 100 * row.bureaux_reported / total;
     })) }));
     var colours = JSON.parse(figure.dataset.colours);
+    drawBands(svg, figure, rows[rows.length - 1], colours, x, y, [first, last]);
     rows[rows.length - 1].candidates.forEach(function (candidate, c) {
       svg.appendChild(node("polyline", { "class": "line", stroke: colours[candidate.id], points: points(
         rows.map(function (row) { return row.candidates[c].pct_valid; })) }));
@@ -191,6 +192,33 @@
     });
     figure.replaceChild(svg, old);
   }
+  // A round whose projection is public: the nation's estimate over the evening (figure.band, the
+  // …/projection/timeline document), a band of its 90 % interval around each of the first two's curves.
+  function drawBands(svg, figure, latestRow, colours, x, y, span) {
+    var points = ((figure.band || {}).timeline || []).filter(function (point) {
+      var t = Date.parse(point.as_of) / 1000;
+      return t >= span[0] && t <= span[1];
+    });
+    var legend = figure.querySelector('[data-field="band_legend"]');
+    if (legend) legend.hidden = points.length < 2;
+    if (points.length < 2) return;
+    var first = latestRow.candidates.slice().sort(function (a, b) { return (b.pct_valid || 0) - (a.pct_valid || 0); });
+    first.slice(0, 2).forEach(function (candidate) {
+      var edges = points.map(function (point) {
+        var t = x(Date.parse(point.as_of) / 1000).toFixed(1);
+        var found = point.projection.candidates.filter(function (c) { return c.id === candidate.id; })[0];
+        return [t + "," + y(found.pct_valid_high).toFixed(1), t + "," + y(found.pct_valid_low).toFixed(1)];
+      });
+      var outline = edges.map(function (e) { return e[0]; }).concat(edges.map(function (e) { return e[1]; }).reverse());
+      svg.appendChild(node("polygon", { "class": "band", fill: colours[candidate.id], points: outline.join(" ") }));
+    });
+  }
+  // The band's document, when the chart has one (null when there is none, or it was withdrawn).
+  function fetchBand(figure) {
+    if (!figure || !figure.dataset.band) return Promise.resolve(null);
+    return fetchDocument(figure.dataset.band).catch(function () { return null; });
+  }
+
   // The first time, the last, and the one nearest the middle if it has room (as pages._time_ticks).
   function timeTicks(rows, times, x) {
     var labels = {};
@@ -322,9 +350,12 @@
   function refreshExtras(round, sequence, lang, words) {
     var wanted = [["evening", "/timeline", updateEvening], ["turnout-section", "/turnout", updateTurnout],
       ["corrections-section", "/corrections", updateCorrections]];
+    var chart = document.querySelector("#evening .chart"), band = fetchBand(chart);
     return Promise.all(wanted.filter(function (w) { return document.getElementById(w[0]); }).map(function (w) {
-      return fetchDocument(round + w[1])
-        .then(function (doc) { if (doc && doc.sequence >= sequence) w[2](doc, lang, words); });
+      return Promise.all([fetchDocument(round + w[1]), band]).then(function (found) {
+        if (chart) chart.band = found[1];
+        if (found[0] && found[0].sequence >= sequence) w[2](found[0], lang, words);
+      });
     }));
   }
 
@@ -535,9 +566,10 @@
   function start() {
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), sortable);
     var chart = document.querySelector("#evening:not([hidden]) .chart");
-    if (chart && window.fetch) { // drawn again for the width it has
-      fetchDocument(document.querySelector(".block").dataset.api + "/timeline")
-        .then(function (doc) { if (doc) drawChart(chart, doc); }).catch(function () {});
+    if (chart && window.fetch) { // drawn again for the width it has, with the estimate's band if public
+      Promise.all([fetchDocument(document.querySelector(".block").dataset.api + "/timeline"), fetchBand(chart)])
+        .then(function (found) { chart.band = found[1]; if (found[0]) drawChart(chart, found[0]); })
+        .catch(function () {});
     }
     var block = document.querySelector(".block[data-sequence]");
     if (block && window.fetch) poll(block);
