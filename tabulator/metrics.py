@@ -94,9 +94,16 @@ def registered_known(tally: Tally) -> bool:
     return tally.bureaux_reported > 0 and tally.bureaux_with_registered == tally.bureaux_reported
 
 
+FEW = 16  # rows below which `percents` divides one by one
+
+
 def percents(parts: IntArray, wholes: IntArray, places: int = 2) -> list[float | None]:
     """`percent` of many parts at once, with the same exact rounding (in integers); None where the whole
     is 0. The same floats as `percent`: an integer quotient divided by 10**places."""
+    if len(parts) <= FEW:  # a commune's few bureaux: numpy's fixed cost per call is more than the sums
+        return [
+            percent(part, whole, places) for part, whole in zip(parts.tolist(), wholes.tolist(), strict=True)
+        ]
     whole = np.abs(wholes)
     safe = np.where(whole == 0, 1, whole)
     quotient, remainder = np.divmod(np.abs(parts) * 100 * 10**places, safe)

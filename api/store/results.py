@@ -238,12 +238,25 @@ def _matrix(rows: list[tuple[Any, ...]], width: int) -> IntArray:
 def _lookup(ids: IntArray) -> Callable[[IntArray], IntArray]:
     """Each id's position in `ids`, -1 for an id not among them (ids are small positive integers)."""
     size = int(ids.max()) + 1 if len(ids) else 0
+    if len(ids) * 64 < size:  # a few areas of 36,000 (a cold commune): no table as long as every id
+        return _sparse_lookup(ids)
     position = np.full(size, -1, np.int64)
     position[ids] = np.arange(len(ids))
 
     def find(wanted: IntArray) -> IntArray:
         inside = (wanted >= 0) & (wanted < size)
         return np.where(inside, position[np.where(inside, wanted, 0)] if size else -1, -1)
+
+    return find
+
+
+def _sparse_lookup(ids: IntArray) -> Callable[[IntArray], IntArray]:
+    order = np.argsort(ids, kind="stable")
+    ranked = ids[order]
+
+    def find(wanted: IntArray) -> IntArray:
+        slots = np.minimum(np.searchsorted(ranked, wanted), len(ranked) - 1)
+        return np.where(ranked[slots] == wanted, order[slots], -1)
 
     return find
 
