@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     engine = db.make_engine(settings.database_url)
     state = app.extensions[EXTENSION] = AppState.of(settings, engine)
-    app.wsgi_app = CachedDocuments(app.wsgi_app, state)  # type: ignore[method-assign]
+    app.wsgi_app = CachedDocuments(app.wsgi_app, state, app.app_context)  # type: ignore[method-assign]
     app.wsgi_app = cors.PublicReads(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = headers.Hardened(app.wsgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:

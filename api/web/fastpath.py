@@ -2,16 +2,21 @@
 
 When a worker already holds the rendered bytes of the latest sequence of a results, turnout or timeline
 document, in JSON or CSV, and still trusts that sequence (`head_cache_seconds`), this WSGI layer answers
-from memory — the same `answer()` as the Flask views, so headers, 304s and gzip are identical. Anything
-else (a query string, a cache miss, a stale sequence, another path) goes to Flask unchanged.
+from memory — the same `answer()` as the Flask views, so headers, 304s and gzip are identical. An area's
+results nobody asked for since that sequence (a crawler's, a reader drilling down) is built here too, in
+the app's context but without a request's routing and hooks (a quarter of a cold document's cost), by the
+same code as the route (`api.web.public.cold_results`). Anything else (a query string, a stale sequence,
+another path, an error to answer) goes to Flask unchanged.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
+from api.web import public
 from api.web.http import NEGOTIATED, VARY, Rendered, answer, document_key, wants_csv
 from api.web.state import AppState
 
@@ -30,9 +35,12 @@ Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class CachedDocuments:
-    def __init__(self, flask_app: Wsgi, state: AppState) -> None:
+    def __init__(
+        self, flask_app: Wsgi, state: AppState, app_context: Callable[[], AbstractContextManager[Any]]
+    ) -> None:
         self.flask_app = flask_app
         self.state = state
+        self.app_context = app_context
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         found = None
@@ -63,4 +71,16 @@ class CachedDocuments:
         else:
             resource = (found["kind"], found["level"], found["code"])
         key = document_key(election, number, head.sequence, resource, as_csv=as_csv)
-        return self.state.documents.get(key)
+        rendered = self.state.documents.get(key)
+        if rendered is None and found["kind"] == "results" and not as_csv:
+            return self._cold_results(election, number, head.sequence, found["level"], found["code"])
+        return rendered
+
+    def _cold_results(
+        self, election: str, number: int, head: int, level: str | None, code: str | None
+    ) -> Rendered | None:
+        try:
+            with self.app_context():
+                return public.cold_results(election, number, head, level, code)
+        except Exception:
+            return None

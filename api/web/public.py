@@ -9,6 +9,7 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,6 +107,38 @@ def _head(election: str, number: int) -> tuple[int, datetime | None]:
     return found.sequence, found.published_at
 
 
+@dataclass(frozen=True)
+class _Document:
+    """One document of a round, as any of its sequences renders it."""
+
+    election: str
+    number: int
+    resource: tuple[Hashable, ...]
+    build: Build
+    schema: Any = None
+    content_type: str = "application/json"
+    as_csv: ToCsv | None = None  # the CSV form: cached apart, under its own ETag
+
+    @property
+    def variant(self) -> str:
+        return "" if self.as_csv is None else "-csv"
+
+    def key(self, sequence: int) -> Hashable:
+        return document_key(
+            self.election, self.number, sequence, self.resource, as_csv=self.as_csv is not None
+        )
+
+    def render(self, view: View) -> Rendered:
+        document = self.build(view)
+        etag, modified = sequence_etag(view.publication.sequence, self.variant), view.publication.published_at
+        if self.as_csv is not None:
+            document = self.as_csv(document, view)
+            return rendered_bytes(document, etag=etag, last_modified=modified, content_type=CSV)
+        if isinstance(document, bytes):
+            return rendered_bytes(document, etag=etag, last_modified=modified, content_type=self.content_type)
+        return render(document, self.schema, etag=etag, last_modified=modified)
+
+
 def _sequence_document(
     election: str,
     number: int,
@@ -126,44 +159,53 @@ def _sequence_document(
     `build` returns a dict (dumped through `schema` as JSON, or written by `as_csv` as CSV, cached apart
     under its own ETag) or the bytes of another format."""
     cache_control = _current_max_age() if sequence is None or withdrawable else IMMUTABLE
-    variant = ""
-    if as_csv is not None:  # the CSV form: cached apart, under its own ETag
-        content_type, variant = CSV, "-csv"
-
-    def key(sequence: int) -> Hashable:
-        return document_key(election, number, sequence, resource, as_csv=as_csv is not None)
-
-    def render_view(view: View) -> Rendered:
-        document = build(view)
-        etag, modified = sequence_etag(view.publication.sequence, variant), view.publication.published_at
-        if as_csv is not None:
-            document = as_csv(document, view)
-        if isinstance(document, bytes):
-            return rendered_bytes(document, etag=etag, last_modified=modified, content_type=content_type)
-        return render(document, schema, etag=etag, last_modified=modified)
-
+    wanted_document = _Document(election, number, resource, build, schema, content_type, as_csv)
     wanted, published_at = (sequence, None) if sequence is not None else _head(election, number)
-    rendered = _cache().get(key(wanted))
+    rendered = _cache().get(wanted_document.key(wanted))
     if rendered is None and sequence is None:  # a client that holds the latest gets its 304, nothing built
-        early = not_modified_response(sequence_etag(wanted, variant), published_at, cache_control, vary=vary)
+        etag = sequence_etag(wanted, wanted_document.variant)
+        early = not_modified_response(etag, published_at, cache_control, vary=vary)
         if early is not None:
             refuse_during_embargo(election, number)  # as this worker trusts it, or one read of the round
             return early
     if rendered is None:
-        # One build per document in a worker: the threads that ask for it meanwhile wait for that one
-        # (64 pollers of the 36,000-commune feed must not render it 8 times over on a new sequence).
-        with _cache().building(key(wanted)):
-            rendered = _cache().get(key(wanted))
-            if rendered is None:
-                with reading(_engine()) as connection:
-                    # The latest is built from the round as it is now, which may be past the sequence this
-                    # worker saw; the embargo is decided in that read.
-                    view = _published_view(connection, election, number, sequence)
-                    rendered = render_view(view)
-                _cache().put(key(view.publication.sequence), rendered)
-                return respond(rendered, cache_control, vary=vary)
+        rendered, embargo_decided = _built(wanted_document, sequence, wanted)
+        if embargo_decided:
+            return respond(rendered, cache_control, vary=vary)
     refuse_during_embargo(election, number)
     return respond(rendered, cache_control, vary=vary)
+
+
+def _built(document: _Document, sequence: int | None, wanted: int) -> tuple[Rendered, bool]:
+    """The document of sequence `wanted`, rendered and cached, and whether the embargo was decided in the
+    read that built it (not when another thread built it meanwhile). One build per document in a worker:
+    the threads that ask for it meanwhile wait for that one (64 pollers of the 36,000-commune feed must
+    not render it 8 times over on a new sequence)."""
+    with _cache().building(document.key(wanted)):
+        cached = _cache().get(document.key(wanted))
+        if cached is not None:
+            return cached, False
+        with reading(_engine()) as connection:
+            # The latest is built from the round as it is now, which may be past the sequence this worker
+            # saw; the embargo is decided in that read.
+            view = _published_view(connection, document.election, document.number, sequence)
+            rendered = document.render(view)
+        _cache().put(document.key(view.publication.sequence), rendered)
+        return rendered, True
+
+
+def cold_results(election: str, number: int, head: int, level: str | None, code: str | None) -> Rendered:
+    """An area's latest results document (JSON), built: what `api.web.fastpath` asks, inside the app's
+    context but outside a request, for an area nobody asked for since the sequence `head` this worker
+    trusts (a crawler's, a reader drilling down). Raises as the route would (404, the embargo, the
+    database away), and the route then answers it."""
+    results = _Document(
+        election, number, ("results", level, code), lambda view: documents.results_of(view, level, code)
+    )
+    rendered, embargo_decided = _built(results, None, head)
+    if not embargo_decided:
+        refuse_during_embargo(election, number)
+    return rendered
 
 
 def _negotiated(as_csv: ToCsv) -> dict[str, Any]:
