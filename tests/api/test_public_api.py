@@ -375,7 +375,8 @@ def test_a_cold_area_s_results_are_built_before_flask_as_flask_builds_them(engin
 
     # What the route refuses, the fast path leaves to it: an unknown area, then the embargo.
     missing = fast_client.get(f"{ROUND}/results/departement/99")
-    assert (missing.status_code, missing.get_json()["errors"][0]["code"], dispatched) == (404, "not_found", [1])
+    error = missing.get_json()["errors"][0]["code"]
+    assert (missing.status_code, error, dispatched) == (404, "not_found", [1])
     store.update_round(engine, SAMPLE.id, 2, results_not_before=datetime.now(UTC) + timedelta(hours=1))
     # Decided in the read that would build it, though the worker still trusts the sequence it saw.
     assert fast_client.get(f"{ROUND}/results/bureau/13-01-0002").status_code == 403
