@@ -69,20 +69,20 @@ def test_at_2030_the_nation_and_paris_are_estimated_with_their_intervals(databas
             "interval": 0.9,
             "bureaux_counted": 4_322,
             "bureaux_total": 7_208,
-            "voters": {"value": 2_053_585, "low": 2_037_754, "high": 2_069_416},
+            "voters": {"value": 2_053_585, "low": 2_037_741, "high": 2_069_429},
             "candidates": [
                 {
                     "id": "hamon",
                     "name": "Benoît Hamon",
                     "pct_valid": 58.42,
                     "pct_valid_low": 57.65,
-                    "pct_valid_high": 59.18,
+                    "pct_valid_high": 59.19,
                 },
                 {
                     "id": "valls",
                     "name": "Manuel Valls",
                     "pct_valid": 41.58,
-                    "pct_valid_low": 40.82,
+                    "pct_valid_low": 40.81,
                     "pct_valid_high": 42.35,
                 },
             ],
@@ -100,25 +100,25 @@ def test_at_2030_the_nation_and_paris_are_estimated_with_their_intervals(databas
             "interval": 0.9,
             "bureaux_counted": 132,
             "bureaux_total": 237,
-            "voters": {"value": 75_346, "low": 74_606, "high": 76_085},
+            "voters": {"value": 75_346, "low": 74_594, "high": 76_097},
             "candidates": [
                 {
                     "id": "hamon",
                     "name": "Benoît Hamon",
                     "pct_valid": 48.14,
-                    "pct_valid_low": 47.3,
-                    "pct_valid_high": 48.97,
+                    "pct_valid_low": 47.19,
+                    "pct_valid_high": 49.08,
                 },
                 {
                     "id": "valls",
                     "name": "Manuel Valls",
                     "pct_valid": 51.86,
-                    "pct_valid_low": 51.03,
-                    "pct_valid_high": 52.7,
+                    "pct_valid_low": 50.92,
+                    "pct_valid_high": 52.81,
                 },
             ],
             "leader": "valls",  # Paris's own counted leader, whose odds are the round's runner-up's
-            "leader_stays_ahead": 1.0,
+            "leader_stays_ahead": 0.999,
         },
         "reason": None,
     }
@@ -177,8 +177,8 @@ def test_the_csv_form_has_a_row_per_candidate(database_url, make_app):
         f'W/"{document["sequence"]}-csv"',
     )
     assert csv.get_data(as_text=True).splitlines()[1:] == [
-        f"departement,75,Paris,hamon,48.14,47.3,48.97,,75346,74606,76085,132,237,{context}",
-        f"departement,75,Paris,valls,51.86,51.03,52.7,1.0,75346,74606,76085,132,237,{context}",
+        f"departement,75,Paris,hamon,48.14,47.19,49.08,,75346,74594,76097,132,237,{context}",
+        f"departement,75,Paris,valls,51.86,50.92,52.81,0.999,75346,74594,76097,132,237,{context}",
     ]
 
 
@@ -245,8 +245,8 @@ def test_the_page_shows_the_estimate_only_when_the_round_makes_it_public_and_lab
         "band_legend" in newsrooms,
     ) == ([], False, False, False, False)
     assert estimates(public) == [
-        "estimation\u00a0: 58,42\u202f% (57,65 – 59,18)",
-        "estimation\u00a0: 41,58\u202f% (40,82 – 42,35)",
+        "estimation\u00a0: 58,42\u202f% (57,65 – 59,19)",
+        "estimation\u00a0: 41,58\u202f% (40,81 – 42,35)",
     ]
     assert (
         "Estimation du résultat final à partir des 4\u202f322 bureaux dépouillés, "
@@ -259,7 +259,7 @@ def test_the_page_shows_the_estimate_only_when_the_round_makes_it_public_and_lab
         '<li data-field="band_legend" hidden><span class="swatch band" aria-hidden="true"></span>'
         "Estimation du résultat final des deux premiers, intervalle à 90\u202f% (bande)</li>"
     ) in public
-    assert estimates(english) == ["estimate: 48.14% (47.30–48.97)", "estimate: 51.86% (51.03–52.70)"]
+    assert estimates(english) == ["estimate: 48.14% (47.19–49.08)", "estimate: 51.86% (50.92–52.81)"]
     assert "Estimate of the final result from the 132 bureaux counted, 90% interval: not a count." in english
     # A département with nothing counted yet shows no estimate: it would be the model's alone.
     feed = client.get(f"{API}/results/departement").get_json()["areas"]
@@ -337,8 +337,8 @@ def test_the_evening_s_estimates_are_each_publication_s_own(database_url, make_a
     assert csv[:3] == [
         "sequence,as_of,published_at,bureaux_counted,bureaux_total,candidate,pct_valid,pct_valid_low,"
         "pct_valid_high,leader_stays_ahead,test",
-        f"2,2017-01-29T18:14:56+00:00,{first_published},62,7208,hamon,58.45,56.71,60.19,1.0,false",
-        f"2,2017-01-29T18:14:56+00:00,{first_published},62,7208,valls,41.55,39.81,43.29,,false",
+        f"2,2017-01-29T18:14:56+00:00,{first_published},62,7208,hamon,58.45,56.69,60.21,1.0,false",
+        f"2,2017-01-29T18:14:56+00:00,{first_published},62,7208,valls,41.55,39.79,43.31,,false",
     ]
     assert len(csv) == 1 + 2 * len(points)
 
