@@ -83,4 +83,6 @@ class CachedDocuments:
             with self.app_context():
                 return public.cold_results(election, number, head, level, code)
         except Exception:
+            # Every refusal and failure (404, the embargo, the database away) is the route's to answer,
+            # the one way: it meets it again.
             return None
