@@ -63,13 +63,21 @@ Percentages are computed from summed counts and rounded once, to two decimals; e
 
 ## CSV
 
-The results, turnout, timeline and corrections documents, live and snapshots, have a CSV form: add `.csv`
+The results, turnout, timeline, corrections and projection documents (the projection's timeline too),
+live and snapshots, have a CSV form: add `.csv`
 to the path (`…/results.csv`, `…/results/departement/75.csv`, `…/snapshots/12/timeline.csv`) or send
 `Accept: text/csv` to the JSON path (which then answers `Vary: Accept`). RFC 4180 (comma, CRLF, a header
 row), UTF-8, numbers as in the JSON; one row per area (the area itself first, then each child), per
 checkpoint, per publication or per correction; the document's context in the last columns. The same
 ETag, 304 and Cache-Control rules apply. `export.csv` is the Interior Ministry's per-bureau layout;
 `nist.json` a NIST SP 1500-100 election report.
+
+## The estimate
+
+`…/projection` (and per area) is an estimate of the final result from the bureaux counted so far, with
+90 % intervals; `…/projection/timeline`, the nation's estimate over the evening. Both say
+`"estimate": true`, are never mixed into the counted figures, and follow the round's `projection` setting:
+`off` answers 404, snapshots included, so they are cached no longer than the latest document.
 
 ## The embargo
 
