@@ -7,6 +7,7 @@ plain values: `api.documents.results` shapes them into the documents the API ser
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -287,13 +288,18 @@ def _rebuilt_sums(
     previous: RoundInfo | None,
     previous_sequence: int | None,
 ) -> Sums:
-    earlier = (
-        voters_in_round(raw, previous.id, index.bureau_ids, up_to_sequence=previous_sequence or 0)
-        if previous
-        else np.full(len(index.bureau_ids), UNKNOWN, np.int64)
-    )
-    sums = rebuilt_sums(raw, round_, index, sequence, earlier)
-    return lambda positions: sums[list(positions)]
+    # Rebuilt on first use: a view of a past sequence that reads only its bureaux (the projection's
+    # evening points) must not pay for every area's sums as well.
+    @functools.cache
+    def every_area() -> IntArray:
+        earlier = (
+            voters_in_round(raw, previous.id, index.bureau_ids, up_to_sequence=previous_sequence or 0)
+            if previous
+            else np.full(len(index.bureau_ids), UNKNOWN, np.int64)
+        )
+        return rebuilt_sums(raw, round_, index, sequence, earlier)
+
+    return lambda positions: every_area()[list(positions)]
 
 
 class PublicationRecord(NamedTuple):

@@ -283,14 +283,19 @@ class ProjectionSchema(Schema):
     )
 
 
-class ProjectionDocumentSchema(ContextSchema):
-    """An estimate of the final result, never mixed with the counted figures."""
+class EstimateContextSchema(ContextSchema):
+    """What every estimate's document says beside its sequence: that it is one, and how it is made."""
 
-    area = fields.Nested(AreaRefSchema, required=True)
     estimate = fields.Boolean(required=True, metadata={"description": "Always true: these are not counts."})
     method = fields.String(
         required=True, metadata={"description": "How the estimate is made, in a sentence."}
     )
+
+
+class ProjectionDocumentSchema(EstimateContextSchema):
+    """An estimate of the final result, never mixed with the counted figures."""
+
+    area = fields.Nested(AreaRefSchema, required=True)
     projection = fields.Nested(
         ProjectionSchema,
         allow_none=True,
@@ -309,13 +314,9 @@ class ProjectionPointSchema(Schema):
     )
 
 
-class ProjectionTimelineSchema(ContextSchema):
+class ProjectionTimelineSchema(EstimateContextSchema):
     """The nation's estimate over the evening: the band around the counted curve."""
 
-    estimate = fields.Boolean(required=True, metadata={"description": "Always true: these are not counts."})
-    method = fields.String(
-        required=True, metadata={"description": "How the estimate is made, in a sentence."}
-    )
     timeline = fields.List(
         fields.Nested(ProjectionPointSchema),
         required=True,
