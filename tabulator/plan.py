@@ -10,6 +10,7 @@ them by hand.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,11 @@ class StoredReturns:
     counts: IntArray  # votants, blancs, nuls, exprimés
     votes: IntArray  # one column per candidate, in ballot order
     registered: IntArray
+
+    def select(self, rows: slice) -> StoredReturns:
+        return StoredReturns(
+            self.exists[rows], self.version[rows], self.counts[rows], self.votes[rows], self.registered[rows]
+        )
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,28 @@ class NewVersions:
 
     def __len__(self) -> int:
         return len(self.positions)
+
+    @staticmethod
+    def joined(parts: Sequence[tuple[NewVersions, int]]) -> NewVersions:
+        """The versions of several batches put end to end: `parts` gives each batch's versions and its
+        number of rows; the positions are counted in the joined batch."""
+        offsets = np.cumsum([0, *(size for _, size in parts)])[:-1].tolist()
+        news = [new for new, _ in parts]
+        return NewVersions(
+            positions=np.concatenate(
+                [new.positions + offset for new, offset in zip(news, offsets, strict=True)]
+            ),
+            rows=np.concatenate([new.rows for new in news]),
+            versions=np.concatenate([new.versions for new in news]),
+            counts=np.concatenate([new.counts for new in news]),
+            votes=np.concatenate([new.votes for new in news]),
+            registered=np.concatenate([new.registered for new in news]),
+            reasons=[reason for new in news for reason in new.reasons],
+            warning_codes=[code for new in news for code in new.warning_codes],
+            warning_notes=[note for new in news for note in new.warning_notes],
+            authors=[author for new in news for author in new.authors],
+            delta=np.concatenate([new.delta for new in news]),
+        )
 
 
 def new_versions(

@@ -6,8 +6,9 @@ import fcntl
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from itertools import groupby
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -55,13 +56,26 @@ def _writers_queue(engine: Engine) -> Iterator[None]:
 
 
 class _Pending:
-    """One caller's work in a shared transaction, and what came of it."""
+    """One caller's work in a shared transaction, and what came of it. Works of the same `key` that queue
+    together run as one: `run_many` gets their items and answers, for each, its result or the exception
+    that refused it (before it wrote anything)."""
 
-    def __init__(self, work: Callable[[Connection], T]) -> None:
+    def __init__(
+        self,
+        work: Callable[[Connection], T] | None = None,
+        *,
+        key: Hashable = None,
+        item: Any = None,
+        run_many: RunMany | None = None,
+    ) -> None:
         self.work = work
+        self.key, self.item, self.run_many = key, item, run_many
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
+
+
+RunMany = Callable[[Connection, list[Any]], list[Any]]
 
 
 class _GroupCommit:
@@ -71,7 +85,9 @@ class _GroupCommit:
     round's lock, COMMIT and, on PostgreSQL, the flush to disk. The first waiting thread runs everyone's
     work queued so far in one transaction, then, while that transaction still holds the round's lock, the
     work of those who queued meanwhile (up to MOST_TOGETHER): the time spent waiting for the lock gathers
-    the next writes instead of delaying them. Only the caller of a write that fails hears of it: refused
+    the next writes instead of delaying them. Consecutive queued works of one key (`write_combined`: the
+    returns of a round) run as one call, which reads and writes for all of them in the round trips one
+    would make. Only the caller of a write that fails hears of it: refused
     before it wrote anything, it leaves the transaction as it was; otherwise the transaction is rolled
     back and every write of it runs again in a savepoint of its own. Each caller returns only once the
     transaction holding its write has committed.
@@ -84,8 +100,7 @@ class _GroupCommit:
         self.queue_lock = threading.Lock()
         self.leader = threading.Lock()
 
-    def run(self, engine: Engine, work: Callable[[Connection], T]) -> T:
-        pending = _Pending(work)
+    def run(self, engine: Engine, pending: _Pending) -> Any:
         with self.queue_lock:
             self.queue.append(pending)
         with self.leader:
@@ -93,7 +108,7 @@ class _GroupCommit:
                 self._commit(engine)
         if pending.error is not None:
             raise pending.error
-        return cast(T, pending.result)
+        return pending.result
 
     def _take(self, most: int) -> list[_Pending]:
         with self.queue_lock:
@@ -127,26 +142,47 @@ class _GroupCommit:
     @staticmethod
     def _run(connection: Connection, batch: list[_Pending]) -> None:
         """Each write without a savepoint (two round trips saved per write): one refused before it wrote
-        anything leaves the transaction as it was."""
-        for pending in batch:
-            before = writes_so_far(connection)
-            try:
-                pending.result = pending.work(connection)
-            except DBAPIError as exc:
-                raise _Replay from exc
-            except Exception as exc:  # handed to its own caller, re-raised there
-                if writes_so_far(connection) != before:
+        anything leaves the transaction as it was. Consecutive writes of one key run as one."""
+        for key, together in groupby(batch, key=lambda pending: pending.key):
+            pendings = list(together)
+            runs = [pendings] if key is not None else [[pending] for pending in pendings]
+            for run in runs:
+                before = writes_so_far(connection)
+                try:
+                    _settle(run, connection)
+                except DBAPIError as exc:
                     raise _Replay from exc
-                pending.error = exc
+                except Exception as exc:  # handed to its callers, re-raised there
+                    if writes_so_far(connection) != before:
+                        raise _Replay from exc
+                    for pending in run:
+                        pending.error = exc
 
     @staticmethod
     def _each_in_savepoint(connection: Connection, batch: list[_Pending]) -> None:
         for pending in batch:
             try:
                 with connection.begin_nested():
-                    pending.result = pending.work(connection)
+                    _settle([pending], connection)
+                    if pending.error is not None:
+                        raise pending.error
             except Exception as exc:  # handed to its own caller, re-raised there
                 pending.error = exc
+
+
+def _settle(run: list[_Pending], connection: Connection) -> None:
+    """Run the work of these pendings (one alone, or several of one key together) and keep what came of
+    each."""
+    first = run[0]
+    if first.run_many is None:
+        assert first.work is not None
+        first.result = first.work(connection)
+        return
+    for pending, outcome in zip(run, first.run_many(connection, [p.item for p in run]), strict=True):
+        if isinstance(outcome, BaseException):
+            pending.error = outcome
+        else:
+            pending.result = outcome
 
 
 class _Replay(Exception):
@@ -171,9 +207,19 @@ _group_commits_lock = threading.Lock()
 
 def write_together(engine: Engine, work: Callable[[Connection], T]) -> T:
     """Run `work` in a write transaction shared with other threads' small writes (see _GroupCommit)."""
+    return cast(T, _group_commit(engine).run(engine, _Pending(work)))
+
+
+def write_combined(engine: Engine, key: Hashable, item: Any, run_many: RunMany) -> Any:
+    """Write `item` in a transaction shared with other threads' small writes; the items of one `key` that
+    queue together are written by one call of `run_many`, which answers each item's result or the
+    exception that refused it (see _GroupCommit)."""
+    return _group_commit(engine).run(engine, _Pending(key=key, item=item, run_many=run_many))
+
+
+def _group_commit(engine: Engine) -> _GroupCommit:
     with _group_commits_lock:
-        group = _group_commits.setdefault(engine, _GroupCommit())
-    return group.run(engine, work)
+        return _group_commits.setdefault(engine, _GroupCommit())
 
 
 def writes_waiting(engine: Engine) -> int:

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
 from time import monotonic
+from typing import cast
 
 import numpy as np
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from api.store import entries as waiting
 from api.store.accounts import AuditRequest, audit_entry
@@ -19,6 +21,7 @@ from api.store.common import (
     CURRENT_VERSION,
     EVERY_SEQUENCE,
     ElectionIndex,
+    NotFound,
     RecordReport,
     Refused,
     RoundInfo,
@@ -36,7 +39,7 @@ from api.store.common import (
     voters_in_round,
     voters_query,
 )
-from api.store.db import gather_statistics, write_together, writing
+from api.store.db import gather_statistics, reading, write_combined, writes_so_far, writing
 from api.store.sql import Raw
 from tabulator.aggregation import RESULT_FIELDS
 from tabulator.anomalies import (
@@ -139,26 +142,246 @@ def record_return(
     audit: AuditRequest | None = None,
 ) -> RecordReport:
     """One bureau's return as a clerk types it, its candidates by name: checked against the round's
-    candidates in the same transaction that records it. Concurrent returns share a transaction (each its
-    own sequence, each failing alone): see `api.store.db.write_together`. `audit`: the request's audit row,
-    written in that transaction with what the write did."""
+    candidates in the same transaction that records it. `audit`: the request's audit row, written in that
+    transaction with what the write did.
 
-    def record(connection: Connection) -> RecordReport:
-        round_ = round_info(connection, election_code, round_number, lock=True)
-        issues = check_candidate_names(list(ret.votes), round_.candidate_codes, line=None)
-        if issues:
-            raise Refused(issues)
-        return record_in(
-            connection,
-            round_,
-            ReturnBatch.of([ret], round_.candidate_codes),
-            writer,
-            thresholds=thresholds,
-            expected_version=expected_version,
-            audit=audit,
+    Judged against its département first, outside the round's lock (`_judge_ahead`). Then the returns
+    that queued meanwhile are written together (`_record_together`: one transaction, one sequence, each
+    refused alone; see `api.store.db.write_combined`)."""
+    ahead = _judge_ahead(engine, election_code, round_number, ret, writer=writer, thresholds=thresholds)
+    item = _SentAlone(election_code, round_number, ret, writer, thresholds, expected_version, audit, ahead)
+    return cast(RecordReport, write_combined(engine, (election_code, round_number), item, _record_together))
+
+
+@dataclass(frozen=True)
+class _SentAlone:
+    """A return sent on its own (a clerk's form, `PUT …/return`), waiting to be written with the others
+    sent meanwhile."""
+
+    election_code: str
+    round_number: int
+    ret: Return
+    writer: Writer
+    thresholds: Thresholds
+    expected_version: int | None
+    audit: AuditRequest | None
+    judged_ahead: Judgement | None
+
+
+Outcome = RecordReport | Exception  # a report, or why the return was refused (nothing of it written)
+
+
+def _record_together(connection: Connection, items: list[_SentAlone]) -> list[Outcome]:
+    """Returns sent alone that queued together, written in passes under the round's lock. A pass publishes
+    one sequence, as a file does: one round trip to read what its bureaux have stored, one to write, for
+    the whole pass, where returns written one by one would each hold the lock for both. A pass takes one
+    return per bureau (a change feed's position is a sequence and a bureau); the next pass takes the
+    others. Each return is refused alone, before anything of it is written."""
+    outcomes: dict[int, Outcome] = {}
+    waiting = list(range(len(items)))
+    while waiting:
+        done, waiting = _record_pass(connection, items, waiting)
+        outcomes.update(done)
+    return [outcomes[position] for position in range(len(items))]
+
+
+@dataclass(frozen=True)
+class _Located:
+    """A return of a pass, its bureau found in the registry."""
+
+    position: int  # among the items
+    batch: ReturnBatch
+    rows: IntArray
+    thresholds: Thresholds
+
+
+def _record_pass(
+    connection: Connection, items: list[_SentAlone], positions: list[int]
+) -> tuple[dict[int, Outcome], list[int]]:
+    """Write at most one return per bureau of `positions` in one sequence; the outcome of each, and the
+    positions left for the next pass."""
+    first = items[positions[0]]
+    try:
+        round_ = round_info(connection, first.election_code, first.round_number, lock=True)
+        refuse_if_certified(round_)
+    except (NotFound, Refused) as exc:  # whatever refuses the round refuses each of its returns
+        return dict.fromkeys(positions, exc), []
+    index = election_index(connection, round_.election_id, round_.registry_version)
+    at = now()
+    outcomes: dict[int, Outcome] = {}
+    located, later = _locate_once_per_bureau(round_, index, [(p, items[p]) for p in positions], at, outcomes)
+    if not located:
+        return outcomes, later
+    raw = Raw(connection)
+    bureau_ids = index.bureau_ids[np.concatenate([one.rows for one in located])]
+    stored, previous, checkpoint_max, next_round_ids = _what_is_stored(raw, round_, bureau_ids)
+    decided: list[tuple[int, _Decided]] = []
+    for k, one in enumerate(located):
+        item, mine = items[one.position], slice(k, k + 1)
+        before = writes_so_far(connection)
+        try:
+            judged = _judged(raw, connection, round_, index, one=one, ahead=item.judged_ahead)
+            context = Context(previous[mine], checkpoint_max[mine], judged)
+            facts = _Facts(stored.select(mine), context, next_round_ids)
+            rights = item.writer.rights(item.expected_version)
+            done = _decide(
+                raw,
+                round_,
+                index,
+                batch=one.batch,
+                rows=one.rows,
+                facts=facts,
+                rights=rights,
+                writer=item.writer,
+                thresholds=one.thresholds,
+                at=at,
+            )
+        except DBAPIError:
+            raise
+        except Exception as exc:  # refused alone; one that wrote (held for review) cannot be: all again
+            if writes_so_far(connection) != before:
+                raise
+            outcomes[one.position] = exc
+            continue
+        outcomes[one.position] = done.report
+        if len(done.new):
+            decided.append((one.position, done))
+        else:
+            _audit(raw, item.audit, done.report)
+    if decided:
+        published = [(items[position], done) for position, done in decided]
+        _publish_pass(raw, connection, round_, index, published, next_round_ids=next_round_ids, at=at)
+    return outcomes, later
+
+
+def _locate_once_per_bureau(
+    round_: RoundInfo,
+    index: ElectionIndex,
+    items: list[tuple[int, _SentAlone]],
+    at: datetime,
+    outcomes: dict[int, Outcome],
+) -> tuple[list[_Located], list[int]]:
+    """The returns of this pass, their bureaux found (refusals go to `outcomes`), and those left for the
+    next pass because an earlier one is for the same bureau."""
+    located: list[_Located] = []
+    later: list[int] = []
+    taken: set[int] = set()
+    for position, item in items:
+        try:
+            if issues := check_candidate_names(list(item.ret.votes), round_.candidate_codes, line=None):
+                raise Refused(issues)
+            thresholds = with_overrides(item.thresholds, round_.warning_thresholds)
+            batch = ReturnBatch.of([item.ret], round_.candidate_codes)
+            rows = _registry_rows(round_, index, batch, thresholds, scope=item.writer.scope, moment=at)
+        except Refused as exc:
+            outcomes[position] = exc
+            continue
+        if int(rows[0]) in taken:
+            later.append(position)
+            continue
+        taken.add(int(rows[0]))
+        located.append(_Located(position, batch, rows, thresholds))
+    return located, later
+
+
+def _judged(
+    raw: Raw,
+    connection: Connection,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    *,
+    one: _Located,
+    ahead: Judgement | None,
+) -> Judged:
+    """The return judged ahead of the lock if the round's terms held, else judged now."""
+    if ahead is not None and ahead.terms == _judging_terms(round_):
+        return ahead.judged
+    before = _previous_round_info(connection, round_)
+    return _judge_against_peers(
+        raw, round_, index, one.batch, one.rows, thresholds=one.thresholds, before=before
+    )
+
+
+def _publish_pass(
+    raw: Raw,
+    connection: Connection,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    decided: list[tuple[_SentAlone, _Decided]],
+    *,
+    next_round_ids: list[int],
+    at: datetime,
+) -> None:
+    """The pass's new versions appended and published as the round's next sequence, with their audit rows."""
+    sequence = round_.sequence + 1
+    for _, done in decided:
+        done.report.sequence = sequence
+    batch = ReturnBatch.of([item.ret for item, _ in decided], round_.candidate_codes)
+    new = NewVersions.joined([(done.new, 1) for _, done in decided])
+    audits = [(item.audit, done.report) for item, done in decided]
+    _apply(raw, round_, index, batch, new, audits=audits, at=at)
+    _propagate_to_next_rounds(
+        raw,
+        connection,
+        round_,
+        index,
+        next_round_ids,
+        rows=new.rows,
+        voters=new.counts[:, 0],
+        replaced_voters=np.concatenate([done.replaced_voters for _, done in decided]),
+    )
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A return judged against its peers before its write waited for the round's lock, and the round's
+    terms it was judged under: the write uses it only if the round still has them."""
+
+    terms: tuple[object, ...]
+    judged: Judged
+
+
+def _judging_terms(round_: RoundInfo) -> tuple[object, ...]:
+    """What a judgement depends on besides the peers' returns."""
+    thresholds = tuple(sorted(round_.warning_thresholds.items()))
+    return (round_.id, round_.registry_version, round_.previous_round_id, round_.candidate_codes, thresholds)
+
+
+def _judge_ahead(
+    engine: Engine,
+    election_code: str,
+    round_number: int,
+    ret: Return,
+    *,
+    writer: Writer,
+    thresholds: Thresholds,
+) -> Judgement | None:
+    """A clerk's return judged against its département before its write queues for the round's lock.
+
+    Judging reads the département's returns and the previous round, and is most of a write's work; done
+    under the lock, every other write of the round would wait for it, and under a night's read load each
+    write would hold the lock ten times as long (make loadtest). Outside, the peers are as stored a moment
+    earlier, which changes nothing a warning says: what a département's peers teach is kept
+    KNOWLEDGE_SECONDS anyway. None when the return is refused: the write, under the lock, says why."""
+    with reading(engine) as connection:
+        try:
+            round_ = round_info(connection, election_code, round_number)
+        except NotFound:
+            return None
+        if check_candidate_names(list(ret.votes), round_.candidate_codes, line=None):
+            return None
+        thresholds = with_overrides(thresholds, round_.warning_thresholds)
+        batch = ReturnBatch.of([ret], round_.candidate_codes)
+        index = election_index(connection, round_.election_id, round_.registry_version)
+        try:
+            rows = _registry_rows(round_, index, batch, thresholds, scope=writer.scope, moment=now())
+        except Refused:
+            return None
+        before = _previous_round_info(connection, round_)
+        judged = _judge_against_peers(
+            Raw(connection), round_, index, batch, rows, thresholds=thresholds, before=before
         )
-
-    return write_together(engine, record)
+    return Judgement(_judging_terms(round_), judged)
 
 
 @dataclass(frozen=True)
@@ -203,12 +426,66 @@ def record_in(
     rows = _registry_rows(round_, index, batch, thresholds, scope=writer.scope, moment=recorded_at)
     raw = Raw(connection)
     facts = _read_facts(raw, connection, round_, index, batch, rows=rows, thresholds=thresholds)
-    rights = writer.rights(expected_version)
+    decided = _decide(
+        raw,
+        round_,
+        index,
+        batch=batch,
+        rows=rows,
+        facts=facts,
+        rights=writer.rights(expected_version),
+        writer=writer,
+        thresholds=thresholds,
+        at=recorded_at,
+    )
+    progress(STAGES[0])
+    report, new = decided.report, decided.new
+    if not len(new):
+        _audit(raw, audit, report)
+        return report
+    report.sequence = round_.sequence + 1
+    _apply(raw, round_, index, batch, new, audits=[(audit, report)], at=recorded_at, progress=progress)
+    _propagate_to_next_rounds(
+        raw,
+        connection,
+        round_,
+        index,
+        facts.next_round_ids,
+        rows=new.rows,
+        voters=new.counts[:, 0],
+        replaced_voters=decided.replaced_voters,
+    )
+    return report
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """What a batch's write will do: its report so far, and the versions it appends (none: nothing is
+    published, the batch repeats what is stored or waits for review) with the votants they replace."""
+
+    report: RecordReport
+    new: NewVersions
+    replaced_voters: IntArray
+
+
+def _decide(
+    raw: Raw,
+    round_: RoundInfo,
+    index: ElectionIndex,
+    *,
+    batch: ReturnBatch,
+    rows: IntArray,
+    facts: _Facts,
+    rights: Rights,
+    writer: Writer,
+    thresholds: Thresholds,
+    at: datetime,
+) -> _Decided:
+    """Plan the batch against what is stored (refused on any error), let review hold a clerk's returns."""
     plan = plan_returns(
         batch, rows, index.registry, facts.stored, facts.context, rights=rights, thresholds=thresholds
     )
     _refuse_on_errors(plan)
-    progress(STAGES[0])
     report = _planned_report(plan, batch)
     publish_rows, authors = _review(
         raw,
@@ -219,26 +496,12 @@ def record_in(
         stored=facts.stored,
         writer=writer,
         report=report,
-        at=recorded_at,
+        at=at,
     )
     _count(report, batch, facts.stored, plan, publish_rows)
-    if not publish_rows.any():
-        _audit(raw, audit, report)
-        return report
-    report.sequence = round_.sequence + 1
     new = new_versions(plan, batch, rows, facts.stored, facts.context, publish=publish_rows, authors=authors)
-    _apply(raw, round_, index, batch, new, report=report, at=recorded_at, progress=progress, audit=audit)
-    _propagate_to_next_rounds(
-        raw,
-        connection,
-        round_,
-        index,
-        facts.next_round_ids,
-        rows=new.rows,
-        voters=new.counts[:, 0],
-        replaced_voters=np.where(facts.stored.exists, facts.stored.counts[:, 0], UNKNOWN)[new.positions],
-    )
-    return report
+    replaced = np.where(facts.stored.exists, facts.stored.counts[:, 0], UNKNOWN)[new.positions]
+    return _Decided(report, new, replaced)
 
 
 @dataclass(frozen=True)
@@ -340,23 +603,24 @@ def _apply(
     batch: ReturnBatch,
     new: NewVersions,
     *,
-    report: RecordReport,
+    audits: list[tuple[AuditRequest | None, RecordReport]],
     at: datetime,
-    progress: Callable[[str], None],
-    audit: AuditRequest | None,
+    progress: Callable[[str], None] = lambda stage: None,
 ) -> None:
-    """Append the new versions, add them to their areas, publish the new sequence and keep the audit row.
-    Nothing here reads what it writes: on PostgreSQL it all goes in one round trip, which is how long the
-    round's lock is held for it."""
-    assert report.sequence is not None
+    """Append the new versions, add them to their areas, publish the new sequence (the reports') and keep
+    the requests' audit rows. Nothing here reads what it writes: on PostgreSQL it all goes in one round
+    trip, which is how long the round's lock is held for it."""
+    sequence = audits[0][1].sequence
+    assert sequence is not None
     with raw.pipeline(len(new)):
-        _append_versions(raw, round_, index, batch, new, recorded_at=at, sequence=report.sequence)
+        _append_versions(raw, round_, index, batch, new, recorded_at=at, sequence=sequence)
         progress(STAGES[1])
         _add_to_areas(raw, round_, index, new.rows, new.delta)
         progress(STAGES[2])
         as_of = max(batch.reported_at[i] or at for i in new.positions.tolist())
-        publish(raw, round_, index, report.sequence, as_of, returns_changed=len(new))
-        _audit(raw, audit, report)
+        publish(raw, round_, index, sequence, as_of, returns_changed=len(new))
+        for audit, report in audits:
+            _audit(raw, audit, report)
 
 
 def _audit(raw: Raw, audit: AuditRequest | None, report: RecordReport) -> None:
