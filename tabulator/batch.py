@@ -7,12 +7,14 @@ error can say where it is.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from tabulator.types import Checkpoint, Return
 
@@ -21,6 +23,36 @@ BoolArray = npt.NDArray[np.bool_]
 
 COUNT_FIELDS = ("voters", "blank", "null", "valid")
 UNKNOWN = -1  # registered or a previous count that is not known
+VOTES_SEPARATOR = ","
+MANY_VERSIONS = 2_000
+
+
+def pack_votes(votes: IntArray) -> list[str]:
+    """Each row of votes (one column per candidate, in ballot order) as one text, "412,388": a version's
+    votes are stored beside its counts, one row per version rather than one per candidate (the 770,000
+    rows of a national round 1 file were most of its ingest)."""
+    return [VOTES_SEPARATOR.join(map(str, row)) for row in votes.tolist()]
+
+
+def unpack_votes(packed: Sequence[str], candidates: int) -> IntArray:
+    """`pack_votes` the other way: one row per text. A text that does not hold `candidates` whole numbers
+    of at least zero raises ValueError (the stored votes were changed outside tabulator)."""
+    if not packed or not candidates:
+        return np.zeros((len(packed), candidates), np.int64)
+    # A bureau's document reads a few versions, `verify` a whole round's: pandas' C parser pays from a
+    # few thousand texts (38 ms for 70,000 versions of 11 candidates, against 200 ms in Python).
+    if len(packed) < MANY_VERSIONS:
+        cells = VOTES_SEPARATOR.join(packed).split(VOTES_SEPARATOR)
+        if len(cells) != len(packed) * candidates or not all(cell.isdigit() for cell in cells):
+            raise ValueError(f"stored votes are not {candidates} whole numbers per version")
+        return np.array(list(map(int, cells)), np.int64).reshape(len(packed), candidates)
+    try:
+        votes = pd.read_csv(io.StringIO("\n".join(packed)), header=None, dtype=np.int64).to_numpy()
+    except (ValueError, pd.errors.ParserError) as problem:
+        raise ValueError(f"stored votes are not {candidates} whole numbers per version") from problem
+    if votes.shape != (len(packed), candidates) or (votes < 0).any():
+        raise ValueError(f"stored votes are not {candidates} whole numbers per version")
+    return votes
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from api.store.models import (
     RoundRow,
 )
 from api.store.sql import SMALL_BATCH, Raw, select_list, utc_time
-from tabulator.batch import UNKNOWN, BoolArray, IntArray
+from tabulator.batch import UNKNOWN, BoolArray, IntArray, unpack_votes
 from tabulator.memo import cached
 from tabulator.plan import StoredReturns
 from tabulator.registry import Registry
@@ -382,31 +382,38 @@ def stored_returns(
     raw: Raw, round_: RoundInfo, bureau_ids: IntArray, *, up_to_sequence: int | None = None
 ) -> StoredReturns:
     """The returns of these bureaux as published up to a sequence (default: the latest)."""
-    versions, votes = raw.rows_together(stored_queries(round_, bureau_ids, up_to_sequence))
-    return stored_from(round_, bureau_ids, versions, votes)
+    return stored_from(round_, bureau_ids, raw.rows(*stored_query(round_, bureau_ids, up_to_sequence)))
 
 
-def stored_queries(round_: RoundInfo, bureau_ids: IntArray, up_to_sequence: int | None = None) -> list[Query]:
-    """What `stored_from` reads: the bureaux' current versions, and their votes."""
+# What `stored_from` reads of each version: its counts, then its packed votes.
+STORED_COLUMNS = (
+    'v.bureau_id, v.version, v.voters, v.blank, v."null", v.valid, coalesce(v.registered, -1), v.votes'
+)
+
+
+def stored_query(round_: RoundInfo, bureau_ids: IntArray, up_to_sequence: int | None = None) -> Query:
+    """What `stored_from` reads: the bureaux' current versions with their votes."""
     bound = EVERY_SEQUENCE if up_to_sequence is None else up_to_sequence
     filter_sql, params = bureau_filter(bureau_ids, "v.bureau_id")
-    return [
-        (
-            'SELECT v.bureau_id, v.version, v.voters, v.blank, v."null", v.valid, coalesce(v.registered, -1) '
-            f"FROM return_versions v WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
-            (round_.id, *params, bound),
-        ),
-        (
-            "SELECT v.bureau_id, v.candidate_id, v.votes FROM return_votes v "
-            f"WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
-            (round_.id, *params, bound),
-        ),
-    ]
+    return (
+        f"SELECT {STORED_COLUMNS} FROM return_versions v "
+        f"WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
+        (round_.id, *params, bound),
+    )
 
 
-def stored_from(
-    round_: RoundInfo, bureau_ids: IntArray, versions: list[tuple[Any, ...]], votes: list[tuple[Any, ...]]
+def stored_from(round_: RoundInfo, bureau_ids: IntArray, versions: list[tuple[Any, ...]]) -> StoredReturns:
+    """The returns of `bureau_ids` from the rows of `stored_query` (bureaux without a version stay absent)."""
+    counts = np.array([row[:7] for row in versions], np.int64).reshape(-1, 7)
+    votes = unpack_votes([row[7] for row in versions], len(round_.candidate_ids))
+    return stored_in_place(round_, bureau_ids, counts, votes)
+
+
+def stored_in_place(
+    round_: RoundInfo, bureau_ids: IntArray, counts: IntArray, votes: IntArray
 ) -> StoredReturns:
+    """`counts` (bureau id, version, voters, blank, null, valid, registered) and `votes` of some versions,
+    each in its bureau's place among `bureau_ids`."""
     count = len(bureau_ids)
     stored = StoredReturns(
         exists=np.zeros(count, bool),
@@ -415,18 +422,12 @@ def stored_from(
         votes=np.zeros((count, len(round_.candidate_ids)), np.int64),
         registered=np.full(count, UNKNOWN, np.int64),
     )
-    if not versions:
-        return stored
-    table = np.array(versions, np.int64)
-    slots, present = positions_of(bureau_ids, table[:, 0])
+    slots, present = positions_of(bureau_ids, counts[:, 0])
     stored.exists[slots] = True
-    stored.version[slots] = table[present, 1]
-    stored.counts[slots] = table[present, 2:6]
-    stored.registered[slots] = table[present, 6]
-    found = np.array(votes, np.int64).reshape(-1, 3)
-    slots, present = positions_of(bureau_ids, found[:, 0])
-    columns = np.searchsorted(np.array(round_.candidate_ids), found[present, 1])
-    stored.votes[slots, columns] = found[present, 2]
+    stored.version[slots] = counts[present, 1]
+    stored.counts[slots] = counts[present, 2:6]
+    stored.registered[slots] = counts[present, 6]
+    stored.votes[slots] = votes[present]
     return stored
 
 

@@ -6,7 +6,6 @@ them into the documents the API serves.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -22,9 +21,10 @@ from api.store.common import (
     round_info,
     warning_codes,
 )
-from api.store.models import ElectionRow, ReturnVersionRow, ReturnVoteRow, RoundRow
+from api.store.models import ElectionRow, ReturnVersionRow, RoundRow
 from api.store.results import View
 from api.store.sql import Raw, select_list, utc_time
+from tabulator.batch import unpack_votes
 
 CURSOR = re.compile(r"^(\d{1,12})(?::(\d{1,12}))?$")
 EVERY_BUREAU = 2**62
@@ -110,7 +110,7 @@ class Counts:
     blank: int
     null: int
     valid: int
-    votes: dict[str, int]  # by candidate code; a candidate without a stored row is absent
+    votes: dict[str, int]  # by candidate code, in ballot order
 
 
 @dataclass(frozen=True)
@@ -142,17 +142,11 @@ class ChangeRecord(NamedTuple):
     blank: int
     null: int
     valid: int
+    votes: str  # packed: `tabulator.batch.unpack_votes`
     reported_at: Any
     recorded_at: Any
     reason: str | None
     warnings: str
-
-
-class ChangeVote(NamedTuple):
-    bureau_id: int
-    version: int
-    candidate_id: int
-    votes: int
 
 
 class CountsRecord(NamedTuple):
@@ -160,10 +154,10 @@ class CountsRecord(NamedTuple):
     blank: int
     null: int
     valid: int
+    votes: str
 
 
 CHANGES = f"SELECT {select_list(ChangeRecord, 'v', ReturnVersionRow.__table__)} FROM return_versions v "
-CHANGE_VOTES = f"SELECT {select_list(ChangeVote, 'v', ReturnVoteRow.__table__)} FROM return_votes v "
 REPLACED_COUNTS = (
     f"SELECT {select_list(CountsRecord, 'v', ReturnVersionRow.__table__)} FROM return_versions v "
     "WHERE v.round_id = ? AND v.bureau_id = ? AND v.version = ?"
@@ -213,11 +207,12 @@ def emptied_between(connection: Connection, round_id: int, after_sequence: int, 
 
 def _changes(raw: Raw, round_: RoundInfo, index: ElectionIndex, records: list[ChangeRecord]) -> list[Change]:
     """Return versions with their votes and, for a correction, the counts it replaced."""
-    replaced = [(record.bureau_id, record.version - 1) for record in records if record.version > 1]
-    votes = _votes(raw, round_, [(record.bureau_id, record.version) for record in records] + replaced)
-    previous = _replaced_counts(raw, round_, replaced)
+    previous = _replaced_counts(
+        raw, round_, [(record.bureau_id, record.version - 1) for record in records if record.version > 1]
+    )
+    votes = unpack_votes([record.votes for record in records], len(round_.candidate_ids)).tolist()
     found = []
-    for record in records:
+    for record, counts in zip(records, votes, strict=True):
         bureau = index.registry.bureaux[index.bureau_position[record.bureau_id]]
         before = previous.get((record.bureau_id, record.version - 1))
         found.append(
@@ -230,15 +225,9 @@ def _changes(raw: Raw, round_: RoundInfo, index: ElectionIndex, records: list[Ch
                 reported_at=utc_time(record.reported_at),
                 recorded_at=utc_time(record.recorded_at),
                 counts=Counts(
-                    record.voters,
-                    record.blank,
-                    record.null,
-                    record.valid,
-                    votes[(record.bureau_id, record.version)],
+                    record.voters, record.blank, record.null, record.valid, _by_code(round_, counts)
                 ),
-                previous=None
-                if before is None
-                else Counts(**before._asdict(), votes=votes[(record.bureau_id, record.version - 1)]),
+                previous=None if before is None else _counts(round_, before),
                 reason=record.reason,
                 warnings=warning_codes(record.warnings),
             )
@@ -246,23 +235,13 @@ def _changes(raw: Raw, round_: RoundInfo, index: ElectionIndex, records: list[Ch
     return found
 
 
-def _votes(raw: Raw, round_: RoundInfo, keys: list[tuple[int, int]]) -> dict[tuple[int, int], dict[str, int]]:
-    found: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
-    if not keys:
-        return found
-    codes = dict(zip(round_.candidate_ids, round_.candidate_codes, strict=True))
-    wanted = set(keys)
-    bureaux = sorted({bureau for bureau, _ in keys})
-    for start in range(0, len(bureaux), 500):
-        chunk = bureaux[start : start + 500]
-        for vote in raw.records(
-            ChangeVote,
-            f"{CHANGE_VOTES} WHERE v.round_id = ? AND v.bureau_id IN ({', '.join('?' * len(chunk))})",
-            (round_.id, *chunk),
-        ):
-            if (vote.bureau_id, vote.version) in wanted:
-                found[(vote.bureau_id, vote.version)][codes[vote.candidate_id]] = vote.votes
-    return found
+def _by_code(round_: RoundInfo, votes: list[int]) -> dict[str, int]:
+    return dict(zip(round_.candidate_codes, votes, strict=True))
+
+
+def _counts(round_: RoundInfo, record: CountsRecord) -> Counts:
+    votes = unpack_votes([record.votes], len(round_.candidate_ids))[0].tolist()
+    return Counts(record.voters, record.blank, record.null, record.valid, _by_code(round_, votes))
 
 
 def _replaced_counts(

@@ -38,7 +38,6 @@ from api.store.models import (
     PublicationRow,
     PublicationVoteRow,
     ReturnVersionRow,
-    ReturnVoteRow,
     RoundRow,
 )
 from api.store.returns import publish
@@ -397,7 +396,6 @@ ROUND_DATA = (
     PublicationRow,
     AreaVoteRow,
     AreaResultRow,
-    ReturnVoteRow,
     ReturnVersionRow,
     CheckpointRow,
     EntryRow,

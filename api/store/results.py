@@ -27,7 +27,7 @@ from api.store.common import (
     election_index,
     round_by_id,
     round_info,
-    stored_from,
+    stored_in_place,
     stored_returns,
     voters_in_round,
     warning_codes,
@@ -41,7 +41,7 @@ from api.store.models import (
 )
 from api.store.sql import SMALL_BATCH, Raw, select_list, utc_time
 from tabulator.aggregation import RESULT_FIELDS, contributions, tally_from_row
-from tabulator.batch import UNKNOWN, IntArray
+from tabulator.batch import UNKNOWN, IntArray, unpack_votes
 from tabulator.memo import cached
 from tabulator.plan import StoredReturns
 from tabulator.types import Tally
@@ -394,26 +394,25 @@ def _latest_versions(
     latest = [
         (bureau_id, found[-1]) for bureau_id in bureau_ids.tolist() if (found := versions.get(bureau_id))
     ]
-    counts = [
-        (
-            bureau_id,
-            v.version,
-            v.voters,
-            v.blank,
-            v.null,
-            v.valid,
-            UNKNOWN if v.registered is None else v.registered,
-        )
-        for bureau_id, v in latest
-    ]
-    candidates = list(zip(round_.candidate_ids, round_.candidate_codes, strict=True))
-    votes = [
-        (bureau_id, candidate_id, v.votes[code])
-        for bureau_id, v in latest
-        for candidate_id, code in candidates
-        if code in v.votes
-    ]
-    return stored_from(round_, bureau_ids, counts, votes)
+    counts = np.array(
+        [
+            (
+                bureau_id,
+                v.version,
+                v.voters,
+                v.blank,
+                v.null,
+                v.valid,
+                UNKNOWN if v.registered is None else v.registered,
+            )
+            for bureau_id, v in latest
+        ],
+        np.int64,
+    ).reshape(-1, 7)
+    votes = np.array([list(v.votes.values()) for _, v in latest], np.int64).reshape(
+        -1, len(round_.candidate_ids)
+    )
+    return stored_in_place(round_, bureau_ids, counts, votes)
 
 
 def bureaux_figures(
@@ -440,7 +439,7 @@ class ReturnVersion:
     blank: int
     null: int
     valid: int
-    votes: dict[str, int]  # by candidate code; a candidate without a stored row is absent
+    votes: dict[str, int]  # by candidate code, in ballot order
     registered: int | None  # the inscrits it gave, if any
     reported_at: datetime | None
     recorded_at: datetime | None
@@ -456,6 +455,7 @@ class VersionRecord(NamedTuple):
     blank: int
     null: int
     valid: int
+    votes: str  # packed: `tabulator.batch.unpack_votes`
     registered: int | None
     reported_at: Any
     recorded_at: Any
@@ -469,36 +469,27 @@ VERSIONS = (
     "FROM return_versions v "
     "WHERE v.round_id = ? {bureaux} AND +v.sequence <= ? ORDER BY v.bureau_id, v.version"  # the primary key
 )
-VERSION_VOTES = (
-    "SELECT v.bureau_id, v.version, v.candidate_id, v.votes FROM return_votes v "
-    "WHERE v.round_id = ? {bureaux}"
-)
 
 
 def return_versions(view: View, bureau_ids: Sequence[int]) -> dict[int, list[ReturnVersion]]:
     """Every version of some bureaux' returns published up to the view's sequence, oldest first, by bureau
-    id (a bureau without any is absent). Two statements for one bureau or for the whole round."""
+    id (a bureau without any is absent). One statement for one bureau or for the whole round."""
     round_ = view.round_
-    queries = version_queries(round_.id, np.array(bureau_ids, np.int64), view.publication.sequence)
-    versions, votes = Raw(view.connection).rows_together(queries)
-    codes = dict(zip(round_.candidate_ids, round_.candidate_codes, strict=True))
-    by_version: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
-    for bureau_id, version, candidate_id, count in votes:
-        by_version[(bureau_id, version)][codes[candidate_id]] = count
+    rows = Raw(view.connection).rows(
+        *version_query(round_.id, np.array(bureau_ids, np.int64), view.publication.sequence)
+    )
+    records = [VersionRecord(*fields) for _, *fields in rows]
+    votes = unpack_votes([record.votes for record in records], len(round_.candidate_ids)).tolist()
     found: dict[int, list[ReturnVersion]] = defaultdict(list)
-    for bureau_id, *fields in versions:
-        record = VersionRecord(*fields)
-        found[bureau_id].append(_version(record, by_version[(bureau_id, record.version)]))
+    for (bureau_id, *_), record, counts in zip(rows, records, votes, strict=True):
+        found[bureau_id].append(_version(record, dict(zip(round_.candidate_codes, counts, strict=True))))
     return found
 
 
-def version_queries(round_id: int, bureau_ids: IntArray, sequence: int) -> list[Query]:
-    """What `return_versions` reads: the bureaux' versions up to a sequence, and their votes."""
+def version_query(round_id: int, bureau_ids: IntArray, sequence: int) -> Query:
+    """What `return_versions` reads: the bureaux' versions up to a sequence, with their votes."""
     bureaux, params = bureau_filter(bureau_ids, "v.bureau_id")
-    return [
-        (VERSIONS.format(bureaux=bureaux), (round_id, *params, sequence)),
-        (VERSION_VOTES.format(bureaux=bureaux), (round_id, *params)),
-    ]
+    return VERSIONS.format(bureaux=bureaux), (round_id, *params, sequence)
 
 
 def _version(record: VersionRecord, votes: dict[str, int]) -> ReturnVersion:
@@ -557,7 +548,7 @@ class PublishedFigures:
     blank: int
     null: int
     valid: int
-    votes: dict[str, int]  # by candidate code; a candidate without a stored row is absent
+    votes: dict[str, int]  # by candidate code, in ballot order
 
 
 class PublishedRecord(NamedTuple):

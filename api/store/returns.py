@@ -20,8 +20,10 @@ from api.store.caches import Learned, connection_caches
 from api.store.common import (
     CURRENT_VERSION,
     EVERY_SEQUENCE,
+    STORED_COLUMNS,
     ElectionIndex,
     NotFound,
+    Query,
     RecordReport,
     Refused,
     RoundInfo,
@@ -34,7 +36,7 @@ from api.store.common import (
     round_by_id,
     round_info,
     stored_from,
-    stored_queries,
+    stored_query,
     stored_returns,
     voters_in_round,
     voters_query,
@@ -50,9 +52,9 @@ from tabulator.anomalies import (
     count_rows,
     judge_in_area,
     learn_area,
-    signature,
+    signatures,
 )
-from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch
+from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch, pack_votes
 from tabulator.plan import (
     CheckpointsPlan,
     Context,
@@ -659,8 +661,7 @@ def _judge_against_peers(
     in_areas[rows] = False  # a bureau is not its own peer (a correction replaces its return)
     peer_rows = np.flatnonzero(in_areas)
     peer_ids = index.bureau_ids[peer_rows]
-    found = raw.rows_together(_peer_queries(round_, peer_ids)) if len(peer_ids) else ([], [])
-    stored = stored_from(round_, peer_ids, *found)
+    stored = stored_from(round_, peer_ids, raw.rows(*_peer_query(round_, peer_ids)) if len(peer_ids) else [])
     registered = np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows])
     past = _previous_round(raw, before, index.bureau_ids[rows], peer_ids[stored.exists])
     return check_returns(
@@ -748,8 +749,7 @@ def _learn_area(
     in_area = (registry.ancestors[:, column] == area) & registry.counted
     in_area[rows] = False
     peer_ids = index.bureau_ids[np.flatnonzero(in_area)]
-    found = raw.rows_together(_peer_queries(round_, peer_ids)) if len(peer_ids) else ([], [])
-    stored = stored_from(round_, peer_ids, *found)
+    stored = stored_from(round_, peer_ids, raw.rows(*_peer_query(round_, peer_ids)) if len(peer_ids) else [])
     past = _previous_round(raw, before, _NONE, peer_ids[stored.exists])
     return learn_area(
         count_rows(stored.registered, stored.counts, stored.votes)[stored.exists],
@@ -773,7 +773,9 @@ def _same_counts(
     codes = [index.registry.bureaux[index.bureau_position[int(b)]].code for b in found.tolist()]
     same = count_rows(stored.registered, stored.counts, stored.votes)
     return {
-        signature(row): code for row, code, exists in zip(same, codes, stored.exists, strict=True) if exists
+        sheet: code
+        for sheet, code, exists in zip(signatures(same), codes, stored.exists, strict=True)
+        if exists
     }
 
 
@@ -808,28 +810,19 @@ def _previous_round(
     if before is None:
         return None
     every = np.concatenate([bureau_ids, peer_ids])
-    stored = stored_from(
-        before, every, *(raw.rows_together(_peer_queries(before, every)) if len(every) else ([], []))
-    )
+    stored = stored_from(before, every, raw.rows(*_peer_query(before, every)) if len(every) else [])
     counts = np.where(stored.exists[:, None], stored.counts, UNKNOWN)
     then = count_rows(stored.registered, counts, stored.votes)
     return PreviousRound(then[: len(bureau_ids)], then[len(bureau_ids) :], before.candidate_codes)
 
 
-def _peer_queries(round_: RoundInfo, peer_ids: IntArray) -> list[tuple[str, tuple[object, ...]]]:
-    """`stored_queries` bounded by the peers' range of ids: a département's bureaux are created together,
+def _peer_query(round_: RoundInfo, peer_ids: IntArray) -> Query:
+    """`stored_query` bounded by the peers' range of ids: a département's bureaux are created together,
     so the range holds few others (`stored_from` keeps only the peers), where listing thousands of ids
     would make `bureau_filter` read the whole round for every clerk's return."""
     bounds = (round_.id, int(peer_ids.min()), int(peer_ids.max()), EVERY_SEQUENCE)
     where = f"v.round_id = ? AND v.bureau_id BETWEEN ? AND ? AND {CURRENT_VERSION.format(t='v')}"
-    return [
-        (
-            'SELECT v.bureau_id, v.version, v.voters, v.blank, v."null", v.valid, coalesce(v.registered, -1) '
-            f"FROM return_versions v WHERE {where}",
-            bounds,
-        ),
-        (f"SELECT v.bureau_id, v.candidate_id, v.votes FROM return_votes v WHERE {where}", bounds),
-    ]
+    return f"SELECT {STORED_COLUMNS} FROM return_versions v WHERE {where}", bounds
 
 
 def _refuse_outside(
@@ -890,7 +883,7 @@ def _what_is_stored(
     turnout checkpoint, and the later rounds whose comparison base they are."""
     filter_sql, params = bureau_filter(bureau_ids, "bureau_id")
     queries = [
-        *stored_queries(round_, bureau_ids),
+        stored_query(round_, bureau_ids),
         (
             f"SELECT bureau_id, max(voters) FROM checkpoints WHERE round_id = ? {filter_sql} "
             "GROUP BY bureau_id",
@@ -900,9 +893,9 @@ def _what_is_stored(
     ]
     if round_.previous_round_id is not None:
         queries.append(voters_query(round_.previous_round_id, bureau_ids))
-    versions, votes, checkpoints, later, *previous = raw.rows_together(queries)
+    versions, checkpoints, later, *previous = raw.rows_together(queries)
     return (
-        stored_from(round_, bureau_ids, versions, votes),
+        stored_from(round_, bureau_ids, versions),
         per_bureau(bureau_ids, previous[0] if previous else []),
         per_bureau(bureau_ids, checkpoints),
         [round_id for (round_id,) in later],
@@ -917,6 +910,7 @@ VERSION_COLUMNS = (
     "blank",
     "null",
     "valid",
+    "votes",
     "registered",
     "reported_at",
     "recorded_at",
@@ -926,7 +920,6 @@ VERSION_COLUMNS = (
     "warning_notes",
     "sequence",
 )
-VOTE_COLUMNS = ("round_id", "bureau_id", "version", "candidate_id", "votes")
 
 
 def _append_versions(
@@ -939,7 +932,7 @@ def _append_versions(
     recorded_at: datetime,
     sequence: int,
 ) -> None:
-    """Append the versions and their votes, built column by column: a ministry file has 70,000 of them."""
+    """Append the versions with their votes, built column by column: a ministry file has 70,000 of them."""
     count = len(new)
     bureau_ids = index.bureau_ids[new.rows]
     recorded = raw.time(recorded_at)
@@ -953,6 +946,7 @@ def _append_versions(
         bureau_ids.tolist(),
         new.versions.tolist(),
         *new.counts.T.tolist(),
+        pack_votes(new.votes),
         _nullable(new.registered),
         reported,
         repeat(recorded),
@@ -962,19 +956,8 @@ def _append_versions(
         new.warning_notes,
         repeat(sequence),
     )
-    raw.insert_many(
-        "return_versions", VERSION_COLUMNS, list(zip(*columns, strict=False))
-    )  # repeat() is endless
-    candidates = len(round_.candidate_ids)
-    votes = (
-        repeat(round_.id, count * candidates),
-        np.repeat(bureau_ids, candidates).tolist(),
-        np.repeat(new.versions, candidates).tolist(),
-        round_.candidate_ids * count,
-        new.votes.ravel().tolist(),
-    )
-    # repeat() is endless; the other columns have count * candidates items
-    raw.insert_many("return_votes", VOTE_COLUMNS, list(zip(*votes, strict=False)))
+    # repeat() is endless
+    raw.insert_many("return_versions", VERSION_COLUMNS, list(zip(*columns, strict=False)))
 
 
 def _nullable(values: IntArray) -> list[int | None]:

@@ -10,7 +10,8 @@ from sqlalchemy import inspect
 from api import documents, store
 from api.store import db
 from api.store.models import Base
-from tests.builders import AREAS, BUREAUX, SAMPLE
+from tabulator.batch import ReturnBatch
+from tests.builders import AREAS, BUREAUX, SAMPLE, build_return
 
 
 def test_every_migration_goes_down_and_up_again(database_url, engine):
@@ -41,3 +42,61 @@ def test_an_election_stored_before_cuts_keeps_its_areas_as_its_main_cut(database
         "code": "75",
         "name": "Paris",
     }
+
+
+def test_votes_packed_by_0010_unpack_on_the_way_down_and_pack_again(database_url, engine):
+    """0010 moves each version's votes from a row per candidate into its version's row; down and up again,
+    every version keeps its votes in ballot order, a candidate without any included, and every document
+    its figures."""
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    candidates = ("hamon", "valls")
+    for returns, reason in (
+        (
+            [
+                build_return("75-01-0001", votes={"hamon": 60, "valls": 40}),
+                build_return("13-01-0001", votes={"hamon": 25, "valls": 0}),
+            ],
+            None,
+        ),
+        ([build_return("75-01-0001", votes={"hamon": 61, "valls": 39})], "typed 60 for 61"),
+    ):
+        store.record_returns(
+            engine, SAMPLE.id, 2, ReturnBatch.of(returns, candidates), author="c", reason=reason
+        )
+    before = _documents(engine)
+    command.downgrade(db.alembic_config(database_url), "0009")
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT b.code, v.version, c.code, v.votes FROM return_votes v "
+            "JOIN bureaux b ON b.id = v.bureau_id JOIN candidates c ON c.id = v.candidate_id "
+            "ORDER BY b.code, v.version, c.ballot_order"
+        ).all()
+    assert rows == [
+        ("13-01-0001", 1, "hamon", 25),
+        ("13-01-0001", 1, "valls", 0),
+        ("75-01-0001", 1, "hamon", 60),
+        ("75-01-0001", 1, "valls", 40),
+        ("75-01-0001", 2, "hamon", 61),
+        ("75-01-0001", 2, "valls", 39),
+    ]
+
+    db.upgrade(database_url)
+    upgraded = db.make_engine(database_url)  # nothing cached from before the migration
+    with upgraded.connect() as connection:
+        packed = connection.exec_driver_sql(
+            "SELECT b.code, v.version, v.votes FROM return_versions v JOIN bureaux b ON b.id = v.bureau_id "
+            "ORDER BY b.code, v.version"
+        ).all()
+    assert packed == [("13-01-0001", 1, "25,0"), ("75-01-0001", 1, "60,40"), ("75-01-0001", 2, "61,39")]
+    assert _documents(upgraded) == before
+    assert store.verify(upgraded) == []
+
+
+def _documents(engine) -> list[dict]:
+    with db.reading(engine) as connection:
+        changes = documents.changes(connection, SAMPLE.id, 2, "0", 100)
+    return [
+        documents.results_document(engine, SAMPLE.id, 2, "bureau", "75-01-0001"),
+        documents.results_document(engine, SAMPLE.id, 2, "departement", "13"),
+        changes,
+    ]

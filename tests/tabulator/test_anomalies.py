@@ -25,7 +25,7 @@ from tabulator.anomalies import (
     measures,
     ratio_spread,
     same_layout,
-    signature,
+    signatures,
     spread_of,
 )
 from tabulator.batch import UNKNOWN
@@ -140,7 +140,7 @@ def test_a_sheet_typed_twice_is_found():
     sheet = row(1000, 64, 24, 430, 282)
     typed_again = sheet.copy()
     typed_again[0] = 900  # the registry gives the other bureau's inscrits
-    found = check_return(typed_again, "b", context_of(ordinary_peers(), seen={signature(sheet): "a"}))
+    found = check_return(typed_again, "b", context_of(ordinary_peers(), seen={signatures(sheet)[0]: "a"}))
     assert codes(found) == ["same_as_other_bureau"]
     assert found[0].message == (
         "every count is identical to bureau a's return of this round: the same sheet typed twice, or under "
@@ -405,7 +405,7 @@ def test_each_row_of_a_batch_is_judged_as_alone_in_the_context_the_batch_gives_i
     model = learned(peers_now, peers_then)
     assert model is not None
     names = [*(f"p{i}" for i in range(120)), "b0", "b1", "b2"]
-    seen = {signature(pool_row): name for pool_row, name in zip(pool, names, strict=True)}
+    seen = dict(zip(signatures(pool), names, strict=True))
     for position, then_row in enumerate(previous):
         then, then_same = previous_of(then_row)
         context = Context(
@@ -518,5 +518,5 @@ def test_a_clerks_return_is_judged_by_what_its_area_knows_as_a_batch_would_judge
         assert codes(alone.findings[0]) == [[], ["candidates_swapped"], ["tenfold_count"]][position]
     # A sheet typed twice is found through the signatures the service looked up for it.
     copied = peers_now[5].copy()
-    found = judge_in_area(copied[None], ["b9"], knowledge, seen={signature(peers_now[5]): "p5"})
+    found = judge_in_area(copied[None], ["b9"], knowledge, seen={signatures(peers_now[5])[0]: "p5"})
     assert codes(found.findings[0]) == ["same_as_other_bureau"]
