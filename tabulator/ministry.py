@@ -177,10 +177,18 @@ def _candidate_blocks(header: list[str], body: pd.DataFrame) -> list[int]:
         raise FileRefused(issues)
     if body.empty:
         raise FileRefused([error("empty_file", "The file has a header but no rows.", line=2)])
-    filled = (body.iloc[:, len(FIXED_COLUMNS) :] != "").any(axis=0).to_numpy()
-    width = len(FIXED_COLUMNS) + (int(np.flatnonzero(filled).max()) + 1 if filled.any() else 0)
+    width = _filled_width(body)
     count = -(-(width - len(FIXED_COLUMNS)) // len(BLOCK_COLUMNS))
     return [len(FIXED_COLUMNS) + block * len(BLOCK_COLUMNS) for block in range(count)]
+
+
+def _filled_width(body: pd.DataFrame) -> int:
+    """How many columns some row fills: the last column with a cell that is not empty, looked for from the
+    right (a file's rows fill nearly all its columns: 77 comparisons of 70,000 cells came down to one)."""
+    for position in range(body.shape[1] - 1, len(FIXED_COLUMNS) - 1, -1):
+        if (body.iloc[:, position] != "").any():
+            return position + 1
+    return len(FIXED_COLUMNS)
 
 
 def _candidates(body: pd.DataFrame, blocks: list[int]) -> tuple[tuple[Candidate, ...], list[Issue]]:
