@@ -18,14 +18,19 @@ CLERK = store.Writer("clerk")
 SUPERVISOR = store.Writer("supervisor", reason="the sheet was misread")
 
 
-def queued_together(engine: Engine, sent: list[tuple[Return, store.Writer]]) -> list[Future]:
+def queued_together(
+    engine: Engine, sent: list[tuple[Return, store.Writer]], *, meanwhile: str | None = None
+) -> list[Future]:
     """Each return sent from a thread of its own while another write holds the shared transaction, so
-    that all of them queue behind it, in the order given, and run together once it lets go."""
+    that all of them queue behind it, in the order given, and run together once it lets go. `meanwhile`:
+    SQL that the holding write runs before it lets go, after the returns were judged."""
     holding, release = threading.Event(), threading.Event()
 
-    def hold(_connection) -> None:
+    def hold(connection) -> None:
         holding.set()
         release.wait(10)
+        if meanwhile:
+            connection.execute(text(meanwhile))
 
     with ThreadPoolExecutor(len(sent) + 1) as pool:
         first = pool.submit(db.write_together, engine, hold)
@@ -123,3 +128,29 @@ def test_two_returns_of_one_bureau_queued_together_take_a_sequence_each(sample_e
     ]
     assert publications(sample_election) == [(1, 2), (2, 1)]
     assert store.verify(sample_election) == []
+
+
+def test_a_round_changed_after_its_returns_were_judged_takes_them_as_it_is_when_locked(sample_election):
+    """The returns were judged, then queued while their round's date was moved a week on, past the time
+    they give: once the round is locked, each is refused for it, and nothing is written."""
+    sent = [
+        (build_return("75-01-0001", votes={"hamon": 250, "valls": 157}), CLERK),
+        (build_return("13-01-0001", votes={"hamon": 90, "valls": 110}), CLERK),
+    ]
+    later = "UPDATE rounds SET date = '2017-02-05' WHERE number = 2"
+    futures = queued_together(sample_election, sent, meanwhile=later)
+    window = (
+        "outside this round's window: from 2017-02-04T00:00:00+00:00 to 2017-02-20T00:00:00+00:00 "
+        "(never later than the server's clock)"
+    )
+    assert [[(i.code, i.message) for i in f.exception().issues] for f in futures] == [  # type: ignore[union-attr]
+        [
+            (
+                "time_out_of_window",
+                f"Bureau {code}: reported_at 2017-01-29T19:00:00+00:00 is {window}.",
+            )
+        ]
+        for code in ("75-01-0001", "13-01-0001")
+    ]
+    assert versions(sample_election) == []
+    assert publications(sample_election) == []
