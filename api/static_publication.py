@@ -328,9 +328,10 @@ class _Tree:
             return
         # Hard links only, of files and of the symlinks to subfolders alike (a symlink's target is relative,
         # the same from any folder of .dirs): a new inode costs 20 to 50 times a link on this kind of disk.
-        for entry in os.scandir(replaced):
-            if entry.name not in self.written[path]:
-                os.link(entry.path, made / entry.name, follow_symlinks=False)
+        written, into = self.written[path], f"{made}{os.sep}"
+        for entry in os.scandir(replaced):  # a shard of 900 bureaux: plain strings, not Paths (a third)
+            if entry.name not in written:
+                os.link(entry.path, into + entry.name, follow_symlinks=False)
 
     def _replaced(self, path: tuple[str, ...]) -> Path | None:
         """The previous sequence's folder at `path`, if there is one."""

@@ -442,13 +442,22 @@ def positions_of(wanted: IntArray, found: IntArray) -> tuple[IntArray, BoolArray
     return order[positions[present]], present
 
 
+SCATTERED = 4  # a range of ids more than this many times the ids wanted is read as a list of them
+MAX_LISTED = 10_000  # parameters: SQLite takes 32,766, PostgreSQL 65,535
+
+
 def bureau_filter(bureau_ids: IntArray, column: str) -> tuple[str, list[int]]:
     """An IN clause for a few bureaux; for many, the range of their ids, read whole and filtered in memory
     (a batch of the registry's consecutive bureaux is a range: a whole publication reads each row once)."""
     if not len(bureau_ids):
         return f"AND {column} IS NULL", []
-    if len(bureau_ids) > SMALL_BATCH:
-        return f"AND {column} BETWEEN ? AND ?", [int(bureau_ids.min()), int(bureau_ids.max())]
+    low, high = int(bureau_ids.min()), int(bureau_ids.max())
+    # Scattered across the registry (a static publication's 300 returns from the whole country), a range
+    # would read the whole round to keep a few hundred rows: those are listed, up to a length any database
+    # takes as parameters.
+    scattered = high - low + 1 > SCATTERED * len(bureau_ids) and len(bureau_ids) <= MAX_LISTED
+    if len(bureau_ids) > SMALL_BATCH and not scattered:
+        return f"AND {column} BETWEEN ? AND ?", [low, high]
     return f"AND {column} IN ({', '.join('?' * len(bureau_ids))})", [int(b) for b in bureau_ids]
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from api import store
 from api.store import db, open_view
-from api.store.common import stored_query
+from api.store.common import bureau_filter, stored_query
 from api.store.results import version_query
 from tabulator.batch import ReturnBatch
 from tests.builders import SAMPLE, build_return
@@ -72,3 +72,18 @@ CURRENT_RETURN = [
 ]
 PRIMARY_KEYS = {"pk_return_versions"}
 VERSIONS_PLAN = ["SEARCH v USING INDEX sqlite_autoindex_return_versions_1 (round_id=? AND bureau_id=?)"]
+
+
+def test_bureaux_scattered_over_the_registry_are_listed_and_a_block_of_them_is_a_range():
+    """A static publication's 300 returns from the whole country read their 300 rows, not the whole round
+    that their range spans; a block of the registry's bureaux (a file's) reads its range once."""
+    scattered = np.arange(300, dtype=np.int64) * 230 + 7
+    assert bureau_filter(scattered, "v.bureau_id") == (
+        f"AND v.bureau_id IN ({', '.join('?' * 300)})",
+        scattered.tolist(),
+    )
+    block = np.arange(1_000, 1_300, dtype=np.int64)
+    assert bureau_filter(block, "v.bureau_id") == ("AND v.bureau_id BETWEEN ? AND ?", [1_000, 1_299])
+    too_many = np.arange(20_000, dtype=np.int64) * 5
+    assert bureau_filter(too_many, "v.bureau_id") == ("AND v.bureau_id BETWEEN ? AND ?", [0, 99_995])
+    assert bureau_filter(np.array([9, 4], np.int64), "b") == ("AND b IN (?, ?)", [9, 4])
