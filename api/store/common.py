@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
@@ -19,6 +19,7 @@ from api.store.models import (
     RoundRow,
 )
 from api.store.sql import SMALL_BATCH, Raw, select_list, utc_time
+from tabulator.aggregation import RESULT_FIELDS
 from tabulator.batch import UNKNOWN, BoolArray, IntArray, unpack_votes
 from tabulator.memo import cached
 from tabulator.plan import StoredReturns
@@ -440,6 +441,59 @@ def positions_of(wanted: IntArray, found: IntArray) -> tuple[IntArray, BoolArray
     positions = np.minimum(positions, len(wanted) - 1)
     present = wanted[order[positions]] == found
     return order[positions[present]], present
+
+
+def area_sums(raw: Raw, round_: RoundInfo, area_ids: IntArray) -> IntArray:
+    """The running sums of some areas (by id), a row each (`tabulator.aggregation.RESULT_FIELDS`, then each
+    candidate's votes); an area without returns has zeros. Placed with numpy: a level's feed reads 36,000
+    areas' sums."""
+    fixed = len(RESULT_FIELDS)
+    table = np.zeros((len(area_ids), fixed + len(round_.candidate_ids)), np.int64)
+    if not len(area_ids):
+        return table
+    listed = len(area_ids) <= MAX_LISTED  # else the round's every area (a level's feed, a national file)
+    filter_sql = f"AND area_id IN ({', '.join('?' * len(area_ids))})" if listed else ""
+    params = area_ids.tolist() if listed else []
+    columns = ", ".join(f'"{name}"' for name in RESULT_FIELDS)
+    found = raw.rows(
+        f"SELECT area_id, {columns}, votes FROM area_results WHERE round_id = ? {filter_sql}",
+        (round_.id, *params),
+    )
+    if not found:
+        return table
+    counts = np.array([row[: fixed + 1] for row in found], np.int64)
+    votes = unpack_votes([row[fixed + 1] for row in found], len(round_.candidate_ids))
+    rows = id_lookup(area_ids)(counts[:, 0])
+    kept = rows >= 0
+    table[rows[kept], :fixed] = counts[kept, 1:]
+    table[rows[kept], fixed:] = votes[kept]
+    return table
+
+
+def id_lookup(ids: IntArray) -> Callable[[IntArray], IntArray]:
+    """Each id's position in `ids`, -1 for an id not among them (ids are small positive integers)."""
+    size = int(ids.max()) + 1 if len(ids) else 0
+    if len(ids) * 64 < size:  # a few areas of 36,000 (a cold commune): no table as long as every id
+        return _sparse_lookup(ids)
+    position = np.full(size, -1, np.int64)
+    position[ids] = np.arange(len(ids))
+
+    def find(wanted: IntArray) -> IntArray:
+        inside = (wanted >= 0) & (wanted < size)
+        return np.where(inside, position[np.where(inside, wanted, 0)] if size else -1, -1)
+
+    return find
+
+
+def _sparse_lookup(ids: IntArray) -> Callable[[IntArray], IntArray]:
+    order = np.argsort(ids, kind="stable")
+    ranked = ids[order]
+
+    def find(wanted: IntArray) -> IntArray:
+        slots = np.minimum(np.searchsorted(ranked, wanted), len(ranked) - 1)
+        return np.where(ranked[slots] == wanted, order[slots], -1)
+
+    return find
 
 
 SCATTERED = 4  # a range of ids more than this many times the ids wanted is read as a list of them

@@ -259,7 +259,7 @@ def reading_alone(engine: Engine) -> Iterator[Connection]:
 # After a write of this many returns (an import, a file), PostgreSQL's statistics are gathered at once: a
 # table whose statistics still describe it empty gets plans that scan it (tests/api/test_query_plans.py).
 STATISTICS_AFTER_ROWS = 1_000
-GROWN_IN_BULK = ("return_versions", "area_results", "area_votes")
+GROWN_IN_BULK = ("return_versions", "area_results")
 
 
 def gather_statistics(engine: Engine, rows: int) -> None:

@@ -31,12 +31,10 @@ from api.store.common import (
 from api.store.db import reading, writing
 from api.store.models import (
     AreaResultRow,
-    AreaVoteRow,
     CheckpointRow,
     ConfirmationRow,
     EntryRow,
     PublicationRow,
-    PublicationVoteRow,
     ReturnVersionRow,
     RoundRow,
 )
@@ -392,9 +390,7 @@ def _document(row: Any, election_code: str, number: int) -> dict[str, Any]:
 
 # A round's own rows, children before the rows their foreign keys name.
 ROUND_DATA = (
-    PublicationVoteRow,
     PublicationRow,
-    AreaVoteRow,
     AreaResultRow,
     ReturnVersionRow,
     CheckpointRow,

@@ -1,10 +1,10 @@
 """The database schema: SQLAlchemy 2 typed models, the only description of the tables.
 
-Returns and checkpoints are append-only versions, and a bureau's figures come from its latest version
-(its votes packed beside its counts);
-`area_results` and `area_votes` hold the running sums per area, maintained in the
-same transaction as every return; `publications` keep one row per sequence so the evening can be
-replayed. Times are stored in UTC.
+Returns and checkpoints are append-only versions, and a bureau's figures come from its latest version;
+`area_results` hold the running sums per area, maintained in the same transaction as every return;
+`publications` keep one row per sequence so the evening can be replayed. Votes are packed beside the
+counts they go with (`tabulator.batch.pack_votes`): a row per candidate was most of a national ingest.
+Times are stored in UTC.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     MetaData,
     String,
@@ -242,16 +241,7 @@ class AreaResultRow(Base):
     matched_bureaux: Mapped[int] = mapped_column(default=0)
     matched_voters: Mapped[int] = mapped_column(default=0)
     matched_previous_voters: Mapped[int] = mapped_column(default=0)
-
-
-class AreaVoteRow(Base):
-    __tablename__ = "area_votes"
-
-    # Derived, like area_results: no foreign keys.
-    round_id: Mapped[int] = mapped_column(primary_key=True)
-    area_id: Mapped[int] = mapped_column(primary_key=True)
-    candidate_id: Mapped[int] = mapped_column(primary_key=True)
-    votes: Mapped[int] = mapped_column(default=0)
+    votes: Mapped[str] = mapped_column(Text)  # each candidate's sum, packed as a version's votes are
 
 
 class CheckpointRow(Base):
@@ -291,18 +281,7 @@ class PublicationRow(Base):
     # The previous round's sequence at that moment: the base of the like-for-like figures of this one.
     previous_sequence: Mapped[int | None]
     round_status: Mapped[str] = mapped_column(String(20))
-
-
-class PublicationVoteRow(Base):
-    __tablename__ = "publication_votes"
-    __table_args__ = (
-        ForeignKeyConstraint(["round_id", "sequence"], ["publications.round_id", "publications.sequence"]),
-    )
-
-    round_id: Mapped[int] = mapped_column(primary_key=True)
-    sequence: Mapped[int] = mapped_column(primary_key=True)
-    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), primary_key=True)
-    votes: Mapped[int]
+    votes: Mapped[str] = mapped_column(Text)  # each candidate's national votes, packed as a version's are
 
 
 Index("ix_return_versions_sequence", ReturnVersionRow.round_id, ReturnVersionRow.sequence)

@@ -23,6 +23,7 @@ from api.store.common import (
     NotFound,
     Query,
     RoundInfo,
+    area_sums,
     bureau_filter,
     election_index,
     round_by_id,
@@ -36,11 +37,10 @@ from api.store.common import (
 from api.store.models import (
     CheckpointRow,
     PublicationRow,
-    PublicationVoteRow,
     ReturnVersionRow,
 )
-from api.store.sql import SMALL_BATCH, Raw, select_list, utc_time
-from tabulator.aggregation import RESULT_FIELDS, contributions, tally_from_row
+from api.store.sql import Raw, select_list, utc_time
+from tabulator.aggregation import contributions, tally_from_row
 from tabulator.batch import UNKNOWN, IntArray, unpack_votes
 from tabulator.memo import cached
 from tabulator.plan import StoredReturns
@@ -200,66 +200,8 @@ def stored_sums(
     connection: Connection, round_: RoundInfo, index: ElectionIndex, positions: Sequence[int]
 ) -> IntArray:
     """The running sums of some areas (by registry position), a row each; an area without returns has
-    zeros. Placed with numpy: a level's feed reads 36,000 areas' sums and 72,000 or more votes."""
-    raw = Raw(connection)
-    area_ids = index.area_ids[list(positions)]
-    row_of = _lookup(area_ids)
-    width = len(RESULT_FIELDS) + len(round_.candidate_ids)
-    table = np.zeros((len(area_ids), width), np.int64)
-    small = len(area_ids) <= SMALL_BATCH
-    filter_sql = f"AND area_id IN ({', '.join('?' * len(area_ids))})" if small else ""
-    params = area_ids.tolist() if small else []
-    columns = ", ".join(f'"{name}"' for name in RESULT_FIELDS)
-    found = _matrix(
-        raw.rows(
-            f"SELECT area_id, {columns} FROM area_results WHERE round_id = ? {filter_sql}",
-            (round_.id, *params),
-        ),
-        1 + len(RESULT_FIELDS),
-    )
-    rows = row_of(found[:, 0])
-    table[rows[rows >= 0], : len(RESULT_FIELDS)] = found[rows >= 0, 1:]
-    votes = _matrix(
-        raw.rows(
-            f"SELECT area_id, candidate_id, votes FROM area_votes WHERE round_id = ? {filter_sql}",
-            (round_.id, *params),
-        ),
-        3,
-    )
-    rows, columns_of = row_of(votes[:, 0]), _lookup(np.array(round_.candidate_ids, np.int64))
-    kept = (rows >= 0) & (columns_of(votes[:, 1]) >= 0)
-    table[rows[kept], len(RESULT_FIELDS) + columns_of(votes[kept, 1])] = votes[kept, 2]
-    return table
-
-
-def _matrix(rows: list[tuple[Any, ...]], width: int) -> IntArray:
-    return np.array(rows, np.int64).reshape(len(rows), width)
-
-
-def _lookup(ids: IntArray) -> Callable[[IntArray], IntArray]:
-    """Each id's position in `ids`, -1 for an id not among them (ids are small positive integers)."""
-    size = int(ids.max()) + 1 if len(ids) else 0
-    if len(ids) * 64 < size:  # a few areas of 36,000 (a cold commune): no table as long as every id
-        return _sparse_lookup(ids)
-    position = np.full(size, -1, np.int64)
-    position[ids] = np.arange(len(ids))
-
-    def find(wanted: IntArray) -> IntArray:
-        inside = (wanted >= 0) & (wanted < size)
-        return np.where(inside, position[np.where(inside, wanted, 0)] if size else -1, -1)
-
-    return find
-
-
-def _sparse_lookup(ids: IntArray) -> Callable[[IntArray], IntArray]:
-    order = np.argsort(ids, kind="stable")
-    ranked = ids[order]
-
-    def find(wanted: IntArray) -> IntArray:
-        slots = np.minimum(np.searchsorted(ranked, wanted), len(ranked) - 1)
-        return np.where(ranked[slots] == wanted, order[slots], -1)
-
-    return find
+    zeros."""
+    return area_sums(Raw(connection), round_, index.area_ids[list(positions)])
 
 
 def rebuilt_sums(
@@ -560,34 +502,21 @@ class PublishedRecord(NamedTuple):
     blank: int
     null: int
     valid: int
-
-
-class PublishedVote(NamedTuple):
-    sequence: int
-    candidate_id: int
-    votes: int
+    votes: str  # packed: `tabulator.batch.unpack_votes`
 
 
 PUBLISHED = (
     f"SELECT {select_list(PublishedRecord, 'p', PublicationRow.__table__)} FROM publications p "
     "WHERE p.round_id = ? AND p.sequence <= ? ORDER BY p.sequence"
 )
-PUBLISHED_VOTES = (
-    f"SELECT {select_list(PublishedVote, 'p', PublicationVoteRow.__table__)} FROM publication_votes p "
-    "WHERE p.round_id = ? AND p.sequence <= ?"
-)
 
 
 def published_figures(view: View) -> list[PublishedFigures]:
     """Every publication of the round up to the view's sequence, oldest first."""
-    raw = Raw(view.connection)
     round_ = view.round_
-    wanted = (round_.id, view.publication.sequence)
-    codes = dict(zip(round_.candidate_ids, round_.candidate_codes, strict=True))
-    votes: dict[int, dict[str, int]] = defaultdict(dict)
-    for vote in raw.records(PublishedVote, PUBLISHED_VOTES, wanted):
-        if vote.candidate_id in codes:
-            votes[vote.sequence][codes[vote.candidate_id]] = vote.votes
+    records = Raw(view.connection).records(PublishedRecord, PUBLISHED, (round_.id, view.publication.sequence))
+    # A publication made before the round had any return has no national votes ("").
+    votes = iter(unpack_votes([r.votes for r in records if r.votes], len(round_.candidate_ids)).tolist())
     return [
         PublishedFigures(
             sequence=record.sequence,
@@ -598,9 +527,9 @@ def published_figures(view: View) -> list[PublishedFigures]:
             blank=record.blank,
             null=record.null,
             valid=record.valid,
-            votes=votes[record.sequence],
+            votes=dict(zip(round_.candidate_codes, next(votes), strict=True)) if record.votes else {},
         )
-        for record in raw.records(PublishedRecord, PUBLISHED, wanted)
+        for record in records
     ]
 
 

@@ -28,6 +28,7 @@ from api.store.common import (
     Refused,
     RoundInfo,
     StaleVersion,
+    area_sums,
     bureau_filter,
     election_index,
     now,
@@ -965,28 +966,23 @@ def _nullable(values: IntArray) -> list[int | None]:
 
 
 def _add_to_areas(raw: Raw, round_: RoundInfo, index: ElectionIndex, rows: IntArray, delta: IntArray) -> None:
+    """Add the bureaux' deltas to their areas in every cut. An area's row is read and written whole: its
+    votes are packed, which SQL cannot add to, and the round's lock, which every writer holds, keeps two
+    writes from adding to the same sums."""
     areas, totals = index.registry.sum_into_ancestors(rows, delta)
     changed = totals.any(axis=1)
-    area_ids, totals = index.area_ids[areas[changed]], totals[changed]
+    area_ids = index.area_ids[areas[changed]]
+    if not len(area_ids):  # corrections that moved no count
+        return
+    sums = area_sums(raw, round_, area_ids) + totals[changed]
     fixed = len(RESULT_FIELDS)
-    raw.add_many(
+    raw.put_many(
         "area_results",
         ["round_id", "area_id"],
-        list(RESULT_FIELDS),
-        list(zip(repeat(round_.id), area_ids.tolist(), *totals[:, :fixed].T.tolist())),
-    )
-    votes = totals[:, fixed:]
-    area_index, candidate_index = np.nonzero(votes)
-    raw.add_many(
-        "area_votes",
-        ["round_id", "area_id", "candidate_id"],
-        ["votes"],
+        [*RESULT_FIELDS, "votes"],
         list(
             zip(
-                repeat(round_.id),
-                area_ids[area_index].tolist(),
-                np.array(round_.candidate_ids, np.int64)[candidate_index].tolist(),
-                votes[area_index, candidate_index].tolist(),
+                repeat(round_.id), area_ids.tolist(), *sums[:, :fixed].T.tolist(), pack_votes(sums[:, fixed:])
             )
         ),
     )
@@ -1058,9 +1054,10 @@ def publish(
     # The national figures are read by the database itself: no round trip between reading and writing.
     raw.execute(
         "INSERT INTO publications (round_id, sequence, as_of, published_at, bureaux_reported, voters, blank, "
-        '"null", valid, returns_changed, checkpoints_changed, previous_sequence, round_status) '
+        '"null", valid, returns_changed, checkpoints_changed, previous_sequence, round_status, votes) '
         "SELECT ?, ?, ?, ?, coalesce(a.bureaux_reported, 0), coalesce(a.voters, 0), coalesce(a.blank, 0), "
-        'coalesce(a."null", 0), coalesce(a.valid, 0), ?, ?, (SELECT sequence FROM rounds WHERE id = ?), ? '
+        'coalesce(a."null", 0), coalesce(a.valid, 0), ?, ?, (SELECT sequence FROM rounds WHERE id = ?), ?, '
+        "coalesce(a.votes, '') "
         "FROM rounds r LEFT JOIN area_results a ON a.round_id = r.id AND a.area_id = ? WHERE r.id = ?",
         (
             round_.id,
@@ -1074,11 +1071,6 @@ def publish(
             national,
             round_.id,
         ),
-    )
-    raw.execute(
-        "INSERT INTO publication_votes (round_id, sequence, candidate_id, votes) "
-        "SELECT round_id, ?, candidate_id, votes FROM area_votes WHERE round_id = ? AND area_id = ?",
-        (sequence, round_.id, national),
     )
 
 

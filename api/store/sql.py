@@ -167,17 +167,17 @@ class Raw:
         # A Table's description is its name.
         self.insert_many(table.description, checked_columns(table, shape._fields), records)
 
-    def add_many(
+    def put_many(
         self, table: str, keys: Sequence[str], values: Sequence[str], rows: Iterable[Sequence[Any]]
     ) -> None:
-        """Add each row's values to the stored ones (a missing row counts as zeros)."""
+        """Insert each row, or replace the values of the stored row with the same keys."""
         rows = list(rows)
         if not rows:
             return
         self._counted()
         columns = [*keys, *values]
-        additions = ", ".join(f'"{name}" = {table}."{name}" + excluded."{name}"' for name in values)
-        upsert = f"ON CONFLICT ({names(keys)}) DO UPDATE SET {additions}"
+        replaced = ", ".join(f'"{name}" = excluded."{name}"' for name in values)
+        upsert = f"ON CONFLICT ({names(keys)}) DO UPDATE SET {replaced}"
         with self._cursor(f"INSERT INTO {table}") as cursor:
             if not self._copies(rows):
                 marks = ", ".join("?" * len(columns))

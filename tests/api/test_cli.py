@@ -91,16 +91,33 @@ def test_unknown_election_or_round_is_a_clear_error(sample_election, database_ur
     assert (result.exit_code, result.output.strip()) == (1, "Error: Election 'nope' has no round 2.")
 
 
-def test_verify_exits_non_zero_with_the_differences(sample_election, database_url):
-    with sample_election.begin() as connection:
+def national_sums_of_round_1_written_outside_tabulator(engine, votes: str) -> None:
+    with engine.begin() as connection:
         connection.exec_driver_sql(
             "INSERT INTO area_results (round_id, area_id, bureaux_reported, voters, blank, "
             '"null", valid, registered, bureaux_with_registered, matched_bureaux, '
-            "matched_voters, matched_previous_voters) VALUES (1, 1, 1, 5, 0, 0, 5, 0, 0, 0, 0, 0)"
+            "matched_voters, matched_previous_voters, votes) "
+            f"VALUES (1, 1, 1, 5, 0, 0, 5, 0, 0, 0, 0, 0, '{votes}')"
         )
+
+
+def test_verify_exits_non_zero_with_the_differences(sample_election, database_url):
+    national_sums_of_round_1_written_outside_tabulator(sample_election, "5,0,0")
     result = run(database_url, "verify")
     assert result.exit_code == 1
     assert "mini-primaire round 1, national FR: stored" in result.output
+
+
+def test_verify_names_the_round_whose_stored_votes_cannot_be_read(sample_election, database_url):
+    """Votes packed as text that is not the round's candidates' counts (changed outside tabulator) are a
+    difference verify reports, not a crash."""
+    national_sums_of_round_1_written_outside_tabulator(sample_election, "5,x")
+    result = run(database_url, "verify")
+    assert (result.exit_code, result.output.strip().splitlines()[-1]) == (
+        1,
+        "mini-primaire round 1: its stored votes cannot be read (stored votes are not 3 whole numbers per "
+        "version)",
+    )
 
 
 @pytest.mark.skipif(

@@ -45,9 +45,9 @@ def test_an_election_stored_before_cuts_keeps_its_areas_as_its_main_cut(database
 
 
 def test_votes_packed_by_0010_unpack_on_the_way_down_and_pack_again(database_url, engine):
-    """0010 moves each version's votes from a row per candidate into its version's row; down and up again,
-    every version keeps its votes in ballot order, a candidate without any included, and every document
-    its figures."""
+    """0010 moves the votes of each version, area and publication from a row per candidate into the row of
+    its counts; down and up again, each keeps its votes in ballot order, a candidate without any included,
+    and every document its figures."""
     store.create_election(engine, SAMPLE, AREAS, BUREAUX)
     candidates = ("hamon", "valls")
     for returns, reason in (
@@ -71,6 +71,24 @@ def test_votes_packed_by_0010_unpack_on_the_way_down_and_pack_again(database_url
             "JOIN bureaux b ON b.id = v.bureau_id JOIN candidates c ON c.id = v.candidate_id "
             "ORDER BY b.code, v.version, c.ballot_order"
         ).all()
+        sums = connection.exec_driver_sql(
+            "SELECT a.code, c.code, v.votes FROM area_votes v JOIN areas a ON a.id = v.area_id "
+            "JOIN candidates c ON c.id = v.candidate_id WHERE a.level IN ('national', 'region') "
+            "ORDER BY a.position, c.ballot_order"
+        ).all()
+        published = connection.exec_driver_sql(
+            "SELECT p.sequence, c.code, p.votes FROM publication_votes p "
+            "JOIN candidates c ON c.id = p.candidate_id ORDER BY p.sequence, c.ballot_order"
+        ).all()
+    assert sums == [
+        ("FR", "hamon", 86),
+        ("FR", "valls", 39),
+        ("11", "hamon", 61),
+        ("11", "valls", 39),
+        ("93", "hamon", 25),
+        ("93", "valls", 0),
+    ]
+    assert published == [(1, "hamon", 85), (1, "valls", 40), (2, "hamon", 86), (2, "valls", 39)]
     assert rows == [
         ("13-01-0001", 1, "hamon", 25),
         ("13-01-0001", 1, "valls", 0),
@@ -87,7 +105,21 @@ def test_votes_packed_by_0010_unpack_on_the_way_down_and_pack_again(database_url
             "SELECT b.code, v.version, v.votes FROM return_versions v JOIN bureaux b ON b.id = v.bureau_id "
             "ORDER BY b.code, v.version"
         ).all()
+        sums = connection.exec_driver_sql(
+            "SELECT a.code, r.votes FROM area_results r JOIN areas a ON a.id = r.area_id ORDER BY a.position"
+        ).all()
+        published = connection.exec_driver_sql("SELECT sequence, votes FROM publications ORDER BY 1").all()
     assert packed == [("13-01-0001", 1, "25,0"), ("75-01-0001", 1, "60,40"), ("75-01-0001", 2, "61,39")]
+    assert sums == [
+        ("FR", "86,39"),
+        ("11", "61,39"),
+        ("93", "25,0"),
+        ("75", "61,39"),
+        ("13", "25,0"),
+        ("75-01", "61,39"),
+        ("13-01", "25,0"),
+    ]
+    assert published == [(1, "85,40"), (2, "86,39")]
     assert _documents(upgraded) == before
     assert store.verify(upgraded) == []
 

@@ -1,9 +1,10 @@
-"""a version's votes packed beside its counts: return_versions.votes ("412,388", in ballot order)
+"""votes packed beside their counts: return_versions.votes, area_results.votes, publications.votes
 
-`return_votes` held a row per candidate per version: 770,000 rows for a national round 1 file, most of its
-ingest. Each version's votes move into its own row, in its round's ballot order, a candidate without a
-row counting 0; down, the rows come back from the packed text. Both ways go a round at a time, in Python:
-SQLite before 3.44 cannot order what group_concat joins.
+Each held a row per candidate in a table of its own (`return_votes`, `area_votes`, `publication_votes`):
+770,000 rows for a national round 1 file and 400,000 more for its areas' sums, most of its ingest. Each
+row's votes move into the row of their counts as one text, "412,388", in its round's ballot order, a
+candidate without a row counting 0; down, the rows come back from the text. Both ways go a round at a time,
+in Python: SQLite before 3.44 cannot order what group_concat joins.
 
 Revision ID: 0010
 Revises: 0009
@@ -13,9 +14,9 @@ Create Date: 2026-12-04 07:30:00
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,47 +30,19 @@ ROWS_PER_STATEMENT = 10_000  # bounds the memory of one executemany, whatever a 
 Item = TypeVar("Item")
 
 
-def upgrade() -> None:
-    # A column without a default cannot be added to a table that has rows; the default goes once filled
-    # (SQLite cannot drop it, and nothing inserts a version without its votes).
-    op.add_column("return_versions", sa.Column("votes", sa.Text(), nullable=False, server_default=""))
-    connection = op.get_bind()
-    for round_id, candidate_ids in _rounds(connection):
-        _pack_round(connection, round_id, candidate_ids)
-    if connection.dialect.name != "sqlite":
-        op.alter_column("return_versions", "votes", server_default=None)
-    op.drop_table("return_votes")
+class Packing(NamedTuple):  # not a dataclass: alembic loads a migration outside sys.modules
+    """A table whose rows get the votes (`packed`, keyed by `keys`) and the table they leave (`rows`)."""
+
+    packed: str
+    keys: tuple[str, ...]  # round_id first
+    rows: str
+    create_rows: Callable[[], None]  # the rows' table as 0001 made it, for the way down
+    # What a row without any vote row holds: zeros, or nothing ("") for a publication made before the
+    # round had any return (its national sums did not exist).
+    zeros: bool = True
 
 
-def _pack_round(connection: sa.Connection, round_id: int, candidate_ids: list[int]) -> None:
-    column = {candidate_id: position for position, candidate_id in enumerate(candidate_ids)}
-    packed: dict[tuple[int, int], list[int]] = {}
-    for bureau_id, version, candidate_id, votes in connection.execute(
-        sa.text(
-            "SELECT bureau_id, version, candidate_id, votes FROM return_votes WHERE round_id = :round_id"
-        ),
-        {"round_id": round_id},
-    ):
-        packed.setdefault((bureau_id, version), [0] * len(candidate_ids))[column[candidate_id]] = votes
-    # A version without any vote row (a round without candidates, or rows lost) counts 0 for each.
-    connection.execute(
-        sa.text("UPDATE return_versions SET votes = :zeros WHERE round_id = :round_id"),
-        {"zeros": ",".join(["0"] * len(candidate_ids)), "round_id": round_id},
-    )
-    for chunk in _chunks(list(packed.items()), ROWS_PER_STATEMENT):
-        connection.execute(
-            sa.text(
-                "UPDATE return_versions SET votes = :votes "
-                "WHERE round_id = :round_id AND bureau_id = :bureau_id AND version = :version"
-            ),
-            [
-                {"votes": ",".join(map(str, votes)), "round_id": round_id, "bureau_id": b, "version": v}
-                for (b, v), votes in chunk
-            ],
-        )
-
-
-def downgrade() -> None:
+def _return_votes() -> None:
     op.create_table(
         "return_votes",
         sa.Column("round_id", sa.Integer(), nullable=False),
@@ -90,27 +63,121 @@ def downgrade() -> None:
             "round_id", "bureau_id", "version", "candidate_id", name=op.f("pk_return_votes")
         ),
     )
+
+
+def _area_votes() -> None:
+    op.create_table(
+        "area_votes",
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("area_id", sa.Integer(), nullable=False),
+        sa.Column("candidate_id", sa.Integer(), nullable=False),
+        sa.Column("votes", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("round_id", "area_id", "candidate_id", name=op.f("pk_area_votes")),
+    )
+
+
+def _publication_votes() -> None:
+    op.create_table(
+        "publication_votes",
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("candidate_id", sa.Integer(), nullable=False),
+        sa.Column("votes", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["candidate_id"], ["candidates.id"], name=op.f("fk_publication_votes_candidate_id_candidates")
+        ),
+        sa.ForeignKeyConstraint(
+            ["round_id", "sequence"],
+            ["publications.round_id", "publications.sequence"],
+            name=op.f("fk_publication_votes_round_id_sequence_publications"),
+        ),
+        sa.PrimaryKeyConstraint("round_id", "sequence", "candidate_id", name=op.f("pk_publication_votes")),
+    )
+
+
+PACKINGS = (
+    Packing("return_versions", ("round_id", "bureau_id", "version"), "return_votes", _return_votes),
+    Packing("area_results", ("round_id", "area_id"), "area_votes", _area_votes),
+    Packing("publications", ("round_id", "sequence"), "publication_votes", _publication_votes, zeros=False),
+)
+
+
+def upgrade() -> None:
     connection = op.get_bind()
-    for round_id, candidate_ids in _rounds(connection):
-        versions = connection.execute(
-            sa.text("SELECT bureau_id, version, votes FROM return_versions WHERE round_id = :round_id"),
-            {"round_id": round_id},
-        ).all()
-        for chunk in _chunks(versions, ROWS_PER_STATEMENT // max(len(candidate_ids), 1) + 1):
-            rows = [
-                {"round_id": round_id, "bureau_id": b, "version": v, "candidate_id": c, "votes": int(count)}
-                for b, v, packed in chunk
-                for c, count in zip(candidate_ids, packed.split(",") if packed else [], strict=True)
-            ]
-            if rows:
-                connection.execute(
-                    sa.text(
-                        "INSERT INTO return_votes (round_id, bureau_id, version, candidate_id, votes) "
-                        "VALUES (:round_id, :bureau_id, :version, :candidate_id, :votes)"
-                    ),
-                    rows,
-                )
-    op.drop_column("return_versions", "votes")
+    rounds = _rounds(connection)
+    for packing in PACKINGS:
+        # A column without a default cannot be added to a table that has rows; the default goes once
+        # filled (SQLite cannot drop it, and nothing inserts a row without its votes).
+        op.add_column(packing.packed, sa.Column("votes", sa.Text(), nullable=False, server_default=""))
+        for round_id, candidate_ids in rounds:
+            _pack_round(connection, packing, round_id, candidate_ids)
+        if connection.dialect.name != "sqlite":
+            op.alter_column(packing.packed, "votes", server_default=None)
+        op.drop_table(packing.rows)
+
+
+def _pack_round(connection: sa.Connection, packing: Packing, round_id: int, candidate_ids: list[int]) -> None:
+    column = {candidate_id: position for position, candidate_id in enumerate(candidate_ids)}
+    keys = packing.keys[1:]
+    packed: dict[tuple[Any, ...], list[int]] = {}
+    found = connection.execute(
+        sa.text(
+            f"SELECT {', '.join(keys)}, candidate_id, votes FROM {packing.rows} WHERE round_id = :round_id"
+        ),
+        {"round_id": round_id},
+    )
+    for *key, candidate_id, votes in found:
+        packed.setdefault(tuple(key), [0] * len(candidate_ids))[column[candidate_id]] = votes
+    if packing.zeros:
+        connection.execute(
+            sa.text(f"UPDATE {packing.packed} SET votes = :zeros WHERE round_id = :round_id"),
+            {"zeros": ",".join(["0"] * len(candidate_ids)), "round_id": round_id},
+        )
+    where = " AND ".join(f"{key} = :{key}" for key in packing.keys)
+    for chunk in _chunks(list(packed.items()), ROWS_PER_STATEMENT):
+        connection.execute(
+            sa.text(f"UPDATE {packing.packed} SET votes = :votes WHERE {where}"),
+            [{"votes": ",".join(map(str, votes)), **_keys(packing, round_id, key)} for key, votes in chunk],
+        )
+
+
+def downgrade() -> None:
+    connection = op.get_bind()
+    rounds = _rounds(connection)
+    for packing in reversed(PACKINGS):
+        packing.create_rows()
+        for round_id, candidate_ids in rounds:
+            _unpack_round(connection, packing, round_id, candidate_ids)
+        op.drop_column(packing.packed, "votes")
+
+
+def _unpack_round(
+    connection: sa.Connection, packing: Packing, round_id: int, candidate_ids: list[int]
+) -> None:
+    keys = packing.keys[1:]
+    found = connection.execute(
+        sa.text(
+            f"SELECT {', '.join(keys)}, votes FROM {packing.packed} "
+            "WHERE round_id = :round_id AND votes <> ''"
+        ),
+        {"round_id": round_id},
+    ).all()
+    columns = [*packing.keys, "candidate_id", "votes"]
+    insert = sa.text(
+        f"INSERT INTO {packing.rows} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
+    )
+    for chunk in _chunks(found, ROWS_PER_STATEMENT // max(len(candidate_ids), 1) + 1):
+        rows = [
+            {**_keys(packing, round_id, key), "candidate_id": c, "votes": int(count)}
+            for *key, packed in chunk
+            for c, count in zip(candidate_ids, packed.split(","), strict=True)
+        ]
+        if rows:
+            connection.execute(insert, rows)
+
+
+def _keys(packing: Packing, round_id: int, key: Sequence[Any]) -> dict[str, Any]:
+    return dict(zip(packing.keys, (round_id, *key), strict=True))
 
 
 def _rounds(connection: sa.Connection) -> list[tuple[int, list[int]]]:
