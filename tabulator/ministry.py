@@ -324,10 +324,15 @@ def _insee_communes(
 ) -> tuple[npt.NDArray[np.str_], list[Issue]]:
     """`insee_commune` of every row, computed once per distinct commune (36,000 of 70,000 rows). Two of the
     ministry's communes that would make one INSEE code (ZA 105 and ZA 205) are refused, never merged."""
-    pairs = pd.MultiIndex.from_arrays([ministry_dept, communes])
-    distinct = pairs.unique()
+    # The distinct pairs in the order the file first gives them (which of two clashing codes is named).
+    pairs = np.strings.add(np.strings.add(ministry_dept, " "), communes)
+    _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    rows = rank[inverse.ravel()]
+    distinct = list(zip(ministry_dept[first[order]].tolist(), communes[first[order]].tolist(), strict=True))
     codes = np.array([insee_commune(departements[d], c) for d, c in distinct], dtype=str)
-    rows = distinct.get_indexer(pairs)
     seen: dict[str, tuple[str, str]] = {}
     issues: list[Issue] = []
     for position, ((dept, commune), code) in enumerate(zip(distinct, codes.tolist(), strict=True)):
