@@ -215,14 +215,15 @@ def report(results: dict[str, dict], files: dict[str, Path]) -> None:
 def main() -> None:
     if not FILE.exists():
         sys.exit(f"bench: {FILE} is absent; the ingest benchmark needs ../shared/data.")
-    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as folder:
         files = {"round 2": FILE, "round 1 shape (11 cand.)": round_1_shaped(folder)}
-        _bench_all(folder, files, results)
+        results = bench_databases(folder, files)
     report(results, files)
 
 
-def _bench_all(folder: str, files: dict[str, Path], results: dict[str, dict]) -> None:
+def bench_databases(folder: str, files: dict[str, Path]) -> dict[str, dict]:
+    """Each file on SQLite (in `folder`), then on PostgreSQL, with a progress bar."""
+    results: dict[str, dict] = {}
     steps = len(TARGETS) * (2 * RUNS * len(files) + 1)
     with (
         click.progressbar(
@@ -236,6 +237,7 @@ def _bench_all(folder: str, files: dict[str, Path], results: dict[str, dict]) ->
         databases = {"sqlite": f"sqlite:///{folder}/bench.sqlite3", "postgresql": postgres_url()}
         for name, url in databases.items():
             results[name] = bench_database(name, url, files, lambda step: bar.update(1, step))
+    return results
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ MANY_VERSIONS = 2_000
 
 
 def pack_votes(votes: IntArray) -> list[str]:
-    """Each row of votes (one column per candidate, in ballot order) as one text, "412,388": a version's
-    votes are stored beside its counts, one row per version rather than one per candidate (the 770,000
-    rows of a national round 1 file were most of its ingest)."""
+    """Each row of votes (one column per candidate, in ballot order) as one text, "412,388": a version's,
+    an area's or a publication's votes are stored beside its counts, one row rather than one per candidate
+    (the 770,000 rows of a national round 1 file were most of its ingest)."""
     return [VOTES_SEPARATOR.join(map(str, row)) for row in votes.tolist()]
 
 

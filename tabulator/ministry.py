@@ -331,13 +331,14 @@ def _insee_communes(
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     rows = rank[inverse.ravel()]
-    distinct = list(zip(ministry_dept[first[order]].tolist(), communes[first[order]].tolist(), strict=True))
+    first_rows = first[order]
+    distinct = list(zip(ministry_dept[first_rows].tolist(), communes[first_rows].tolist(), strict=True))
     codes = np.array([insee_commune(departements[d], c) for d, c in distinct], dtype=str)
     seen: dict[str, tuple[str, str]] = {}
     issues: list[Issue] = []
     for position, ((dept, commune), code) in enumerate(zip(distinct, codes.tolist(), strict=True)):
         if code in seen and len(issues) < ERRORS_PER_COLUMN:
-            line = int(lines[int(np.argmax(rows == position))])
+            line = int(lines[int(first_rows[position])])
             issues.append(
                 error(
                     "bad_code",

@@ -23,7 +23,6 @@ from api.store.common import (
     STORED_COLUMNS,
     ElectionIndex,
     NotFound,
-    Query,
     RecordReport,
     Refused,
     RoundInfo,
@@ -662,7 +661,7 @@ def _judge_against_peers(
     in_areas[rows] = False  # a bureau is not its own peer (a correction replaces its return)
     peer_rows = np.flatnonzero(in_areas)
     peer_ids = index.bureau_ids[peer_rows]
-    stored = stored_from(round_, peer_ids, raw.rows(*_peer_query(round_, peer_ids)) if len(peer_ids) else [])
+    stored = _stored_in_range(raw, round_, peer_ids)
     registered = np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows])
     past = _previous_round(raw, before, index.bureau_ids[rows], peer_ids[stored.exists])
     return check_returns(
@@ -750,7 +749,7 @@ def _learn_area(
     in_area = (registry.ancestors[:, column] == area) & registry.counted
     in_area[rows] = False
     peer_ids = index.bureau_ids[np.flatnonzero(in_area)]
-    stored = stored_from(round_, peer_ids, raw.rows(*_peer_query(round_, peer_ids)) if len(peer_ids) else [])
+    stored = _stored_in_range(raw, round_, peer_ids)
     past = _previous_round(raw, before, _NONE, peer_ids[stored.exists])
     return learn_area(
         count_rows(stored.registered, stored.counts, stored.votes)[stored.exists],
@@ -811,19 +810,22 @@ def _previous_round(
     if before is None:
         return None
     every = np.concatenate([bureau_ids, peer_ids])
-    stored = stored_from(before, every, raw.rows(*_peer_query(before, every)) if len(every) else [])
+    stored = _stored_in_range(raw, before, every)
     counts = np.where(stored.exists[:, None], stored.counts, UNKNOWN)
     then = count_rows(stored.registered, counts, stored.votes)
     return PreviousRound(then[: len(bureau_ids)], then[len(bureau_ids) :], before.candidate_codes)
 
 
-def _peer_query(round_: RoundInfo, peer_ids: IntArray) -> Query:
-    """`stored_query` bounded by the peers' range of ids: a département's bureaux are created together,
+def _stored_in_range(raw: Raw, round_: RoundInfo, peer_ids: IntArray) -> StoredReturns:
+    """`stored_returns` read through the peers' range of ids: a département's bureaux are created together,
     so the range holds few others (`stored_from` keeps only the peers), where listing thousands of ids
     would make `bureau_filter` read the whole round for every clerk's return."""
+    if not len(peer_ids):
+        return stored_from(round_, peer_ids, [])
     bounds = (round_.id, int(peer_ids.min()), int(peer_ids.max()), EVERY_SEQUENCE)
     where = f"v.round_id = ? AND v.bureau_id BETWEEN ? AND ? AND {CURRENT_VERSION.format(t='v')}"
-    return f"SELECT {STORED_COLUMNS} FROM return_versions v WHERE {where}", bounds
+    found = raw.rows(f"SELECT {STORED_COLUMNS} FROM return_versions v WHERE {where}", bounds)
+    return stored_from(round_, peer_ids, found)
 
 
 def _refuse_outside(
