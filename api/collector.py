@@ -15,15 +15,14 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tabulator.collector import paused_collection
+
 
 @contextmanager
 def set_aside_what_is_built() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.collect()
-        gc.freeze()
-        if enabled:
-            gc.enable()
+    with paused_collection():  # a registry built during an ingest leaves the ingest's pause as it was
+        try:
+            yield
+        finally:
+            gc.collect()
+            gc.freeze()

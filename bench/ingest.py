@@ -29,7 +29,9 @@ import pandas as pd
 from sqlalchemy import Engine, create_engine, text
 
 from api import reference, store
+from api.collector import set_aside_what_is_built
 from api.store import db
+from api.store.caches import engine_caches
 from bench import summary
 from tabulator.ministry import MinistryFile, read_ministry
 from tabulator.types import Election, Round
@@ -118,6 +120,7 @@ def add_round(engine: Engine, number: int, candidates: tuple) -> None:
 def prepare(url: str) -> tuple[Engine, MinistryFile]:
     db.upgrade(url)
     engine = db.make_engine(url)
+    engine_caches(engine).build_guard = set_aside_what_is_built  # as the command line does (api/cli.py)
     ministry = read_ministry(FILE.read_bytes(), reference.departements())
     store.ensure_ministry_election(engine, "bench", 1, ministry, name="bench")
     with engine.connect() as connection:

@@ -447,10 +447,16 @@ def area_sums(raw: Raw, round_: RoundInfo, area_ids: IntArray) -> IntArray:
     """The running sums of some areas (by id), a row each (`tabulator.aggregation.RESULT_FIELDS`, then each
     candidate's votes); an area without returns has zeros. Placed with numpy: a level's feed reads 36,000
     areas' sums."""
+    return stored_area_sums(raw, round_, area_ids)[0]
+
+
+def stored_area_sums(raw: Raw, round_: RoundInfo, area_ids: IntArray) -> tuple[IntArray, BoolArray]:
+    """`area_sums`, and which of the areas have a stored row."""
     fixed = len(RESULT_FIELDS)
     table = np.zeros((len(area_ids), fixed + len(round_.candidate_ids)), np.int64)
+    stored = np.zeros(len(area_ids), np.bool_)
     if not len(area_ids):
-        return table
+        return table, stored
     listed = len(area_ids) <= MAX_LISTED  # else the round's every area (a level's feed, a national file)
     filter_sql = f"AND area_id IN ({', '.join('?' * len(area_ids))})" if listed else ""
     params = area_ids.tolist() if listed else []
@@ -460,14 +466,15 @@ def area_sums(raw: Raw, round_: RoundInfo, area_ids: IntArray) -> IntArray:
         (round_.id, *params),
     )
     if not found:
-        return table
+        return table, stored
     counts = np.array([row[: fixed + 1] for row in found], np.int64)
     votes = unpack_votes([row[fixed + 1] for row in found], len(round_.candidate_ids))
     rows = id_lookup(area_ids)(counts[:, 0])
     kept = rows >= 0
     table[rows[kept], :fixed] = counts[kept, 1:]
     table[rows[kept], fixed:] = votes[kept]
-    return table
+    stored[rows[kept]] = True
+    return table, stored
 
 
 def id_lookup(ids: IntArray) -> Callable[[IntArray], IntArray]:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import repeat
+from itertools import compress, repeat
 from time import monotonic
 from typing import cast
 
@@ -27,7 +27,6 @@ from api.store.common import (
     Refused,
     RoundInfo,
     StaleVersion,
-    area_sums,
     bureau_filter,
     election_index,
     now,
@@ -35,6 +34,7 @@ from api.store.common import (
     refuse_if_certified,
     round_by_id,
     round_info,
+    stored_area_sums,
     stored_from,
     stored_query,
     stored_returns,
@@ -55,6 +55,7 @@ from tabulator.anomalies import (
     signatures,
 )
 from tabulator.batch import UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch, pack_votes
+from tabulator.collector import paused_collection
 from tabulator.plan import (
     CheckpointsPlan,
     Context,
@@ -115,7 +116,8 @@ def record_returns(
     `entries` instead of being published. `person`: who holds the author's token (see `Writer`). `audit`:
     the request's audit row, written in the same transaction.
     """
-    with writing(engine) as connection:
+    # A file's rows build many tuples at once: no collection walks them while they are built.
+    with paused_collection(), writing(engine) as connection:
         round_ = round_info(connection, election_code, round_number, lock=True)
         report = record_in(
             connection,
@@ -967,6 +969,9 @@ def _nullable(values: IntArray) -> list[int | None]:
     return [None if value == UNKNOWN else value for value in values.tolist()]
 
 
+AREA_COLUMNS = ("round_id", "area_id", *RESULT_FIELDS, "votes")
+
+
 def _add_to_areas(raw: Raw, round_: RoundInfo, index: ElectionIndex, rows: IntArray, delta: IntArray) -> None:
     """Add the bureaux' deltas to their areas in every cut. An area's row is read and written whole: its
     votes are packed, which SQL cannot add to, and the round's lock, which every writer holds, keeps two
@@ -976,18 +981,17 @@ def _add_to_areas(raw: Raw, round_: RoundInfo, index: ElectionIndex, rows: IntAr
     area_ids = index.area_ids[areas[changed]]
     if not len(area_ids):  # corrections that moved no count
         return
-    sums = area_sums(raw, round_, area_ids) + totals[changed]
+    sums, stored = stored_area_sums(raw, round_, area_ids)
+    sums += totals[changed]
     fixed = len(RESULT_FIELDS)
-    raw.put_many(
-        "area_results",
-        ["round_id", "area_id"],
-        [*RESULT_FIELDS, "votes"],
-        list(
-            zip(
-                repeat(round_.id), area_ids.tolist(), *sums[:, :fixed].T.tolist(), pack_votes(sums[:, fixed:])
-            )
-        ),
+    area_rows = list(
+        zip(repeat(round_.id), area_ids.tolist(), *sums[:, :fixed].T.tolist(), pack_votes(sums[:, fixed:]))
     )
+    # The areas' first sums of the round (all of them at a file's first import) are inserted: on
+    # PostgreSQL straight by COPY, where a replacement goes through a staging table.
+    known = stored.tolist()
+    raw.insert_many("area_results", AREA_COLUMNS, list(compress(area_rows, (not k for k in known))))
+    raw.put_many("area_results", AREA_COLUMNS[:2], AREA_COLUMNS[2:], compress(area_rows, known))
 
 
 def _propagate_to_next_rounds(

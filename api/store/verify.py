@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sqlalchemy import Connection, Engine, select
 
-from api.store.common import RoundInfo, election_index, round_info, voters_in_round
+from api.store.common import ElectionIndex, RoundInfo, election_index, round_info, voters_in_round
 from api.store.db import reading
 from api.store.models import (
     ElectionRow,
@@ -29,7 +30,41 @@ def verify(engine: Engine) -> list[str]:
             differences += _verify_round(
                 connection, round_info(connection, election_code, number), election_code
             )
+        differences += _versions_of_no_round(Raw(connection))
     return differences
+
+
+def _versions_of_no_round(raw: Raw) -> list[str]:
+    """Versions have no foreign keys (migration 0011): one whose round is gone is named here."""
+    return [
+        f"round id {round_id}: {count} return version(s) of a round that does not exist"
+        for round_id, count in raw.rows(
+            "SELECT round_id, count(*) FROM return_versions WHERE round_id NOT IN (SELECT id FROM rounds) "
+            "GROUP BY round_id ORDER BY round_id"
+        )
+    ]
+
+
+def _versions_outside_registry(
+    raw: Raw, round_: RoundInfo, index: ElectionIndex, election_code: str
+) -> list[str]:
+    """A version whose bureau is not of its round's registry, which no read of the round would ever see."""
+    stored = np.array(
+        [
+            bureau_id
+            for (bureau_id,) in raw.rows(
+                "SELECT DISTINCT bureau_id FROM return_versions WHERE round_id = ?", (round_.id,)
+            )
+        ],
+        np.int64,
+    )
+    strangers = np.setdiff1d(stored, index.bureau_ids).tolist()
+    if not strangers:
+        return []
+    return [
+        f"{election_code} round {round_.number}: return versions of {len(strangers)} bureau id(s) not in its "
+        f"registry ({', '.join(map(str, strangers[:5]))}{'...' if len(strangers) > 5 else ''})"
+    ]
 
 
 def _verify_round(connection: Connection, round_: RoundInfo, election_code: str) -> list[str]:
@@ -41,7 +76,7 @@ def _verify_round(connection: Connection, round_: RoundInfo, election_code: str)
         tallies = stored_tallies(connection, round_, index, range(len(index.registry.areas)))
     except ValueError as exc:  # votes packed as no write of tabulator packs them: changed outside it
         return [f"{election_code} round {round_.number}: its stored votes cannot be read ({exc})"]
-    differences = []
+    differences = _versions_outside_registry(raw, round_, index, election_code)
     for position, area in enumerate(index.registry.areas):
         expected = tally_from_row(recomputed[position], round_.candidate_codes)
         if tallies[position] != expected:

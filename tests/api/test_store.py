@@ -16,6 +16,7 @@ from api import documents, store
 from api.store import db
 from api.store.caches import engine_caches
 from api.store.db import reading, writing
+from api.store.models import ReturnVersionRow
 from tabulator.batch import CheckpointBatch, ReturnBatch
 from tabulator.types import Bureau, Checkpoint, Issue
 from tests.builders import AREAS, BUREAUX, EVENING, SAMPLE, build_return
@@ -315,6 +316,28 @@ def test_verify_reports_an_aggregate_that_drifted(sample_election):
         connection.exec_driver_sql("UPDATE area_results SET voters = voters + 1 WHERE area_id = 1")
     assert len(store.verify(sample_election)) == 1
     assert "national FR" in store.verify(sample_election)[0]
+
+
+def test_verify_names_versions_outside_their_rounds_registry_and_of_no_round(sample_election):
+    """Versions have no foreign keys (migration 0011): a copy of a stored version under a bureau id that no
+    registry holds, and one under a round that does not exist, written outside tabulator, are named."""
+    record(sample_election, 2, build_return("75-01-0001", votes={"hamon": 250, "valls": 157}))
+    columns = ", ".join(f'"{column.name}"' for column in ReturnVersionRow.__table__.columns)
+    with sample_election.begin() as connection:
+        (round_id, bureau_id), *_ = connection.exec_driver_sql(
+            "SELECT round_id, bureau_id FROM return_versions"
+        )
+        for changed in ('"bureau_id"', '"round_id"'):
+            moved = columns.replace(changed, f"{changed} + 1000")
+            connection.exec_driver_sql(
+                f"INSERT INTO return_versions ({columns}) SELECT {moved} "
+                f"FROM return_versions WHERE round_id = {round_id} AND bureau_id = {bureau_id}"
+            )
+    bureau_id, round_id = bureau_id + 1000, round_id + 1000
+    assert store.verify(sample_election) == [
+        f"mini-primaire round 2: return versions of 1 bureau id(s) not in its registry ({bureau_id})",
+        f"round id {round_id}: 1 return version(s) of a round that does not exist",
+    ]
 
 
 def test_a_registry_that_is_not_a_tree_is_refused(engine):

@@ -8,10 +8,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import openpyxl
+import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tabulator.files import read_returns_file
-from tabulator.ingest import FileRefused, read_checkpoints_csv, read_returns_csv, read_returns_xlsx
+from tabulator.ingest import (
+    FileRefused,
+    parse_counts,
+    read_checkpoints_csv,
+    read_returns_csv,
+    read_returns_xlsx,
+)
 from tabulator.limits import ReadLimits
 from tabulator.ministry import BLOCK_COLUMNS, FIXED_COLUMNS, read_departements, read_ministry
 from tabulator.types import Issue
@@ -439,4 +448,25 @@ def test_a_workbook_listing_thousands_of_parts_is_refused_before_they_are_listed
             "The file is not a readable XLSX workbook (ValueError: a table of contents of 1,300,000 bytes, "
             "more than any workbook needs).",
         )
+    ]
+
+
+COUNT_CELLS = st.one_of(
+    st.integers(0, 10**15 - 1).map(str),
+    st.sampled_from(["", " 7", "7 ", "+7", "-0", "-3", "1.0", "1e3", "0x1F", "٣", "²", "7\t", "0" * 16]),
+    st.text(alphabet="0123456789 +-.\n", max_size=17),
+)
+
+
+@given(st.lists(COUNT_CELLS, min_size=1, max_size=30))
+def test_a_count_column_is_read_by_the_rule_cell_by_cell_whether_clean_or_not(cells):
+    """A clean column is read on its joined text, any other cell by cell: both give what the rule says,
+    a cell stripped of its spaces being 1 to 15 ASCII digits, with an error for each other cell."""
+    frame = pd.DataFrame({0: cells}, index=range(2, len(cells) + 2), dtype=object)
+    values, issues = parse_counts(frame, {"voters": 0})
+    counted = [cell.strip() for cell in cells]
+    good = [c.isascii() and c.isdigit() and len(c) <= 15 for c in counted]
+    assert values[:, 0].tolist() == [int(c) if ok else 0 for c, ok in zip(counted, good, strict=True)]
+    assert [(i.code, i.line, i.column) for i in issues] == [
+        ("not_a_count", line, 1) for line, ok in enumerate(good, start=2) if not ok
     ]
