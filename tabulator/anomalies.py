@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -424,28 +425,24 @@ def _blank_null_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: Anomal
 
 def _candidate_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: AnomalyThresholds) -> list[_Found]:
     """Pairs of candidates unusual as typed and ordinary once swapped (both on the same exprimés)."""
-    best = fit.best
-    reference = fit.reference[0]
+    best, reference = fit.best.T, fit.reference[0].T  # a row per measure: one candidate's row is contiguous
     found = []
-    first = len(FIXED_MEASURES)
-    for i in range(first, fit.shares.shape[1]):
-        for j in range(i + 1, fit.shares.shape[1]):
-            typed = best[:, i] ** 2 + best[:, j] ** 2
-            low, high = np.fmin(reference[:, i], reference[:, j]), np.fmax(reference[:, i], reference[:, j])
-            with np.errstate(invalid="ignore"):
-                suspect = (best[:, i] * best[:, j] < 0) & (typed > thresholds.swap_deviation**2)
-                suspect &= high >= SWAP_CONTRAST * low  # closer expected shares cannot reveal a swap
-            for position in np.flatnonzero(suspect).tolist():
-                if _fits_swapped(fit, position, (i, j), float(np.sqrt(typed[position])), thresholds):
-                    found.append(
-                        _swap_finding(
-                            fit,
-                            contexts[position],
-                            position=position,
-                            pair=(i, j),
-                            score=float(np.sqrt(typed[position])),
-                        )
-                    )
+    measures = fit.shares.shape[1]
+    # Each candidate against all the later ones at once (11 candidates: 55 pairs of 70,000 rows, 0.2 s
+    # a pair at a time); found in the order of the pairs, then of the rows.
+    for i in range(len(FIXED_MEASURES), measures - 1):
+        later = np.arange(i + 1, measures)
+        typed = best[i] ** 2 + best[later] ** 2
+        low, high = np.fmin(reference[i], reference[later]), np.fmax(reference[i], reference[later])
+        with np.errstate(invalid="ignore"):
+            suspect = (best[i] * best[later] < 0) & (typed > thresholds.swap_deviation**2)
+            suspect &= high >= SWAP_CONTRAST * low  # closer expected shares cannot reveal a swap
+        for offset, position in zip(*(found_at.tolist() for found_at in np.nonzero(suspect)), strict=True):
+            j, score = i + 1 + offset, float(np.sqrt(typed[offset, position]))
+            if _fits_swapped(fit, position, (i, j), score, thresholds):
+                found.append(
+                    _swap_finding(fit, contexts[position], position=position, pair=(i, j), score=score)
+                )
     return found
 
 
@@ -634,7 +631,8 @@ def check_returns(
     pool_areas = np.concatenate([peer_areas, areas])
     shares = measures(pool)[0] if len(pool) else np.empty((0, len(FIXED_MEASURES) + len(candidates)))
     touched = np.unique(areas).tolist()
-    by_area = {area: spread_of(shares[pool_areas == area], "the département") for area in touched}
+    in_area = _positions_by_area(pool_areas, touched)
+    by_area = {area: spread_of(shares[in_area[area]], "the département") for area in touched}
     # A clerk's write reads its own département only: its "nation" is that département, already measured.
     only_one = len(touched) == 1 and bool((pool_areas == touched[0]).all())
     nation = (
@@ -649,13 +647,13 @@ def check_returns(
         [*peer_bureaux, *bureaux], signatures(pool), pool_areas.tolist(), strict=True
     ):
         seen[area].setdefault(sheet, code)
+    everywhere = cache(lambda: ratio_spread(pool, thresholds.min_peers))  # for areas with too few peers
     contexts = {
         area: Context(
             candidates,
             area=by_area[area],
             nation=nation,
-            ratio=ratio_spread(pool[pool_areas == area], thresholds.min_peers)
-            or ratio_spread(pool, thresholds.min_peers),
+            ratio=ratio_spread(pool[in_area[area]], thresholds.min_peers) or everywhere(),
             seen=seen[area],
         )
         for area in touched
@@ -671,12 +669,20 @@ def check_returns(
             previous=previous,
             thresholds=thresholds,
         )
-    peers_known = {area: int((~np.isnan(shares[pool_areas == area, BLANK - 1])).sum()) for area in touched}
+    # An area's peers are among the pool's: the pool's count decides for every row.
     reported = int((~np.isnan(shares[:, BLANK - 1])).sum())
-    compared: BoolArray = np.array(
-        [max(peers_known[area], reported) >= thresholds.min_peers for area in areas.tolist()], np.bool_
-    ).reshape(len(rows))
+    compared: BoolArray = np.full(len(rows), reported >= thresholds.min_peers)
     return Judged(_check(rows, bureaux, row_contexts, thresholds), compared)
+
+
+def _positions_by_area(pool_areas: IntArray, areas: list[int]) -> dict[int, IntArray]:
+    """Each area's positions in the pool, ascending, found with one sort (a national file's 107
+    départements compared with each of 70,000 rows took 0.04 s)."""
+    order = np.argsort(pool_areas, kind="stable")
+    ordered = pool_areas[order]
+    starts = np.searchsorted(ordered, areas, side="left").tolist()
+    ends = np.searchsorted(ordered, areas, side="right").tolist()
+    return {area: order[start:end] for area, start, end in zip(areas, starts, ends, strict=True)}
 
 
 def _with_past(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from tabulator.memo import cached
 from tabulator.types import Area, Bureau, Cut, Election, Issue
 
 IntArray = npt.NDArray[np.int64]
@@ -96,6 +97,24 @@ class Registry:
             parent_level,
         )
 
+    @cached
+    def _sorted_columns(self) -> tuple[tuple[IntArray, IntArray], ...]:
+        """Per column of `ancestors`: the bureaux' rows ordered by their area there, and those areas."""
+        columns = range(self.ancestors.shape[1])
+        orders = [np.argsort(self.ancestors[:, column], kind="stable") for column in columns]
+        return tuple((order, self.ancestors[order, column]) for column, order in enumerate(orders))
+
+    def bureaux_in(self, column: int, areas: IntArray) -> IntArray:
+        """The rows of the bureaux whose area in `column` is one of `areas`, ascending: a clerk's write
+        finds its département's 600 bureaux without comparing all 70,000 (0.2 ms a write with np.isin)."""
+        order, keys = self._sorted_columns[column]
+        wanted = np.unique(areas)
+        starts = np.searchsorted(keys, wanted, side="left").tolist()
+        ends = np.searchsorted(keys, wanted, side="right").tolist()
+        if not starts:
+            return np.zeros(0, np.int64)
+        return np.sort(np.concatenate([order[start:end] for start, end in zip(starts, ends, strict=True)]))
+
     def column(self, level: str) -> int:
         """The column of `ancestors` that holds each bureau's area of this level (in any cut)."""
         return self.columns.index(level)
@@ -163,8 +182,8 @@ class Registry:
     def sum_up(self, bureau_rows: IntArray, values: IntArray) -> IntArray:
         """Sum per-bureau rows of `values` into every ancestor area: returns shape (areas, columns)."""
         totals = np.zeros((len(self.areas), values.shape[1]), dtype=np.int64)
-        for column in range(self.ancestors.shape[1]):
-            np.add.at(totals, self.ancestors[bureau_rows, column], values)
+        touched, sums = self.sum_into_ancestors(bureau_rows, values)
+        totals[touched] = sums
         return totals
 
     def sum_into_ancestors(self, bureau_rows: IntArray, values: IntArray) -> tuple[IntArray, IntArray]:
@@ -172,11 +191,14 @@ class Registry:
 
         One bureau's return touches five areas of 36,000; this spares a write the other 35,995.
         """
-        areas = self.ancestors[bureau_rows].ravel()
-        touched, slots = np.unique(areas, return_inverse=True)
-        totals = np.zeros((len(touched), values.shape[1]), dtype=np.int64)
-        np.add.at(totals, slots, np.repeat(values, self.ancestors.shape[1], axis=0))
-        return touched, totals
+        # Summed a level at a time, then merged: the bureaux of a commune are neighbours in the registry, so
+        # each level's sort has little to do (a national file: 0.03 s, against 0.11 s for np.add.at over
+        # every bureau's every ancestor).
+        ancestors = self.ancestors[bureau_rows]
+        levels = [_grouped_sums(ancestors[:, level], values) for level in range(ancestors.shape[1])]
+        return _grouped_sums(
+            np.concatenate([areas for areas, _ in levels]), np.concatenate([sums for _, sums in levels])
+        )
 
     def chain(self, level: str, code: str) -> list[Area]:
         """The area and its parents, top level first (for breadcrumbs)."""
@@ -186,6 +208,16 @@ class Registry:
             assert above is not None  # an area with a parent code has a parent level (`_index_areas`)
             chain.append(self.area(above, chain[-1].parent_code))
         return chain[::-1]
+
+
+def _grouped_sums(keys: IntArray, values: IntArray) -> tuple[IntArray, IntArray]:
+    """The distinct keys ascending, and the sum of the rows of `values` that have each."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    if not len(ordered):
+        return ordered, values[:0]
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    return ordered[starts], np.add.reduceat(values[order], starts, axis=0)
 
 
 def code_problem(code: str) -> str | None:

@@ -659,9 +659,7 @@ def _judge_against_peers(
         return _judge_with_knowledge(
             raw, round_, index, batch, rows, area=int(areas[0]), thresholds=thresholds, before=before
         )
-    in_areas = np.isin(registry.ancestors[:, column], areas) & registry.counted
-    in_areas[rows] = False  # a bureau is not its own peer (a correction replaces its return)
-    peer_rows = np.flatnonzero(in_areas)
+    peer_rows = _peer_rows(registry, column, areas, rows)
     peer_ids = index.bureau_ids[peer_rows]
     stored = _stored_in_range(raw, round_, peer_ids)
     registered = np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows])
@@ -747,10 +745,7 @@ def _learn_area(
 ) -> AreaKnowledge:
     """The département's knowledge from its other bureaux' current returns (a bureau is not its own peer:
     a correction replaces its return)."""
-    registry = index.registry
-    in_area = (registry.ancestors[:, column] == area) & registry.counted
-    in_area[rows] = False
-    peer_ids = index.bureau_ids[np.flatnonzero(in_area)]
+    peer_ids = index.bureau_ids[_peer_rows(index.registry, column, np.array([area]), rows)]
     stored = _stored_in_range(raw, round_, peer_ids)
     past = _previous_round(raw, before, _NONE, peer_ids[stored.exists])
     return learn_area(
@@ -759,6 +754,16 @@ def _learn_area(
         thresholds=thresholds.anomalies,
         previous=past,
     )
+
+
+def _peer_rows(registry: Registry, column: int, areas: IntArray, rows: IntArray) -> IntArray:
+    """The counted bureaux of these areas (in `column`), but for the bureaux of `rows`: a bureau is not its
+    own peer (a correction replaces its return)."""
+    peers = np.zeros(len(registry.bureaux), np.bool_)
+    peers[registry.bureaux_in(column, areas)] = True
+    peers &= registry.counted
+    peers[rows] = False
+    return np.flatnonzero(peers)
 
 
 def _same_counts(
@@ -787,8 +792,7 @@ def _identical_query(
     """The bureaux of the batch's départements whose current return has the same votants, blancs, nuls and
     exprimés as one of the batch's (the votes are compared once read)."""
     registry = index.registry
-    in_areas = np.isin(registry.ancestors[:, column], registry.ancestors[rows, column])
-    ids = index.bureau_ids[np.flatnonzero(in_areas)]
+    ids = index.bureau_ids[registry.bureaux_in(column, registry.ancestors[rows, column])]
     if not len(ids):
         return None
     same = " OR ".join(['(v.voters = ? AND v.blank = ? AND v."null" = ? AND v.valid = ?)'] * len(batch))

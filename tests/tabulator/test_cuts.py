@@ -73,6 +73,17 @@ def test_summing_into_the_touched_areas_counts_each_area_once_in_every_cut():
     assert not np.delete(everything, touched, axis=0).any()
 
 
+def test_the_bureaux_of_areas_are_found_in_any_column_ascending():
+    def codes(level: str, *areas: str) -> list[str]:
+        positions = np.array([REGISTRY.area_index[(level, code)] for code in areas], np.int64)
+        return [REGISTRY.bureaux[row].code for row in REGISTRY.bureaux_in(REGISTRY.column(level), positions)]
+
+    assert codes("circonscription", "13-01", "75-01", "13-01") == ["75056-0001", "13055-0001", "13001-0001"]
+    assert codes("commune", "13055") == ["13055-0001"]
+    assert codes("departement", "75") == ["75056-0001", "75056-0002", "75056-0003"]
+    assert codes("region") == []
+
+
 def test_a_departement_lists_its_communes_and_apart_its_circonscriptions():
     paris = REGISTRY.area_index[("departement", "75")]
     codes = [REGISTRY.areas[a].code for a in REGISTRY.children[paris]]
