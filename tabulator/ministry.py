@@ -334,22 +334,23 @@ def _insee_communes(
     first_rows = first[order]
     distinct = list(zip(ministry_dept[first_rows].tolist(), communes[first_rows].tolist(), strict=True))
     codes = np.array([insee_commune(departements[d], c) for d, c in distinct], dtype=str)
-    seen: dict[str, tuple[str, str]] = {}
+    # A commune clashes when an earlier one of the file has its INSEE code: that one is named with it.
+    _, owners, of_code = np.unique(codes, return_index=True, return_inverse=True)
+    owner = owners[of_code.ravel()]
     issues: list[Issue] = []
-    for position, ((dept, commune), code) in enumerate(zip(distinct, codes.tolist(), strict=True)):
-        if code in seen and len(issues) < ERRORS_PER_COLUMN:
-            line = int(lines[int(first_rows[position])])
-            issues.append(
-                error(
-                    "bad_code",
-                    f"Line {line}, column {COMMUNE + 1}: commune {dept} {commune} would be INSEE commune "
-                    f"{code}, as {' '.join(seen[code])} is: one of the two codes is wrong.",
-                    field="Code de la commune",
-                    line=line,
-                    column=COMMUNE + 1,
-                )
+    for position in np.flatnonzero(owner != np.arange(len(codes)))[:ERRORS_PER_COLUMN].tolist():
+        (dept, commune), code = distinct[position], str(codes[position])
+        line = int(lines[int(first_rows[position])])
+        issues.append(
+            error(
+                "bad_code",
+                f"Line {line}, column {COMMUNE + 1}: commune {dept} {commune} would be INSEE commune "
+                f"{code}, as {' '.join(distinct[int(owner[position])])} is: one of the two codes is wrong.",
+                field="Code de la commune",
+                line=line,
+                column=COMMUNE + 1,
             )
-        seen.setdefault(code, (dept, commune))
+        )
     return codes[rows], issues
 
 

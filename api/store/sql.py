@@ -11,6 +11,7 @@ costs no more than the driver's own tuple, and a column renamed in the models fa
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import Connection, FromClause
 from sqlalchemy.exc import DBAPIError
 
+ROWS_PER_STATEMENT = 200  # SQLite: rows of a bulk insert sent in one statement
 SMALL_BATCH = 200  # below this, plain statements beat the set-up of COPY and temporary tables
 WRITES_COUNTED = "tabulator_writes_sent"  # in a connection's info: writing statements sent so far
 Shape = TypeVar("Shape", bound=NamedTuple)
@@ -154,11 +156,26 @@ class Raw:
             return
         self._counted()
         with self._cursor(f"INSERT INTO {table}") as cursor:
-            if not self._copies(rows):
+            if self.sqlite and len(rows) >= SMALL_BATCH:
+                self._insert_by_statements(cursor, table, columns, rows)
+            elif not self._copies(rows):
                 marks = ", ".join("?" * len(columns))
                 cursor.executemany(self.sql(f"INSERT INTO {table} ({names(columns)}) VALUES ({marks})"), rows)
             else:
                 _copy(cursor, table, table, columns, rows)
+
+    def _insert_by_statements(
+        self, cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """SQLite: many rows to a statement, as many as its variables allow up to ROWS_PER_STATEMENT (a
+        national file's versions: 0.22 s a row at a time, 0.16 s 200 at a time)."""
+        limit = self.driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        size = max(1, min(ROWS_PER_STATEMENT, limit // len(columns)))
+        whole = len(rows) - len(rows) % size
+        groups = [_flat(rows[start : start + size]) for start in range(0, whole, size)]
+        cursor.executemany(_insert_rows(table, columns, size), groups)
+        if whole < len(rows):
+            cursor.execute(_insert_rows(table, columns, len(rows) - whole), _flat(rows[whole:]))
 
     def insert_records(self, table: FromClause, shape: type[Shape], records: Sequence[Shape]) -> None:
         """Insert rows given by name: `shape`'s fields are the columns of the model's `table` they fill."""
@@ -205,3 +222,12 @@ def _copy(cursor: Any, into: str, like: str, columns: Sequence[str], rows: Itera
         copy.set_types([types[column] for column in columns])
         for row in rows:
             copy.write_row(row)
+
+
+def _insert_rows(table: str, columns: Sequence[str], count: int) -> str:
+    marks = f"({', '.join('?' * len(columns))})"
+    return f"INSERT INTO {table} ({names(columns)}) VALUES {', '.join([marks] * count)}"
+
+
+def _flat(rows: Sequence[Sequence[Any]]) -> list[Any]:
+    return [value for row in rows for value in row]
