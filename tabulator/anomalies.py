@@ -410,10 +410,11 @@ def _blank_null_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: Anomal
     with np.errstate(invalid="ignore"):
         suspect = (np.abs(typed) > thresholds.ratio_deviation) & (np.abs(reversed_) < thresholds.swap_fit)
     found = []
-    for position in np.flatnonzero(suspect).tolist():
-        score = float(abs(typed[position]))
-        if not _fits_swapped(fit, position, (1, 2), score, thresholds):
-            continue
+    positions = np.flatnonzero(suspect)
+    scores = np.abs(typed[positions])
+    pairs = np.tile(np.array([BLANK - 1, NULL - 1]), (len(positions), 1))
+    fits = _fit_swapped(fit, positions, pairs, scores, thresholds)
+    for position, score in zip(positions[fits].tolist(), scores[fits].tolist(), strict=True):
         context, shares = contexts[position], fit.shares[position]
         message = (
             f"blancs {_pc(shares[1])} and nuls {_pc(shares[2])} here; {_pc(reference[position, 1])} and "
@@ -437,26 +438,36 @@ def _candidate_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: Anomaly
         with np.errstate(invalid="ignore"):
             suspect = (best[i] * best[later] < 0) & (typed > thresholds.swap_deviation**2)
             suspect &= high >= SWAP_CONTRAST * low  # closer expected shares cannot reveal a swap
-        for offset, position in zip(*(found_at.tolist() for found_at in np.nonzero(suspect)), strict=True):
-            j, score = i + 1 + offset, float(np.sqrt(typed[offset, position]))
-            if _fits_swapped(fit, position, (i, j), score, thresholds):
-                found.append(
-                    _swap_finding(fit, contexts[position], position=position, pair=(i, j), score=score)
-                )
+        offsets, positions = np.nonzero(suspect)
+        scores = np.sqrt(typed[offsets, positions])
+        pairs = np.stack([np.full(len(positions), i), i + 1 + offsets], axis=1)
+        fits = _fit_swapped(fit, positions, pairs, scores, thresholds)
+        for offset, position, score in zip(
+            offsets[fits].tolist(), positions[fits].tolist(), scores[fits].tolist(), strict=True
+        ):
+            pair = (i, i + 1 + offset)
+            found.append(_swap_finding(fit, contexts[position], position=position, pair=pair, score=score))
     return found
 
 
-def _fits_swapped(
-    fit: _Fit, position: int, pair: tuple[int, int], typed: float, thresholds: AnomalyThresholds
-) -> bool:
-    """Swapped back, the pair is ordinary, or far less unusual than as typed: a prediction's spread is
-    learned from the typical bureau, and a bureau far from it as typed may stay a little off once put
-    right."""
-    reference, scale = (values[position] for values in fit.reference)
-    shares, sizes = fit.shares[position], fit.sizes[position]
-    typed_order, swapped_order = np.array(pair), np.array(pair[::-1])
-    again = _z(shares[swapped_order], sizes[typed_order], reference[typed_order], scale[typed_order])
-    return bool(np.sqrt(np.sum(np.nan_to_num(again) ** 2)) < max(thresholds.swap_fit, typed / SWAP_GAIN))
+def _fit_swapped(
+    fit: _Fit, positions: IntArray, pairs: IntArray, typed: FloatArray, thresholds: AnomalyThresholds
+) -> BoolArray:
+    """For each row at `positions`, whether its pair of measures (`pairs`, a row each) swapped back is
+    ordinary, or far less unusual than as typed (`typed`): a prediction's spread is learned from the
+    typical bureau, and a bureau far from it as typed may stay a little off once put right."""
+    reference, scale = fit.reference
+    rows = positions[:, None]
+    typed_order, swapped_order = pairs, pairs[:, ::-1]
+    again = _z(
+        fit.shares[rows, swapped_order],
+        fit.sizes[rows, typed_order],
+        reference[rows, typed_order],
+        scale[rows, typed_order],
+    )
+    distance = np.sqrt(np.sum(np.nan_to_num(again) ** 2, axis=1))
+    fits: BoolArray = distance < np.maximum(thresholds.swap_fit, typed / SWAP_GAIN)
+    return fits
 
 
 def _swap_finding(
