@@ -187,7 +187,8 @@ ENTRY_STATUSES = (*WAITING_STATUSES, "accepted", "rejected", "matched", "superse
 
 
 def count_checks(*columns: str) -> tuple[CheckConstraint, ...]:
-    return tuple(CheckConstraint(f"{column} >= 0", name=f"{column}_not_negative") for column in columns)
+    # Quoted: an unquoted null is SQL's NULL, and a check that compares NULL passes every row (until 0011).
+    return tuple(CheckConstraint(f'"{column}" >= 0', name=f"{column}_not_negative") for column in columns)
 
 
 class ReturnVersionRow(Base):
@@ -196,7 +197,7 @@ class ReturnVersionRow(Base):
     __tablename__ = "return_versions"
     __table_args__ = (
         *count_checks("voters", "blank", "null", "valid"),
-        CheckConstraint("voters = blank + null + valid", name="voters_add_up"),
+        CheckConstraint('voters = blank + "null" + valid', name="voters_add_up"),
         CheckConstraint("version >= 1", name="version_positive"),
     )
 

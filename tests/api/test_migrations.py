@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 from api import documents, store
 from api.store import db
 from api.store.models import Base
 from tabulator.batch import ReturnBatch
 from tests.builders import AREAS, BUREAUX, SAMPLE, build_return
+from tests.conftest import table_contents
 
 
 def test_every_migration_goes_down_and_up_again(database_url, engine):
@@ -122,6 +125,41 @@ def test_votes_packed_by_0010_unpack_on_the_way_down_and_pack_again(database_url
     assert published == [(1, "85,40"), (2, "86,39")]
     assert _documents(upgraded) == before
     assert store.verify(upgraded) == []
+
+
+def test_versions_lose_their_foreign_keys_in_0011_and_get_them_back_on_the_way_down(database_url, engine):
+    """0011 drops the keys from return_versions to rounds and bureaux (SQLite copies the table): its rows,
+    checks and index stay; down, the keys are back and refuse a version of a bureau that does not exist."""
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    returns = [build_return("75-01-0001", votes={"hamon": 60, "valls": 40})]
+    store.record_returns(engine, SAMPLE.id, 2, ReturnBatch.of(returns, ("hamon", "valls")), author="c")
+    before = table_contents(engine)
+
+    def keys() -> list[tuple[str, list[str]]]:
+        found = inspect(engine).get_foreign_keys("return_versions")
+        return sorted((key["referred_table"], key["constrained_columns"]) for key in found)
+
+    def indexes() -> list[str]:
+        return [index["name"] for index in inspect(engine).get_indexes("return_versions")]
+
+    assert (keys(), indexes()) == ([], ["ix_return_versions_sequence"])
+    command.downgrade(db.alembic_config(database_url), "0010")
+    engine.dispose()
+    assert (keys(), indexes()) == (
+        [("bureaux", ["bureau_id"]), ("rounds", ["round_id"])],
+        ["ix_return_versions_sequence"],
+    )
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.exec_driver_sql(
+            'INSERT INTO return_versions SELECT round_id, bureau_id + 1000, version, voters, blank, "null", '
+            "valid, registered, reported_at, recorded_at, author, reason, warnings, sequence, warning_notes, "
+            "votes FROM return_versions"
+        )
+    db.upgrade(database_url)
+    engine.dispose()
+    assert (keys(), indexes(), table_contents(engine)) == ([], ["ix_return_versions_sequence"], before)
+    with pytest.raises(IntegrityError), engine.begin() as connection:  # the checks stay
+        connection.exec_driver_sql("UPDATE return_versions SET voters = voters + 1")
 
 
 def _documents(engine) -> list[dict]:
