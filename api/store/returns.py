@@ -6,9 +6,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import compress, repeat
 from time import monotonic
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -951,22 +950,21 @@ def _append_versions(
         for moment in (batch.reported_at[i] for i in new.positions.tolist())
     ]
     columns = (
-        repeat(round_.id, count),
+        [round_.id] * count,
         bureau_ids.tolist(),
         new.versions.tolist(),
         *new.counts.T.tolist(),
         pack_votes(new.votes),
         _nullable(new.registered),
         reported,
-        repeat(recorded),
+        [recorded] * count,
         new.authors,
         new.reasons,
         new.warning_codes,
         new.warning_notes,
-        repeat(sequence),
+        [sequence] * count,
     )
-    # repeat() is endless
-    raw.insert_many("return_versions", VERSION_COLUMNS, list(zip(*columns, strict=False)))
+    raw.insert_columns("return_versions", VERSION_COLUMNS, columns)
 
 
 def _nullable(values: IntArray) -> list[int | None]:
@@ -987,15 +985,22 @@ def _add_to_areas(raw: Raw, round_: RoundInfo, index: ElectionIndex, rows: IntAr
         return
     sums, stored = stored_area_sums(raw, round_, area_ids)
     sums += totals[changed]
-    fixed = len(RESULT_FIELDS)
-    area_rows = list(
-        zip(repeat(round_.id), area_ids.tolist(), *sums[:, :fixed].T.tolist(), pack_votes(sums[:, fixed:]))
-    )
     # The areas' first sums of the round (all of them at a file's first import) are inserted: on
     # PostgreSQL straight by COPY, where a replacement goes through a staging table.
-    known = stored.tolist()
-    raw.insert_many("area_results", AREA_COLUMNS, list(compress(area_rows, (not k for k in known))))
-    raw.put_many("area_results", AREA_COLUMNS[:2], AREA_COLUMNS[2:], compress(area_rows, known))
+    raw.insert_columns("area_results", AREA_COLUMNS, _area_columns(round_, area_ids[~stored], sums[~stored]))
+    replaced = _area_columns(round_, area_ids[stored], sums[stored])
+    raw.put_many("area_results", AREA_COLUMNS[:2], AREA_COLUMNS[2:], zip(*replaced, strict=True))
+
+
+def _area_columns(round_: RoundInfo, area_ids: IntArray, sums: IntArray) -> list[list[Any]]:
+    """Areas' rows of `area_results` column by column (AREA_COLUMNS), their votes packed."""
+    fixed = len(RESULT_FIELDS)
+    return [
+        [round_.id] * len(area_ids),
+        area_ids.tolist(),
+        *sums[:, :fixed].T.tolist(),
+        pack_votes(sums[:, fixed:]),
+    ]
 
 
 def _propagate_to_next_rounds(

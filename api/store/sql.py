@@ -177,6 +177,37 @@ class Raw:
         if whole < len(rows):
             cursor.execute(_insert_rows(table, columns, len(rows) - whole), _flat(rows[whole:]))
 
+    def insert_columns(self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+        """Insert rows given column by column, `values[i]` holding column i's value of every row. On SQLite
+        a column with the same value in every row (the round, the time recorded, the author of a file) is
+        bound once per statement, not once per row: the sqlite3 module copies each text it binds (a
+        national file's versions: 0.32 s bound row by row, 0.20 s so)."""
+        count = len(values[0]) if values else 0
+        if not count:
+            return
+        if not self.sqlite or count < SMALL_BATCH:
+            self.insert_many(table, columns, list(zip(*values, strict=True)))
+            return
+        self._counted()
+        with self._cursor(f"INSERT INTO {table}") as cursor:
+            shared = [j for j, column in enumerate(values) if column.count(column[0]) == count]
+            varying = [j for j in range(len(columns)) if j not in shared] or [shared.pop()]
+            limit = self.driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - len(shared)
+            size = max(1, min(ROWS_PER_STATEMENT, limit // len(varying)))
+            width = len(varying)
+            flat: list[Any] = [None] * (count * width)
+            for slot, j in enumerate(varying):
+                flat[slot::width] = values[j]
+            constants = [values[j][0] for j in shared]
+            whole, step = (count - count % size) * width, size * width
+            statement = _insert_sharing(table, columns, shared, varying, size)
+            cursor.executemany(
+                statement, [constants + flat[start : start + step] for start in range(0, whole, step)]
+            )
+            if whole < len(flat):
+                rest = _insert_sharing(table, columns, shared, varying, count - whole // width)
+                cursor.execute(rest, constants + flat[whole:])
+
     def insert_records(self, table: FromClause, shape: type[Shape], records: Sequence[Shape]) -> None:
         """Insert rows given by name: `shape`'s fields are the columns of the model's `table` they fill."""
         # A Table's description is its name.
@@ -227,6 +258,23 @@ def _copy(cursor: Any, into: str, like: str, columns: Sequence[str], rows: Itera
 def _insert_rows(table: str, columns: Sequence[str], count: int) -> str:
     marks = f"({', '.join('?' * len(columns))})"
     return f"INSERT INTO {table} ({names(columns)}) VALUES {', '.join([marks] * count)}"
+
+
+def _insert_sharing(
+    table: str, columns: Sequence[str], shared: list[int], varying: list[int], count: int
+) -> str:
+    """An INSERT of `count` rows whose `shared` columns take the statement's first parameters (?1, ?2…)
+    and whose `varying` ones take the next, row after row."""
+    marks = [""] * len(columns)
+    for number, j in enumerate(shared, 1):
+        marks[j] = f"?{number}"
+    rows = []
+    for row in range(count):
+        first = len(shared) + 1 + row * len(varying)
+        for slot, j in enumerate(varying):
+            marks[j] = f"?{first + slot}"
+        rows.append(f"({', '.join(marks)})")
+    return f"INSERT INTO {table} ({names(columns)}) VALUES {', '.join(rows)}"
 
 
 def _flat(rows: Sequence[Sequence[Any]]) -> list[Any]:

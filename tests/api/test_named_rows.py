@@ -95,3 +95,42 @@ def test_an_audit_rows_digest_keeps_its_canonical_text(engine):
         ((chain_hash,),) = Raw(connection).rows("SELECT chain_hash FROM audit WHERE id = 1")
     assert chain_hash == audit_chain.link(audit_chain.GENESIS, digest.hexdigest())
     assert audit_chain.verify_chain(engine) == audit_chain.ChainReport(1, 0, [])
+
+
+@pytest.mark.parametrize("count", [3, 457])
+def test_rows_inserted_column_by_column_come_back_as_given(engine, count):
+    """A few rows go as plain statements; many, on SQLite, as statements of 200 rows that bind the columns
+    with one value for every row once (`same`, `also_same`), the rest row by row, the last statement
+    shorter; on PostgreSQL by COPY."""
+    columns = ("id", "same", "label", "also_same", "maybe")
+    values = [
+        list(range(count)),
+        ["one text for all"] * count,
+        [f"row {i}" for i in range(count)],
+        [7] * count,
+        [None if i % 3 else i * 10 for i in range(count)],
+    ]
+    with writing(engine) as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS bulk_probe")  # the PostgreSQL database is reused
+        connection.exec_driver_sql(
+            "CREATE TABLE bulk_probe "
+            "(id INTEGER PRIMARY KEY, same TEXT, label TEXT, also_same INTEGER, maybe INTEGER)"
+        )
+        Raw(connection).insert_columns("bulk_probe", columns, values)
+    with reading(engine) as connection:
+        stored = connection.exec_driver_sql("SELECT * FROM bulk_probe ORDER BY id").all()
+    with writing(engine) as connection:
+        connection.exec_driver_sql("DROP TABLE bulk_probe")
+    assert [tuple(row) for row in stored] == list(zip(*values, strict=True))
+
+
+def test_rows_that_are_all_alike_are_inserted_all_the_same(engine):
+    with writing(engine) as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS bulk_alike")  # the PostgreSQL database is reused
+        connection.exec_driver_sql("CREATE TABLE bulk_alike (a INTEGER, b TEXT)")
+        Raw(connection).insert_columns("bulk_alike", ("a", "b"), [[1] * 401, ["x"] * 401])
+    with reading(engine) as connection:
+        stored = connection.exec_driver_sql("SELECT a, b, count(*) FROM bulk_alike GROUP BY a, b").all()
+    with writing(engine) as connection:
+        connection.exec_driver_sql("DROP TABLE bulk_alike")
+    assert [tuple(row) for row in stored] == [(1, "x", 401)]

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tabulator.aggregation import add_return, aggregate, combine, contributions, empty_tally, tally_from_row
-from tabulator.batch import UNKNOWN, ReturnBatch
+from tabulator.batch import UNKNOWN, ReturnBatch, pack_votes, unpack_votes
 from tabulator.registry import Registry
 from tests.builders import AREAS, BUREAUX, SAMPLE
 from tests.strategies import latest_returns, returns
@@ -71,3 +71,18 @@ def _rows_and_contributions(latest):
     rows = np.array([REGISTRY.bureau_index[ret.bureau] for ret in latest], np.int64)
     unknown = np.full(len(latest), UNKNOWN, np.int64)
     return rows, contributions(batch.counts, batch.votes, unknown, unknown)
+
+
+@given(
+    st.integers(0, 40).flatmap(
+        lambda rows: st.integers(0, 12).flatmap(
+            lambda candidates: st.lists(
+                st.integers(0, 10**15), min_size=rows * candidates, max_size=rows * candidates
+            ).map(lambda cells: np.array(cells, np.int64).reshape(rows, candidates))
+        )
+    )
+)
+def test_packed_votes_are_each_row_in_decimal_and_unpack_to_the_same_array(votes):
+    packed = pack_votes(votes)
+    assert packed == [",".join(str(vote) for vote in row) for row in votes.tolist()]
+    assert np.array_equal(unpack_votes(packed, votes.shape[1]), votes)
