@@ -144,11 +144,19 @@ def load(url: str) -> tuple[object, object]:
 
 
 def gunicorn(
-    app: str, port: int, environment: dict[str, str], folder: Path, *, workers: int = 2, threads: int = 8
+    app: str,
+    port: int,
+    environment: dict[str, str],
+    folder: Path,
+    *,
+    workers: int = 2,
+    threads: int = 8,
+    nice: int = 0,
 ) -> subprocess.Popen[bytes]:
     log = (folder / f"gunicorn-{port}.log").open("wb")
     return subprocess.Popen(
         [
+            *(["nice", "-n", str(nice)] if nice else []),
             str(GUNICORN),
             "--config",
             str(Path(__file__).resolve().parents[1] / "deploy" / "gunicorn.conf.py"),

@@ -53,6 +53,10 @@ PUBLISHER = os.environ.get("LOADTEST_PUBLISHER", "1") == "1"  # 0: no static pub
 # 1: every bureau of the file, each clerk sending its next return as soon as the last is answered (no
 # schedule): how long the whole night takes under the pollers. Target: WHOLE_FILE_SECONDS.
 ALL = os.environ.get("LOADTEST_ALL", "0") == "1"
+# 1: the clerks write to the first node only and the pollers read from the second, started at nice
+# READER_NICE (0: same priority): what a node of its own for the writes gains when the cores are short.
+SPLIT = os.environ.get("LOADTEST_SPLIT", "0") == "1"
+READER_NICE = int(os.environ.get("LOADTEST_READER_NICE", "5"))
 WHOLE_FILE_SECONDS = 600
 GIVE_UP_SECONDS = 1_800  # a whole-file run that has not ended by then is stopped: its figures say why
 PORTS = (18_751, 18_752)
@@ -118,6 +122,7 @@ def main() -> None:
                 Path(folder),
                 workers=WORKERS,
                 threads=THREADS,
+                nice=READER_NICE if SPLIT and port == PORTS[1] else 0,
             )
             for port in PORTS
         ]
@@ -228,7 +233,7 @@ def clerk(
         due = max(started, time.perf_counter()) if ALL else started + position / RATE
         time.sleep(max(0.0, due - time.perf_counter()))
         code, payload = bodies[position]
-        connection = connections[position % 2]
+        connection = connections[0] if SPLIT else connections[position % 2]
         status, answer = request(connection, "PUT", f"{ROUND}/bureaux/{code}/return", payload, headers)
         now = time.perf_counter()
         timings.add(now - due, status == 201, status)
@@ -245,7 +250,7 @@ def poller(number: int, stop: threading.Event, timings: Timings) -> None:
     cursor, seen = "0", -1
     time.sleep(rng.random())
     while not stop.is_set():
-        connection = connections[rng.randrange(2)]
+        connection = connections[1] if SPLIT else connections[rng.randrange(2)]
         sequence = json.loads(
             timed_get(connection, f"{ROUND}/current", etags, timings) or b'{"sequence": -1}'
         )["sequence"]
@@ -343,6 +348,8 @@ def report(results: dict[str, object]) -> None:
         "\nElection night on PostgreSQL: PR17_BVot_T2_FE (69,242 bureaux), "
         f"2 app nodes (gunicorn {WORKERS} × {THREADS} each),"
     )
+    if SPLIT:
+        print(f"the first for the clerks, the second for the pollers at nice {READER_NICE},")
     pace = "sending the whole file" if ALL else f"at {RATE} returns/s for {SECONDS} s"
     print(f"{CLERKS} clerks {pace}, {POLLERS} pollers every 2 s with ETags.\n")
     print(f"{'':<34}{'count':>9}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
