@@ -12,7 +12,8 @@
   national results carry its sequence; another, until nginx serves it from the static publication, which a
   publisher (`tabulator publish-static --watch 0.1`, after a first whole pass, at `nice 10`) writes into a
   tmpfs.
-- At the end: both nodes give byte-identical payloads for the same sequences, and `verify` is clean.
+- At the end: both nodes give byte-identical payloads for the same sequences, and `verify` is clean; and
+  the cores each part took during the night, with the machine's idle time (bench/cpu.py).
 
 Run: `make loadtest` (or `python -m bench.loadtest`). Needs ../shared/data and PostgreSQL.
 """
@@ -39,6 +40,7 @@ from api import documents, reference, store
 from api.store import accounts, db
 from bench import summary
 from bench.api import FILE, gunicorn, nginx, wait_for
+from bench.cpu import CpuWindow, print_shares
 from bench.writes import ELECTION, body, postgres_url
 from tabulator.ministry import read_ministry
 
@@ -167,6 +169,16 @@ def night(ministry, token: str) -> dict[str, object]:
     pollers = context.Process(target=run_pollers, args=(poller_stop, poller_results))
     pollers.start()
     started = time.perf_counter() + 1.0
+    cpu = CpuWindow(
+        (
+            ("node 1 (gunicorn)", f"127.0.0.1:{PORTS[0]}"),
+            ("node 2 (gunicorn)", f"127.0.0.1:{PORTS[1]}"),
+            ("the static publisher (nice 10)", "publish-static"),
+            ("PostgreSQL", "postgres"),
+            ("nginx", "nginx"),
+            ("the load: clerks, pollers, probes", "bench.loadtest"),
+        )
+    )
     threads = [
         *(
             threading.Thread(
@@ -184,6 +196,7 @@ def night(ministry, token: str) -> dict[str, object]:
     for thread in threads[:CLERKS]:
         thread.join()
     elapsed = time.perf_counter() - started
+    cores = cpu.shares()
     time.sleep(2)
     stop.set()
     poller_stop.set()
@@ -199,6 +212,7 @@ def night(ministry, token: str) -> dict[str, object]:
         "rate": len(writes.seconds) / elapsed,
         "scheduled": count,
         "elapsed": elapsed,
+        "cores": cores,
     }
 
 
@@ -369,6 +383,7 @@ def report(results: dict[str, object]) -> None:
         f"{results['rate']:.1f} (target ≥ {RATE}); freshness target p99 ≤ 1000 ms"
     )
     print(f"two nodes: {results['agree']}; verify: {results['verify']}")
+    print_shares(results["cores"])  # type: ignore[arg-type]
     errors = sum(results[key].errors for key in ("writes", "reads"))  # type: ignore[attr-defined]
     if ALL:
         elapsed, whole = float(results["elapsed"]), sent == results["scheduled"]  # type: ignore[arg-type]

@@ -402,9 +402,8 @@ def _duplicates(
     sheets: Sequence[Signature],
 ) -> list[_Found]:
     found: list[_Found] = []
-    large = np.flatnonzero(rows[:, VOTERS] >= thresholds.duplicate_min_voters).tolist()
-    for position, sheet in zip(large, [sheets[position] for position in large], strict=True):
-        bureau, context = bureaux[position], contexts[position]
+    for position in np.flatnonzero(rows[:, VOTERS] >= thresholds.duplicate_min_voters).tolist():
+        sheet, bureau, context = sheets[position], bureaux[position], contexts[position]
         other = (context.seen or {}).get(sheet)
         if other is not None and other != bureau:
             message = (
