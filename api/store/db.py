@@ -21,12 +21,6 @@ from api.store.caches import attach_caches, kept_if_committed
 from api.store.sql import WRITES_COUNTED
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# PostgreSQL connections a process keeps open: one per request thread (deploy/gunicorn.conf.py's 16), so
-# that a busy worker never opens one per request. Past the pool a few more are opened, then closed on
-# return, each a new server process: with 5, those took 0.4 of 2 cores in make loadtest. 4 workers × 20
-# stay under PostgreSQL's default max_connections of 100 (docs/operations.md).
-POOL_SIZE = 16
-POOL_OVERFLOW = 4
 PING_AFTER_IDLE = 5.0  # seconds a pooled PostgreSQL connection may rest before it is checked on checkout
 WRITE_OPTION = "tabulator_writes"
 T = TypeVar("T")
@@ -299,7 +293,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
     else:
-        engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+        engine = create_engine(url, pool_size=5, max_overflow=5)
         _ping_after_idle(engine)
         _count_writes(engine)
     attach_caches(engine)
