@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, FromClause
@@ -157,25 +158,12 @@ class Raw:
         self._counted()
         with self._cursor(f"INSERT INTO {table}") as cursor:
             if self.sqlite and len(rows) >= SMALL_BATCH:
-                self._insert_by_statements(cursor, table, columns, rows)
+                self._insert_by_statements(cursor, table, columns, {}, list(chain.from_iterable(rows)))
             elif not self._copies(rows):
                 marks = ", ".join("?" * len(columns))
                 cursor.executemany(self.sql(f"INSERT INTO {table} ({names(columns)}) VALUES ({marks})"), rows)
             else:
                 _copy(cursor, table, table, columns, rows)
-
-    def _insert_by_statements(
-        self, cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """SQLite: many rows to a statement, as many as its variables allow up to ROWS_PER_STATEMENT (a
-        national file's versions: 0.22 s a row at a time, 0.16 s 200 at a time)."""
-        limit = self.driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        size = max(1, min(ROWS_PER_STATEMENT, limit // len(columns)))
-        whole = len(rows) - len(rows) % size
-        groups = [_flat(rows[start : start + size]) for start in range(0, whole, size)]
-        cursor.executemany(_insert_rows(table, columns, size), groups)
-        if whole < len(rows):
-            cursor.execute(_insert_rows(table, columns, len(rows) - whole), _flat(rows[whole:]))
 
     def insert_columns(self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
         """Insert rows given column by column, `values[i]` holding column i's value of every row. On SQLite
@@ -188,25 +176,35 @@ class Raw:
         if not self.sqlite or count < SMALL_BATCH:
             self.insert_many(table, columns, list(zip(*values, strict=True)))
             return
+        shared = {j: column[0] for j, column in enumerate(values) if column.count(column[0]) == count}
+        if len(shared) == len(columns):  # every row alike: one column still goes row by row
+            del shared[len(columns) - 1]
+        varying = [j for j in range(len(columns)) if j not in shared]
+        flat: list[Any] = [None] * (count * len(varying))
+        for slot, j in enumerate(varying):
+            flat[slot :: len(varying)] = values[j]
         self._counted()
         with self._cursor(f"INSERT INTO {table}") as cursor:
-            shared = [j for j, column in enumerate(values) if column.count(column[0]) == count]
-            varying = [j for j in range(len(columns)) if j not in shared] or [shared.pop()]
-            limit = self.driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - len(shared)
-            size = max(1, min(ROWS_PER_STATEMENT, limit // len(varying)))
-            width = len(varying)
-            flat: list[Any] = [None] * (count * width)
-            for slot, j in enumerate(varying):
-                flat[slot::width] = values[j]
-            constants = [values[j][0] for j in shared]
-            whole, step = (count - count % size) * width, size * width
-            statement = _insert_sharing(table, columns, shared, varying, size)
-            cursor.executemany(
-                statement, [constants + flat[start : start + step] for start in range(0, whole, step)]
-            )
-            if whole < len(flat):
-                rest = _insert_sharing(table, columns, shared, varying, count - whole // width)
-                cursor.execute(rest, constants + flat[whole:])
+            self._insert_by_statements(cursor, table, columns, shared, flat)
+
+    def _insert_by_statements(
+        self, cursor: Any, table: str, columns: Sequence[str], shared: dict[int, Any], flat: list[Any]
+    ) -> None:
+        """SQLite: many rows to a statement, as many as its variables allow up to ROWS_PER_STATEMENT (a
+        national file's versions: 0.22 s a row at a time, 0.16 s 200 at a time). `shared`: the columns
+        bound once per statement, with their value; `flat`: the other columns' values, row after row."""
+        width = len(columns) - len(shared)
+        variables = self.driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - len(shared)
+        size = max(1, min(ROWS_PER_STATEMENT, variables // width))
+        constants, count = list(shared.values()), len(flat) // width
+        whole, step = (count - count % size) * width, size * width
+        statement = _insert_sharing(table, columns, list(shared), size)
+        cursor.executemany(
+            statement, [constants + flat[start : start + step] for start in range(0, whole, step)]
+        )
+        if whole < len(flat):
+            rest = _insert_sharing(table, columns, list(shared), count - whole // width)
+            cursor.execute(rest, constants + flat[whole:])
 
     def insert_records(self, table: FromClause, shape: type[Shape], records: Sequence[Shape]) -> None:
         """Insert rows given by name: `shape`'s fields are the columns of the model's `table` they fill."""
@@ -255,16 +253,10 @@ def _copy(cursor: Any, into: str, like: str, columns: Sequence[str], rows: Itera
             copy.write_row(row)
 
 
-def _insert_rows(table: str, columns: Sequence[str], count: int) -> str:
-    marks = f"({', '.join('?' * len(columns))})"
-    return f"INSERT INTO {table} ({names(columns)}) VALUES {', '.join([marks] * count)}"
-
-
-def _insert_sharing(
-    table: str, columns: Sequence[str], shared: list[int], varying: list[int], count: int
-) -> str:
+def _insert_sharing(table: str, columns: Sequence[str], shared: list[int], count: int) -> str:
     """An INSERT of `count` rows whose `shared` columns take the statement's first parameters (?1, ?2…)
-    and whose `varying` ones take the next, row after row."""
+    and whose other columns take the next, row after row."""
+    varying = [j for j in range(len(columns)) if j not in shared]
     marks = [""] * len(columns)
     for number, j in enumerate(shared, 1):
         marks[j] = f"?{number}"
@@ -275,7 +267,3 @@ def _insert_sharing(
             marks[j] = f"?{first + slot}"
         rows.append(f"({', '.join(marks)})")
     return f"INSERT INTO {table} ({names(columns)}) VALUES {', '.join(rows)}"
-
-
-def _flat(rows: Sequence[Sequence[Any]]) -> list[Any]:
-    return [value for row in rows for value in row]
