@@ -287,13 +287,22 @@ def normalise_url(url: str) -> str:
     )
 
 
+# A PostgreSQL connection kept for each request thread of a worker (deploy/gunicorn.conf.py: 16 threads),
+# and a few more opened for a burst, closed once back. With 5 kept, a busy worker opened and closed one
+# per request all night, a new server process each time: half of the two cores went to processes that
+# ended (make loadtest's report of the cores; 0.01-0.04 with 16). Two nodes of two workers hold at most
+# 80 connections: PostgreSQL's default `max_connections` is 100.
+POOLED_CONNECTIONS = 16
+EXTRA_CONNECTIONS = 4
+
+
 def make_engine(url: str) -> Engine:
     """An engine, with its own empty caches (api.store.caches)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url)
     else:
-        engine = create_engine(url, pool_size=5, max_overflow=5)
+        engine = create_engine(url, pool_size=POOLED_CONNECTIONS, max_overflow=EXTRA_CONNECTIONS)
         _ping_after_idle(engine)
         _count_writes(engine)
     attach_caches(engine)

@@ -21,7 +21,7 @@ from api.store.common import (
     round_info,
     warning_codes,
 )
-from api.store.models import ElectionRow, ReturnVersionRow, RoundRow
+from api.store.models import BY_SEQUENCE, ElectionRow, ReturnVersionRow, RoundRow
 from api.store.results import View
 from api.store.sql import Raw, select_list, utc_time
 from tabulator.batch import unpack_votes
@@ -171,7 +171,7 @@ def changes_after(
     raw = Raw(connection)
     records = raw.records(
         ChangeRecord,
-        f"{CHANGES} WHERE v.round_id = ? AND v.sequence <= ? "
+        f"{CHANGES} WHERE v.round_id = ? AND v.{BY_SEQUENCE} AND v.sequence <= ? "
         "AND (v.sequence > ? OR (v.sequence = ? AND v.bureau_id > ?)) "
         "ORDER BY v.sequence, v.bureau_id LIMIT ?",
         (round_.id, up_to_sequence, after[0], after[0], after[1], limit),
@@ -186,7 +186,7 @@ def corrections(view: View) -> list[Change]:
     raw = Raw(view.connection)
     records = raw.records(
         ChangeRecord,
-        f"{CHANGES} WHERE v.round_id = ? AND v.version > 1 AND v.sequence <= ? "
+        f"{CHANGES} WHERE v.round_id = ? AND v.version > 1 AND v.{BY_SEQUENCE} AND v.sequence <= ? "
         "ORDER BY v.sequence, v.bureau_id",
         (view.round_.id, view.publication.sequence),
     )

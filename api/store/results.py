@@ -35,6 +35,7 @@ from api.store.common import (
     warning_notes,
 )
 from api.store.models import (
+    BY_SEQUENCE,
     CheckpointRow,
     PublicationRow,
     ReturnVersionRow,
@@ -538,7 +539,7 @@ def bureaux_changed_since(view: View, sequence: int) -> list[int]:
     what a publication of the view must write again (by the index on round and sequence)."""
     found = Raw(view.connection).rows(
         "SELECT DISTINCT bureau_id FROM return_versions "
-        "WHERE round_id = ? AND sequence > ? AND sequence <= ?",
+        f"WHERE round_id = ? AND {BY_SEQUENCE} AND sequence > ? AND sequence <= ?",
         (view.round_.id, sequence, view.publication.sequence),
     )
     position = view.index.bureau_position

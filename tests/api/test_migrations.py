@@ -170,3 +170,40 @@ def _documents(engine) -> list[dict]:
         documents.results_document(engine, SAMPLE.id, 2, "departement", "13"),
         changes,
     ]
+
+
+def test_the_sequence_index_is_partial_from_0012_and_whole_again_on_the_way_down(database_url, engine):
+    """0012 remakes the (round, sequence) index of versions with `WHERE sequence > 0`
+    (tests/api/test_query_plans.py says why); down, it is the whole index again. The rows stay."""
+    store.create_election(engine, SAMPLE, AREAS, BUREAUX)
+    returns = [build_return("75-01-0001", votes={"hamon": 60, "valls": 40})]
+    store.record_returns(engine, SAMPLE.id, 2, ReturnBatch.of(returns, ("hamon", "valls")), author="c")
+    before = table_contents(engine)
+
+    def definition() -> str:
+        query = (
+            "SELECT sql FROM sqlite_master WHERE name = 'ix_return_versions_sequence'"
+            if engine.dialect.name == "sqlite"
+            else "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_return_versions_sequence'"
+        )
+        with engine.connect() as connection:
+            text = connection.exec_driver_sql(query).scalar_one()
+        return " ".join(text.replace('"', "").split()).split(" ON ")[1]
+
+    partial, whole = definition(), None
+    command.downgrade(db.alembic_config(database_url), "0011")
+    engine.dispose()
+    whole = definition()
+    db.upgrade(database_url)
+    engine.dispose()
+    if engine.dialect.name == "sqlite":
+        expected = (
+            "return_versions (round_id, sequence) WHERE sequence > 0",
+            "return_versions (round_id, sequence)",
+        )
+    else:
+        expected = (
+            "public.return_versions USING btree (round_id, sequence) WHERE (sequence > 0)",
+            "public.return_versions USING btree (round_id, sequence)",
+        )
+    assert (partial, whole, definition(), table_contents(engine)) == (*expected, partial, before)

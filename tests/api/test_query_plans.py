@@ -4,7 +4,10 @@ A round published in one sequence (an import, a replay) made SQLite pick the (ro
 "this bureau's versions up to sequence N": a scan of the whole round, 26 ms per cold bureau document on the
 presidential round instead of 0.35 ms. On SQLite the lookups are written so that the primary key is the
 only index that fits (`api.store.common.CURRENT_VERSION`); PostgreSQL gathers its statistics after a bulk
-write (`api.store.db.gather_statistics`). The test reads both databases' plans.
+write (`api.store.db.gather_statistics`). The (round, sequence) index is partial (`sequence > 0`, migration
+0012), so that only the queries by sequence can use it: with statistics taken when the round held one
+return, PostgreSQL's generic plan of a prepared lookup went by it and read the whole round for each bureau.
+The tests read both databases' plans.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 from sqlalchemy import Connection
 
 from api import store
 from api.store import db, open_view
 from api.store.common import bureau_filter, stored_query
+from api.store.feeds import changes_after
 from api.store.results import version_query
+from api.store.sql import SMALL_BATCH, Raw
 from tabulator.batch import ReturnBatch
 from tests.builders import SAMPLE, build_return
 
@@ -34,6 +40,32 @@ def hot_lookups(connection: Connection) -> list[tuple[str, tuple[object, ...]]]:
         stored_query(view.round_, np.array([bureau]), up_to_sequence=sequence),
         version_query(round_id, np.array([bureau]), sequence),
     ]
+
+
+def peers_lookup(connection: Connection) -> tuple[str, tuple[object, ...]]:
+    """A département's current returns, read through the range of its bureaux' ids as a clerk's return is
+    judged against them (`api.store.returns._stored_in_range`)."""
+    view = open_view(connection, SAMPLE.id, 2)
+    ids = view.index.bureau_ids[[view.index.registry.bureau_index[code] for code in BUREAUX]]
+    sql, params = stored_query(view.round_, np.arange(int(ids.min()), int(ids.max()) + 1 + SMALL_BATCH))
+    assert "BETWEEN" in sql
+    return sql, params
+
+
+def feed_lookup(connection: Connection) -> tuple[str, tuple[object, ...]]:
+    """The change feed's next page, read by the (round, sequence) index."""
+    view = open_view(connection, SAMPLE.id, 2)
+    captured: list[tuple[str, tuple[object, ...]]] = []
+    records = Raw.records
+
+    def capture(raw, shape, text, params=()):
+        captured.append((text, tuple(params)))
+        return records(raw, shape, text, params)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Raw, "records", capture)
+        changes_after(connection, view.round_, (0, 0), view.publication.sequence, 100)
+    return captured[0]
 
 
 def test_a_bureau_s_returns_are_found_by_the_primary_key(sample_election, monkeypatch):
@@ -63,6 +95,50 @@ def test_a_bureau_s_returns_are_found_by_the_primary_key(sample_election, monkey
             for plan in plans:
                 used = set(re.findall(r"(?:Index Scan(?: Backward)? using|Bitmap Index Scan on) (\w+)", plan))
                 assert ("Seq Scan" not in plan, used <= PRIMARY_KEYS, bool(used)) == (True, True, True), plan
+
+
+def test_a_bureau_s_lookups_keep_the_primary_key_in_a_generic_plan_and_the_feed_keeps_its_index(
+    sample_election,
+):
+    """PostgreSQL plans a prepared statement once for any values after a few runs (psycopg prepares the
+    statements a connection repeats). Priced with the statistics of a round of a few rows, as on an
+    election night's first minute, the bureau lookups and a département's range read still go by the
+    primary key, and the change feed by the (round, sequence) index, which only it can use."""
+    for number, code in enumerate(BUREAUX):  # statistics taken on the first return, then four more
+        batch = ReturnBatch.of([build_return(code, votes={"hamon": 60, "valls": 40})], ("hamon", "valls"))
+        store.record_returns(sample_election, SAMPLE.id, 2, batch, author="clerk")
+        if not number:
+            with sample_election.begin() as connection:
+                connection.exec_driver_sql("ANALYZE return_versions")
+    with db.reading(sample_election) as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        lookups = [*hot_lookups(connection), peers_lookup(connection)]
+        used = [_indexes(connection, sql, params) for sql, params in [*lookups, feed_lookup(connection)]]
+    expected_bureau = {"pk_return_versions"} if postgres else {"sqlite_autoindex_return_versions_1"}
+    assert used == [expected_bureau] * len(lookups) + [{"ix_return_versions_sequence"}]
+
+
+def _indexes(connection: Connection, sql: str, params: tuple[object, ...]) -> set[str]:
+    """The indexes of return_versions that the plan of `sql` uses (PostgreSQL: its generic plan)."""
+    if connection.dialect.name == "sqlite":
+        plan = [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+        return {name for line in plan for name in re.findall(r"USING (?:COVERING )?INDEX (\w+)", line)}
+    numbered = iter(range(1, len(params) + 1))
+    statement = re.sub(r"\?", lambda _: f"${next(numbered)}", sql)
+    connection.exec_driver_sql("DEALLOCATE ALL")
+    types = ", ".join(["bigint"] * len(params))  # as psycopg sends a large number
+    connection.exec_driver_sql(f"PREPARE lookup ({types}) AS {statement}")
+    values = ", ".join(str(int(value)) for value in params)  # the lookups' parameters are all numbers
+    plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN EXECUTE lookup({values})"))
+    assert "Seq Scan" not in plan, plan
+    return set(
+        re.findall(
+            r"(?:Index Scan(?: Backward)? using|Bitmap Index Scan on|Index Only Scan using) (\w+)", plan
+        )
+    )
 
 
 CURRENT_RETURN = [
