@@ -691,8 +691,10 @@ def list_changes(election: str, number: int, since: str, limit: int) -> Response
     carries the bureau's counts and, for a correction, the counts it replaced (`previous`) and its
     `reason`; `current_sequence` is the round's latest sequence when the page was read."""
     refuse_during_embargo(election, number)
-    tails = app_state().change_tails
-    return respond(tails.answer(_engine(), election, number, since, limit), NO_CACHE)
+    state = app_state()
+    trusted = state.heads.trusted(election, number)
+    head = trusted.sequence if trusted is not None else None
+    return respond(state.change_tails.answer(_engine(), election, number, since, limit, head=head), NO_CACHE)
 
 
 def _nist(view: View) -> dict[str, Any]:

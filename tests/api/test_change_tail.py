@@ -146,3 +146,32 @@ def test_a_poller_that_read_the_head_before_another_caught_the_tail_up_is_answer
             sample_election, cursor, 500
         )
     assert database_reads == []  # the tail, complete up to sequence 5, answered both
+
+
+def test_a_poll_whose_trusted_head_the_tail_has_reached_is_answered_without_the_database(
+    sample_election, monkeypatch
+):
+    """The worker trusts a round's head for `head_cache_seconds`: a tail that has reached it answers
+    alone; a head past the tail sends the poll to the database, which brings the tail up to it."""
+    tails = ChangeTails()
+    night(sample_election, tails)
+    head = documents.results_document(sample_election, ELECTION, 2)["sequence"]
+    tails.answer(sample_election, ELECTION, 2, "0", 500)  # the tail catches up with the head
+    cursors = ("0", "3", str(head))
+    expected = {cursor: from_database(sample_election, cursor, 2) for cursor in cursors}
+    real_reading = change_tail.reading
+
+    def no_database(_engine):
+        raise AssertionError("the database was asked")
+
+    monkeypatch.setattr(change_tail, "reading", no_database)
+    assert {
+        cursor: tails.answer(sample_election, ELECTION, 2, cursor, 2, head=head).body for cursor in cursors
+    } == expected
+    record(sample_election, vote("13-01-0003", 5, 6, 40))
+    # Trusted a moment longer, the old head still answers from the tail, as the latest documents do.
+    assert tails.answer(sample_election, ELECTION, 2, "0", 2, head=head).body == expected["0"]
+    monkeypatch.setattr(change_tail, "reading", real_reading)
+    since_new = tails.answer(sample_election, ELECTION, 2, str(head), 500, head=head + 1).body
+    assert since_new == from_database(sample_election, str(head), 500)
+    assert b'"13-01-0003"' in since_new
