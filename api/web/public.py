@@ -689,7 +689,9 @@ def list_changes(election: str, number: int, since: str, limit: int) -> Response
     Start with `since=0`. Keep the `next` of each answer and pass it as `since` next time: no change is
     missed, none is repeated. When `truncated` is true, more changes wait: ask again at once. Each change
     carries the bureau's counts and, for a correction, the counts it replaced (`previous`) and its
-    `reason`; `current_sequence` is the round's latest sequence when the page was read."""
+    `reason`; `current_sequence` is the round's latest sequence as the server knew it when the page was
+    read: like the latest documents, a server trusts what it last read of the round for a quarter of a
+    second (`TABULATOR_HEAD_CACHE_SECONDS`), and the next page starts where this one ended."""
     refuse_during_embargo(election, number)
     state = app_state()
     trusted = state.heads.trusted(election, number)
