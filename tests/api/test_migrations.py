@@ -190,7 +190,7 @@ def test_the_sequence_index_is_partial_from_0012_and_whole_again_on_the_way_down
             text = connection.exec_driver_sql(query).scalar_one()
         return " ".join(text.replace('"', "").split()).split(" ON ")[1]
 
-    partial, whole = definition(), None
+    partial = definition()
     command.downgrade(db.alembic_config(database_url), "0011")
     engine.dispose()
     whole = definition()

@@ -93,7 +93,7 @@ def test_a_bureau_s_returns_are_found_by_the_primary_key(sample_election, monkey
                 for sql, params in hot_lookups(connection)
             ]
             for plan in plans:
-                used = set(re.findall(r"(?:Index Scan(?: Backward)? using|Bitmap Index Scan on) (\w+)", plan))
+                used = set(POSTGRES_INDEX.findall(plan))
                 assert ("Seq Scan" not in plan, used <= PRIMARY_KEYS, bool(used)) == (True, True, True), plan
 
 
@@ -134,11 +134,13 @@ def _indexes(connection: Connection, sql: str, params: tuple[object, ...]) -> se
     values = ", ".join(str(int(value)) for value in params)  # the lookups' parameters are all numbers
     plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN EXECUTE lookup({values})"))
     assert "Seq Scan" not in plan, plan
-    return set(
-        re.findall(
-            r"(?:Index Scan(?: Backward)? using|Bitmap Index Scan on|Index Only Scan using) (\w+)", plan
-        )
-    )
+    return set(POSTGRES_INDEX.findall(plan))
+
+
+# An index a PostgreSQL plan reads, by the names EXPLAIN gives its scans.
+POSTGRES_INDEX = re.compile(
+    r"(?:Index Scan(?: Backward)? using|Index Only Scan using|Bitmap Index Scan on) (\w+)"
+)
 
 
 CURRENT_RETURN = [
