@@ -157,16 +157,31 @@ def blank_null_ratio(rows: IntArray) -> tuple[FloatArray, FloatArray]:
     return np.log(blank / null), 1 / blank + 1 / null
 
 
-def _nanmedian(values: FloatArray) -> FloatArray:
-    """The median of each column, NaN ignored (NaN for a column with no value). Column by column: numpy's
-    nanmedian goes through masked arrays for small inputs, ten times slower on a département's peers."""
+# Up to this many rows (a département's peers), the columns' medians come from one sort of the block;
+# beyond (a nation's), from a partition of each column, linear where a sort is not.
+SORTED_MEDIAN_ROWS = 4_096
+
+
+def nanmedian(values: FloatArray) -> FloatArray:
+    """The median of each column, NaN ignored (NaN for a column with no value), exactly as numpy's median of
+    the column's known values. numpy's nanmedian goes through masked arrays, ten times slower on a
+    département's peers; a median per column cost a national file a thousand calls."""
+    values = np.atleast_2d(values)
     if not np.isnan(values).any():
         return np.asarray(np.median(values, axis=0), np.float64)
     result = np.full(values.shape[1], np.nan)
-    for column in range(values.shape[1]):
-        known = values[:, column][~np.isnan(values[:, column])]
-        if len(known):
-            result[column] = np.median(known)
+    if len(values) > SORTED_MEDIAN_ROWS:
+        for column in range(values.shape[1]):
+            known = values[:, column][~np.isnan(values[:, column])]
+            if len(known):
+                result[column] = np.median(known)
+        return result
+    ordered = np.sort(values, axis=0)  # NaN last
+    known = len(values) - np.isnan(values).sum(axis=0)
+    columns = np.flatnonzero(known)
+    # The two middle values (one twice for an odd count), averaged as numpy's median does: (a + b) / 2.
+    low, high = ordered[(known[columns] - 1) // 2, columns], ordered[known[columns] // 2, columns]
+    result[columns] = (low + high) / 2
     return result
 
 
@@ -176,8 +191,8 @@ def spread_of(shares: FloatArray, label: str) -> Spread:
     if not len(shares) or not count.any():
         empty = np.full(shares.shape[1], np.nan)
         return Spread(empty, empty, count, label)
-    median = _nanmedian(shares)
-    return Spread(median, MAD_TO_SIGMA * _nanmedian(np.abs(shares - median)), count, label)
+    median = nanmedian(shares)
+    return Spread(median, MAD_TO_SIGMA * nanmedian(np.abs(shares - median)), count, label)
 
 
 def ratio_spread(rows: IntArray, min_peers: int) -> RatioSpread | None:
@@ -449,7 +464,12 @@ def _blank_null_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: Anomal
 
 def _candidate_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: AnomalyThresholds) -> list[_Found]:
     """Pairs of candidates unusual as typed and ordinary once swapped (both on the same exprimés)."""
-    best, reference = fit.best.T, fit.reference[0].T  # a row per measure: one candidate's row is contiguous
+    # A pair is unusual as typed (z² + z² beyond the threshold²) only if one of its z² is beyond half the
+    # threshold²: the other rows (nearly all of a file) cannot hold a swap and are left out.
+    candidates = fit.best[:, len(FIXED_MEASURES) :]
+    rows = np.flatnonzero((candidates**2 > thresholds.swap_deviation**2 / 2).any(axis=1))
+    # A row per measure: one candidate's row is contiguous.
+    best, reference = fit.best[rows].T, fit.reference[0][rows].T
     found = []
     measures = fit.shares.shape[1]
     # Each candidate against all the later ones at once (11 candidates: 55 pairs of 70,000 rows, 0.2 s
@@ -461,8 +481,9 @@ def _candidate_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: Anomaly
         with np.errstate(invalid="ignore"):
             suspect = (best[i] * best[later] < 0) & (typed > thresholds.swap_deviation**2)
             suspect &= high >= SWAP_CONTRAST * low  # closer expected shares cannot reveal a swap
-        offsets, positions = np.nonzero(suspect)
-        scores = np.sqrt(typed[offsets, positions])
+        offsets, chosen = np.nonzero(suspect)
+        positions = rows[chosen]
+        scores = np.sqrt(typed[offsets, chosen])
         pairs = np.stack([np.full(len(positions), i), i + 1 + offsets], axis=1)
         fits = _fit_swapped(fit, positions, pairs, scores, thresholds)
         for offset, position, score in zip(
@@ -511,17 +532,20 @@ def _tenfold_counts(fit: _Fit, contexts: Sequence[Context], thresholds: AnomalyT
     others are untouched, so expected = e / (1 - e) × (the others' total) for an expected share e; judged
     on a log scale, with the spread relative to e and the expected count's Poisson noise, so that 14 nuls
     typed as 1 is found as surely as 140 typed as 1,400."""
-    counts = fit.shares * fit.sizes
     slip = fit.ten_times
-    against_peers = _log_deviation(counts, fit.sizes, fit.median, fit.scale)[0]
+    # Only the counts about ten times their expected one can be slips: the others are not measured
+    # against their peers (a national file: a few thousand cells of a million).
+    near = np.nonzero(slip.near)
+    sizes = fit.sizes[near]
+    against_peers = _log_deviation(fit.shares[near] * sizes, sizes, fit.median[near], fit.scale[near])[0]
     with np.errstate(invalid="ignore"):
         # Beyond the threshold both ways where both are known: a prediction from a 30-voter commune's
         # previous round can be far off, a slip is far from both.
-        both = np.fmin(np.abs(slip.z), np.abs(against_peers))
-        suspect = slip.near & (both > thresholds.tenfold_deviation)
+        both = np.fmin(np.abs(slip.z[near]), np.abs(against_peers))
+    suspect = both > thresholds.tenfold_deviation
     found = []
-    for position, i in zip(*np.nonzero(suspect), strict=True):
-        at = (int(position), int(i))
+    for position, i in zip(near[0][suspect].tolist(), near[1][suspect].tolist(), strict=True):
+        at = (position, i)
         found.append((at[0], slip.finding(fit, contexts[at[0]], at, float(abs(slip.z[at]))), {at[1]}))
     return found
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tabulator.anomalies import (
     FIT_PER_REGRESSOR,
     MIN_RATIO_SPREAD,
+    SORTED_MEDIAN_ROWS,
     AnomalyThresholds,
     Context,
     Expectation,
@@ -23,6 +24,7 @@ from tabulator.anomalies import (
     learn_area,
     learn_past,
     measures,
+    nanmedian,
     ratio_spread,
     same_layout,
     signatures,
@@ -520,3 +522,38 @@ def test_a_clerks_return_is_judged_by_what_its_area_knows_as_a_batch_would_judge
     copied = peers_now[5].copy()
     found = judge_in_area(copied[None], ["b9"], knowledge, seen={signatures(peers_now[5])[0]: "p5"})
     assert codes(found.findings[0]) == ["same_as_other_bureau"]
+
+
+def _median_of_known(values: np.ndarray) -> list[float]:
+    """numpy's median of each column's known values (NaN for a column with none): `nanmedian`'s answer."""
+    return [
+        float(np.median(column[~np.isnan(column)])) if (~np.isnan(column)).any() else np.nan
+        for column in values.T
+    ]
+
+
+@given(
+    st.integers(1, 40).flatmap(
+        lambda rows: st.lists(
+            st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=rows, max_size=rows),
+            min_size=1,
+            max_size=6,
+        )
+    )
+)
+def test_nanmedian_of_a_departement_is_numpy_s_median_of_the_known_values_bit_for_bit(columns):
+    values = np.array([[np.nan if cell is None else cell for cell in column] for column in columns]).T
+    assert np.array_equal(nanmedian(values), _median_of_known(values), equal_nan=True)
+
+
+def test_nanmedian_of_a_nation_is_numpy_s_median_of_the_known_values_bit_for_bit():
+    rng = np.random.default_rng(2017)
+    values = rng.random((SORTED_MEDIAN_ROWS + 1, 4))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    values[:, 3] = np.nan
+    expected = _median_of_known(values)
+    assert np.isnan(expected[3]) and not np.isnan(expected[:3]).any()
+    assert np.array_equal(nanmedian(values), expected, equal_nan=True)
+    assert np.array_equal(
+        nanmedian(values[:SORTED_MEDIAN_ROWS]), _median_of_known(values[:SORTED_MEDIAN_ROWS]), equal_nan=True
+    )
