@@ -151,12 +151,10 @@ def gunicorn(
     *,
     workers: int = 2,
     threads: int = 8,
-    nice: int = 0,
 ) -> subprocess.Popen[bytes]:
     log = (folder / f"gunicorn-{port}.log").open("wb")
     return subprocess.Popen(
         [
-            *(["nice", "-n", str(nice)] if nice else []),
             str(GUNICORN),
             "--config",
             str(Path(__file__).resolve().parents[1] / "deploy" / "gunicorn.conf.py"),

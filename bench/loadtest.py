@@ -1,7 +1,9 @@
 """Election-night load test: two app nodes on one PostgreSQL, returns coming in while 200 newsrooms poll.
 
-- Two gunicorn nodes (WORKERS × THREADS each, as in production: 2 × 16, different ports) on one
-  PostgreSQL database holding the 69,242 bureaux of the 2017 presidential round 2.
+- Two nodes as compose.yaml runs them on one PostgreSQL database holding the 69,242 bureaux of the 2017
+  presidential round 2: each a gunicorn for the reads (WORKERS × THREADS, as in production: 2 × 16) and
+  one for the writes (WRITE_WORKERS × THREADS: 1 × 16), on ports of their own (nginx in production
+  sends each request by its method: deploy/nginx.conf).
 - Clerks: CLERKS threads (32: the authority's clerks, each sending one return at a time and waiting for
   its answer) sending the file's returns one per request (`PUT …/return`, alternating nodes) on a fixed
   schedule of RATE returns a second for SECONDS. Fewer clerks cap the rate at clerks / latency.
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import Engine
 
 from api import documents, reference, store
 from api.store import accounts, db
@@ -55,13 +58,14 @@ PUBLISHER = os.environ.get("LOADTEST_PUBLISHER", "1") == "1"  # 0: no static pub
 # 1: every bureau of the file, each clerk sending its next return as soon as the last is answered (no
 # schedule): how long the whole night takes under the pollers. Target: WHOLE_FILE_SECONDS.
 ALL = os.environ.get("LOADTEST_ALL", "0") == "1"
-# 1: the clerks write to the first node only and the pollers read from the second, started at nice
-# READER_NICE (0: same priority): what a node of its own for the writes gains when the cores are short.
-SPLIT = os.environ.get("LOADTEST_SPLIT", "0") == "1"
-READER_NICE = int(os.environ.get("LOADTEST_READER_NICE", "5"))
+# Each node as compose.yaml runs it: a gunicorn of WORKERS for the reads and one of WRITE_WORKERS for the
+# writes, nginx sending each request by its method (deploy/nginx.conf). 0: the writes go to the readers'
+# gunicorn, as before that split (what it gains).
+WRITE_WORKERS = int(os.environ.get("LOADTEST_WRITE_WORKERS", "1"))
 WHOLE_FILE_SECONDS = 600
 GIVE_UP_SECONDS = 1_800  # a whole-file run that has not ended by then is stopped: its figures say why
 PORTS = (18_751, 18_752)
+WRITE_PORTS = (18_761, 18_762)
 NGINX_PORT = 18_753
 MEMORY = "/dev/shm"  # the static publication's folder, as compose.yaml mounts it (docs/operations.md)
 TABULATOR = Path(sys.executable).with_name("tabulator")
@@ -99,6 +103,7 @@ def main() -> None:
     url = postgres_url("tabulator_loadtest")
     db.upgrade(url)
     engine = db.make_engine(url)
+    check_connections(engine)
     step("loading the registry into PostgreSQL")
     store.ensure_ministry_election(engine, ELECTION, 2, ministry, name="Présidentielle 2017")
     store.update_round(engine, ELECTION, 2, flagged_returns="publish")  # see bench/writes.py
@@ -122,11 +127,10 @@ def main() -> None:
                 port,
                 {"TABULATOR_DATABASE_URL": url},
                 Path(folder),
-                workers=WORKERS,
+                workers=workers,
                 threads=THREADS,
-                nice=READER_NICE if SPLIT and port == PORTS[1] else 0,
             )
-            for port in PORTS
+            for port, workers in gunicorns()
         ]
         nodes.append(nginx(Path(folder), NGINX_PORT, Path(static)))
         if PUBLISHER:  # below the nodes' priority, as docs/operations.md advises: writes and reads first
@@ -134,7 +138,7 @@ def main() -> None:
             environment = {**os.environ, "TABULATOR_DATABASE_URL": url}
             nodes.append(subprocess.Popen(publisher, env=environment, stdout=subprocess.DEVNULL))
         try:
-            for port in (*PORTS, NGINX_PORT):
+            for port in (*(port for port, _ in gunicorns()), NGINX_PORT):
                 wait_for(
                     f"http://127.0.0.1:{port}/healthz" if port != NGINX_PORT else f"http://127.0.0.1:{port}/"
                 )
@@ -148,6 +152,27 @@ def main() -> None:
                 node.wait(timeout=10)
             engine.dispose()
     report(results)
+
+
+def gunicorns() -> list[tuple[int, int]]:
+    """The port and worker count of each gunicorn: the nodes' readers, then their writers if any."""
+    readers = [(port, WORKERS) for port in PORTS]
+    return readers + [(port, WRITE_WORKERS) for port in WRITE_PORTS] if WRITE_WORKERS else readers
+
+
+def check_connections(engine: Engine) -> None:
+    """Stop before the night if PostgreSQL would refuse some of the workers' connections (a 503 each)."""
+    workers = sum(count for _, count in gunicorns())
+    # Each worker's pool at its fullest, and a few for the publisher and this process.
+    needed = workers * (db.POOLED_CONNECTIONS + db.EXTRA_CONNECTIONS) + 5
+    with engine.connect() as connection:
+        allowed = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
+    if allowed < needed:
+        sys.exit(
+            f"loadtest: {workers} workers may hold {needed} PostgreSQL connections, above this server's "
+            f"max_connections ({allowed}): `ALTER SYSTEM SET max_connections = 200`, then restart PostgreSQL "
+            "(docs/operations.md, The setup)."
+        )
 
 
 def step(text: str) -> None:
@@ -173,6 +198,8 @@ def night(ministry, token: str) -> dict[str, object]:
         (
             ("node 1 (gunicorn)", f"127.0.0.1:{PORTS[0]}"),
             ("node 2 (gunicorn)", f"127.0.0.1:{PORTS[1]}"),
+            ("node 1's writes (gunicorn)", f"127.0.0.1:{WRITE_PORTS[0]}"),
+            ("node 2's writes (gunicorn)", f"127.0.0.1:{WRITE_PORTS[1]}"),
             ("the static publisher (nice 10)", "publish-static"),
             ("PostgreSQL", "postgres"),
             ("nginx", "nginx"),
@@ -239,7 +266,8 @@ def clerk(
 ) -> None:
     """Every CLERKS-th return, each sent at its time on the schedule (latency counts from that time), or,
     for the whole file, as soon as the clerk's last return is answered."""
-    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for port in PORTS]
+    ports = WRITE_PORTS if WRITE_WORKERS else PORTS
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for port in ports]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     for position in range(number, len(bodies), CLERKS):
         if time.perf_counter() > started + (GIVE_UP_SECONDS if ALL else SECONDS):
@@ -247,7 +275,7 @@ def clerk(
         due = max(started, time.perf_counter()) if ALL else started + position / RATE
         time.sleep(max(0.0, due - time.perf_counter()))
         code, payload = bodies[position]
-        connection = connections[0] if SPLIT else connections[position % 2]
+        connection = connections[position % 2]
         status, answer = request(connection, "PUT", f"{ROUND}/bureaux/{code}/return", payload, headers)
         now = time.perf_counter()
         timings.add(now - due, status == 201, status)
@@ -264,7 +292,7 @@ def poller(number: int, stop: threading.Event, timings: Timings) -> None:
     cursor, seen = "0", -1
     time.sleep(rng.random())
     while not stop.is_set():
-        connection = connections[1] if SPLIT else connections[rng.randrange(2)]
+        connection = connections[rng.randrange(2)]
         sequence = json.loads(
             timed_get(connection, f"{ROUND}/current", etags, timings) or b'{"sequence": -1}'
         )["sequence"]
@@ -362,8 +390,8 @@ def report(results: dict[str, object]) -> None:
         "\nElection night on PostgreSQL: PR17_BVot_T2_FE (69,242 bureaux), "
         f"2 app nodes (gunicorn {WORKERS} × {THREADS} each),"
     )
-    if SPLIT:
-        print(f"the first for the clerks, the second for the pollers at nice {READER_NICE},")
+    if WRITE_WORKERS:
+        print(f"each with a gunicorn of {WRITE_WORKERS} × {THREADS} for the writes,")
     pace = "sending the whole file" if ALL else f"at {RATE} returns/s for {SECONDS} s"
     print(f"{CLERKS} clerks {pace}, {POLLERS} pollers every 2 s with ETags.\n")
     print(f"{'':<34}{'count':>9}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")

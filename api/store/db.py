@@ -290,8 +290,8 @@ def normalise_url(url: str) -> str:
 # A PostgreSQL connection kept for each request thread of a worker (deploy/gunicorn.conf.py: 16 threads),
 # and a few more opened for a burst, closed once back. With 5 kept, a busy worker opened and closed one
 # per request all night, a new server process each time: half of the two cores went to processes that
-# ended (make loadtest's report of the cores; 0.01-0.04 with 16). Two nodes of two workers hold at most
-# 80 connections: PostgreSQL's default `max_connections` is 100.
+# ended (make loadtest's report of the cores; 0.01-0.04 with 16). Two nodes of two readers and a writer
+# hold at most 120 connections, above PostgreSQL's default `max_connections` of 100: compose.yaml sets 200.
 POOLED_CONNECTIONS = 16
 EXTRA_CONNECTIONS = 4
 

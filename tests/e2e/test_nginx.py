@@ -1,7 +1,8 @@
 """The shipped nginx (deploy/nginx.conf) as written, in front of gunicorn with deploy/gunicorn.conf.py:
 TLS with the local certificate of deploy/make-local-cert, HTTP sent to HTTPS, HSTS, and the client's address
-in the audit. Only what a test machine cannot have is replaced: the upstream host (`app` in compose), the
-ports, the folders. nginx is Debian's (`.ci/run` installs it); the tests fail, never skip, without it."""
+in the audit, and each request sent to the gunicorn for its method. Only what a test machine cannot have is
+replaced: the upstream hosts (`app` and `writes` in compose), the ports, the folders. nginx is Debian's
+(`.ci/run` installs it); the tests fail, never skip, without it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import gzip
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -18,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -54,7 +57,11 @@ def local_certificate(folder: Path) -> Path:
 
 def shipped_config(tmp_path: Path, replacements: dict[str, str]) -> Path:
     text = CONFIG.read_text()
-    for old, new in {"server app:8000;": replacements.pop("upstream"), **replacements}.items():
+    upstreams = {
+        "server app:8000;": replacements.pop("upstream"),
+        "server writes:8000;": replacements.pop("writes"),
+    }
+    for old, new in {**upstreams, **replacements}.items():
         assert old in text, f"{old!r} is no longer in deploy/nginx.conf"
         text = text.replace(old, new)
     path = tmp_path / "nginx.conf"
@@ -64,7 +71,14 @@ def shipped_config(tmp_path: Path, replacements: dict[str, str]) -> Path:
 
 def test_the_shipped_config_is_valid_nginx(tmp_path):
     tls = local_certificate(tmp_path / "tls")
-    config = shipped_config(tmp_path, {"upstream": "server 127.0.0.1:8000;", "/etc/nginx/tls/": f"{tls}/"})
+    config = shipped_config(
+        tmp_path,
+        {
+            "upstream": "server 127.0.0.1:8000;",
+            "writes": "server 127.0.0.1:8001;",
+            "/etc/nginx/tls/": f"{tls}/",
+        },
+    )
     checked = subprocess.run(
         [
             nginx(),
@@ -84,11 +98,19 @@ def test_the_shipped_config_is_valid_nginx(tmp_path):
     assert "test is successful" in checked.stderr
 
 
+class Front(NamedTuple):
+    http_port: int
+    https_port: int
+    certificate: Path  # to trust
+    static: Path  # the static publication's folder
+    logs: dict[str, Path]  # each gunicorn's ("app" for the reads, "writes"), with its access log
+
+
 @pytest.fixture
-def behind_nginx(database_url: str, tmp_path: Path) -> Iterator[tuple[int, int, Path, Path]]:
-    """gunicorn (deploy/gunicorn.conf.py, TABULATOR_TRUSTED_PROXIES=1) behind the shipped nginx: (HTTP port,
-    HTTPS port, the certificate to trust, the static publication's folder)."""
-    app_port, http_port, https_port = free_port(), free_port(), free_port()
+def behind_nginx(database_url: str, tmp_path: Path) -> Iterator[Front]:
+    """The two gunicorns of compose.yaml (deploy/gunicorn.conf.py, TABULATOR_TRUSTED_PROXIES=1), the app for
+    the reads and the writes' own, behind the shipped nginx."""
+    app_port, writes_port, http_port, https_port = free_port(), free_port(), free_port(), free_port()
     static = tmp_path / "static"
     static.mkdir()
     tls = local_certificate(tmp_path / "tls")
@@ -96,6 +118,7 @@ def behind_nginx(database_url: str, tmp_path: Path) -> Iterator[tuple[int, int, 
         tmp_path,
         {
             "upstream": f"server 127.0.0.1:{app_port};",
+            "writes": f"server 127.0.0.1:{writes_port};",
             "/etc/nginx/tls/": f"{tls}/",
             "listen 80;": f"listen 127.0.0.1:{http_port};",
             "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
@@ -111,19 +134,24 @@ def behind_nginx(database_url: str, tmp_path: Path) -> Iterator[tuple[int, int, 
         "TABULATOR_DATABASE_URL": database_url,
         "TABULATOR_INSTANCE_PATH": str(tmp_path),
         "TABULATOR_STATIC_FOLDER": str(static),
-        "TABULATOR_BIND": f"127.0.0.1:{app_port}",
         "TABULATOR_WORKERS": "1",
         "TABULATOR_THREADS": "4",
         "TABULATOR_TRUSTED_PROXIES": "1",
+        "TABULATOR_ACCESS_LOG": "-",
     }
     front_binary = nginx()  # before gunicorn starts: a failure here must not leave it running
-    log = (tmp_path / "gunicorn.log").open("wb")
-    app = subprocess.Popen(
-        [str(GUNICORN), "--config", str(ROOT / "deploy" / "gunicorn.conf.py"), "api:create_app()"],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    logs = {name: tmp_path / f"gunicorn-{name}.log" for name in ("app", "writes")}
+    outputs = {name: path.open("wb") for name, path in logs.items()}
+    ports = {"app": app_port, "writes": writes_port}
+    apps = {
+        name: subprocess.Popen(
+            [str(GUNICORN), "--config", str(ROOT / "deploy" / "gunicorn.conf.py"), "api:create_app()"],
+            env={**environment, "TABULATOR_BIND": f"127.0.0.1:{ports[name]}"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        for name, output in outputs.items()
+    }
     # `user root`: the workers read the test's private folders (the image's nginx runs them as nginx).
     nginx_log = (tmp_path / "nginx.log").open("wb")
     front = subprocess.Popen(
@@ -140,17 +168,35 @@ def behind_nginx(database_url: str, tmp_path: Path) -> Iterator[tuple[int, int, 
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait(f"http://127.0.0.1:{app_port}/healthz", app, tmp_path / "gunicorn.log")
+        for name, app in apps.items():
+            _wait(f"http://127.0.0.1:{ports[name]}/healthz", app, logs[name])
         for port in (http_port, https_port):
             _listening(port, front, tmp_path / "error.log")
-        yield http_port, https_port, tls / "tabulator.crt", static
+        yield Front(http_port, https_port, tls / "tabulator.crt", static, logs)
     finally:
         front.terminate()
-        app.terminate()
+        for app in apps.values():
+            app.terminate()
         front.wait(timeout=10)
-        app.wait(timeout=15)
-        log.close()
+        for app, output in zip(apps.values(), outputs.values(), strict=True):
+            app.wait(timeout=15)
+            output.close()
         nginx_log.close()
+
+
+def _served(log: Path, expected_method: str) -> list[str]:
+    """The requests in a gunicorn's access log, but its health checks, once one of `expected_method` is
+    there (gunicorn writes the line just after the answer, which the client may read first)."""
+    deadline = time.monotonic() + 5
+    while True:
+        served = [
+            f"{method} {path}"
+            for method, path in re.findall(r'"([A-Z]+) (\S+) HTTP/[0-9.]+"', log.read_text())
+            if path != "/healthz"
+        ]
+        if any(line.startswith(expected_method) for line in served) or time.monotonic() > deadline:
+            return served
+        time.sleep(0.05)
 
 
 def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -206,7 +252,7 @@ def request(
 
 @pytest.mark.usefixtures("sample_election")
 def test_https_only_with_hsts_and_the_clients_own_address_in_the_audit(behind_nginx, engine):
-    http_port, https_port, certificate, static = behind_nginx
+    http_port, https_port, certificate, static, logs = behind_nginx
     batch = ReturnBatch.of([build_return("13-01-0001", votes={"hamon": 40, "valls": 60})], ("hamon", "valls"))
     store.record_returns(engine, SAMPLE.id, 2, batch, author="clerk")
     assert static_publication.publish(engine, SAMPLE.id, 2, static) == 1
@@ -252,13 +298,16 @@ def test_https_only_with_hsts_and_the_clients_own_address_in_the_audit(behind_ng
     assert [(row["actor"], row["remote_addr"], row["status"]) for row in accounts.audit_rows(engine)] == [
         ("clerk one", "127.0.0.2", 201)
     ]
+    # nginx sent the write to the writes' gunicorn, the read to the app's (the static file to neither).
+    assert _served(logs["writes"], "PUT") == [f"PUT {ROUND}/bureaux/75-01-0001/return"]
+    assert _served(logs["app"], "GET") == [f"GET {ROUND}/snapshots/1/results"]
 
 
 @pytest.mark.usefixtures("sample_election")
 def test_csv_forms_pass_the_published_json_files_by(behind_nginx, engine):
     """A published document is a JSON file nginx serves itself; its CSV form, by `.csv` or by
     `Accept: text/csv`, only the app writes: nginx sends those on, and says its files vary with Accept."""
-    _, https_port, certificate, static = behind_nginx
+    _, https_port, certificate, static, _ = behind_nginx
     batch = ReturnBatch.of([build_return("13-01-0001", votes={"hamon": 40, "valls": 60})], ("hamon", "valls"))
     store.record_returns(engine, SAMPLE.id, 2, batch, author="clerk")
     assert static_publication.publish(engine, SAMPLE.id, 2, static) == 1
