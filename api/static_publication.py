@@ -34,8 +34,9 @@ import json
 import multiprocessing
 import os
 import shutil
+import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -49,11 +50,11 @@ from api import documents
 from api.store import Refused, open_view
 from api.store.common import now
 from api.store.db import reading
-from api.store.results import View, bureaux_changed_since, every_bureau_sums
+from api.store.results import View, bureaux_changed_since, read_bureaux
 from api.web import schemas
 from api.web.feed_rows import FeedRows
 from api.web.http import GZIP_FROM, serialize
-from tabulator.registry import CODE_RULE
+from tabulator.registry import CODE_RULE, Registry
 from tabulator.rules import error
 
 KEEP = 3  # sequences kept behind the served one, for readers still holding an older file
@@ -137,7 +138,7 @@ def _documents(view: View, changed: list[int] | None, feeds: FeedRows) -> Iterat
     registry = view.index.registry
     rows = range(len(registry.bureaux)) if changed is None else changed
     areas = range(1, len(registry.areas)) if changed is None else _areas_of(view, changed)
-    view = _with_sums(view, every_bureau=changed is None)
+    view = _with_sums(view, rows if changed is None else _bureaux_shown(view, areas))
     yield (("current",), False, _body(documents.current_of(view), schemas.CURRENT))
     yield (("turnout",), False, _body(documents.turnout_of(view), schemas.TURNOUT))
     yield (("timeline",), False, _body(documents.timeline(view), schemas.TIMELINE))
@@ -174,15 +175,25 @@ def _areas_of(view: View, rows: list[int]) -> list[int]:
     return sorted({int(position) for position in ancestors.ravel()} - {0, -1})
 
 
-def _with_sums(view: View, *, every_bureau: bool) -> View:
-    """Read every area's sums once: a page per area must not cost a query per area (nor, when every bureau
-    is written, a query per bureau)."""
+def _with_sums(view: View, bureaux: Sequence[int]) -> View:
+    """Read every area's sums once, and those of the `bureaux` the pages show: a page per area must not
+    cost a query per area, nor a commune's page a query for its bureaux."""
     every = view.sums(range(len(view.index.registry.areas)))
     return replace(
-        view,
-        sums=lambda positions: every[list(positions)],
-        every_bureau=every_bureau_sums(view) if every_bureau else None,
+        view, sums=lambda positions: every[list(positions)], bureaux_read=read_bureaux(view, bureaux)
     )
+
+
+def _bureaux_shown(view: View, areas: Sequence[int]) -> list[int]:
+    """The counted bureaux of those of these areas whose pages list bureaux (by registry row)."""
+    registry = view.index.registry
+    return [
+        bureau
+        for position in areas
+        if registry.holds_bureaux(registry.areas[position].level)
+        for bureau in registry.children[position]
+        if registry.counted[bureau]
+    ]
 
 
 def _file_path(path: tuple[str, ...], folder_too: bool) -> tuple[str, ...]:
@@ -196,9 +207,18 @@ def _file_path(path: tuple[str, ...], folder_too: bool) -> tuple[str, ...]:
 # --- paths that stay inside -------------------------------------------------------------------------------
 
 
+# The registries whose codes were found safe: a registry never changes, and checking a national one's
+# 105,000 codes was a fifth of a one-return sequence's publication. By id (a registry holds arrays, which
+# do not hash); an entry goes with its registry, so a reused id finds nothing.
+_SAFE_REGISTRIES: weakref.WeakValueDictionary[int, Registry] = weakref.WeakValueDictionary()
+
+
 def _check_codes(view: View, folder: Path) -> None:
-    """Every code a path is built from, checked before anything is written (at once: 105,000 codes)."""
+    """Every code a path is built from, checked before anything is written (at once: 105,000 codes), once
+    for each registry."""
     registry = view.index.registry
+    if _SAFE_REGISTRIES.get(id(registry)) is registry:
+        return
     paths: list[tuple[str, ...]] = [
         *(("results", level) for level in registry.columns),
         *(("results", area.level, area.code) for area in registry.areas),
@@ -208,6 +228,7 @@ def _check_codes(view: View, folder: Path) -> None:
     joined = "\n".join(names)
     if names & {"", ".", ".."} or any(c in joined for c in "/\\\0"):
         raise _unsafe(next(p for p in paths if not all(map(_plain, p))), folder)
+    _SAFE_REGISTRIES[id(registry)] = registry
 
 
 def _inside(base: Path, relatives: list[tuple[str, ...]], *, folder: Path) -> list[Path]:
