@@ -10,10 +10,11 @@
 - Pollers: 200 threads in a process of their own, each a newsroom polling every 2 s (the API's max-age)
   with If-None-Match — `current`, then on a new sequence the national results, a département and the
   change feed from its cursor — alternating nodes.
-- Freshness: a probe takes the newest acknowledged return and times how long until the *other* node's
-  national results carry its sequence; another, until nginx serves it from the static publication, which a
-  publisher (`tabulator publish-static --watch 0.1`, after a first whole pass, at `nice 10`) writes into a
-  tmpfs.
+- Freshness: a probe takes the newest acknowledged return and times how long until node 2's readers'
+  national results carry its sequence (another process than the one that wrote it, on either node; with
+  LOADTEST_WRITE_WORKERS=0, half the writes are node 2's own); another, until nginx serves it from the
+  static publication, which a publisher (`tabulator publish-static --watch 0.1`, after a first whole pass,
+  at `nice 10`) writes into a tmpfs.
 - At the end: both nodes give byte-identical payloads for the same sequences, and `verify` is clean; and
   the cores each part took during the night, with the machine's idle time (bench/cpu.py).
 
