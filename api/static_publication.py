@@ -185,14 +185,9 @@ def _with_sums(view: View, bureaux: Sequence[int]) -> View:
 
 
 def _bureaux_shown(view: View, areas: Sequence[int]) -> list[int]:
-    """The counted bureaux of those of these areas whose pages list bureaux (by registry row)."""
-    registry = view.index.registry
+    """The bureaux the pages of these areas list (by registry row)."""
     return [
-        bureau
-        for position in areas
-        if registry.holds_bureaux(registry.areas[position].level)
-        for bureau in registry.children[position]
-        if registry.counted[bureau]
+        bureau for position in areas for bureau in documents.listed_bureaux(view.index.registry, position)
     ]
 
 

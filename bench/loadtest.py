@@ -199,8 +199,10 @@ def night(ministry, token: str) -> dict[str, object]:
         (
             ("node 1 (gunicorn)", f"127.0.0.1:{PORTS[0]}"),
             ("node 2 (gunicorn)", f"127.0.0.1:{PORTS[1]}"),
-            ("node 1's writes (gunicorn)", f"127.0.0.1:{WRITE_PORTS[0]}"),
-            ("node 2's writes (gunicorn)", f"127.0.0.1:{WRITE_PORTS[1]}"),
+            *(
+                (f"node {number}'s writes (gunicorn)", f"127.0.0.1:{port}")
+                for number, port in enumerate(WRITE_PORTS if WRITE_WORKERS else (), 1)
+            ),
             ("the static publisher (nice 10)", "publish-static"),
             ("PostgreSQL", "postgres"),
             ("nginx", "nginx"),

@@ -18,7 +18,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from api.store import db
+from tests.ports import free_port
 
 STATE = "server.json"  # {"url", "bin", "version", "unreachable"} once started
 SYSTEM_BINARIES = Path("/usr/lib/postgresql")
@@ -123,7 +123,7 @@ def _start(binaries: Path, data: Path) -> dict[str, str]:
     # --no-sync and fsync off: the data dies with the run, so durability buys nothing and costs seconds.
     _run([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-locale",
           "-E", "UTF8", "--no-sync"], folder)  # fmt: skip
-    port = _free_port()
+    port = free_port()
     options = (
         f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories='' "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -184,12 +184,6 @@ def _explain(exc: Exception, data: Path) -> str:
     logs = [data.parent / "commands.log", data.parent / "postgresql.log"]
     tail = " | ".join(line for log in logs if log.exists() for line in log.read_text().splitlines()[-5:])
     return f"{exc}{f' ({tail})' if tail else ''}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _number(version: str) -> float:

@@ -98,7 +98,7 @@ def results_of(
     sums = view.sums([position] if rows_made else [position, *children])
     previous = view.previous_tallies([position])[position] if view.previous_tallies else None
     if leaf:
-        bureaux = [b for b in registry.children[position] if registry.counted[b]]
+        bureaux = listed_bureaux(registry, position)
         rows = [rows_made.bureaux[b] for b in bureaux] if rows_made else _bureau_rows(view, bureaux)
     elif rows_made:
         rows = [rows_made.areas[c] for c in children]
@@ -118,6 +118,14 @@ def results_of(
         ),
         "children": rows,
     }
+
+
+def listed_bureaux(registry: Registry, position: int) -> list[int]:
+    """The bureaux an area's page lists among its children (by registry row): an area that holds bureaux
+    lists those counted; an area above lists areas, none."""
+    if not registry.holds_bureaux(registry.areas[position].level):
+        return []
+    return [b for b in registry.children[position] if registry.counted[b]]
 
 
 def child_rows(

@@ -4,8 +4,6 @@ browser, Debian's chromium driven by Playwright. Screenshots land in test-artifa
 from __future__ import annotations
 
 import os
-import random
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from click.testing import CliRunner
 from playwright.sync_api import Browser, sync_playwright
 
 from api.cli import main
+from tests.ports import free_port
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,26 +30,6 @@ CHROMIUM = os.environ.get("TABULATOR_CHROMIUM", "/usr/bin/chromium")
 class Server:
     url: str
     process: subprocess.Popen[bytes]
-
-
-# Ports for the tests' servers, below Linux's ephemeral range (32768-60999): a port the kernel hands out
-# for `bind(0)` is also the next one it may give a client's connection, and the other test process opens
-# hundreds (a gunicorn then found its port taken between the choice and its bind).
-SERVER_PORTS = range(20_000, 32_000)
-_CHOOSER = random.SystemRandom()  # never the seeded generator a test (hypothesis) may have set
-
-
-def free_port() -> int:
-    """A port nothing listens on, outside the ephemeral range, at random (the two test processes choose
-    apart)."""
-    while True:
-        port = _CHOOSER.choice(SERVER_PORTS)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from click.testing import CliRunner
 from api import documents, store
 from api.cli import main
 from api.store import accounts, db
-from tests.e2e.conftest import FOLDER, GUNICORN, ROOT, free_port
+from tests.e2e.conftest import FOLDER, GUNICORN, ROOT
+from tests.ports import free_port
 
 ELECTION = "primaire-gauche-2017"
 RETURNS = FOLDER / "round-2" / "returns.csv"

@@ -29,7 +29,8 @@ from api import create_app
 from api.store import accounts, db
 from tests import hostile_files
 from tests.conftest import table_contents
-from tests.e2e.conftest import GUNICORN, ROOT, free_port
+from tests.e2e.conftest import GUNICORN, ROOT
+from tests.ports import free_port
 
 CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 ELECTION = "primaire-gauche-2017"

@@ -28,7 +28,8 @@ from api import static_publication, store
 from api.store import accounts
 from tabulator.batch import ReturnBatch
 from tests.builders import SAMPLE, build_return
-from tests.e2e.conftest import GUNICORN, free_port
+from tests.e2e.conftest import GUNICORN
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "nginx.conf"
