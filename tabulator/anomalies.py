@@ -469,6 +469,8 @@ def _candidate_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: Anomaly
     # threshold²: the other rows (nearly all of a file) cannot hold a swap and are left out.
     candidates = fit.best[:, len(FIXED_MEASURES) :]
     rows = np.flatnonzero((candidates**2 > thresholds.swap_deviation**2 / 2).any(axis=1))
+    if not len(rows):  # a clerk's ordinary return: none of the 55 pairs' arithmetic
+        return []
     # A row per measure: one candidate's row is contiguous.
     best, reference = fit.best[rows].T, fit.reference[0][rows].T
     found = []
@@ -501,6 +503,8 @@ def _fit_swapped(
     """For each row at `positions`, whether its pair of measures (`pairs`, a row each) swapped back is
     ordinary, or far less unusual than as typed (`typed`): a prediction's spread is learned from the
     typical bureau, and a bureau far from it as typed may stay a little off once put right."""
+    if not len(positions):
+        return np.zeros(0, np.bool_)
     reference, scale = fit.reference
     rows = positions[:, None]
     typed_order, swapped_order = pairs, pairs[:, ::-1]
@@ -537,6 +541,8 @@ def _tenfold_counts(fit: _Fit, contexts: Sequence[Context], thresholds: AnomalyT
     # Only the counts about ten times their expected one can be slips: the others are not measured
     # against their peers (a national file: a few thousand cells of a million).
     near = np.nonzero(slip.near)
+    if not len(near[0]):
+        return []
     sizes = fit.sizes[near]
     against_peers = _log_deviation(fit.shares[near] * sizes, sizes, fit.median[near], fit.scale[near])[0]
     with np.errstate(invalid="ignore"):

@@ -44,6 +44,7 @@ from api.store.db import gather_statistics, reading_alone, write_combined, write
 from api.store.sql import Raw
 from tabulator.aggregation import RESULT_FIELDS
 from tabulator.anomalies import (
+    VOTERS,
     AreaKnowledge,
     Judged,
     PreviousRound,
@@ -706,12 +707,13 @@ def _judge_with_knowledge(
     caches = connection_caches(raw)
     known = caches.knowledge(round_.id, area)
     if known is None or moment - known[0] > KNOWLEDGE_SECONDS:
-        learned = _learn_area(
-            raw, round_, index, area, column, rows=rows, thresholds=thresholds, before=before
-        )
-        known = Learned(moment, learned)
+        peers = _area_peers(raw, round_, index, area, column, rows=rows)
+        known = Learned(moment, _learn_area(raw, round_, peers, thresholds=thresholds, before=before))
         if known[1].peers >= KNOWLEDGE_FROM_PEERS:
             caches.keep_knowledge(raw, round_.id, area, known)
+        seen = peers.same_counts(batch)  # the peers just read: no second look
+    else:
+        seen = _same_counts(raw, round_, index, batch, rows=rows, column=column)
     return judge_in_area(
         count_rows(
             np.where(batch.registered != UNKNOWN, batch.registered, registry.registered[rows]),
@@ -720,7 +722,7 @@ def _judge_with_knowledge(
         ),
         batch.bureaux,
         known[1],
-        seen=_same_counts(raw, round_, index, batch, rows=rows, column=column),
+        seen=seen,
         previous_rows=_own_previous_rows(raw, before, index.bureau_ids[rows]),
         thresholds=thresholds.anomalies,
     )
@@ -734,27 +736,44 @@ def _own_previous_rows(raw: Raw, before: RoundInfo | None, bureau_ids: IntArray)
 _NONE = np.zeros(0, np.int64)
 
 
+@dataclass(frozen=True)
+class _AreaPeers:
+    """The current returns of an area's other bureaux, as count rows (those with a return)."""
+
+    registry_rows: IntArray  # the bureaux with a return
+    ids: IntArray  # their ids
+    rows: IntArray
+    registry: Registry
+
+    def same_counts(self, batch: ReturnBatch) -> dict[bytes, str]:
+        """As `_same_counts`, from the returns already read."""
+        same = (self.rows[:, None, VOTERS : VOTERS + 4] == batch.counts[None, :, :]).all(axis=2).any(axis=1)
+        found = np.flatnonzero(same).tolist()
+        codes = [self.registry.bureaux[int(self.registry_rows[k])].code for k in found]
+        return dict(zip(signatures(self.rows[found]), codes, strict=True))
+
+
+def _area_peers(
+    raw: Raw, round_: RoundInfo, index: ElectionIndex, area: int, column: int, *, rows: IntArray
+) -> _AreaPeers:
+    """An area's other bureaux' current returns (a bureau is not its own peer: a correction replaces its
+    return)."""
+    peer_rows = _peer_rows(index.registry, column, np.array([area]), rows)
+    stored = _stored_in_range(raw, round_, index.bureau_ids[peer_rows])
+    returned = peer_rows[stored.exists]
+    rows_of_peers = count_rows(stored.registered, stored.counts, stored.votes)[stored.exists]
+    return _AreaPeers(returned, index.bureau_ids[returned], rows_of_peers, index.registry)
+
+
 def _learn_area(
-    raw: Raw,
-    round_: RoundInfo,
-    index: ElectionIndex,
-    area: int,
-    column: int,
-    *,
-    rows: IntArray,
-    thresholds: Thresholds,
-    before: RoundInfo | None,
+    raw: Raw, round_: RoundInfo, peers: _AreaPeers, *, thresholds: Thresholds, before: RoundInfo | None
 ) -> AreaKnowledge:
-    """The département's knowledge from its other bureaux' current returns (a bureau is not its own peer:
-    a correction replaces its return)."""
-    peer_ids = index.bureau_ids[_peer_rows(index.registry, column, np.array([area]), rows)]
-    stored = _stored_in_range(raw, round_, peer_ids)
-    past = _previous_round(raw, before, _NONE, peer_ids[stored.exists])
+    """The area's knowledge from its peers' current returns and their previous round's."""
     return learn_area(
-        count_rows(stored.registered, stored.counts, stored.votes)[stored.exists],
+        peers.rows,
         candidates=round_.candidate_codes,
         thresholds=thresholds.anomalies,
-        previous=past,
+        previous=_previous_round(raw, before, _NONE, peers.ids),
     )
 
 
