@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from api import create_app, store
 from api.cli import main
 from api.settings import Settings
-from api.store import accounts
+from api.store import accounts, returns
 from tabulator.anomalies import AnomalyThresholds
 from tabulator.batch import ReturnBatch
 from tabulator.rules import Thresholds
@@ -67,6 +67,37 @@ def test_a_sheet_typed_under_a_second_bureau_is_flagged_with_the_first_bureau_na
     ]
     stored = {row["bureau_id"]: row["warnings"] for row in table_contents(loaded)["return_versions"]}
     assert sorted(stored.values()) == ["", "", "same_as_other_bureau"]
+
+
+# A clerk's return finds a duplicate among the peers it reads to learn its département or, while what the
+# département teaches is kept (once learned from KNOWLEDGE_FROM_PEERS returns), by a query of its own.
+@pytest.mark.parametrize("kept_from", [1_000_000, 0], ids=["learned-again", "knowledge-kept"])
+def test_a_clerks_duplicate_is_found_whether_its_departement_is_learned_again_or_known(
+    loaded, monkeypatch, kept_from
+):
+    monkeypatch.setattr(returns, "KNOWLEDGE_FROM_PEERS", kept_from)
+    queried = []
+    query = returns._same_counts
+    monkeypatch.setattr(returns, "_same_counts", lambda *args, **kw: queried.append(1) or query(*args, **kw))
+    reports = [
+        record(loaded, build_return(code, votes={"hamon": 240, "valls": 150}, blank=blank, null=2))
+        for code, blank in (("13-01-0001", 5), ("13-01-0002", 6), ("13-01-0003", 5))
+    ]
+    assert len(queried) == (2 if kept_from == 0 else 0)  # kept when 13-01-0001 was judged
+    assert [[w.as_dict() for w in report.warnings] for report in reports] == [
+        [],
+        [],
+        [
+            {
+                "code": "same_as_other_bureau",
+                "message": "Bureau 13-01-0003: every count is identical to bureau 13-01-0001's return of "
+                "this round: the same sheet typed twice, or under the wrong bureau's code?",
+                "severity": "warning",
+                "field": "voters",
+                "bureau": "13-01-0003",
+            }
+        ],
+    ]
 
 
 # Where the warnings are seen: with each version, in the change feed, counted by code for a supervisor, and
