@@ -18,7 +18,7 @@ from api.store.models import (
     ElectionRow,
     RoundRow,
 )
-from api.store.sql import SMALL_BATCH, Raw, select_list, utc_time
+from api.store.sql import ANY, SMALL_BATCH, Listed, Raw, select_list, utc_time
 from tabulator.aggregation import RESULT_FIELDS
 from tabulator.batch import UNKNOWN, BoolArray, IntArray, unpack_votes
 from tabulator.memo import cached
@@ -458,8 +458,8 @@ def stored_area_sums(raw: Raw, round_: RoundInfo, area_ids: IntArray) -> tuple[I
     if not len(area_ids):
         return table, stored
     listed = len(area_ids) <= MAX_LISTED  # else the round's every area (a level's feed, a national file)
-    filter_sql = f"AND area_id IN ({', '.join('?' * len(area_ids))})" if listed else ""
-    params = area_ids.tolist() if listed else []
+    filter_sql = f"AND area_id {ANY}" if listed else ""
+    params = [Listed(area_ids.tolist())] if listed else []
     columns = ", ".join(f'"{name}"' for name in RESULT_FIELDS)
     found = raw.rows(
         f"SELECT area_id, {columns}, votes FROM area_results WHERE round_id = ? {filter_sql}",
@@ -507,9 +507,10 @@ SCATTERED = 4  # a range of ids more than this many times the ids wanted is read
 MAX_LISTED = 10_000  # parameters: SQLite takes 32,766, PostgreSQL 65,535
 
 
-def bureau_filter(bureau_ids: IntArray, column: str) -> tuple[str, list[int]]:
-    """An IN clause for a few bureaux; for many, the range of their ids, read whole and filtered in memory
-    (a batch of the registry's consecutive bureaux is a range: a whole publication reads each row once)."""
+def bureau_filter(bureau_ids: IntArray, column: str) -> tuple[str, list[int | Listed]]:
+    """A test of a few bureaux' ids (`Listed`); for many, the range of their ids, read whole and filtered in
+    memory (a batch of the registry's consecutive bureaux is a range: a whole publication reads each row
+    once)."""
     if not len(bureau_ids):
         return f"AND {column} IS NULL", []
     low, high = int(bureau_ids.min()), int(bureau_ids.max())
@@ -519,7 +520,7 @@ def bureau_filter(bureau_ids: IntArray, column: str) -> tuple[str, list[int]]:
     scattered = high - low + 1 > SCATTERED * len(bureau_ids) and len(bureau_ids) <= MAX_LISTED
     if len(bureau_ids) > SMALL_BATCH and not scattered:
         return f"AND {column} BETWEEN ? AND ?", [low, high]
-    return f"AND {column} IN ({', '.join('?' * len(bureau_ids))})", [int(b) for b in bureau_ids]
+    return f"AND {column} {ANY}", [Listed(bureau_ids.tolist())]
 
 
 def voters_in_round(

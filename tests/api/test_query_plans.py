@@ -23,7 +23,7 @@ from api.store import db, open_view
 from api.store.common import bureau_filter, stored_query
 from api.store.feeds import changes_after
 from api.store.results import version_query
-from api.store.sql import SMALL_BATCH, Raw
+from api.store.sql import ANY, SMALL_BATCH, Listed, Raw
 from tabulator.batch import ReturnBatch
 from tests.builders import SAMPLE, build_return
 
@@ -77,20 +77,20 @@ def test_a_bureau_s_returns_are_found_by_the_primary_key(sample_election, monkey
     store.record_returns(sample_election, SAMPLE.id, 2, batch, author="import")  # the round in one sequence
     with db.reading(sample_election) as connection:
         if connection.dialect.name == "sqlite":
+            raw = Raw(connection)
             plans = [
                 [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
-                for sql, params in hot_lookups(connection)
+                for sql, params in (raw.statement(*lookup) for lookup in hot_lookups(connection))
             ]
             assert plans == [CURRENT_RETURN, CURRENT_RETURN, VERSIONS_PLAN]
         else:
             # A table of a few rows is read whole whatever its indexes: with sequential scans priced out,
             # the plan shows the index PostgreSQL takes for these lookups at scale.
             connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            raw = Raw(connection)
             plans = [
-                "\n".join(
-                    row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sql.replace('?', '%s')}", params)
-                )
-                for sql, params in hot_lookups(connection)
+                "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sql}", params))
+                for sql, params in (raw.statement(*lookup) for lookup in hot_lookups(connection))
             ]
             for plan in plans:
                 used = set(POSTGRES_INDEX.findall(plan))
@@ -124,14 +124,19 @@ def test_a_bureau_s_lookups_keep_the_primary_key_in_a_generic_plan_and_the_feed_
 def _indexes(connection: Connection, sql: str, params: tuple[object, ...]) -> set[str]:
     """The indexes of return_versions that the plan of `sql` uses (PostgreSQL: its generic plan)."""
     if connection.dialect.name == "sqlite":
+        sql, params = Raw(connection).statement(sql, params)
         plan = [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
         return {name for line in plan for name in re.findall(r"USING (?:COVERING )?INDEX (\w+)", line)}
     numbered = iter(range(1, len(params) + 1))
     statement = re.sub(r"\?", lambda _: f"${next(numbered)}", sql)
     connection.exec_driver_sql("DEALLOCATE ALL")
-    types = ", ".join(["bigint"] * len(params))  # as psycopg sends a large number
+    # As psycopg sends a large number, and a list of them (`Listed`): the lookups' parameters are numbers.
+    types = ", ".join("bigint[]" if isinstance(value, Listed) else "bigint" for value in params)
     connection.exec_driver_sql(f"PREPARE lookup ({types}) AS {statement}")
-    values = ", ".join(str(int(value)) for value in params)  # the lookups' parameters are all numbers
+    values = ", ".join(
+        f"ARRAY[{', '.join(map(str, value))}]::bigint[]" if isinstance(value, Listed) else str(int(value))
+        for value in params
+    )
     plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN EXECUTE lookup({values})"))
     assert "Seq Scan" not in plan, plan
     return set(POSTGRES_INDEX.findall(plan))
@@ -157,11 +162,34 @@ def test_bureaux_scattered_over_the_registry_are_listed_and_a_block_of_them_is_a
     that their range spans; a block of the registry's bureaux (a file's) reads its range once."""
     scattered = np.arange(300, dtype=np.int64) * 230 + 7
     assert bureau_filter(scattered, "v.bureau_id") == (
-        f"AND v.bureau_id IN ({', '.join('?' * 300)})",
-        scattered.tolist(),
+        "AND v.bureau_id = ANY(?)",
+        [Listed(scattered.tolist())],
     )
     block = np.arange(1_000, 1_300, dtype=np.int64)
     assert bureau_filter(block, "v.bureau_id") == ("AND v.bureau_id BETWEEN ? AND ?", [1_000, 1_299])
     too_many = np.arange(20_000, dtype=np.int64) * 5
     assert bureau_filter(too_many, "v.bureau_id") == ("AND v.bureau_id BETWEEN ? AND ?", [0, 99_995])
-    assert bureau_filter(np.array([9, 4], np.int64), "b") == ("AND b IN (?, ?)", [9, 4])
+    assert bureau_filter(np.array([9, 4], np.int64), "b") == ("AND b = ANY(?)", [Listed([9, 4])])
+
+
+def test_a_listed_parameter_is_one_array_on_postgresql_and_a_list_of_parameters_on_sqlite(sample_election):
+    with db.reading(sample_election) as connection:
+        raw, view = Raw(connection), open_view(connection, SAMPLE.id, 2)
+        first, second, third = view.index.bureau_ids[:3].tolist()
+        sql = f"SELECT id FROM bureaux WHERE election_id = ? AND id {ANY} AND id <> ? ORDER BY id"
+        params = (view.round_.election_id, Listed([first, second, third]), second)
+        expected = (
+            (
+                "SELECT id FROM bureaux WHERE election_id = ? AND id IN (?, ?, ?) AND id <> ? ORDER BY id",
+                (view.round_.election_id, first, second, third, second),
+            )
+            if raw.sqlite
+            else (
+                "SELECT id FROM bureaux WHERE election_id = %s AND id = ANY(%s) AND id <> %s ORDER BY id",
+                (view.round_.election_id, [first, second, third], second),
+            )
+        )
+        assert raw.statement(sql, params) == expected
+        assert raw.rows(sql, params) == [(first,), (third,)]
+        with pytest.raises(ValueError, match="a listed parameter is tested by `= ANY"):
+            raw.statement("SELECT id FROM bureaux WHERE id IN (?)", (Listed([first]),))
