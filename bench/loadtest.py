@@ -316,18 +316,24 @@ def poller(number: int, stop: threading.Event, timings: Timings) -> None:
 
 def probe(stop: threading.Event, acknowledged: list[tuple[int, float]], timings: Timings, port: int) -> None:
     """The newest acknowledged return: how long until the national results on `port` carry it (the other
-    node's, or nginx's file of the static publication)."""
+    node's, or nginx's file of the static publication). Asked every 10 ms with the last ETag seen, as a
+    poller would: the documents it already has cost neither side a body to send and parse."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers: dict[str, str] = {}
     while not stop.is_set():
         if not acknowledged:
             time.sleep(0.05)
             continue
         sequence, acknowledged_at = acknowledged[-1]
         while not stop.is_set():
-            status, answer = request(connection, "GET", f"{ROUND}/results", None, {})
-            if status == 200 and json.loads(answer)["sequence"] >= sequence:
-                timings.add(time.perf_counter() - acknowledged_at, True)
-                break
+            status, answer, etag = request(
+                connection, "GET", f"{ROUND}/results", None, headers, with_etag=True
+            )
+            if status == 200:
+                headers = {"If-None-Match": etag} if etag else {}
+                if json.loads(answer)["sequence"] >= sequence:
+                    timings.add(time.perf_counter() - acknowledged_at, True)
+                    break
             time.sleep(0.01)
         time.sleep(0.2)
 
