@@ -9,14 +9,17 @@ against the schema byte for byte.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import Engine
 
+from api.store.caches import connection_caches
 from api.store.common import NotFound
 from api.store.db import reading
 from api.store.results import (
@@ -103,9 +106,7 @@ def results_of(
     elif rows_made:
         rows = [rows_made.areas[c] for c in children]
     else:
-        rows = child_rows(
-            [registry.areas[c] for c in children], view, sums[1:], view.index.bureaux_total[children]
-        )
+        rows = _kept_rows(view).rows(view, position, children, sums[1:])
     return {
         **context(view),
         "area": area_of(area),
@@ -118,6 +119,63 @@ def results_of(
         ),
         "children": rows,
     }
+
+
+# Parents whose children's rows a worker keeps (the pages read most: the nation, régions, départements):
+# at most a few thousand rows each.
+CHILD_ROWS_KEPT = 64
+
+
+@dataclass(frozen=True)
+class _KeptRows:
+    registry: Registry
+    candidates: tuple[Candidate, ...]
+    sums: IntArray
+    rows: list[dict[str, Any]]
+
+
+class ChildRowsKept:
+    """The children's rows of the parents whose pages were built last, made again only for the children
+    whose sums moved. On a national night a département's page is built again at every sequence a worker
+    sees, for pollers, while a return changes one commune of its 600; the others' rows are the same dicts.
+    An entry is used only for the same registry and candidates, and a row only for the same sums: it is
+    never wrong, only unused. (The rows are shared between pages: nothing changes them once made.)"""
+
+    def __init__(self, capacity: int = CHILD_ROWS_KEPT) -> None:
+        self.capacity = capacity
+        self._kept: OrderedDict[tuple[int, int], _KeptRows] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def rows(self, view: View, position: int, children: list[int], sums: IntArray) -> list[dict[str, Any]]:
+        registry, candidates = view.index.registry, view.round_.candidates
+        key = (view.round_.id, position)
+        with self._lock:
+            kept = self._kept.get(key)
+        areas = [registry.areas[c] for c in children]
+        total = view.index.bureaux_total[children]
+        if kept is None or kept.registry is not registry or kept.candidates != candidates:
+            rows = child_rows(areas, view, sums, total)
+        else:
+            rows = list(kept.rows)
+            moved = np.flatnonzero((kept.sums != sums).any(axis=1)).tolist()
+            made = child_rows([areas[i] for i in moved], view, sums[moved], total[moved])
+            for i, row in zip(moved, made, strict=True):
+                rows[i] = row
+        with self._lock:
+            self._kept[key] = _KeptRows(registry, candidates, sums.copy(), rows)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.capacity:
+                self._kept.popitem(last=False)
+        return rows
+
+
+def _kept_rows(view: View) -> ChildRowsKept:
+    """The worker's kept rows, with the engine's other caches (`api.store.caches`)."""
+    kept = connection_caches(view.connection).documents
+    found = kept.get("child_rows")
+    if not isinstance(found, ChildRowsKept):
+        found = kept.setdefault("child_rows", ChildRowsKept())
+    return cast(ChildRowsKept, found)
 
 
 def listed_bureaux(registry: Registry, position: int) -> list[int]:

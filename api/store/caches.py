@@ -60,6 +60,9 @@ class StoreCaches:
         self._indexes: dict[tuple[int, int], ElectionIndex] = {}
         self._candidates: dict[int, RoundCandidates] = {}
         self._knowledge: dict[tuple[int, int], Learned] = {}
+        # What the documents layer keeps between requests (`api.documents`), by its own names: it checks
+        # each entry against what it reads, so an entry is never wrong, only unused.
+        self.documents: dict[str, Any] = {}
         # One thread builds a registry; the others wait for it. A national one takes a second or two of
         # CPU, and a worker's threads all asking at start-up would otherwise build it once each.
         self.building = threading.Lock()
