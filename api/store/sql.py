@@ -132,15 +132,7 @@ class Raw:
                 raise ValueError(f"a listed parameter is tested by `{ANY}`: {text}")
         if not self.sqlite:
             return self.sql(text), tuple(list(p) if isinstance(p, Listed) else p for p in params)
-        flat = list[Any]()
-        for k, param in enumerate(params):
-            if isinstance(param, Listed):
-                pieces[k] = f"{pieces[k].removesuffix('= ANY(')}IN ({', '.join('?' * len(param))}"
-                flat.extend(param)
-            else:
-                pieces[k] += "?"
-                flat.append(param)
-        return "".join(pieces), tuple(flat)
+        return _listed_in_full(pieces, params)
 
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._cursor(text) as cursor:
@@ -267,6 +259,20 @@ class Raw:
                     f"INSERT INTO {table} ({names(columns)}) SELECT {names(columns)} FROM {staging} {upsert}"
                 )
                 cursor.execute(f"DROP TABLE {staging}")
+
+
+def _listed_in_full(pieces: list[str], params: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    """SQLite: the query (its text cut at each `?`) with each `= ANY(?)` of a `Listed` parameter written
+    `IN (?, ?, …)`, a placeholder per value, and the parameters flattened in order."""
+    flat = list[Any]()
+    for k, param in enumerate(params):
+        if isinstance(param, Listed):
+            pieces[k] = f"{pieces[k].removesuffix('= ANY(')}IN ({', '.join('?' * len(param))}"
+            flat.extend(param)
+        else:
+            pieces[k] += "?"
+            flat.append(param)
+    return "".join(pieces), tuple(flat)
 
 
 def _copy(cursor: Any, into: str, like: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
