@@ -152,14 +152,21 @@ class ChildRowsKept:
         key = (view.round_.id, position)
         with self._lock:
             kept = self._kept.get(key)
-        areas = [registry.areas[c] for c in children]
-        total = view.index.bureaux_total[children]
-        if kept is None or kept.registry is not registry or kept.candidates != candidates:
-            rows = child_rows(areas, view, sums, total)
+        if kept is not None and (kept.registry is not registry or kept.candidates != candidates):
+            kept = None
+        if kept is None:
+            moved = list(range(len(children)))
         else:
-            rows = list(kept.rows)
             moved = np.flatnonzero((kept.sums != sums).any(axis=1)).tolist()
-            made = child_rows([areas[i] for i in moved], view, sums[moved], total[moved])
+        # Only the moved children's areas are looked up and their rows made: usually one of 600.
+        made = child_rows(
+            [registry.areas[children[i]] for i in moved],
+            view,
+            sums[moved],
+            view.index.bureaux_total[[children[i] for i in moved]],
+        )
+        rows = made if kept is None else list(kept.rows)
+        if kept is not None:
             for i, row in zip(moved, made, strict=True):
                 rows[i] = row
         with self._lock:
