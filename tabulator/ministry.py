@@ -152,7 +152,7 @@ def read_ministry(
             votes=counts[:, 4:],
             registered=registered,
             reported_at=(None,) * len(body),
-            lines=tuple(int(line) for line in body.index),
+            lines=tuple(body.index.tolist()),
             columns={"registered": 8, "voters": 11, "blank": 13, "null": 16, "valid": 19},
         ),
     )
@@ -242,14 +242,22 @@ def insee_commune(departement: Departement, commune: str) -> str:
     """A commune's INSEE code from the ministry's three characters within its département: 75 056 → 75056,
     2A 004 → 2A004; overseas the ministry's number starts with a digit of its own, then INSEE's last two
     (ZA 101 → 97101, ZM 501 → 97601, ZP 011 → 98711)."""
+    return str(insee_communes(departement, np.array([commune]))[0])
+
+
+def insee_communes(departement: Departement, communes: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:
+    """`insee_commune` of many communes of one département at once, in numpy's string functions."""
     ministry = departement.ministry_code
     if ministry in OWN_COMMUNE_CODES:
-        return ministry + commune
-    if (ministry, commune) in INSEE_EXCEPTIONS:
-        return INSEE_EXCEPTIONS[(ministry, commune)]
-    if len(departement.code) == 3:
-        return departement.code + commune[1:]
-    return departement.code + commune
+        codes = np.strings.add(ministry, communes)
+    elif len(departement.code) == 3:
+        codes = np.strings.add(departement.code, np.strings.slice(communes, 1, None))
+    else:
+        codes = np.strings.add(departement.code, communes)
+    for (exception_departement, commune), code in INSEE_EXCEPTIONS.items():
+        if exception_departement == ministry:
+            codes = np.where(communes == commune, code, codes)
+    return codes
 
 
 def ministry_commune(departement: Departement, insee: str) -> str:
@@ -332,26 +340,47 @@ def _insee_communes(
     rank[order] = np.arange(len(order))
     rows = rank[inverse.ravel()]
     first_rows = first[order]
-    distinct = list(zip(ministry_dept[first_rows].tolist(), communes[first_rows].tolist(), strict=True))
-    codes = np.array([insee_commune(departements[d], c) for d, c in distinct], dtype=str)
+    codes = _insee_of_pairs(ministry_dept[first_rows], communes[first_rows], departements)
     # A commune clashes when an earlier one of the file has its INSEE code: that one is named with it.
     _, owners, of_code = np.unique(codes, return_index=True, return_inverse=True)
     owner = owners[of_code.ravel()]
     issues: list[Issue] = []
     for position in np.flatnonzero(owner != np.arange(len(codes)))[:ERRORS_PER_COLUMN].tolist():
-        (dept, commune), code = distinct[position], str(codes[position])
-        line = int(lines[int(first_rows[position])])
+        row, other, code = int(first_rows[position]), int(first_rows[owner[position]]), str(codes[position])
+        line = int(lines[row])
         issues.append(
             error(
                 "bad_code",
-                f"Line {line}, column {COMMUNE + 1}: commune {dept} {commune} would be INSEE commune "
-                f"{code}, as {' '.join(distinct[int(owner[position])])} is: one of the two codes is wrong.",
+                f"Line {line}, column {COMMUNE + 1}: commune {ministry_dept[row]} {communes[row]} would be "
+                f"INSEE commune {code}, as {ministry_dept[other]} {communes[other]} is: one of the two codes "
+                "is wrong.",
                 field="Code de la commune",
                 line=line,
                 column=COMMUNE + 1,
             )
         )
     return codes[rows], issues
+
+
+def _insee_of_pairs(
+    ministry_dept: npt.NDArray[np.str_],
+    communes: npt.NDArray[np.str_],
+    departements: Mapping[str, Departement],
+) -> npt.NDArray[np.str_]:
+    """`insee_communes` of (département, commune) pairs, département by département (36,000 calls of
+    `insee_commune` cost a national file 25 ms)."""
+    order = np.argsort(ministry_dept, kind="stable")
+    grouped = ministry_dept[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])  # a file has one row at least
+    ordered = np.concatenate(
+        [
+            insee_communes(departements[str(ministry_dept[positions[0]])], communes[positions])
+            for positions in np.split(order, starts[1:])
+        ]
+    )
+    codes = np.empty_like(ordered)
+    codes[order] = ordered
+    return codes
 
 
 def _areas(
