@@ -152,8 +152,8 @@ def measures(rows: IntArray) -> tuple[FloatArray, FloatArray]:
 def blank_null_ratio(rows: IntArray) -> tuple[FloatArray, FloatArray]:
     """log((blancs + ½) / (nuls + ½)) of each row and its Poisson variance, 1 / (blancs + ½) + 1 / (nuls + ½):
     the half keeps a bureau with no nuls finite, and its noise honest."""
-    rows = np.atleast_2d(rows).astype(np.float64)
-    blank, null = rows[:, BLANK] + 0.5, rows[:, NULL] + 0.5
+    rows = np.atleast_2d(rows)
+    blank, null = rows[:, BLANK] + 0.5, rows[:, NULL] + 0.5  # float64, the other columns left as they are
     return np.log(blank / null), 1 / blank + 1 / null
 
 
@@ -168,8 +168,8 @@ def nanmedian(values: FloatArray) -> FloatArray:
     département's peers; a median per column cost a national file a thousand calls."""
     values = np.atleast_2d(values)
     missing = np.isnan(values)
-    if not missing.any():
-        return np.asarray(np.median(values, axis=0), np.float64)
+    if not missing.any():  # partitioned in place on a copy, a column to a row: a quarter faster
+        return np.asarray(np.median(values.T.copy(), axis=1, overwrite_input=True), np.float64)
     result = np.full(values.shape[1], np.nan)
     if len(values) > SORTED_MEDIAN_ROWS:
         for column in range(values.shape[1]):
@@ -200,10 +200,16 @@ def ratio_spread(rows: IntArray, min_peers: int) -> RatioSpread | None:
     """The peers' log(blancs / nuls): the median, and the spread between bureaux less the typical peer's
     own Poisson noise (which each return's check adds back for itself). None below `min_peers` peers."""
     rows = np.atleast_2d(rows)
-    voting = rows[rows[:, VOTERS] > 0] if len(rows) else rows
-    if len(voting) < min_peers:
+    return _ratio_spread(*blank_null_ratio(rows), voting=rows[:, VOTERS] > 0, min_peers=min_peers)
+
+
+def _ratio_spread(
+    ratio: FloatArray, noise: FloatArray, *, voting: BoolArray, min_peers: int
+) -> RatioSpread | None:
+    """`ratio_spread` of rows whose `blank_null_ratio` is made (a file makes it once for its 107 areas)."""
+    ratio, noise = ratio[voting], noise[voting]
+    if len(ratio) < min_peers:
         return None
-    ratio, noise = blank_null_ratio(voting)
     median = float(np.median(ratio))
     spread = MAD_TO_SIGMA * float(np.median(np.abs(ratio - median)))
     return RatioSpread(median, float(np.sqrt(max(spread**2 - float(np.median(noise)), MIN_RATIO_SPREAD**2))))
@@ -274,7 +280,7 @@ def signatures(rows: IntArray) -> list[Signature]:
     national file has 70,000)."""
     counts = np.ascontiguousarray(np.atleast_2d(rows)[:, VOTERS:], np.int64)
     sheets = counts.view(np.dtype((np.void, counts.shape[1] * 8))).ravel()
-    return [bytes(sheet) for sheet in sheets.tolist()]
+    return sheets.tolist()  # each a bytes
 
 
 def check_return(
@@ -301,6 +307,7 @@ class _Fit:
     expected_scale: FloatArray
     past: FloatArray  # z against the past, NaN where unknown
     min_peers: int  # below this many peers, a spread is not used
+    groups: _Groups
 
     @cached
     def reference(self) -> tuple[FloatArray, FloatArray]:
@@ -337,7 +344,7 @@ def _check(
 ) -> list[list[Finding]]:
     """Every row against its own context, the arithmetic vectorised: a ministry file has 70,000 rows, nearly
     all ordinary, and only the rows with a finding cost a Python loop. `sheets`: the rows' signatures;
-    `sharing`: the positions of the rows whose contexts hold the same spreads (nation and area), group by
+    `sharing`: the positions of the rows whose contexts hold the same spreads (nation, area, ratio), group by
     group (the caller knows them: found here, context by context, they cost a file 24 ms)."""
     fit = _fit(rows, contexts, thresholds, sharing)
     # Nearly every row has none: only the rows with a finding get a list of their own until the end.
@@ -353,25 +360,19 @@ def _check(
         if not measured & explained[position] or finding.code == "same_as_other_bureau":
             findings[position].append(finding)
             explained[position] |= measured
-    return [findings.get(position) or [] for position in range(len(rows))]
+    result: list[list[Finding]] = [[] for _ in range(len(rows))]
+    for position, found in findings.items():
+        result[position] = found
+    return result
 
 
 def _fit(
     rows: IntArray, contexts: Sequence[Context], thresholds: AnomalyThresholds, sharing: Sequence[IntArray]
 ) -> _Fit:
     shares, sizes = measures(rows)
-    median, scale = np.full_like(shares, np.nan), np.full_like(shares, np.nan)
     expected, expected_scale = np.full_like(shares, np.nan), np.full_like(shares, np.nan)
-    # Returns of one département share its spreads: placed for all of them at once, not row by row.
-    for rows_of in sharing:
-        if not len(rows_of):
-            continue
-        context = contexts[int(rows_of[0])]
-        for spread in (context.nation, context.area):  # the area, when usable, overrides the nation
-            if spread is not None:
-                usable = np.flatnonzero(spread.count >= thresholds.min_peers)
-                median[np.ix_(rows_of, usable)] = spread.median[usable]
-                scale[np.ix_(rows_of, usable)] = spread.scale[usable]
+    groups = _Groups.of(len(rows), contexts, sharing)
+    median, scale = groups.spreads(shares.shape[1], thresholds.min_peers)
     known = list(compress(range(len(contexts)), map(attrgetter("expected"), contexts)))
     if known:
         expectations = [contexts[p].expected for p in known]
@@ -388,7 +389,46 @@ def _fit(
         expected_scale,
         _z(shares, sizes, expected, expected_scale),
         thresholds.min_peers,
+        groups,
     )
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """The rows whose contexts hold the same spreads (nation, area and log ratio), as each row's group and
+    each group's context: a group's figures are made once and given to its rows with one gather (placed
+    group by group, a national file's 107 départements cost 28 ms; read row by row, 15 ms more)."""
+
+    of_row: IntArray  # each row's group; len(contexts) for a row in none (its figures stay NaN)
+    contexts: tuple[Context, ...]
+
+    @classmethod
+    def of(cls, rows: int, contexts: Sequence[Context], sharing: Sequence[IntArray]) -> _Groups:
+        groups = [positions for positions in sharing if len(positions)]
+        of_row = np.full(rows, len(groups), np.int64)
+        for group, positions in enumerate(groups):
+            of_row[positions] = group
+        return cls(of_row, tuple(contexts[int(positions[0])] for positions in groups))
+
+    def spreads(self, measures: int, min_peers: int) -> tuple[FloatArray, FloatArray]:
+        """Each row's median and scale of each measure: its area's where it has `min_peers` peers for the
+        measure, else its nation's, else NaN."""
+        median, scale = np.full((2, len(self.contexts) + 1, measures), np.nan)
+        for group, context in enumerate(self.contexts):
+            for spread in (context.nation, context.area):  # the area, when usable, overrides the nation
+                if spread is not None:
+                    usable = spread.count >= min_peers
+                    median[group, usable] = spread.median[usable]
+                    scale[group, usable] = spread.scale[usable]
+        return median[self.of_row], scale[self.of_row]
+
+    def ratios(self) -> tuple[FloatArray, FloatArray]:
+        """Each row's peers' median log(blancs / nuls) and its spread; NaN where not known."""
+        known = [
+            (np.nan, np.nan) if c.ratio is None else (c.ratio.median, c.ratio.scale) for c in self.contexts
+        ]
+        table = np.array([*known, (np.nan, np.nan)], np.float64)
+        return table[self.of_row, 0], table[self.of_row, 1]
 
 
 def _label(context: Context, measure: int, min_peers: int) -> str:
@@ -441,9 +481,8 @@ def _blank_null_swaps(fit: _Fit, contexts: Sequence[Context], thresholds: Anomal
     reference = fit.reference[0]
     with np.errstate(divide="ignore", invalid="ignore"):
         from_past = np.log(fit.expected[:, 1] / fit.expected[:, 2])
-    from_peers = np.array([np.nan if c.ratio is None else c.ratio.median for c in contexts])
+    from_peers, spread = fit.groups.ratios()
     median = np.where(np.isfinite(from_past), from_past, from_peers)
-    spread = np.array([np.nan if c.ratio is None else c.ratio.scale for c in contexts])
     deviation = np.sqrt(spread**2 + noise)
     typed, reversed_ = (ratio - median) / deviation, (-ratio - median) / deviation
     with np.errstate(invalid="ignore"):
@@ -711,13 +750,18 @@ def check_returns(
     sheets = signatures(pool)
     for code, sheet, area in zip([*peer_bureaux, *bureaux], sheets, pool_areas.tolist(), strict=True):
         seen[area].setdefault(sheet, code)
-    everywhere = cache(lambda: ratio_spread(pool, thresholds.min_peers))  # for areas with too few peers
+    ratio, noise, voting = *blank_null_ratio(pool), pool[:, VOTERS] > 0
+    min_peers = thresholds.min_peers
+    everywhere = cache(lambda: _ratio_spread(ratio, noise, voting=voting, min_peers=min_peers))
     contexts = {
         area: Context(
             candidates,
             area=by_area[area],
             nation=nation,
-            ratio=ratio_spread(pool[in_area[area]], thresholds.min_peers) or everywhere(),
+            ratio=_ratio_spread(
+                ratio[in_area[area]], noise[in_area[area]], voting=voting[in_area[area]], min_peers=min_peers
+            )
+            or everywhere(),  # for areas with too few peers
             seen=seen[area],
         )
         for area in touched

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -247,7 +248,7 @@ def locate_bureaux(
     bureaux: Sequence[str], lines: Sequence[int | None], registry: Registry, column: int | None = None
 ) -> tuple[IntArray, list[Issue]]:
     """Registry row of each bureau code; unknown, merged or repeated bureaux are errors."""
-    rows = np.array([registry.bureau_index.get(code, NOT_FOUND) for code in bureaux], np.int64)
+    rows = np.fromiter(map(registry.bureau_index.get, bureaux, repeat(NOT_FOUND)), np.int64, len(bureaux))
     issues: list[Issue] = []
     for position in np.flatnonzero(rows == NOT_FOUND).tolist():
         code, line = bureaux[position], lines[position]
@@ -292,6 +293,8 @@ def locate_bureaux(
 
 
 def _repeats(bureaux: Sequence[str], lines: Sequence[int | None], column: int | None) -> list[Issue]:
+    if len(set(bureaux)) == len(bureaux):  # as in nearly every file: no line to name
+        return []
     first_line: dict[str, int | None] = {}
     issues = []
     for code, line in zip(bureaux, lines, strict=True):
