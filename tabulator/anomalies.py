@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from itertools import compress
 from operator import attrgetter
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -280,7 +281,7 @@ def signatures(rows: IntArray) -> list[Signature]:
     national file has 70,000)."""
     counts = np.ascontiguousarray(np.atleast_2d(rows)[:, VOTERS:], np.int64)
     sheets = counts.view(np.dtype((np.void, counts.shape[1] * 8))).ravel()
-    return sheets.tolist()  # each a bytes
+    return cast(list[Signature], sheets.tolist())  # a void row's item is its bytes
 
 
 def check_return(
