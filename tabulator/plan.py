@@ -238,9 +238,14 @@ def new_versions(
     picked = positions.tolist()
     previous = context.previous_voters[positions]
     new = contributions(batch.counts[positions], batch.votes[positions], plan.registered[positions], previous)
-    old = contributions(
-        stored.counts[positions], stored.votes[positions], stored.registered[positions], previous
-    )
+    replaced = stored.exists[positions]
+    delta = new
+    if replaced.any():  # a first import replaces nothing: no old contributions to take away
+        old = contributions(
+            stored.counts[positions], stored.votes[positions], stored.registered[positions], previous
+        )
+        delta = new - old * replaced[:, None]
+    every = len(picked) == len(batch)  # a file's first import: its lists as they are
     return NewVersions(
         positions=positions,
         rows=rows[positions],
@@ -248,11 +253,13 @@ def new_versions(
         counts=batch.counts[positions],
         votes=batch.votes[positions],
         registered=plan.registered[positions],
-        reasons=[plan.reasons[i] if stored.exists[i] else None for i in picked],
-        warning_codes=[plan.warning_codes[i] for i in picked],
-        warning_notes=[plan.warning_notes[i] for i in picked],
-        authors=[authors[i] for i in picked],
-        delta=new - old * stored.exists[positions][:, None],
+        reasons=[plan.reasons[i] if stored.exists[i] else None for i in picked]
+        if replaced.any()
+        else [None] * len(picked),
+        warning_codes=list(plan.warning_codes) if every else [plan.warning_codes[i] for i in picked],
+        warning_notes=list(plan.warning_notes) if every else [plan.warning_notes[i] for i in picked],
+        authors=list(authors) if every else [authors[i] for i in picked],
+        delta=delta,
     )
 
 

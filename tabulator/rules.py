@@ -65,7 +65,10 @@ class Warnings:
 
     def notes_by_row(self, rows: int) -> list[str]:
         """The full warnings of each row as JSON ("" for a row without any), stored with the return."""
-        return [json.dumps(self.notes[i], ensure_ascii=False) if i in self.notes else "" for i in range(rows)]
+        notes = [""] * rows
+        for row, found in self.notes.items():
+            notes[row] = json.dumps(found, ensure_ascii=False)
+        return notes
 
 
 @dataclass(frozen=True)

@@ -967,10 +967,14 @@ def _append_versions(
     bureau_ids = index.bureau_ids[new.rows]
     recorded = raw.time(recorded_at)
     times = {None: recorded}
-    reported = [
-        times.setdefault(moment, raw.time(moment) if moment else recorded)
-        for moment in (batch.reported_at[i] for i in new.positions.tolist())
-    ]
+    reported = (
+        [
+            times.setdefault(moment, raw.time(moment) if moment else recorded)
+            for moment in (batch.reported_at[i] for i in new.positions.tolist())
+        ]
+        if any(batch.reported_at)
+        else [recorded] * count  # a ministry file gives no times: each version's is its recording's
+    )
     columns = (
         [round_.id] * count,
         bureau_ids.tolist(),
@@ -990,7 +994,8 @@ def _append_versions(
 
 
 def _nullable(values: IntArray) -> list[int | None]:
-    return [None if value == UNKNOWN else value for value in values.tolist()]
+    listed: list[int | None] = values.tolist()
+    return listed if UNKNOWN not in values else [None if value == UNKNOWN else value for value in listed]
 
 
 AREA_COLUMNS = ("round_id", "area_id", *RESULT_FIELDS, "votes")
