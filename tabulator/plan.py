@@ -240,12 +240,18 @@ def new_versions(
     new = contributions(batch.counts[positions], batch.votes[positions], plan.registered[positions], previous)
     replaced = stored.exists[positions]
     delta = new
-    if replaced.any():  # a first import replaces nothing: no old contributions to take away
+    reasons: list[str | None] = [None] * len(picked)  # a first import replaces nothing: nothing to take away
+    if replaced.any():
         old = contributions(
             stored.counts[positions], stored.votes[positions], stored.registered[positions], previous
         )
         delta = new - old * replaced[:, None]
+        reasons = [plan.reasons[i] if stored.exists[i] else None for i in picked]
     every = len(picked) == len(batch)  # a file's first import: its lists as they are
+
+    def take(values: Sequence[str]) -> list[str]:
+        return list(values) if every else [values[i] for i in picked]
+
     return NewVersions(
         positions=positions,
         rows=rows[positions],
@@ -253,12 +259,10 @@ def new_versions(
         counts=batch.counts[positions],
         votes=batch.votes[positions],
         registered=plan.registered[positions],
-        reasons=[plan.reasons[i] if stored.exists[i] else None for i in picked]
-        if replaced.any()
-        else [None] * len(picked),
-        warning_codes=list(plan.warning_codes) if every else [plan.warning_codes[i] for i in picked],
-        warning_notes=list(plan.warning_notes) if every else [plan.warning_notes[i] for i in picked],
-        authors=list(authors) if every else [authors[i] for i in picked],
+        reasons=reasons,
+        warning_codes=take(plan.warning_codes),
+        warning_notes=take(plan.warning_notes),
+        authors=take(authors),
         delta=delta,
     )
 

@@ -165,8 +165,9 @@ class ChildRowsKept:
             sums[moved],
             view.index.bureaux_total[[children[i] for i in moved]],
         )
-        rows = made if kept is None else list(kept.rows)
+        rows = made
         if kept is not None:
+            rows = list(kept.rows)
             for i, row in zip(moved, made, strict=True):
                 rows[i] = row
         with self._lock:
