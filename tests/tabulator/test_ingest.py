@@ -10,14 +10,17 @@ from datetime import UTC, datetime, timedelta, timezone
 import openpyxl
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tabulator.files import read_returns_file
 from tabulator.ingest import (
     FileRefused,
+    _read_any_rows,
+    _read_even_rows,
     parse_counts,
     read_checkpoints_csv,
+    read_frame,
     read_returns_csv,
     read_returns_xlsx,
 )
@@ -458,11 +461,12 @@ COUNT_CELLS = st.one_of(
 )
 
 
-@given(st.lists(COUNT_CELLS, min_size=1, max_size=30))
-def test_a_count_column_is_read_by_the_rule_cell_by_cell_whether_clean_or_not(cells):
-    """A clean column is read on its joined text, any other cell by cell: both give what the rule says,
-    a cell stripped of its spaces being 1 to 15 ASCII digits, with an error for each other cell."""
-    frame = pd.DataFrame({0: cells}, index=range(2, len(cells) + 2), dtype=object)
+@given(st.lists(COUNT_CELLS, min_size=1, max_size=30), st.sampled_from([object, "str"]))
+def test_a_count_column_is_read_by_the_rule_cell_by_cell_whether_clean_or_not(cells, dtype):
+    """A clean column is read on its bytes, any other cell by cell: both give what the rule says, a cell
+    stripped of its spaces being 1 to 15 ASCII digits, with an error for each other cell. Whether pandas
+    holds the cells as Python strings (a file pandas read) or in Arrow (one pyarrow read: "str")."""
+    frame = pd.DataFrame({0: cells}, index=range(2, len(cells) + 2), dtype=dtype)
     values, issues = parse_counts(frame, {"voters": 0})
     counted = [cell.strip() for cell in cells]
     good = [c.isascii() and c.isdigit() and len(c) <= 15 for c in counted]
@@ -470,3 +474,52 @@ def test_a_count_column_is_read_by_the_rule_cell_by_cell_whether_clean_or_not(ce
     assert [(i.code, i.line, i.column) for i in issues] == [
         ("not_a_count", line, 1) for line, ok in enumerate(good, start=2) if not ok
     ]
+
+
+# Any text but the quote (a file with one goes to pandas) and the line ends, which make the rows.
+PLAIN_CELLS = st.text(st.characters(exclude_characters='",\n\r', exclude_categories=["Cs"]), max_size=5)
+
+
+@given(
+    st.integers(1, 4).flatmap(
+        lambda width: st.lists(st.lists(PLAIN_CELLS, min_size=width, max_size=width), min_size=1, max_size=6)
+    ),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_pyarrow_reads_an_even_file_as_pandas_does(rows, line_end):
+    """A file without quotes whose rows are as wide as its first is read by pyarrow: the same cells, rows
+    and blank lines as pandas' parser reads, which reads every other file."""
+    data = line_end.join(",".join(cells) for cells in rows).encode() + line_end.encode()
+    assume(data.decode().strip() and rows[0] != [""])  # refused before either reads it (below)
+    frame = _read_even_rows(data, ",")
+    assert frame is not None
+    assert frame.to_numpy().tolist() == _read_any_rows(data, ",").to_numpy().tolist()
+
+
+def test_a_file_with_quotes_or_uneven_rows_is_read_by_pandas():
+    """pandas reads a quoted separator or line break as part of its cell, pads a short row with empty cells
+    and refuses a long one with its line: pyarrow leaves such files to it."""
+    quoted = b'bureau,name\n75-01-0001,"Paris, 1er\nbureau"\n'
+    assert _read_even_rows(quoted, ",") is None
+    assert read_frame(quoted.decode(), ",").to_numpy().tolist() == [
+        ["bureau", "name"],
+        ["75-01-0001", "Paris, 1er\nbureau"],
+    ]
+    uneven = b"a,b,c\n1,2\n3,4,5\n"
+    assert _read_even_rows(uneven, ",") is None
+    assert read_frame(uneven.decode(), ",").to_numpy().tolist() == [
+        ["a", "b", "c"],
+        ["1", "2", ""],
+        ["3", "4", "5"],
+    ]
+    assert refusal((HEADER + "75-01-0001,412,3,2,407,250,157,,9\n").encode()) == [
+        ("wrong_cell_count", 2, 9, None)
+    ]
+
+
+def test_a_file_that_starts_with_a_blank_line_is_refused_on_line_1():
+    """pandas finds no columns in an empty first line, and failed with an error of its own (a 500)."""
+    for start in ("\n", "\r\n", "\r"):
+        assert refusal(f"{start}{HEADER}75-01-0001,412,3,2,407,250,157,\n".encode()) == [
+            ("wrong_header", 1, None, None)
+        ]
