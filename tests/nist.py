@@ -7,6 +7,10 @@ fails, saying where it looked: a standard's check must never turn green by being
 `errors(report)` is every departure a draft-04 validator with its format checker finds, plus one check the
 schema states but a validator does not run: a property NIST marks with `refTypes` holds the `@id` of an
 object of one of those types in the same report (a `ComposingGpUnitIds` must name GpUnits that exist).
+
+Two validators, neither ours: jsonschema-rs (in Rust) says whether a report is valid, in seconds for the
+presidential round's 36,000 GpUnits, which the reference implementation, jsonschema, took three minutes to
+walk; jsonschema then says why one is not, its errors naming the kind of GpUnit that failed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from jsonschema import Draft4Validator, ValidationError, validators
 
@@ -50,6 +55,36 @@ def format_checker() -> Any:
 def errors(report: dict[str, Any]) -> list[str]:
     """Every way `report` departs from NIST's v2 schema, as `path: message`; empty when it is valid."""
     defined = _types_by_id(report)
+    fast = jsonschema_rs.Draft4Validator(
+        schema(), validate_formats=True, keywords={"refTypes": _references_in(defined)}
+    )
+    if fast.is_valid(report):
+        return []
+    found = _reference_errors(report, defined)
+    # Should jsonschema find nothing where jsonschema-rs found something, those are the errors.
+    return found or sorted(
+        f"/{'/'.join(map(str, e.instance_path))}: {e.message}" for e in fast.iter_errors(report)
+    )
+
+
+def _references_in(defined: dict[str, str]) -> type:
+    """The `refTypes` keyword, as jsonschema-rs runs a keyword of one's own: a class made of its value."""
+
+    class References:
+        def __init__(self, _parent: Any, allowed: list[str], _path: Any) -> None:
+            self.allowed = allowed
+
+        def validate(self, instance: Any) -> None:
+            if isinstance(instance, str) and defined.get(instance) not in self.allowed:
+                raise ValueError(
+                    f"{instance!r} is not the @id of a {' or '.join(self.allowed)} in the report"
+                )
+
+    return References
+
+
+def _reference_errors(report: dict[str, Any], defined: dict[str, str]) -> list[str]:
+    """What jsonschema, the reference implementation, finds wrong in a report."""
 
     def references(
         _validator: Any, allowed: list[str], instance: Any, _schema: Any
