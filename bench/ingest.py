@@ -73,12 +73,6 @@ def bare_parse(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep=";", encoding="latin-1", dtype=object, header=None, na_filter=False)
 
 
-def arrow_parse(path: Path) -> pd.DataFrame:
-    """The fastest bare read_csv there is, pandas' pyarrow engine (every core; no `na_filter` there),
-    printed beside the baseline so that the reader sees how much of the parse tabulator's reader saves."""
-    return pd.read_csv(path, sep=";", encoding="latin-1", dtype=str, header=None, engine="pyarrow")
-
-
 def full_ingest(engine: Engine, path: Path, round_number: int) -> None:
     ministry = read_ministry(path.read_bytes(), reference.departements())
     store.record_returns(engine, "bench", round_number, ministry.batch, author="bench")
@@ -146,17 +140,15 @@ def bench_database(
     number = 2
     for label, path in files.items():
         candidates = read_ministry(path.read_bytes(), reference.departements()).candidates
-        parse, arrow, ingest = [], [], []
+        parse, ingest = [], []
         for run in range(RUNS):
             add_round(engine, number, candidates)
             parse.append(seconds(lambda: bare_parse(path)))  # noqa: B023
-            arrow.append(seconds(lambda: arrow_parse(path)))  # noqa: B023
             bar(f"{name} {label} parse {run + 1}/{RUNS}")
             ingest.append(seconds(lambda: full_ingest(engine, path, number)))  # noqa: B023
             bar(f"{name} {label} ingest {run + 1}/{RUNS}")
             number += 1
         figures[label] = (statistics.median(parse), statistics.median(ingest))
-        figures[f"{label} pyarrow"] = statistics.median(arrow)
         if name == "sqlite":  # the last of its runs, stored again by SQLite alone
             figures[f"{label} floor"] = sqlite_store_floor(url.removeprefix("sqlite:///"), number - 1)
     single, empty = single_returns(engine, ministry, number)
@@ -233,19 +225,13 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def report(results: dict[str, dict], files: dict[str, Path]) -> None:
-    print(
-        f"\nFiles: 69,242 bureaux each; median of {RUNS} interleaved runs. read_csv: pandas' own parser, the"
-        "\nbaseline; pyarrow: pandas' pyarrow engine, the fastest bare read_csv, for comparison.\n"
-    )
-    print(
-        f"{'database':<12}{'file':<26}{'read_csv':>10}{'ingest':>10}{'ratio':>8}{'target':>9}{'pyarrow':>10}"
-    )
+    print(f"\nFiles: 69,242 bureaux each; median of {RUNS} interleaved runs.\n")
+    print(f"{'database':<12}{'file':<26}{'read_csv':>10}{'ingest':>10}{'ratio':>8}{'target':>9}")
     for name, figures in results.items():
         for label in files:
             parse, ingest = figures[label]
             ratio, target = ingest / parse, f"≤ {TARGETS[name]:g}x"
-            arrow = f"{figures[f'{label} pyarrow']:.3f}s"
-            print(f"{name:<12}{label:<26}{parse:>9.3f}s{ingest:>9.3f}s{ratio:>7.1f}x{target:>9}{arrow:>10}")
+            print(f"{name:<12}{label:<26}{parse:>9.3f}s{ingest:>9.3f}s{ratio:>7.1f}x{target:>9}")
             summary.record(
                 "ingest",
                 f"{label} ingested, {name}",
