@@ -172,7 +172,9 @@ def _read_even_rows(data: bytes, separator: str) -> pd.DataFrame | None:
             ),
             # No NA detection: a missing or empty cell is "", and the rules say what it should have been.
             pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, null_values=[]
+                column_types=dict.fromkeys(names, pa.large_string()),
+                strings_can_be_null=False,
+                null_values=[],
             ),
         )
     except pa.ArrowInvalid:
