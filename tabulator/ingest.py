@@ -177,7 +177,7 @@ def _read_even_rows(data: bytes, separator: str) -> pd.DataFrame | None:
                 null_values=[],
             ),
         )
-    except pa.ArrowInvalid:
+    except pa.ArrowException:  # a row longer than pyarrow's block, or any other trouble: pandas reads it
         return None
     if uneven:
         return None

@@ -136,7 +136,11 @@ def _empty(sequence: int) -> Tail:
 
 
 def _item_bytes(item: dict[str, Any]) -> bytes:
-    return serialize(schemas.CHANGE_ITEM.dump(item))
+    """A change as `ChangeItemSchema` dumps it, without the dump (12 µs an item, against 94: each worker
+    renders every change of the night): `documents.change_item` builds it in the schema's order, of the
+    schema's types, and the database's pages, dumped, must match the tail's byte for byte
+    (tests/api/test_change_tail.py)."""
+    return serialize(item)
 
 
 def _page_bytes(envelope: dict[str, Any], items: list[bytes]) -> Rendered:
