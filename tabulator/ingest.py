@@ -2,8 +2,9 @@
 
 Each reader goes through a chain of small checks — decodable, not empty, the right columns, whole numbers
 in the count cells, times with their offset — and returns the batch with every problem found, each with
-its line and column. pandas reads every cell as text; nothing is guessed, so `0012` stays a code and
-`1.5` is an error, not a float.
+its line and column. Every cell is read as text (by pyarrow for a file without quotes and with even rows,
+else by pandas' parser, into the same frame); nothing is guessed, so `0012` stays a code and `1.5` is an
+error, not a float.
 """
 
 from __future__ import annotations
