@@ -35,6 +35,9 @@ ERRORS_PER_COLUMN = 1_000  # enough to see the pattern; a file of garbage would 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 GZIP_PIECE = 1024 * 1024  # inflated at a time: the limit is passed by at most this much
+# Characters of a cell that numpy text keeps (`text_column`): a code or a count is far shorter, and a
+# column of numpy text takes 4 bytes a character of its longest cell in every row.
+LONGEST_CELL = 100
 MAX_COUNT_DIGITS = 15  # a count of more digits is a slip: no bureau, nor France, has a quadrillion voters
 NEWLINE, ZERO = ord("\n"), ord("0")
 
@@ -296,7 +299,17 @@ def text_column(frame: pd.DataFrame, position: int) -> npt.NDArray[np.str_]:
     column = frame.iloc[:, position]
     arrow = _arrow_text(column)
     cells = _ascii_text(arrow) if arrow is not None else None
-    return np.strings.strip(cells if cells is not None else column.to_numpy(dtype=str))
+    return np.strings.strip(cells if cells is not None else _cut_long_cells(column).to_numpy(dtype=str))
+
+
+def _cut_long_cells(column: pd.Series) -> pd.Series:
+    """The column with each cell longer than LONGEST_CELL cut to it and ended with "…", which no code nor
+    count holds, so that it is still refused, and shown. numpy text is as wide as its longest cell in every
+    row: one cell of a megabyte among 50,000 asked 186 GiB, and the upload failed with a MemoryError."""
+    long = (column.str.len() > LONGEST_CELL).to_numpy()
+    if not long.any():
+        return column
+    return column.where(~long, column.str.slice(0, LONGEST_CELL) + "…")
 
 
 def _ascii_text(cells: pa.Array[Any]) -> npt.NDArray[np.str_] | None:
@@ -309,8 +322,10 @@ def _ascii_text(cells: pa.Array[Any]) -> npt.NDArray[np.str_] | None:
         return None
     characters, lengths = found
     width = max(int(lengths.max(initial=0)), 1)
-    if len(lengths) * width > 4 * len(characters) + 65_536 or not ((characters - 1) < 127).all():
-        return None  # uint8: a NUL wraps past 127
+    if width > LONGEST_CELL or len(lengths) * width > 4 * len(characters) + 65_536:
+        return None
+    if not ((characters - 1) < 127).all():  # uint8: a NUL wraps past 127
+        return None
     # numpy's text is one 32-bit code point a character, the rest of its width NUL: an ASCII byte widened.
     table = np.zeros((len(lengths), width), np.uint32)
     table[np.arange(width) < lengths[:, None]] = characters

@@ -523,3 +523,23 @@ def test_a_file_that_starts_with_a_blank_line_is_refused_on_line_1():
         assert refusal(f"{start}{HEADER}75-01-0001,412,3,2,407,250,157,\n".encode()) == [
             ("wrong_header", 1, None, None)
         ]
+
+
+@pytest.mark.parametrize("quote", ["", '"'], ids=["read by pyarrow", "read by pandas"])
+def test_a_cell_of_a_megabyte_is_refused_with_its_place_not_a_memory_error(quote):
+    """numpy text is as wide as its longest cell in every row: one cell of a megabyte among 50,000 rows
+    asked 186 GiB. The cell is cut to 100 characters and an ellipsis, still not a count, still shown."""
+    rows = [f"75-01-{number:05d},412,3,2,407,250,157," for number in range(50_000)]
+    rows[0] = "75-01-00000," + "9" * 1_000_000 + ",3,2,407,250,157,"
+    rows[1] = rows[1].replace(",412,", f",{quote}412{quote},")
+    with pytest.raises(FileRefused) as refused:
+        read_returns_csv((HEADER + "\n".join(rows) + "\n").encode(), CANDIDATES)
+    assert [(i.code, i.line, i.column, i.message) for i in refused.value.issues] == [
+        (
+            "not_a_count",
+            2,
+            2,
+            "Line 2, column 2 (voters): expected a whole number (0 or more); got '9999999999999999999999999"
+            "999999999999999'.",
+        )
+    ]
