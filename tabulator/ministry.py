@@ -29,6 +29,7 @@ from tabulator.ingest import (
     whole_numbers,
 )
 from tabulator.limits import DEFAULT_LIMITS, Deadline, ReadLimits
+from tabulator.registry import MAX_CODE_LENGTH
 from tabulator.rules import error
 from tabulator.types import Area, Bureau, Candidate, Cut, Issue
 
@@ -219,7 +220,7 @@ def _candidates(body: pd.DataFrame, blocks: list[int]) -> tuple[tuple[Candidate,
             error(
                 "candidate_mismatch",
                 f"Line {line}, column {start + 3}: expected candidate {candidate.name} in this block, "
-                f"as on line 2; got {body.loc[line].iloc[start + 2]!r}.",
+                f"as on line 2; got {str(body.loc[line].iloc[start + 2])[:40]!r}.",
                 field="Nom",
                 line=int(str(line)),
                 column=start + 3,
@@ -303,7 +304,27 @@ def _codes(
     if issues:
         return {}, issues
     bureau = np.strings.add(np.strings.add(commune, "_"), text_column(body, BUREAU))
+    issues = _too_long(body, bureau, BUREAU)
+    if issues:
+        return {}, issues
     return {"departement": dept_codes, "circonscription": circ, "commune": commune, "bureau": bureau}, []
+
+
+def _too_long(body: pd.DataFrame, codes: npt.NDArray[np.str_], column: int) -> list[Issue]:
+    """`bad_code` for each code (up to the usual count) longer than a code may be, at its line and column:
+    the registry would refuse it without them, and a cell longer than `text_column` keeps would be shown
+    cut."""
+    return [
+        error(
+            "bad_code",
+            f"Line {body.index[row]}, column {column + 1}: bureau code {str(codes[row])[:40]!r}… is longer "
+            f"than the {MAX_CODE_LENGTH} characters a code may have.",
+            field=FIXED_COLUMNS[column],
+            line=int(body.index[row]),
+            column=column + 1,
+        )
+        for row in np.flatnonzero(np.strings.str_len(codes) > MAX_CODE_LENGTH)[:ERRORS_PER_COLUMN].tolist()
+    ]
 
 
 def _not_numbers(
@@ -314,8 +335,8 @@ def _not_numbers(
     return [
         error(
             "bad_code",
-            f"Line {body.index[row]}, column {column + 1}: {what} code {cells[row]!r} is not a number of "
-            f"at most {digits} digits.",
+            f"Line {body.index[row]}, column {column + 1}: {what} code {str(cells[row])[:40]!r} is not a "
+            f"number of at most {digits} digits.",
             field=FIXED_COLUMNS[column],
             line=int(body.index[row]),
             column=column + 1,

@@ -543,3 +543,24 @@ def test_a_cell_of_a_megabyte_is_refused_with_its_place_not_a_memory_error(quote
             "999999999999999'.",
         )
     ]
+
+
+def test_a_ministry_bureau_code_longer_than_a_code_may_be_is_refused_at_its_place():
+    """Its commune's code, "_" and the cell make the code, 80 characters at most: one of 74 fits, one of 75
+    or a megabyte is refused at its line and column, shown cut."""
+    data = MINISTRY_HEADER + ministry_row(bureau="7" * 74) + ministry_row(bureau="7" * 75)
+    data += ministry_row(bureau="7" * 1_000_000)
+    with pytest.raises(FileRefused) as refused:
+        read_ministry(data.encode("utf-8"), DEPARTEMENTS)
+    shown = "01001_" + "7" * 34
+    assert [(i.code, i.line, i.column, i.field, i.message) for i in refused.value.issues] == [
+        (
+            "bad_code",
+            line,
+            7,
+            "Code du b.vote",
+            f"Line {line}, column 7: bureau code '{shown}'… is longer than the 80 characters a code may "
+            "have.",
+        )
+        for line in (3, 4)
+    ]
