@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from tabulator.batch import UNKNOWN, IntArray, ReturnBatch
+from tabulator.batch import UNKNOWN, BoolArray, IntArray, ReturnBatch
 from tabulator.ingest import (
     ERRORS_PER_COLUMN,
     FileRefused,
@@ -311,32 +311,47 @@ def _codes(
 
 
 def _too_long(body: pd.DataFrame, codes: npt.NDArray[np.str_], column: int) -> list[Issue]:
-    """`bad_code` for each code (up to the usual count) longer than a code may be, at its line and column:
-    the registry would refuse it without them, and a cell longer than `text_column` keeps would be shown
-    cut."""
-    return [
-        error(
-            "bad_code",
-            f"Line {body.index[row]}, column {column + 1}: bureau code {str(codes[row])[:40]!r}… is longer "
-            f"than the {MAX_CODE_LENGTH} characters a code may have.",
-            field=FIXED_COLUMNS[column],
-            line=int(body.index[row]),
-            column=column + 1,
-        )
-        for row in np.flatnonzero(np.strings.str_len(codes) > MAX_CODE_LENGTH)[:ERRORS_PER_COLUMN].tolist()
-    ]
+    """`bad_code` for each code longer than a code may be, at its line and column: the registry would refuse
+    it without them, and a cell longer than `text_column` keeps would be shown cut."""
+    too_long = np.strings.str_len(codes) > MAX_CODE_LENGTH
+    return _bad_codes(
+        body,
+        codes,
+        too_long,
+        column,
+        lambda shown: (
+            f"bureau code {shown}… is longer than the {MAX_CODE_LENGTH} characters a code may have."
+        ),
+    )
 
 
 def _not_numbers(
     body: pd.DataFrame, cells: npt.NDArray[np.str_], digits: int, column: int, what: str
 ) -> list[Issue]:
-    """`bad_code` for each cell (up to the usual count) that is not a number of at most `digits` digits."""
+    """`bad_code` for each cell that is not a number of at most `digits` digits."""
     bad = ~(whole_numbers(cells) & (np.strings.str_len(cells) <= digits))
+    return _bad_codes(
+        body,
+        cells,
+        bad,
+        column,
+        lambda shown: f"{what} code {shown} is not a number of at most {digits} digits.",
+    )
+
+
+def _bad_codes(
+    body: pd.DataFrame,
+    cells: npt.NDArray[np.str_],
+    bad: BoolArray,
+    column: int,
+    problem: Callable[[str], str],
+) -> list[Issue]:
+    """`bad_code` for each `bad` cell (up to the usual count) at its line and column, `problem` saying what is
+    wrong with it, given the cell as shown (its first 40 characters, quoted)."""
     return [
         error(
             "bad_code",
-            f"Line {body.index[row]}, column {column + 1}: {what} code {str(cells[row])[:40]!r} is not a "
-            f"number of at most {digits} digits.",
+            f"Line {body.index[row]}, column {column + 1}: {problem(repr(str(cells[row])[:40]))}",
             field=FIXED_COLUMNS[column],
             line=int(body.index[row]),
             column=column + 1,

@@ -75,12 +75,17 @@ def _references_in(defined: dict[str, str]) -> type:
             self.allowed = allowed
 
         def validate(self, instance: Any) -> None:
-            if isinstance(instance, str) and defined.get(instance) not in self.allowed:
-                raise ValueError(
-                    f"{instance!r} is not the @id of a {' or '.join(self.allowed)} in the report"
-                )
+            if problem := _reference_problem(defined, self.allowed, instance):
+                raise ValueError(problem)
 
     return References
+
+
+def _reference_problem(defined: dict[str, str], allowed: list[str], instance: Any) -> str | None:
+    """What is wrong with a `refTypes` property's value: not the `@id` of an object of an allowed type."""
+    if isinstance(instance, str) and defined.get(instance) not in allowed:
+        return f"{instance!r} is not the @id of a {' or '.join(allowed)} in the report"
+    return None
 
 
 def _reference_errors(report: dict[str, Any], defined: dict[str, str]) -> list[str]:
@@ -89,8 +94,8 @@ def _reference_errors(report: dict[str, Any], defined: dict[str, str]) -> list[s
     def references(
         _validator: Any, allowed: list[str], instance: Any, _schema: Any
     ) -> Iterator[ValidationError]:
-        if isinstance(instance, str) and defined.get(instance) not in allowed:
-            yield ValidationError(f"{instance!r} is not the @id of a {' or '.join(allowed)} in the report")
+        if problem := _reference_problem(defined, allowed, instance):
+            yield ValidationError(problem)
 
     checker = validators.extend(Draft4Validator, {"refTypes": references})
     found = checker(schema(), format_checker=format_checker()).iter_errors(report)
