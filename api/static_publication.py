@@ -141,7 +141,7 @@ def _documents(view: View, changed: list[int] | None, feeds: FeedRows) -> Iterat
     view = _with_sums(view, rows if changed is None else _bureaux_shown(view, areas))
     yield (("current",), False, _body(documents.current_of(view), schemas.CURRENT))
     yield (("turnout",), False, _body(documents.turnout_of(view), schemas.TURNOUT))
-    yield (("timeline",), False, _body(documents.timeline(view), schemas.TIMELINE))
+    yield (("timeline",), False, _body(documents.timeline(view), None))  # built in its schema's shape
     if changed is not None and not changed:
         return
     # Every area's and bureau's row among its parent's children, at once when every page is written.

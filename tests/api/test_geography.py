@@ -29,7 +29,7 @@ from api.cli import main
 from api.settings import Settings
 from api.store import db
 from api.web.http import render
-from api.web.schemas import LEVEL_RESULTS, RESULTS
+from api.web.schemas import LEVEL_RESULTS, RESULTS, TIMELINE
 from tabulator.ministry import insee_commune
 from tests.conftest import SHARED_DATA
 
@@ -135,6 +135,14 @@ def test_a_results_document_is_its_schema_s_dump_byte_for_byte(client, path):
     served = client.get(f"{ROUND}/results{path}", headers={"Accept-Encoding": "identity"}).data
 
     assert render(RESULTS.dump(json.loads(served)), None).body == served
+
+
+def test_the_timeline_is_its_schema_s_dump_byte_for_byte(client):
+    """Served without the dump, as the results: its rows are built in the schema's shape and order."""
+    served = client.get(f"{ROUND}/timeline", headers={"Accept-Encoding": "identity"}).data
+
+    assert len(json.loads(served)["timeline"]) == 1
+    assert render(TIMELINE.dump(json.loads(served)), None).body == served
 
 
 def test_the_commune_feed_has_one_row_per_commune_each_the_sum_of_its_bureaux(client, by_bureau):
