@@ -2,12 +2,12 @@
 
 Each document is a file (beside its gzip, for `gzip_static on`, but for a bureau's, which nginx compresses
 as it sends it: 69,242 small files fewer to compress and create) at its API path under the round's folder,
-with one change: an area's or a bureau's path takes a folder named after the first three characters of its
-code, so that no folder holds 69,242 bureaux (`results/commune/75056` is the file
-`results/commune/750/75056`; deploy/nginx.conf maps one to the other). A document whose path is also a
+with one change: an area's or a bureau's path takes two folders, named after the first three and the first
+four characters of its code, so that no folder holds 69,242 bureaux (`results/commune/75056` is the file
+`results/commune/750/7505/75056`; deploy/nginx.conf maps one to the other). A document whose path is also a
 folder is that folder's `index.json` (nginx: `try_files $file $file/index.json`): the national results
 (`results/index.json`), a level's feed (`results/commune/index.json`), an area with feeds of the levels
-below it (`results/departement/75/75/index.json`, beside `results/departement/75/75/commune`).
+below it (`results/departement/75/75/75/index.json`, beside `results/departement/75/75/75/commune`).
 
 A sequence writes only what it changed. Its returns change their bureaux, their areas in every cut and the
 feeds that hold those areas; `current`, `turnout` and `timeline` change every time. Every other file stays
@@ -58,8 +58,14 @@ from tabulator.registry import CODE_RULE, Registry
 from tabulator.rules import error
 
 KEEP = 3  # sequences kept behind the served one, for readers still holding an older file
-LAYOUT = 2  # of the files; a publication under another layout than the served one's writes every file
-SHARD = 3  # characters of a code that name its folder
+LAYOUT = 3  # of the files; a publication under another layout than the served one's writes every file
+# Characters of a code that name its two folders. A sequence makes each folder of a file it changed again,
+# with links to the folder's other entries, and the ministry's codes begin with their commune's. With one
+# folder of three characters, a sequence of 300 returns relinked 72,000 files (1,219 bureaux begin with
+# 750: Paris); of four, each of its sequences relinked the 3,826 folders of the bureaux' and of the
+# communes'. Both: 459 folders, each of about 9 folders of about 17 bureaux (57 for a bureau drawn at
+# random: the big cities').
+SHARDS = (3, 4)
 BUREAU_BATCH = 2_000  # bureaux' documents read and written at a time: memory stays bounded
 OBJECTS = ".dirs"
 WRITE_BATCH = 256  # files handed to the writing process at a time
@@ -144,18 +150,24 @@ def _documents(view: View, changed: list[int] | None, feeds: FeedRows) -> Iterat
     yield (("timeline",), False, _body(documents.timeline(view), None))  # built in its schema's shape
     if changed is not None and not changed:
         return
-    # Every area's and bureau's row among its parent's children, at once when every page is written.
+    # Every area's and bureau's row among its parent's children, at once when every page is written; a
+    # sequence's few pages join theirs from the rows kept (`api.web.feed_rows`), made as they change.
     made = documents.every_child_row(view) if changed is None else None
+
+    def results(level: str | None = None, code: str | None = None) -> bytes:
+        if made is None:
+            return feeds.results_body(view, level, code)
+        return _body(documents.results_of(view, level, code, rows_made=made), None)
+
     # Results and level feeds are served by the API without their schema's dump (`api.web.public`).
-    yield (("results",), True, _body(documents.results_of(view, rows_made=made), None))
+    yield (("results",), True, results())
     for level in registry.columns[1:]:
         yield (("results", level), True, feeds.body(view, level))
     for position in areas:
         area = registry.areas[position]
         below = registry.levels_below(area.level)  # each has a feed within the area
         path = ("results", area.level, area.code)
-        document = documents.results_of(view, area.level, area.code, rows_made=made)
-        yield (path, bool(below), _body(document, None))
+        yield (path, bool(below), results(area.level, area.code))
         for level in below:
             yield ((*path, level), False, feeds.body(view, level, area.level, area.code))
     for start in range(0, len(rows), BUREAU_BATCH):
@@ -192,10 +204,10 @@ def _bureaux_shown(view: View, areas: Sequence[int]) -> list[int]:
 
 
 def _file_path(path: tuple[str, ...], folder_too: bool) -> tuple[str, ...]:
-    """Where a document's API path is written: an area's or a bureau's code has a folder of its first
+    """Where a document's API path is written: an area's or a bureau's code has folders of its first
     characters; a path that is also a folder is its `index.json`."""
     if len(path) >= 3 and path[0] == "results":
-        path = (*path[:2], path[2][:SHARD], *path[2:])
+        path = (*path[:2], *(path[2][:characters] for characters in SHARDS), *path[2:])
     return (*path, "index.json") if folder_too else path
 
 

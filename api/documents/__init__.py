@@ -27,13 +27,16 @@ from api.documents.projection import (
 )
 from api.documents.results import (
     BUREAU,
+    Children,
     EveryChildRow,
     bureau_results,
+    children_rows,
     context,
     every_child_row,
     listed_bureaux,
     results_document,
     results_of,
+    results_parts,
     timeline,
     timeline_document,
     turnout_document,
@@ -42,6 +45,7 @@ from api.documents.results import (
 
 __all__ = [
     "BUREAU",
+    "Children",
     "Embargo",
     "Embargoed",
     "EveryChildRow",
@@ -49,6 +53,7 @@ __all__ = [
     "change_item",
     "changes",
     "changes_page",
+    "children_rows",
     "context",
     "corrections_of",
     "current_of",
@@ -69,6 +74,7 @@ __all__ = [
     "refuse_projection_when_off",
     "results_document",
     "results_of",
+    "results_parts",
     "round_document",
     "timeline",
     "timeline_document",

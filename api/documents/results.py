@@ -93,21 +93,45 @@ def results_of(
     rows, made already for the same view."""
     if level == BUREAU:
         return _bureau_results(view, code or "")
+    head, children = results_parts(view, level, code, children_sums=rows_made is None)
+    if rows_made:
+        made = rows_made.bureaux if children.bureaux else rows_made.areas
+        rows = [made[member] for member in children.members]
+    elif children.bureaux:
+        rows = children_rows(view, children, range(len(children.members)))
+    else:
+        rows = _kept_rows(view).rows(view, children.parent, children.members, children.sums)
+    return {**head, "children": rows}
+
+
+@dataclass(frozen=True)
+class Children:
+    """The children an area's page lists: areas (registry positions) or, for the last level of areas, its
+    counted bureaux (registry rows), with their sums (a row each; empty when not asked for)."""
+
+    parent: int
+    bureaux: bool
+    members: list[int]
+    sums: IntArray
+
+
+def results_parts(
+    view: View, level: str | None = None, code: str | None = None, *, children_sums: bool = True
+) -> tuple[dict[str, Any], Children]:
+    """An area's results document but its children's rows (`children`, which comes last), and who those
+    children are."""
     registry = view.index.registry
     position = view.position(level, code)
     area = registry.areas[position]
     leaf = registry.holds_bureaux(area.level)
-    children = [] if leaf else list(registry.children[position])
-    sums = view.sums([position] if rows_made else [position, *children])
-    previous = view.previous_tallies([position])[position] if view.previous_tallies else None
-    if leaf:
-        bureaux = listed_bureaux(registry, position)
-        rows = [rows_made.bureaux[b] for b in bureaux] if rows_made else _bureau_rows(view, bureaux)
-    elif rows_made:
-        rows = [rows_made.areas[c] for c in children]
+    members = listed_bureaux(registry, position) if leaf else list(registry.children[position])
+    sums = view.sums([position] if leaf or not children_sums else [position, *members])
+    if not children_sums:
+        members_sums = np.empty((0, sums.shape[1]), np.int64)
     else:
-        rows = _kept_rows(view).rows(view, position, children, sums[1:])
-    return {
+        members_sums = bureau_sums(view, members) if leaf else sums[1:]
+    previous = view.previous_tallies([position])[position] if view.previous_tallies else None
+    head = {
         **context(view),
         "area": area_of(area),
         "parents": [area_of(a) for a in registry.chain(area.level, area.code)[:-1]],
@@ -117,8 +141,19 @@ def results_of(
             bureaux_total=int(view.index.bureaux_total[position]),
             previous=previous,
         ),
-        "children": rows,
     }
+    return head, Children(position, leaf, members, members_sums)
+
+
+def children_rows(view: View, children: Children, which: Sequence[int]) -> list[dict[str, Any]]:
+    """The rows of some of a page's children (by their place among `children.members`)."""
+    registry, which = view.index.registry, list(which)
+    members = [children.members[i] for i in which]
+    if children.bureaux:
+        areas = [_bureau_area(registry, row) for row in members]
+        return child_rows(areas, view, children.sums[which], np.ones(len(members), np.int64))
+    areas = [registry.areas[position] for position in members]
+    return child_rows(areas, view, children.sums[which], view.index.bureaux_total[members])
 
 
 # Parents whose children's rows a worker keeps, the last asked for (the pages read most: the nation, its

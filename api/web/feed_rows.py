@@ -1,61 +1,106 @@
-"""A level feed's rows kept as JSON while their areas' sums stay the same.
+"""The rows of level feeds and of results pages kept as JSON while their sums stay the same.
 
 A feed of 36,000 communes is rendered again on every sequence that changes one of them: the static
 publication for each sequence, and the API for the first poller of a new sequence. Each area's row is the
 same in every feed that lists it (the nation's communes, a département's), and a sequence changes few of
-them; the others are joined as they were. The bytes are those of the whole feed rendered at once
-(`api.documents.level_results`, which the tests compare).
+them; the others are joined as they were. So are the children of a results page, for the static
+publication: a sequence of 300 returns rewrites the pages of some 300 circonscriptions, communes and
+départements, which list 40,000 rows between them, nearly all unchanged. The bytes are those of the whole
+document rendered at once (`api.documents.level_results`, `api.documents.results_of`; the tests compare).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 from api import documents
 from api.store.results import View
 from api.web.http import serialize
+from tabulator.batch import IntArray
 from tabulator.registry import Registry
+from tabulator.types import Candidate
 
-REGISTRIES = 4  # kept at once (a worker serving several elections); the least recently used goes
+ROUNDS = 4  # kept at once (a worker serving several rounds); the least recently used goes
+
+# A row kept: the sums it was made from, as bytes, then its JSON. By the area's position in a feed; by
+# ("area", position) or ("bureau", registry row) among a page's children (the two rows differ).
+Kept = dict[Hashable, tuple[bytes, bytes]]
 
 
 class FeedRows:
-    """The rows of each registry's areas, by position: the area's sums as bytes, then its row's JSON."""
+    """The rows of each round's areas and bureaux, made from their sums and kept as JSON."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # By the registry's id; the registry itself is kept with its rows, so that its id is not reused.
-        self._registries: OrderedDict[int, tuple[Registry, dict[int, tuple[bytes, bytes]]]] = OrderedDict()
+        # By the registry's id and the round's: the registry itself is kept with its rows, so that its id is
+        # not reused, and the candidates, whose ids the rows name (a rehearsal round's may change).
+        self._rounds: OrderedDict[tuple[int, int], tuple[Registry, tuple[Candidate, ...], Kept]] = (
+            OrderedDict()
+        )
 
     def body(
         self, view: View, level: str, within_level: str | None = None, within_code: str | None = None
     ) -> bytes:
         """The feed's JSON, as `serialize(level_results(view, level, within_level, within_code))`."""
         header, positions = documents.level_feed(view, level, within_level, within_code)
-        rows = self._rows_of(view.index.registry)
         sums = view.sums(positions)
-        keys = [row.tobytes() for row in sums]
-        stale = [i for i, (p, key) in enumerate(zip(positions, keys, strict=True)) if _key(rows, p) != key]
+
+        def make(stale: list[int]) -> list[dict[str, Any]]:
+            return documents.feed_rows(view, [positions[i] for i in stale], sums[stale])
+
+        rows = self._joined(view, positions, sums, make)
+        return _ending_with(serialize(header), b"areas", rows)  # `areas` comes last
+
+    def results_body(self, view: View, level: str | None = None, code: str | None = None) -> bytes:
+        """An area's results document's JSON, as `serialize(results_of(view, level, code))`."""
+        head, children = documents.results_parts(view, level, code)
+        kind = "bureau" if children.bureaux else "area"
+        keys = [(kind, member) for member in children.members]
+        rows = self._joined(
+            view, keys, children.sums, lambda stale: documents.children_rows(view, children, stale)
+        )
+        return _ending_with(serialize(head), b"children", rows)  # `children` comes last
+
+    def _joined(
+        self,
+        view: View,
+        keys: Sequence[Hashable],
+        sums: IntArray,
+        make: Callable[[list[int]], list[dict[str, Any]]],
+    ) -> list[bytes]:
+        """The JSON of each key's row: kept where its sums are the same, else made (`make`, given the places
+        of those keys) and kept."""
+        kept = self._kept(view)
+        stamps = [row.tobytes() for row in sums]
+        stale = [
+            i for i, (key, stamp) in enumerate(zip(keys, stamps, strict=True)) if _stamp(kept, key) != stamp
+        ]
         if stale:
-            changed = [positions[i] for i in stale]
-            fresh = documents.feed_rows(view, changed, sums[stale])
-            for i, p, row in zip(stale, changed, fresh, strict=True):
-                rows[p] = (keys[i], serialize(row))
-        head = serialize(header)  # `areas` comes last: the rows go before its closing brace
-        return head[:-1] + b',"areas":[' + b",".join(rows[p][1] for p in positions) + b"]}"
+            for i, row in zip(stale, make(stale), strict=True):
+                kept[keys[i]] = (stamps[i], serialize(row))
+        return [kept[key][1] for key in keys]
 
-    def _rows_of(self, registry: Registry) -> dict[int, tuple[bytes, bytes]]:
+    def _kept(self, view: View) -> Kept:
+        registry, candidates = view.index.registry, view.round_.candidates
+        key = (id(registry), view.round_.id)
         with self._lock:
-            found = self._registries.get(id(registry))
-            if found is None:
-                found = self._registries[id(registry)] = (registry, {})
-                while len(self._registries) > REGISTRIES:
-                    self._registries.popitem(last=False)
-            self._registries.move_to_end(id(registry))
-            return found[1]
+            found = self._rounds.get(key)
+            if found is None or found[0] is not registry or found[1] != candidates:
+                found = self._rounds[key] = (registry, candidates, {})
+                while len(self._rounds) > ROUNDS:
+                    self._rounds.popitem(last=False)
+            self._rounds.move_to_end(key)
+            return found[2]
 
 
-def _key(rows: dict[int, tuple[bytes, bytes]], position: int) -> bytes | None:
-    found = rows.get(position)
+def _stamp(kept: Kept, key: Hashable) -> bytes | None:
+    found = kept.get(key)
     return found[0] if found else None
+
+
+def _ending_with(head: bytes, name: bytes, rows: list[bytes]) -> bytes:
+    """A document's JSON whose last member `name` is the list of `rows`, placed before the closing brace."""
+    return head[:-1] + b',"' + name + b'":[' + b",".join(rows) + b"]}"

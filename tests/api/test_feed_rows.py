@@ -47,3 +47,27 @@ def test_a_feed_joined_from_kept_rows_is_the_feed_rendered_whole(sample_election
     assert [joined for joined, _ in first] == [whole for _, whole in first]
     assert [joined for joined, _ in second] == [whole for _, whole in second]
     assert [b'"sequence":2' in joined for joined, _ in second] == [True] * len(FEEDS)
+
+
+PAGES = [(None, None), ("region", "93"), ("departement", "13"), ("circonscription", "13-01")]
+
+
+def pages_joined_and_whole(engine, rows: FeedRows) -> list[tuple[bytes, bytes]]:
+    with db.reading(engine) as connection:
+        view = open_view(connection, SAMPLE.id, 2)
+        return [
+            (rows.results_body(view, level, code), serialize(documents.results_of(view, level, code)))
+            for level, code in PAGES
+        ]
+
+
+def test_a_results_page_joined_from_kept_rows_is_the_page_rendered_whole(sample_election):
+    rows = FeedRows()
+    record(sample_election, "13-01-0001", 250)
+    first = pages_joined_and_whole(sample_election, rows)
+    record(sample_election, "13-01-0001", 90)  # a correction: the rows of 13-01-0001 and its areas change
+    second = pages_joined_and_whole(sample_election, rows)
+
+    assert [joined for joined, _ in first] == [whole for _, whole in first]
+    assert [joined for joined, _ in second] == [whole for _, whole in second]
+    assert [b'"votes":90' in joined for joined, _ in second] == [True] * len(PAGES)

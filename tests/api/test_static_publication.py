@@ -18,27 +18,27 @@ from tests.builders import SAMPLE, build_return
 ROUND = "api/v1/elections/mini-primaire/rounds/2"
 EVERY_FILE = [
     "current",
-    "results/bureau/13-/13-01-0001",
-    "results/bureau/13-/13-01-0002",
-    "results/bureau/13-/13-01-0003",
-    "results/bureau/75-/75-01-0001",
-    "results/bureau/75-/75-01-0002",
-    "results/bureau/75-/75-01-0003",
-    "results/bureau/75-/75-02-0001",
-    "results/circonscription/13-/13-01",
-    "results/circonscription/75-/75-01",
-    "results/circonscription/75-/75-02",
+    "results/bureau/13-/13-0/13-01-0001",
+    "results/bureau/13-/13-0/13-01-0002",
+    "results/bureau/13-/13-0/13-01-0003",
+    "results/bureau/75-/75-0/75-01-0001",
+    "results/bureau/75-/75-0/75-01-0002",
+    "results/bureau/75-/75-0/75-01-0003",
+    "results/bureau/75-/75-0/75-02-0001",
+    "results/circonscription/13-/13-0/13-01",
+    "results/circonscription/75-/75-0/75-01",
+    "results/circonscription/75-/75-0/75-02",
     "results/circonscription/index.json",
-    "results/departement/13/13/circonscription",
-    "results/departement/13/13/index.json",
-    "results/departement/75/75/circonscription",
-    "results/departement/75/75/index.json",
+    "results/departement/13/13/13/circonscription",
+    "results/departement/13/13/13/index.json",
+    "results/departement/75/75/75/circonscription",
+    "results/departement/75/75/75/index.json",
     "results/departement/index.json",
     "results/index.json",
-    "results/region/11/11/departement",
-    "results/region/11/11/index.json",
-    "results/region/93/93/departement",
-    "results/region/93/93/index.json",
+    "results/region/11/11/11/departement",
+    "results/region/11/11/11/index.json",
+    "results/region/93/93/93/departement",
+    "results/region/93/93/93/index.json",
     "results/region/index.json",
     "timeline",
     "turnout",
@@ -71,10 +71,10 @@ def served(folder: Path) -> dict[str, tuple[int, bytes]]:
 
 
 def api_path(file: str) -> str:
-    """The API path a file publishes: without its code's folder, without `index.json`."""
+    """The API path a file publishes: without its code's two folders, without `index.json`."""
     parts = file.removesuffix("/index.json").removesuffix("index.json").rstrip("/").split("/")
-    if len(parts) >= 4 and parts[0] == "results":
-        del parts[2]
+    if len(parts) >= 5 and parts[0] == "results":
+        del parts[2:4]
     return "/".join(parts)
 
 
@@ -123,15 +123,15 @@ def test_a_sequence_writes_only_the_files_its_returns_change(engine, make_app, t
 
     assert written == [
         "current",
-        "results/bureau/13-/13-01-0001",
-        "results/circonscription/13-/13-01",
+        "results/bureau/13-/13-0/13-01-0001",
+        "results/circonscription/13-/13-0/13-01",
         "results/circonscription/index.json",
-        "results/departement/13/13/circonscription",
-        "results/departement/13/13/index.json",
+        "results/departement/13/13/13/circonscription",
+        "results/departement/13/13/13/index.json",
         "results/departement/index.json",
         "results/index.json",
-        "results/region/93/93/departement",
-        "results/region/93/93/index.json",
+        "results/region/93/93/93/departement",
+        "results/region/93/93/93/index.json",
         "results/region/index.json",
         "timeline",
         "turnout",

@@ -321,20 +321,20 @@ def test_csv_forms_pass_the_published_json_files_by(behind_nginx, engine):
     by_suffix = get(f"{path}.csv")
     by_accept = get(path, Accept="text/csv")
     # A département has feeds of the levels below it beside its results: a folder, and its index.json; an
-    # area's or a bureau's folder is named after its code's first three characters. The files are nginx's
-    # own answers (its strong ETag of a file), never the app's (a weak one, the sequence).
+    # area's or a bureau's folders are named after its code's first three and four characters. The files are
+    # nginx's own answers (its strong ETag of a file), never the app's (a weak one, the sequence).
     rounds = static / ROUND.lstrip("/")
     assert (file[0], file[1]["vary"], file[1]["etag"][0], file[2]) == (
         200,
         "Accept, Accept-Encoding",
         '"',
-        (rounds / "results" / "departement" / "13" / "13" / "index.json").read_bytes(),
+        (rounds / "results" / "departement" / "13" / "13" / "13" / "index.json").read_bytes(),
     )
     files = {
         "results/circonscription": "results/circonscription/index.json",
-        "results/departement/13/circonscription": "results/departement/13/13/circonscription",
-        "results/circonscription/13-01": "results/circonscription/13-/13-01",
-        "results/bureau/13-01-0001": "results/bureau/13-/13-01-0001",
+        "results/departement/13/circonscription": "results/departement/13/13/13/circonscription",
+        "results/circonscription/13-01": "results/circonscription/13-/13-0/13-01",
+        "results/bureau/13-01-0001": "results/bureau/13-/13-0/13-01-0001",
     }
     assert [(get(f"{ROUND}/{url}")[0], get(f"{ROUND}/{url}")[1]["etag"][0]) for url in files] == [
         (200, '"')
