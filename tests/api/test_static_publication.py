@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from api import static_publication, store
+from api.web.feed_rows import FeedRows
 from api.web.http import GZIP_FROM
 from tabulator.batch import ReturnBatch
 from tests.builders import SAMPLE, build_return
@@ -101,21 +102,26 @@ def test_every_file_is_the_api_document_at_its_path(engine, make_app, tmp_path):
         assert (file, body) == (file, latest.data)
 
 
-def published_then_one_more_return(engine, folder: Path) -> dict[str, tuple[int, bytes]]:
+def published_then_one_more_return(
+    engine, folder: Path, feeds: FeedRows | None = None
+) -> dict[str, tuple[int, bytes]]:
     """Sequence 1 (a Paris bureau) published, then sequence 2 recorded (a Bouches-du-Rhône bureau): the
     files served before it."""
     record(engine, "75-01-0001", 250)
-    static_publication.publish(engine, SAMPLE.id, 2, folder)
+    static_publication.publish(engine, SAMPLE.id, 2, folder, feeds)
     before = served(folder)
     record(engine, "13-01-0001", 90)
     return before
 
 
 @pytest.mark.usefixtures("sample_election")
-def test_a_sequence_writes_only_the_files_its_returns_change(engine, make_app, tmp_path):
-    folder = tmp_path / "static"
-    before = published_then_one_more_return(engine, folder)
-    assert static_publication.publish(engine, SAMPLE.id, 2, folder) == 2
+@pytest.mark.parametrize("watching", [False, True], ids=["once", "watching"])
+def test_a_sequence_writes_only_the_files_its_returns_change(engine, make_app, tmp_path, watching):
+    """Published by a command each time, or by one watching (`publish-static --watch`), which keeps the
+    rows and every area's sums of the sequence it published last and reads only the areas that moved."""
+    folder, feeds = tmp_path / "static", FeedRows() if watching else None
+    before = published_then_one_more_return(engine, folder, feeds)
+    assert static_publication.publish(engine, SAMPLE.id, 2, folder, feeds) == 2
     after = served(folder)
     client = make_app(head_cache_seconds=0).test_client()
 
