@@ -79,7 +79,10 @@ class FeedRows:
         return _ending_with(serialize(header), b"areas", rows)  # `areas` comes last
 
     def results_body(self, view: View, level: str | None = None, code: str | None = None) -> bytes:
-        """An area's results document's JSON, as `serialize(results_of(view, level, code))`."""
+        """An area's results document's JSON, as `serialize(results_of(view, level, code))` (a bureau's:
+        that, as it lists no children)."""
+        if level == documents.BUREAU:
+            return serialize(documents.results_of(view, level, code))
         head, children = documents.results_parts(view, level, code)
         kind = "bureau" if children.bureaux else "area"
         keys = [(kind, member) for member in children.members]

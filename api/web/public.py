@@ -200,7 +200,10 @@ def cold_results(election: str, number: int, head: int, level: str | None, code:
     trusts (a crawler's, a reader drilling down). Raises as the route would (404, the embargo, the
     database away), and the route then answers it."""
     results = _Document(
-        election, number, ("results", level, code), lambda view: documents.results_of(view, level, code)
+        election,
+        number,
+        ("results", level, code),
+        lambda view: app_state().feed_rows.results_body(view, level, code),
     )
     rendered, embargo_decided = _built(results, None, head)
     if not embargo_decided:
@@ -335,9 +338,15 @@ def _results(
         number,
         sequence,
         resource=("results", level, code),
-        build=lambda view: documents.results_of(view, level, code),
         # Built in the schema's shape (`api.documents.results`), not dumped through it: a commune's
         # hundreds of child rows would cost more than the rest of the request; the tests check both agree.
+        # The JSON is joined from the children's rows this worker keeps (`api.web.feed_rows`): a
+        # département's page is built again at each sequence, and a return changes one of its 600 rows.
+        build=lambda view: (
+            documents.results_of(view, level, code)
+            if form.get("as_csv")
+            else app_state().feed_rows.results_body(view, level, code)
+        ),
         schema=None,
         **form,
     )
