@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from api import documents
 from api.store.results import View
@@ -99,16 +99,20 @@ class FeedRows:
         make: Callable[[list[int]], list[dict[str, Any]]],
     ) -> list[bytes]:
         """The JSON of each key's row: kept where its sums are the same, else made (`make`, given the places
-        of those keys) and kept."""
+        of those keys) and kept. Each row is the one checked against its own sums: another thread, building
+        the same page for another sequence, may meanwhile keep its own."""
         kept = self._kept(view)
         stamps = [row.tobytes() for row in sums]
+        found = [kept.get(key) for key in keys]
         stale = [
-            i for i, (key, stamp) in enumerate(zip(keys, stamps, strict=True)) if _stamp(kept, key) != stamp
+            i
+            for i, (entry, stamp) in enumerate(zip(found, stamps, strict=True))
+            if not entry or entry[0] != stamp
         ]
         if stale:
             for i, row in zip(stale, make(stale), strict=True):
-                kept[keys[i]] = (stamps[i], serialize(row))
-        return [kept[key][1] for key in keys]
+                found[i] = kept[keys[i]] = (stamps[i], serialize(row))
+        return [entry[1] for entry in cast(list[tuple[bytes, bytes]], found)]
 
     def _kept(self, view: View) -> Kept:
         return self._round(view).rows
@@ -124,11 +128,6 @@ class FeedRows:
                     self._rounds.popitem(last=False)
             self._rounds.move_to_end(key)
             return found
-
-
-def _stamp(kept: Kept, key: Hashable) -> bytes | None:
-    found = kept.get(key)
-    return found[0] if found else None
 
 
 def _ending_with(head: bytes, name: bytes, rows: list[bytes]) -> bytes:

@@ -71,3 +71,25 @@ def test_a_results_page_joined_from_kept_rows_is_the_page_rendered_whole(sample_
     assert [joined for joined, _ in first] == [whole for _, whole in first]
     assert [joined for joined, _ in second] == [whole for _, whole in second]
     assert [b'"votes":90' in joined for joined, _ in second] == [True] * len(PAGES)
+
+
+def test_a_page_joins_the_rows_it_checked_though_another_thread_keeps_others_meanwhile(
+    sample_election, monkeypatch
+):
+    """A worker's threads share the rows: one building a page for another sequence may keep its own row of a
+    child between this page's check of that row and its join."""
+    rows = FeedRows()
+    record(sample_election, "13-01-0001", 250)
+    pages_joined_and_whole(sample_election, rows)  # every row of these pages kept
+    record(sample_election, "13-01-0002", 90)  # 13-01-0002's row is stale, 13-01-0001's kept
+    children_rows = documents.children_rows
+
+    def another_thread_meanwhile(view, children, stale):
+        for key in list(rows._kept(view)):
+            rows._kept(view)[key] = (b"", b'"another sequence"')
+        return children_rows(view, children, stale)
+
+    monkeypatch.setattr(documents, "children_rows", another_thread_meanwhile)
+    joined, whole = pages_joined_and_whole(sample_election, rows)[-1]  # the circonscription 13-01
+
+    assert (b"another sequence" in joined, joined) == (False, whole)
