@@ -172,8 +172,9 @@ class _KeptRows:
 
 class ChildRowsKept:
     """The children's rows of the parents whose pages were built last, made again only for the children
-    whose sums moved. On a national night a département's page is built again at every sequence a worker
-    sees, for pollers, while a return changes one commune of its 600; the others' rows are the same dicts.
+    whose sums moved. On a national night a département's HTML page is built again at every sequence a
+    worker sees, while a return changes one commune of its 600; the others' rows are the same dicts. (The
+    API's JSON joins rows kept as JSON instead: `api.web.feed_rows`.)
     An entry is used only for the same registry and candidates, and a row only for the same sums: it is
     never wrong, only unused. (The rows are shared between pages: nothing changes them once made.)"""
 

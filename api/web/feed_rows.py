@@ -3,11 +3,12 @@
 A feed of 36,000 communes is rendered again on every sequence that changes one of them: the static
 publication for each sequence, and the API for the first poller of a new sequence. Each area's row is the
 same in every feed that lists it (the nation's communes, a département's), and a sequence changes few of
-them; the others are joined as they were. So are the children of a results page, for the static
-publication: a sequence of 300 returns rewrites the pages of some 300 circonscriptions, communes and
-départements, which list 40,000 rows between them, nearly all unchanged. The bytes are those of the whole
-document rendered at once (`api.documents.level_results`, `api.documents.results_of`; the tests compare).
-"""
+them; the others are joined as they were. So are the children of a results page, in the API's JSON and
+in the static publication: a sequence of 300 returns rewrites the pages of some 300 circonscriptions,
+communes and départements, which list 40,000 rows between them, nearly all unchanged. The bytes are those
+of the whole document rendered at once (`api.documents.level_results`, `api.documents.results_of`; the
+tests compare). The HTML page and the CSV forms, built from the documents as dicts, keep their own rows
+(`api.documents.results.ChildRowsKept`)."""
 
 from __future__ import annotations
 

@@ -522,8 +522,8 @@ def _timeline(election: str, number: int, sequence: int | None, **form: Any) -> 
         sequence,
         resource=("timeline",),
         build=documents.timeline,
-        # In the schema's shape already (`api.documents.results.timeline`): one row a sequence, 10,000 by the
-        # end of a night, and the publisher writes it every sequence. The tests check both agree.
+        # In the schema's shape already (`api.documents.results.timeline`): one row a sequence, thousands by
+        # the end of a night, and the publisher writes it every sequence. The tests check both agree.
         schema=None,
         **form,
     )
