@@ -68,6 +68,13 @@ WRITE_WORKERS = int(os.environ.get("LOADTEST_WRITE_WORKERS", "1"))
 # requests (0.13 of the two cores); every 50 ms, a freshness is at most 50 ms late, of the 1,000 allowed.
 PROBE_SECONDS = 0.05
 WHOLE_FILE_SECONDS = 600
+# After the night (not with LOADTEST_ALL), the write rate the clerks reach when each sends as soon as
+# answered: CAPACITY_SECONDS with the pollers still polling, then as long once they have stopped. The
+# ratio of the two is what 200 newsrooms cost the writes (aim: RATIO_AIM). CAPACITY_MOST bounds the
+# returns a second set aside for each of those phases (bureaux not sent during the night).
+CAPACITY_SECONDS = int(os.environ.get("LOADTEST_CAPACITY_SECONDS", "20"))
+CAPACITY_MOST = 300
+RATIO_AIM = 0.8
 GIVE_UP_SECONDS = 1_800  # a whole-file run that has not ended by then is stopped: its figures say why
 PORTS = (18_751, 18_752)
 WRITE_PORTS = (18_761, 18_762)
@@ -92,6 +99,15 @@ class Timings:
             self.errors += not ok
             if not ok:
                 self.statuses[status] += 1
+
+    def copy(self) -> Timings:
+        """The figures so far, without the lock, which does not cross processes."""
+        copied = Timings()
+        with self.lock:
+            copied.seconds, copied.errors = list(self.seconds), self.errors
+            copied.statuses = self.statuses.copy()
+        copied.lock = None  # type: ignore[assignment]
+        return copied
 
     def summary(self) -> tuple[int, float, float, int]:
         if not self.seconds:
@@ -186,7 +202,8 @@ def step(text: str) -> None:
 
 def night(ministry, token: str) -> dict[str, object]:
     count = len(ministry.batch) if ALL else RATE * SECONDS
-    rows = np.random.default_rng(2017).choice(len(ministry.batch), count, replace=False).tolist()
+    spare = 0 if ALL else 2 * CAPACITY_SECONDS * CAPACITY_MOST  # the two capacity phases' bureaux
+    rows = np.random.default_rng(2017).choice(len(ministry.batch), count + spare, replace=False).tolist()
     bodies = [(ministry.batch.bureaux[row], json.dumps(body(ministry, row))) for row in rows]
     writes, freshness, published = Timings(), Timings(), Timings()
     acknowledged: list[tuple[int, float]] = []  # (sequence, when its answer came)
@@ -195,10 +212,9 @@ def night(ministry, token: str) -> dict[str, object]:
     step(f"{count:,} returns {pace}, {POLLERS} pollers, 2 nodes")
     # The pollers run in a process of their own: 200 threads would otherwise take the clerks' interpreter.
     context = multiprocessing.get_context("fork")
-    poller_stop, poller_results = context.Event(), context.Queue()
-    pollers = context.Process(target=run_pollers, args=(poller_stop, poller_results))
+    night_over, poller_stop, poller_results = context.Event(), context.Event(), context.Queue()
+    pollers = context.Process(target=run_pollers, args=(night_over, poller_stop, poller_results))
     pollers.start()
-    started = time.perf_counter() + 1.0
     cpu = CpuWindow(
         (
             ("node 1 (gunicorn)", f"127.0.0.1:{PORTS[0]}"),
@@ -213,31 +229,24 @@ def night(ministry, token: str) -> dict[str, object]:
             ("the load: clerks, pollers, probes", "bench.loadtest"),
         )
     )
-    threads = [
-        *(
-            threading.Thread(
-                target=clerk,
-                args=(i, bodies, token),
-                kwargs={"started": started, "timings": writes, "acknowledged": acknowledged},
-            )
-            for i in range(CLERKS)
-        ),
+    probes = [
         threading.Thread(target=probe, args=(stop, acknowledged, freshness, PORTS[1]), daemon=True),
         threading.Thread(target=probe, args=(stop, acknowledged, published, NGINX_PORT), daemon=True),
     ]
-    for thread in threads:
+    for thread in probes:
         thread.start()
-    for thread in threads[:CLERKS]:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    limit = GIVE_UP_SECONDS if ALL else SECONDS
+    elapsed = send(bodies[:count], token, writes, acknowledged, seconds=limit, scheduled=not ALL)
     cores = cpu.shares()
     time.sleep(2)
     stop.set()
-    poller_stop.set()
-    reads = poller_results.get(timeout=60)
-    pollers.join(timeout=30)
-    for thread in threads[CLERKS:]:
+    for thread in probes:
         thread.join(timeout=10)
+    night_over.set()
+    reads = poller_results.get(timeout=60)
+    capacity = {} if ALL else measure_capacity(bodies[count:], token, poller_stop)
+    poller_stop.set()
+    pollers.join(timeout=30)
     return {
         "writes": writes,
         "reads": reads,
@@ -247,19 +256,70 @@ def night(ministry, token: str) -> dict[str, object]:
         "scheduled": count,
         "elapsed": elapsed,
         "cores": cores,
+        "capacity": capacity,
     }
 
 
-def run_pollers(stop: Any, results: Any) -> None:
+def send(
+    bodies: list[tuple[str, str]],
+    token: str,
+    timings: Timings,
+    acknowledged: list[tuple[int, float]],
+    *,
+    seconds: float,
+    scheduled: bool,
+) -> float:
+    """The clerks send `bodies` (on the schedule, or each as soon as answered) for at most `seconds`:
+    how long they took, from the first return due to the last answer."""
+    started = time.perf_counter() + 1.0
+    clerks = [
+        threading.Thread(
+            target=clerk,
+            args=(i, bodies, token),
+            kwargs={
+                "started": started,
+                "seconds": seconds,
+                "scheduled": scheduled,
+                "timings": timings,
+                "acknowledged": acknowledged,
+            },
+        )
+        for i in range(CLERKS)
+    ]
+    for thread in clerks:
+        thread.start()
+    for thread in clerks:
+        thread.join()
+    return time.perf_counter() - started
+
+
+def measure_capacity(bodies: list[tuple[str, str]], token: str, poller_stop: Any) -> dict[str, float]:
+    """The clerks' write rate, each sending as soon as answered, with the pollers, then without them."""
+    half = len(bodies) // 2
+    rates = {}
+    for label, part in (("with pollers", bodies[:half]), ("without pollers", bodies[half:])):
+        if label == "without pollers":
+            poller_stop.set()
+            time.sleep(POLL_SECONDS)  # the last polls answered
+        step(f"capacity {label}: each clerk sends as soon as answered, {CAPACITY_SECONDS} s")
+        timings: Timings = Timings()
+        elapsed = send(part, token, timings, [], seconds=CAPACITY_SECONDS, scheduled=False)
+        rates[label] = len(timings.seconds) / elapsed
+        rates[f"{label} errors"] = timings.errors
+    return rates
+
+
+def run_pollers(night_over: Any, stop: Any, results: Any) -> None:
+    """The pollers until `stop`; their reads until `night_over` go to `results`."""
     reads = Timings()
     threads = [threading.Thread(target=poller, args=(i, stop, reads), daemon=True) for i in range(POLLERS)]
     for thread in threads:
         thread.start()
+    night_over.wait()
+    results.put(reads.copy())
     stop.wait()
     for thread in threads:
         thread.join(timeout=10)
-    reads.lock = None  # type: ignore[assignment]  # a lock does not cross processes; the figures do
-    results.put(reads)
 
 
 def clerk(
@@ -268,18 +328,20 @@ def clerk(
     token: str,
     *,
     started: float,
+    seconds: float,
+    scheduled: bool,
     timings: Timings,
     acknowledged: list[tuple[int, float]],
 ) -> None:
-    """Every CLERKS-th return, each sent at its time on the schedule (latency counts from that time), or,
-    for the whole file, as soon as the clerk's last return is answered."""
+    """Every CLERKS-th return, each sent at its time on the schedule (latency counts from that time), or
+    as soon as the clerk's last return is answered; none sent once `seconds` have passed."""
     ports = WRITE_PORTS if WRITE_WORKERS else PORTS
     connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for port in ports]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     for position in range(number, len(bodies), CLERKS):
-        if time.perf_counter() > started + (GIVE_UP_SECONDS if ALL else SECONDS):
+        if time.perf_counter() > started + seconds:
             return  # the night is over: what could not be sent in time counts as not sent
-        due = max(started, time.perf_counter()) if ALL else started + position / RATE
+        due = started + position / RATE if scheduled else max(started, time.perf_counter())
         time.sleep(max(0.0, due - time.perf_counter()))
         code, payload = bodies[position]
         connection = connections[position % 2]
@@ -425,6 +487,8 @@ def report(results: dict[str, object]) -> None:
     )
     print(f"two nodes: {results['agree']}; verify: {results['verify']}")
     print_shares(results["cores"])  # type: ignore[arg-type]
+    if results["capacity"]:
+        report_capacity(results["capacity"])  # type: ignore[arg-type]
     errors = sum(results[key].errors for key in ("writes", "reads"))  # type: ignore[attr-defined]
     if ALL:
         elapsed, whole = float(results["elapsed"]), sent == results["scheduled"]  # type: ignore[arg-type]
@@ -449,6 +513,24 @@ def report(results: dict[str, object]) -> None:
         count, _, p99, _ = results[key].summary()  # type: ignore[attr-defined]
         measured = f"{p99:.0f} ms, {count} probes"
         summary.record("loadtest", goal, (measured, "", "", "≤ 1,000 ms"), met=count > 0 and p99 <= 1000)
+
+
+def report_capacity(capacity: dict[str, float]) -> None:
+    """The clerks' rate, each sending as soon as answered, with and without the pollers."""
+    with_pollers, without = capacity["with pollers"], capacity["without pollers"]
+    errors = int(capacity["with pollers errors"] + capacity["without pollers errors"])
+    ratio = with_pollers / without if without else 0.0
+    print(
+        f"\nAfter the night, {CLERKS} clerks each sending as soon as answered, {CAPACITY_SECONDS} s each:"
+        f"\n  with the {POLLERS} pollers {with_pollers:.1f} returns/s, without them {without:.1f}: "
+        f"ratio {ratio:.2f} (aim ≥ {RATIO_AIM}); errors {errors}"
+    )
+    summary.record(
+        "loadtest",
+        f"write rate with {POLLERS} pollers / without",
+        (f"{with_pollers:.1f}/s", f"{without:.1f}/s without", f"{ratio:.2f}", f"≥ {RATIO_AIM}"),
+        met=ratio >= RATIO_AIM and not errors,
+    )
 
 
 if __name__ == "__main__":
