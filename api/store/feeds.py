@@ -171,10 +171,14 @@ def changes_after(
     raw = Raw(connection)
     records = raw.records(
         ChangeRecord,
-        f"{CHANGES} WHERE v.round_id = ? AND v.{BY_SEQUENCE} AND v.sequence <= ? "
+        # `v.sequence >= ?`, implied by the cursor's test, starts the index's range at the cursor (SQLite
+        # starts it at the first lower bound it is given: hence before BY_SEQUENCE). Without it the range
+        # began at the round's first sequence, and a page read every version before its cursor (1.9 ms a
+        # page at 12,000 returns, 5.7 ms at 20,000 on PostgreSQL: make loadtest, LOADTEST_ALL=1).
+        f"{CHANGES} WHERE v.round_id = ? AND v.sequence >= ? AND v.{BY_SEQUENCE} AND v.sequence <= ? "
         "AND (v.sequence > ? OR (v.sequence = ? AND v.bureau_id > ?)) "
         "ORDER BY v.sequence, v.bureau_id LIMIT ?",
-        (round_.id, up_to_sequence, after[0], after[0], after[1], limit),
+        (round_.id, after[0], up_to_sequence, after[0], after[0], after[1], limit),
     )
     return _changes(
         raw, round_, election_index(connection, round_.election_id, round_.registry_version), records

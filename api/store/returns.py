@@ -913,7 +913,7 @@ def _what_is_stored(
     turnout checkpoint, and the later rounds whose comparison base they are."""
     filter_sql, params = bureau_filter(bureau_ids, "bureau_id")
     queries = [
-        stored_query(round_, bureau_ids),
+        stored_query(raw, round_, bureau_ids),
         (
             f"SELECT bureau_id, max(voters) FROM checkpoints WHERE round_id = ? {filter_sql} "
             "GROUP BY bureau_id",
