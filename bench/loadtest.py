@@ -297,17 +297,17 @@ def send(
 def measure_capacity(bodies: list[tuple[str, str]], token: str, poller_stop: Any) -> dict[str, float]:
     """The clerks' write rate, each sending as soon as answered, with the pollers, then without them."""
     half = len(bodies) // 2
-    rates = {}
-    for label, part in (("with pollers", bodies[:half]), ("without pollers", bodies[half:])):
-        if label == "without pollers":
-            poller_stop.set()
-            time.sleep(POLL_SECONDS)  # the last polls answered
-        step(f"capacity {label}: each clerk sends as soon as answered, {CAPACITY_SECONDS} s")
-        timings: Timings = Timings()
-        elapsed = send(part, token, timings, [], seconds=CAPACITY_SECONDS, scheduled=False)
-        rates[label] = len(timings.seconds) / elapsed
-        rates[f"{label} errors"] = timings.errors
-    return rates
+    rates = _capacity("with pollers", bodies[:half], token)
+    poller_stop.set()
+    time.sleep(POLL_SECONDS)  # the last polls answered
+    return rates | _capacity("without pollers", bodies[half:], token)
+
+
+def _capacity(label: str, bodies: list[tuple[str, str]], token: str) -> dict[str, float]:
+    step(f"capacity {label}: each clerk sends as soon as answered, {CAPACITY_SECONDS} s")
+    timings = Timings()
+    elapsed = send(bodies, token, timings, [], seconds=CAPACITY_SECONDS, scheduled=False)
+    return {label: len(timings.seconds) / elapsed, f"{label} errors": timings.errors}
 
 
 def run_pollers(night_over: Any, stop: Any, results: Any) -> None:
