@@ -76,7 +76,7 @@ lighthouse: install ## Lighthouse (mobile, Debian's chromium) on the national, d
 	$(BIN)/tabulator load-election $(DEMO) --if-absent
 	$(BIN)/python -m bench.lighthouse
 
-loadtest: install ## Election night on PostgreSQL: two app nodes, returns at 100/s, 200 pollers (LOADTEST_SECONDS)
+loadtest: install ## Election night on PostgreSQL: two app nodes, returns at 110/s, 200 pollers (LOADTEST_SECONDS)
 	mkdir -p instance && rm -f $(BENCH_SUMMARY)
 	BENCH_SUMMARY=$(BENCH_SUMMARY) $(BIN)/python -m bench.loadtest && BENCH_SUMMARY=$(BENCH_SUMMARY) $(BIN)/python -m bench.summary
 

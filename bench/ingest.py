@@ -4,7 +4,7 @@
    same bureaux and counts, each bureau's exprimés shared among round 1's 11 candidates at their national
    shares: the ministry's per-bureau file of round 1 is not in ../shared/data): the bare
    `pandas.read_csv` parse (the baseline) against the full ingest (read, validate, store, aggregate,
-   publish), median of 3 runs, interleaved so that a noisy neighbour slows both alike.
+   publish), median of 5 runs, interleaved so that a noisy neighbour slows both alike.
 2. One bureau's return recorded with its aggregates, one transaction each: median and p99, against an
    empty write transaction on the same engine.
 
@@ -55,7 +55,7 @@ ROUND_1 = (
 POSTGRES_ADMIN_URL = os.environ.get(
     "TABULATOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-RUNS = 3
+RUNS = 5  # interleaved; their median: this machine's speed varies by a tenth from one second to the next
 SINGLE_RETURNS = 500
 TARGETS = {"sqlite": 3.0, "postgresql": 5.0}
 

@@ -6,7 +6,8 @@
   sends each request by its method: deploy/nginx.conf).
 - Clerks: CLERKS threads (32: the authority's clerks, each sending one return at a time and waiting for
   its answer) sending the file's returns one per request (`PUT …/return`, alternating nodes) on a fixed
-  schedule of RATE returns a second for SECONDS. Fewer clerks cap the rate at clerks / latency.
+  schedule of RATE returns a second (110: a tenth above the goal, GOAL_RATE) for SECONDS. Fewer clerks
+  cap the rate at clerks / latency.
 - Pollers: 200 threads in a process of their own, each a newsroom polling every 2 s (the API's max-age)
   with If-None-Match — `current`, then on a new sequence the national results, a département and the
   change feed from its cursor — alternating nodes.
@@ -48,7 +49,11 @@ from bench.cpu import CpuWindow, print_shares
 from bench.writes import ELECTION, body, postgres_url
 from tabulator.ministry import read_ministry
 
-RATE = int(os.environ.get("LOADTEST_RATE", "100"))
+GOAL_RATE = 100  # returns a second the writes must sustain under the pollers
+# The clerks' schedule, a tenth above the goal. At the goal itself, a night that keeps its schedule to the
+# last return measures the schedule less the last answer's wait: 12,000 returns at 100/s, the last answered
+# 0.24 s after it was due, made 99.8/s.
+RATE = int(os.environ.get("LOADTEST_RATE", "110"))
 SECONDS = int(os.environ.get("LOADTEST_SECONDS", "120"))
 POLLERS = int(os.environ.get("LOADTEST_POLLERS", "200"))
 WORKERS = int(os.environ.get("LOADTEST_WORKERS", "2"))  # gunicorn processes per node
@@ -537,7 +542,7 @@ def report(results: dict[str, object]) -> None:
     sent = len(results["writes"].seconds)  # type: ignore[attr-defined]
     print(
         f"\nreturns sent: {sent:,} of {results['scheduled']:,} scheduled; returns/s achieved: "
-        f"{results['rate']:.1f} (target ≥ {RATE}); freshness target p99 ≤ 1000 ms"
+        f"{results['rate']:.1f} (target ≥ {GOAL_RATE}); freshness target p99 ≤ 1000 ms"
     )
     print(f"two nodes: {results['agree']}; verify: {results['verify']}")
     print_shares(results["cores"])  # type: ignore[arg-type]
@@ -556,9 +561,8 @@ def report(results: dict[str, object]) -> None:
     summary.record(
         "loadtest",
         f"returns/s with {POLLERS} pollers, 0 errors",
-        (f"{results['rate']:.1f}/s", f"{RATE}/s scheduled", f"{errors} errors", f"≥ {RATE}/s, 0 errors"),
-        # As printed: 11,999 returns of 12,000 in 120.01 s is the schedule kept (the last is due at the end).
-        met=round(results["rate"], 1) >= RATE and not errors,  # type: ignore[call-overload]
+        (f"{results['rate']:.1f}/s", f"{RATE}/s scheduled", f"{errors} errors", f"≥ {GOAL_RATE}/s, 0 errors"),
+        met=float(results["rate"]) >= GOAL_RATE and not errors,  # type: ignore[arg-type]
     )
     freshness = [("freshness", "freshness p99, other node")]
     if PUBLISHER:  # without it, nginx serves no new file: nothing to measure, nothing met

@@ -755,10 +755,9 @@ def check_returns(
     )
     # A sheet typed under the wrong code is a neighbour's: looked for in the same area only, where two
     # returns of 150 votants or more agree by chance far less often than across a nation's 70,000.
-    seen: dict[int, dict[Signature, str]] = defaultdict(dict)
     sheets = signatures(pool)
-    for code, sheet, area in zip([*peer_bureaux, *bureaux], sheets, pool_areas.tolist(), strict=True):
-        seen[area].setdefault(sheet, code)
+    codes = [*peer_bureaux, *bureaux]
+    seen = {area: _first_codes(sheets, codes, in_area[area]) for area in touched}
     ratio, noise, voting = *blank_null_ratio(pool), pool[:, VOTERS] > 0
     min_peers = thresholds.min_peers
     everywhere = cache(lambda: _ratio_spread(ratio, noise, voting=voting, min_peers=min_peers))
@@ -795,6 +794,13 @@ def check_returns(
         rows, bureaux, row_contexts, thresholds, sheets=sheets[len(pool) - len(rows) :], sharing=sharing
     )
     return Judged(findings, compared)
+
+
+def _first_codes(sheets: list[Signature], codes: list[str], positions: IntArray) -> dict[Signature, str]:
+    """Each signature's first bureau among these positions (ascending), the dict built in C from the last
+    position to the first so that the first one stays (a national file's 70,000 rows one by one: 20 ms)."""
+    backwards = positions[::-1].tolist()
+    return dict(zip(map(sheets.__getitem__, backwards), map(codes.__getitem__, backwards), strict=True))
 
 
 def _positions_by_area(pool_areas: IntArray, areas: list[int]) -> dict[int, IntArray]:

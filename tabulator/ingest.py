@@ -9,13 +9,12 @@ error, not a float.
 
 from __future__ import annotations
 
-import gzip
+import codecs
 import io
 import re
-import zlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+from isal import igzip, isal_zlib
 
 from tabulator.batch import COUNT_FIELDS, UNKNOWN, BoolArray, CheckpointBatch, IntArray, ReturnBatch
 from tabulator.limits import DEFAULT_LIMITS, Deadline, ReadLimits, too_large, too_many_columns, too_many_rows
@@ -34,12 +34,16 @@ from tabulator.xlsx import read_sheet
 ERRORS_PER_COLUMN = 1_000  # enough to see the pattern; a file of garbage would otherwise list a million
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
+# A bad gzip's errors: gzip.BadGzipFile is an OSError; a broken block, ISA-L's own error (which its stubs
+# declare as an instance: it is a class).
+INFLATE_ERRORS = (OSError, EOFError, cast(type[Exception], isal_zlib.error))
 GZIP_PIECE = 1024 * 1024  # inflated at a time: the limit is passed by at most this much
 # Characters of a cell that numpy text keeps (`text_column`): a code or a count is far shorter, and a
 # column of numpy text takes 4 bytes a character of its longest cell in every row.
 LONGEST_CELL = 100
+ENCODING_PROBE = 64 * 1024  # bytes decoded before the whole file (`decode_text`)
 MAX_COUNT_DIGITS = 15  # a count of more digits is a slip: no bureau, nor France, has a quadrillion voters
-NEWLINE, ZERO = ord("\n"), ord("0")
+NEWLINE, CARRIAGE_RETURN, ZERO = ord("\n"), ord("\r"), ord("0")
 
 
 def read_table(
@@ -63,33 +67,39 @@ def read_table(
 
 def unpacked(data: bytes, limits: ReadLimits, deadline: Deadline) -> bytes:
     """The file's bytes, gunzipped if need be. A gzip of a megabyte can inflate to gigabytes: it is inflated
-    a piece at a time and refused as soon as it passes the limit."""
+    a piece at a time and refused as soon as it passes the limit. By ISA-L (`isal`), gzip's own format and
+    errors: a national file inflated in 20 ms, against 110 ms for the standard library's zlib."""
     if data[:2] != GZIP_MAGIC:
         if len(data) > limits.max_bytes:
             raise too_large("The file", len(data), limits)
         return data
     pieces, size = [], 0
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+        with _inflating(data) as stream:
             while piece := stream.read(GZIP_PIECE):
                 size += len(piece)
                 if size > limits.max_bytes:
                     raise too_large("The file", None, limits)
                 pieces.append(piece)
                 deadline.check()
-    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+    except INFLATE_ERRORS as exc:
         raise FileRefused(
             [error("unreadable_file", f"The file is not a readable gzip archive ({exc}).")]
         ) from None
     return b"".join(pieces)
 
 
+def _inflating(data: bytes) -> igzip.IGzipFile:
+    """A gzip's bytes as a stream of what they inflate to, by ISA-L (a gzip.GzipFile)."""
+    return igzip.IGzipFile(fileobj=io.BytesIO(data))  # type: ignore[no-untyped-call]  # isal types no __init__
+
+
 def gzip_head(data: bytes, size: int) -> bytes:
     """The first bytes of a gzipped file, inflating no more than them; b"" if it does not inflate."""
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+        with _inflating(data) as stream:
             return stream.read(size)
-    except (OSError, EOFError, zlib.error):
+    except INFLATE_ERRORS:
         return b""
 
 
@@ -102,10 +112,19 @@ def check_shape(data: bytes, separator: bytes, limits: ReadLimits) -> None:
     if columns > limits.max_columns:
         raise too_many_columns(1, limits.max_columns + 1, limits, found=columns)
     lines = data.count(b"\n") + (not data.endswith((b"\n", b"\r")))
-    if b"\r" in data:  # old Macs' line ends: two more scans, only for a file that has one
-        lines += data.count(b"\r") - data.count(b"\r\n")
+    if b"\r" in data:  # old Macs' line ends, only for a file that has a carriage return (Windows' have)
+        lines += _lone_carriage_returns(data)
     if lines - 1 > limits.max_rows:
         raise too_many_rows(limits.max_rows + 2, limits)
+
+
+def _lone_carriage_returns(data: bytes) -> int:
+    """How many carriage returns end a line on their own, not followed by a line feed: found in numpy
+    (7 ms for a national file of Windows line ends, against 25 for `bytes.count` of both)."""
+    codes = np.frombuffer(data, np.uint8)
+    returns = np.flatnonzero(codes == CARRIAGE_RETURN)
+    followed = returns + 1 < len(codes)
+    return len(returns) - int(np.count_nonzero(codes[returns[followed] + 1] == NEWLINE))
 
 
 def decode_text(data: bytes, encodings: Sequence[str] = ("utf-8-sig",)) -> str:
@@ -113,6 +132,9 @@ def decode_text(data: bytes, encodings: Sequence[str] = ("utf-8-sig",)) -> str:
     failure: UnicodeDecodeError | None = None
     for encoding in encodings:
         try:
+            # A file's first bytes first: a failure copies the whole file into its exception (7 ms for a
+            # national file in Latin-1, whose first accent is in its header).
+            codecs.getincrementaldecoder(encoding)().decode(data[:ENCODING_PROBE], final=False)
             return data.decode(encoding)
         except UnicodeDecodeError as exc:
             failure = failure or exc
@@ -134,7 +156,7 @@ def decode_text(data: bytes, encodings: Sequence[str] = ("utf-8-sig",)) -> str:
 
 def read_frame(text: str, separator: str) -> pd.DataFrame:
     """Every cell as text; rows numbered by their line in the file (header = line 1)."""
-    if not text.strip():
+    if not text or text.isspace():  # stops at the first other character: strip() copied the whole text
         raise FileRefused([error("empty_file", "The file is empty.", line=1)])
     if text[0] in "\r\n":  # pandas would find no columns in it, and fail
         raise FileRefused([error("wrong_header", "Line 1 is empty: a file starts with its header.", line=1)])

