@@ -120,11 +120,12 @@ def check_shape(data: bytes, separator: bytes, limits: ReadLimits) -> None:
 
 def _lone_carriage_returns(data: bytes) -> int:
     """How many carriage returns end a line on their own, not followed by a line feed: found in numpy
-    (7 ms for a national file of Windows line ends, against 25 for `bytes.count` of both)."""
+    (10 ms for a national file of Windows line ends, against 25 for `bytes.count` of both), by masks of a
+    byte a byte of the file (positions would take eight for a file of nothing else)."""
     codes = np.frombuffer(data, np.uint8)
-    returns = np.flatnonzero(codes == CARRIAGE_RETURN)
-    followed = returns + 1 < len(codes)
-    return len(returns) - int(np.count_nonzero(codes[returns[followed] + 1] == NEWLINE))
+    returns = codes == CARRIAGE_RETURN
+    followed = np.count_nonzero(returns[:-1] & (codes[1:] == NEWLINE))
+    return int(np.count_nonzero(returns)) - int(followed)
 
 
 def decode_text(data: bytes, encodings: Sequence[str] = ("utf-8-sig",)) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 from flask import Response, request
+from isal import igzip
 from marshmallow import Schema
 from werkzeug.datastructures import Headers, MIMEAccept
 from werkzeug.http import http_date, parse_accept_header, parse_date
@@ -26,6 +27,11 @@ from tabulator.memo import cached
 
 BUILD_STRIPES = 64
 GZIP_FROM = 1_024  # bytes: smaller bodies gain nothing from compression
+# From this size on, a body is gzipped by ISA-L (`isal`, its level 3): the nation's commune feed, 14 MB in a
+# presidential round and rendered again by nearly every sequence, in 0.04 s for 2.2 MB, where zlib took
+# 0.26 s for 1.8 MB at level 6 (the API's) and 0.08 s for 2.4 MB at level 1 (the static publication's).
+# Smaller bodies keep zlib's level 6: their gzip is a tenth smaller than ISA-L's, and takes 60 µs.
+FAST_GZIP_FROM = 4_000_000
 CURRENT = "public, max-age={seconds}"
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
@@ -40,6 +46,14 @@ NEGOTIATED = "Accept, Accept-Encoding"
 WHOLE = "int(max=2147483647)"
 
 
+def gzipped(body: bytes) -> bytes:
+    """A document's gzip, alike from every node (no time in its header), as the API and the static
+    publication serve it."""
+    if len(body) >= FAST_GZIP_FROM:
+        return igzip.compress(body, compresslevel=3, mtime=0)
+    return gzip.compress(body, compresslevel=6, mtime=0)
+
+
 @dataclass(frozen=True)
 class Rendered:
     body: bytes
@@ -50,7 +64,7 @@ class Rendered:
     @cached
     def gzipped(self) -> bytes | None:
         """Compressed on the first client that accepts gzip: most pollers never ask for it."""
-        return gzip.compress(self.body, compresslevel=6, mtime=0) if len(self.body) >= GZIP_FROM else None
+        return gzipped(self.body) if len(self.body) >= GZIP_FROM else None
 
     @cached
     def validators(self) -> dict[str, str]:
