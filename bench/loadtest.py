@@ -464,7 +464,8 @@ class Client:
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         head = self._until(b"\r\n\r\n").decode("latin-1").split("\r\n")
         status = int(head[0].split(" ", 2)[1])
-        fields = {name.strip().lower(): value.strip() for name, _, value in map(_header, head[1:])}
+        pairs = (line.partition(":") for line in head[1:])
+        fields = {name.strip().lower(): value.strip() for name, _, value in pairs}
         if "transfer-encoding" in fields:
             raise ValueError("a chunked answer: this client reads bodies by Content-Length only")
         answer = self._exactly(int(fields.get("content-length", "0")))
@@ -497,10 +498,6 @@ class Client:
         self.sock, self.buffer = None, b""
 
 
-def _header(line: str) -> tuple[str, str, str]:
-    return line.partition(":")
-
-
 def nodes_agree(engine) -> str:
     """The same sequence gives byte-identical payloads on both nodes (snapshots and the latest)."""
     current = documents.results_document(engine, ELECTION, 2)["sequence"]
@@ -516,7 +513,11 @@ def nodes_agree(engine) -> str:
 
 
 def _get(port: int, path: str) -> bytes:
-    return Client(port).send("GET", path, None, {})[1]
+    client = Client(port)
+    try:
+        return client.send("GET", path, None, {})[1]
+    finally:
+        client.close()
 
 
 def report(results: dict[str, object]) -> None:

@@ -396,9 +396,9 @@ def stored_query(
     raw: Raw, round_: RoundInfo, bureau_ids: IntArray, up_to_sequence: int | None = None
 ) -> Query:
     """What `stored_from` reads: the bureaux' current versions with their votes. On PostgreSQL each listed
-    bureau is looked up alone, as `area_sums_query` looks up an area: asked as `bureau_id = ANY(?)`, the
-    planner read the round's every version to find the few bureaux of a clerks' pass, which had none yet
-    (3.6 ms a pass, growing with the night, inside the round's lock: make loadtest, LOADTEST_ALL=1)."""
+    bureau is looked up alone (`each_listed`): asked as `bureau_id = ANY(?)`, the planner read the round's
+    every version to find the few bureaux of a clerks' pass, which had none yet (3.6 ms a pass, growing
+    with the night, inside the round's lock: make loadtest, LOADTEST_ALL=1)."""
     bound = EVERY_SEQUENCE if up_to_sequence is None else up_to_sequence
     filter_sql, params = bureau_filter(bureau_ids, "v.bureau_id")
     if raw.sqlite or not params or not isinstance(params[0], Listed):
@@ -407,12 +407,23 @@ def stored_query(
             f"WHERE v.round_id = ? {filter_sql} AND {CURRENT_VERSION.format(t='v')}",
             (round_.id, *params, bound),
         )
-    # Its LIMIT, true of a bureau's current version, keeps the planner from making it a join.
+    # A bureau's current version is one row: the LIMIT that `each_listed` adds is true of it.
+    current = f"v.round_id = ? AND v.bureau_id = wanted.id AND {CURRENT_VERSION.format(t='v')}"
     return (
-        f"SELECT {STORED_COLUMNS} FROM unnest(?::integer[]) AS wanted(id) CROSS JOIN LATERAL "
-        "(SELECT * FROM return_versions v WHERE v.round_id = ? AND v.bureau_id = wanted.id "
-        f"AND {CURRENT_VERSION.format(t='v')} LIMIT 1) v",
+        f"SELECT {STORED_COLUMNS} FROM {each_listed('return_versions', 'v', current)}",
         (list(params[0]), round_.id, bound),
+    )
+
+
+def each_listed(table: str, alias: str, condition: str) -> str:
+    """PostgreSQL: a FROM clause that looks each id of an array parameter (its first `?`) up alone, as
+    `wanted.id` in `condition`, which must find one row at most. A lateral subquery run for each id, whose
+    only sensible plan is the table's primary key; its LIMIT 1 keeps the planner from making it a join,
+    which it priced as `= ANY(?)`: a read of the round's every row, kept or not (with autovacuum off, or a
+    minute behind the night's first returns, its statistics know the round as the few rows it had)."""
+    return (
+        f"unnest(?::integer[]) AS wanted(id) CROSS JOIN LATERAL "
+        f"(SELECT * FROM {table} {alias} WHERE {condition} LIMIT 1) {alias}"
     )
 
 
@@ -486,22 +497,16 @@ def stored_area_sums(raw: Raw, round_: RoundInfo, area_ids: IntArray) -> tuple[I
 def area_sums_query(raw: Raw, round_id: int, area_ids: IntArray) -> tuple[str, tuple[Any, ...]]:
     """The query of some areas' sums (`stored_area_sums`): listed, or the round's every area beyond
     MAX_LISTED (a level's feed, a national file). On PostgreSQL each listed area is looked up by the primary
-    key: asked as `area_id = ANY(?)`, its planner, pricing the round at the few rows of its statistics
-    (autovacuum off, or a minute behind the night's first returns), read the round's every row and kept the
-    listed ones, 2 ms idle and 15 to 30 under a night's load, inside the round's lock, at every sequence."""
+    key (`each_listed`): asked as `area_id = ANY(?)`, the round's every row was read to keep the listed ones,
+    2 ms idle and 15 to 30 under a night's load, inside the round's lock, at every sequence."""
     columns = ", ".join(f'a."{name}"' for name in RESULT_FIELDS)
     if len(area_ids) > MAX_LISTED:
         return f"SELECT a.area_id, {columns}, a.votes FROM area_results a WHERE a.round_id = ?", (round_id,)
     if raw.sqlite:
         text = f"SELECT a.area_id, {columns}, a.votes FROM area_results a WHERE a.round_id = ?"
         return f"{text} AND a.area_id {ANY}", (round_id, Listed(area_ids.tolist()))
-    # A lateral subquery run for each listed id, whose only sensible plan is the unique index (its LIMIT,
-    # true of a primary key, keeps the planner from making it a join, which it priced as the filter above).
-    text = (
-        f"SELECT a.area_id, {columns}, a.votes FROM unnest(?::integer[]) AS wanted(id) CROSS JOIN LATERAL "
-        "(SELECT * FROM area_results r WHERE r.round_id = ? AND r.area_id = wanted.id LIMIT 1) a"
-    )
-    return text, (area_ids.tolist(), round_id)
+    listed = each_listed("area_results", "a", "a.round_id = ? AND a.area_id = wanted.id")
+    return f"SELECT a.area_id, {columns}, a.votes FROM {listed}", (area_ids.tolist(), round_id)
 
 
 def id_lookup(ids: IntArray) -> Callable[[IntArray], IntArray]:
